@@ -1,0 +1,126 @@
+"""The signal bot's own TOML config (`SIGNAL_CONFIG_FILE`, default signal.toml), strictly validated.
+
+Amounts are TOML strings ("500"), never floats. Any problem is a ConfigError whose one
+line names the file and the key: "signal.toml: risk.max_quote_per_order: ...".
+See signal_bot/signal.example.toml for a commented example.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from common.config import ConfigError
+from common.messages import Coin, Label, Network
+from common.money import AmountError, parse_amount
+
+Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,20}\Z")]
+Asset = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,20}\Z")]
+# A non-negative decimal string; zero allowed (keep = "0"), checked in __post_init__.
+DecimalText = Annotated[str, Meta(pattern=r"^[0-9]+(\.[0-9]{1,18})?\Z", max_length=64)]
+
+
+def _positive(text: str, field: str) -> None:
+    try:
+        parse_amount(text)
+    except AmountError as exc:
+        raise ValueError(f"@{field}: {exc}") from None
+
+
+class Risk(Struct, frozen=True, forbid_unknown_fields=True):
+    symbols: Annotated[tuple[Symbol, ...], Meta(min_length=1)]
+    max_quote_per_order: DecimalText
+    max_orders_per_minute: Annotated[int, Meta(ge=1, le=100_000)]
+
+    def __post_init__(self) -> None:
+        _positive(self.max_quote_per_order, "max_quote_per_order")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError("@symbols: a symbol is listed twice")
+
+    @property
+    def max_quote(self) -> Decimal:
+        return Decimal(self.max_quote_per_order)
+
+
+class Orders(Struct, frozen=True, forbid_unknown_fields=True):
+    time_in_force: Literal["GTC", "IOC", "FOK"] = "GTC"
+
+
+class Sweep(Struct, frozen=True, forbid_unknown_fields=True):
+    asset: Asset
+    coin: Coin
+    network: Network
+    destination: Label
+    keep: DecimalText
+    min_sweep: DecimalText
+    step: DecimalText
+    max_amount: DecimalText | None = None  # cap one sweep (e.g. at the treasury's per-transfer limit)
+    retry_seconds: Annotated[float, Meta(ge=1, le=3600)] = 30.0
+
+    def __post_init__(self) -> None:
+        _positive(self.min_sweep, "min_sweep")
+        _positive(self.step, "step")
+        if self.max_amount is not None:
+            _positive(self.max_amount, "max_amount")
+            if Decimal(self.max_amount) < Decimal(self.min_sweep):
+                raise ValueError("@max_amount: is below min_sweep")
+
+
+class Treasury(Struct, frozen=True, forbid_unknown_fields=True):
+    timeout_seconds: Annotated[float, Meta(gt=0, le=60)] = 2.5
+    retries: Annotated[int, Meta(ge=1, le=20)] = 3
+
+
+class Webhook(Struct, frozen=True, forbid_unknown_fields=True):
+    queue_size: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+
+
+class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    risk: Risk
+    orders: Orders = Orders()
+    sweep: Sweep | None = None
+    treasury: Treasury = Treasury()
+    webhook: Webhook = Webhook()
+
+
+def parse_config(text: str, source: str = "signal.toml") -> SignalConfig:
+    try:
+        return msgspec.toml.decode(text, type=SignalConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {_name_key(str(exc))}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+
+
+def load_config(path: Path) -> SignalConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"SIGNAL_CONFIG_FILE: cannot read {path} ({type(exc).__name__})") from None
+    return parse_config(text, path.name)
+
+
+def _name_key(message: str) -> str:
+    """Lead with the dotted key: msgspec ends messages with " - at `$.risk`"; our own
+    cross-field checks start theirs with "@field: " (relative to the table)."""
+    text, sep, where = message.rpartition(" - at `$.")
+    location = where.rstrip("`") if sep else ""
+    if not sep:
+        text = message
+    if text.startswith("@"):
+        field, _, rest = text[1:].partition(": ")
+        return f"{_join(location, field)}: {rest}"
+    for lead, tail in (("Object missing required field `", "missing"),
+                       ("Object contains unknown field `", "unknown key")):
+        if text.startswith(lead):
+            name = text[len(lead):].partition("`")[0]
+            return f"{_join(location, name)}: {tail}"
+    return f"{location}: {text}" if location else text
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name

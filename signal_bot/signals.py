@@ -1,0 +1,130 @@
+"""The one validated `Signal` every feed produces, and its strict parsing (pure).
+
+A signal is a JSON object (TradingView-alert style). Amounts are decimal strings, never
+JSON numbers, so that no float ever touches money. `side`, `type` and `time_in_force`
+are taken case-insensitively ("buy" from `{{strategy.order.action}}` is BUY). The `id`
+becomes Binance's `newClientOrderId`, hence its pattern.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Mapping
+
+import msgspec
+from msgspec import Meta, Struct
+
+from common.money import AMOUNT_PATTERN, AmountError, parse_amount
+
+# \Z, not $: Python's $ also matches before a final newline.
+SignalId = Annotated[str, Meta(pattern=r"^[a-zA-Z0-9_-]{1,36}\Z")]
+Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,20}\Z")]
+AmountText = Annotated[str, Meta(pattern=AMOUNT_PATTERN, max_length=64)]
+Side = Literal["BUY", "SELL"]
+OrderType = Literal["MARKET", "LIMIT"]
+TimeInForce = Literal["GTC", "IOC", "FOK"]
+
+# Fields read case-insensitively: enum-like words, never ids or symbols.
+_UPPERCASED = ("side", "type", "time_in_force")
+# A webhook's authentication field: removed before a signal is parsed or logged.
+PASSPHRASE_FIELD = "passphrase"
+
+
+class SignalError(ValueError):
+    """A signal the schema refuses; `field` names the offending key (or None for the whole)."""
+
+    code = "invalid_signal"
+
+    def __init__(self, field: str | None, detail: str) -> None:
+        super().__init__(f"{field}: {detail}" if field else detail)
+        self.field = field
+        self.detail = detail
+
+
+class Signal(Struct, frozen=True, forbid_unknown_fields=True):
+    id: SignalId
+    symbol: Symbol
+    side: Side
+    type: OrderType
+    quantity: AmountText | None = None
+    quote_amount: AmountText | None = None
+    price: AmountText | None = None
+    time_in_force: TimeInForce | None = None
+
+    def __post_init__(self) -> None:
+        # Cross-field rules; the message ends like msgspec's so `parse_signal` can name the field.
+        for name in ("quantity", "quote_amount", "price"):
+            text = getattr(self, name)
+            if text is not None:
+                try:
+                    parse_amount(text)
+                except AmountError as exc:
+                    raise ValueError(f"{exc} - at `$.{name}`") from None
+        if (self.quantity is None) == (self.quote_amount is None):
+            raise ValueError("give exactly one of quantity or quote_amount - at `$.quantity`")
+        if self.type == "LIMIT":
+            if self.quote_amount is not None:
+                raise ValueError("quote_amount is only for MARKET orders - at `$.quote_amount`")
+            if self.price is None:
+                raise ValueError("a LIMIT signal needs a price - at `$.price`")
+        else:
+            if self.price is not None:
+                raise ValueError("a MARKET signal takes no price - at `$.price`")
+            if self.time_in_force is not None:
+                raise ValueError("time_in_force is only for LIMIT orders - at `$.time_in_force`")
+
+    @property
+    def quantity_value(self) -> Decimal | None:
+        return None if self.quantity is None else Decimal(self.quantity)
+
+    @property
+    def quote_value(self) -> Decimal | None:
+        return None if self.quote_amount is None else Decimal(self.quote_amount)
+
+    @property
+    def price_value(self) -> Decimal | None:
+        return None if self.price is None else Decimal(self.price)
+
+
+def parse_signal(fields: Mapping[str, Any]) -> Signal:
+    """Validate one decoded JSON object (passphrase already removed) or raise SignalError."""
+    if not isinstance(fields, Mapping):
+        raise SignalError(None, "a signal must be a JSON object")
+    data = dict(fields)
+    data.pop(PASSPHRASE_FIELD, None)
+    for name in _UPPERCASED:
+        if isinstance(data.get(name), str):
+            data[name] = data[name].upper()
+    try:
+        return msgspec.convert(data, Signal)
+    except msgspec.ValidationError as exc:
+        raise _named(str(exc)) from None
+
+
+def decode_json_object(body: bytes | str) -> dict[str, Any]:
+    """Decode JSON text that must be one object; raise SignalError(None, ...) otherwise."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise SignalError(None, f"body is not valid JSON ({_short(str(exc))})") from None
+    if not isinstance(value, dict):
+        raise SignalError(None, "body must be a JSON object")
+    return value
+
+
+def _named(message: str) -> SignalError:
+    """Turn msgspec's "... - at `$.field`" (or "Object missing required field `x`") into a field."""
+    marker = " - at `$."
+    if marker in message:
+        text, _, rest = message.partition(marker)
+        field = rest.rstrip("`").split("`")[0].split("[")[0].split(".")[0]
+        return SignalError(field, _short(text))
+    for lead in ("Object missing required field `", "Object contains unknown field `"):
+        if message.startswith(lead):
+            field = message[len(lead):].split("`")[0]
+            return SignalError(field, _short(message))
+    return SignalError(None, _short(message))
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
