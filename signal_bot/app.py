@@ -1,0 +1,309 @@
+"""The imperative shell: start-up (audit, clock, rules, reconcile), threads, and an orderly stop.
+
+Threads: the webhook server (and its connection threads), one order worker (the only
+one that places orders), one sweep worker (the only one that talks to the treasury's
+ROUTER), one event listener (the treasury's PUB feed). They share nothing but queues;
+each opens its own SQLite connection and exchange client.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal as signals_module
+import sys
+import threading
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Iterable
+
+from common import binance
+from common.clock import Clock, SystemClock
+from common.config import SignalSettings
+from common.curve import KeyPair
+from common.intent_client import EventSubscriber, IntentClient
+from common.logs import get_logger, mask_key
+from signal_bot.audit import AuditError, audit_environment, audit_key, check_symbols
+from signal_bot.config_file import SignalConfig
+from signal_bot.events import EventListener
+from signal_bot.orders import OrderDesk
+from signal_bot.prices import PriceSource
+from signal_bot.risk import RiskLimits
+from signal_bot.signals import Signal, SignalError, decode_json_object, parse_signal
+from signal_bot.state import StateStore
+from signal_bot.sweep import SweepWorker
+from signal_bot.symbol_rules import SymbolRules
+from signal_bot.webhook import WebhookServer, queue_submitter
+
+log = get_logger("signal.app")
+
+STOP_BUDGET_SECONDS = 8.0     # SIGTERM to exit: DESIGN allows 10
+RECONCILE_EVERY_SECONDS = 30.0
+
+
+class StartupError(Exception):
+    """The bot refuses to start; `code` is stable, the message one line."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Started:
+    keys: KeyPair
+    server_public: bytes
+    client: binance.BinanceClient
+    rules: dict[str, SymbolRules]
+
+
+def start_up(settings: SignalSettings, config: SignalConfig, clock: Clock) -> Started:
+    """Self-audit, clock sync and exchange rules; raises StartupError."""
+    try:
+        keys, server_public = audit_environment(settings)
+    except AuditError as exc:
+        raise StartupError(exc.code, exc.message) from None
+    client = make_client(settings, clock)
+    try:
+        client.sync_time()
+        audit_key(client.api_restrictions())
+        symbols = list(config.risk.symbols)
+        rules = check_symbols(_symbol_infos(client, symbols), symbols)
+    except AuditError as exc:
+        client.close()
+        raise StartupError(exc.code, exc.message) from None
+    except binance.ExchangeError as exc:
+        client.close()
+        raise StartupError(exc.code, f"exchange self-audit failed: {exc}") from None
+    return Started(keys, server_public, client, rules)
+
+
+def _symbol_infos(client: binance.BinanceClient, symbols: list[str]) -> list[Any]:
+    try:
+        return client.exchange_info(symbols).symbols
+    except binance.ExchangeRequestError:
+        # Binance refuses the whole list (-1121) for one unknown symbol: find which.
+        found = []
+        for symbol in symbols:
+            try:
+                found.extend(client.exchange_info([symbol]).symbols)
+            except binance.ExchangeRequestError:
+                continue
+        return found
+
+
+def make_client(settings: SignalSettings, clock: Clock) -> binance.BinanceClient:
+    return binance.BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
+                                 clock=clock)
+
+
+def _limits(config: SignalConfig) -> RiskLimits:
+    return RiskLimits(frozenset(config.risk.symbols), config.risk.max_quote, config.risk.max_orders_per_minute,
+                      config.orders.time_in_force)
+
+
+def _sweep_worker(settings: SignalSettings, config: SignalConfig, started: Started, clock: Clock) -> SweepWorker:
+    def make_exchange() -> binance.BinanceClient:
+        client = make_client(settings, clock)
+        client.sync_time()
+        return client
+
+    def make_intent_client() -> IntentClient:
+        return IntentClient(settings.intent_endpoint, started.keys, started.server_public,
+                            timeout=config.treasury.timeout_seconds, retries=config.treasury.retries)
+
+    retry = config.sweep.retry_seconds if config.sweep else 30.0
+    return SweepWorker(settings.state_path, config.sweep, make_exchange, make_intent_client, clock,
+                       retry_seconds=retry)
+
+
+class OrderWorker:
+    """The one thread that places orders: reconciles first, then drains the signal queue."""
+
+    def __init__(self, make_desk: Callable[[StateStore], OrderDesk], settings: SignalSettings,
+                 signals: "queue.Queue[Signal]", clock: Clock) -> None:
+        self._make_desk = make_desk
+        self._settings = settings
+        self._signals = signals
+        self._clock = clock
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self._stopping = threading.Event()
+        self._deadline: float | None = None
+        self._thread = threading.Thread(target=self._run, name="orders", daemon=True)
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._thread.start()
+        self._ready.wait(timeout)
+        if self._failed is not None:
+            raise StartupError("reconcile_failed", f"reconciling unfinished orders failed: {self._failed}")
+        if not self._ready.is_set():
+            raise StartupError("reconcile_failed", "reconciling unfinished orders did not finish in time")
+
+    def _run(self) -> None:
+        try:
+            store = StateStore(self._settings.state_path)
+            desk = self._make_desk(store)
+            desk.reconcile_pending(at_start=True)
+        except Exception as exc:  # noqa: BLE001 - reported to start()
+            self._failed = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+        try:
+            while True:
+                if self._stopping.is_set() and (self._signals.empty() or self._past_deadline()):
+                    break
+                try:
+                    signal = self._signals.get(timeout=0.1)
+                except queue.Empty:
+                    signal = None
+                if signal is not None:
+                    try:
+                        desk.handle(signal)
+                    except Exception:  # noqa: BLE001 - one signal must not stop the desk
+                        log.error("signal_failed", id=signal.id, exc_info=True)
+                if self._clock.monotonic() >= next_reconcile and not self._stopping.is_set():
+                    desk.reconcile_pending()
+                    next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+        finally:
+            store.close()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and self._clock.monotonic() >= self._deadline
+
+    def stop(self, budget: float) -> None:
+        """Finish queued signals within `budget` seconds; what is left is abandoned (logged)."""
+        self._deadline = self._clock.monotonic() + budget
+        self._stopping.set()
+        self._thread.join(budget + 0.5)
+        left = []
+        while True:
+            try:
+                left.append(self._signals.get_nowait().id)
+            except queue.Empty:
+                break
+        if left:
+            log.warning("signals_abandoned", count=len(left), ids=",".join(left[:50]))
+        if self._thread.is_alive():
+            log.warning("order_in_flight_abandoned",
+                        detail="an order request is still running; its id stays placing and is reconciled at start")
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT set an event the main thread waits on."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_name: str | None = None
+
+    def install(self) -> None:
+        for sig in (signals_module.SIGTERM, signals_module.SIGINT):
+            signals_module.signal(sig, self._handler)
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.signal_name = signals_module.Signals(signum).name
+        self.event.set()
+
+
+def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False,
+        clock: Clock | None = None, stop: threading.Event | None = None) -> int:
+    """`signal-bot run`: serve the webhook until SIGTERM/SIGINT (or `stop`), then exit 0."""
+    clock = clock or SystemClock()
+    flag = _StopFlag()
+    if stop is None:
+        flag.install()
+        stop = flag.event
+    started = start_up(settings, config, clock)
+    signals: "queue.Queue[Signal]" = queue.Queue(maxsize=config.webhook.queue_size)
+    sweeper = _sweep_worker(settings, config, started, clock)
+    prices = PriceSource(settings.base_url, client=started.client)
+
+    def make_desk(store: StateStore) -> OrderDesk:
+        return OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
+                         last_price=prices.last_price, on_fill=sweeper.after_fill)
+
+    orders = OrderWorker(make_desk, settings, signals, clock)
+    orders.start()
+    sweeper.start()
+    events = EventListener(lambda: EventSubscriber(settings.event_endpoint, started.keys, started.server_public),
+                           on_event=sweeper.on_event).start()
+    try:
+        server = WebhookServer(settings.webhook_host, settings.webhook_port, settings.webhook_secret,
+                               queue_submitter(signals)).start()
+    except OSError as exc:
+        orders.stop(1.0)
+        sweeper.stop(1.0)
+        events.stop(1.0)
+        raise StartupError("bind_failed", f"SIGNAL_WEBHOOK_BIND {settings.webhook_host}:{settings.webhook_port}: "
+                                          f"{exc.strerror}") from None
+    log.info("signal_bot_started", webhook=f"http://{settings.webhook_host}:{server.port}/signal",
+             dry_run=dry_run, symbols=",".join(config.risk.symbols), api_key=mask_key(settings.credentials.key),
+             sweep=bool(config.sweep), treasury=settings.intent_endpoint)
+    while not stop.wait(0.5):
+        pass
+    log.info("signal_bot_stopping", signal=flag.signal_name or "stop")
+    begun = clock.monotonic()
+    server.stop()
+    orders.stop(budget=4.0)
+    remaining = max(0.5, STOP_BUDGET_SECONDS - (clock.monotonic() - begun) - 1.0)
+    if not sweeper.stop(timeout=remaining):
+        log.warning("sweep_in_flight_abandoned", detail="an intent request was running; it is resent at start")
+    events.stop(timeout=1.0)
+    prices.close()
+    log.info("signal_bot_stopped", seconds=round(clock.monotonic() - begun, 3))
+    return 0
+
+
+def read_signals(lines: Iterable[str]) -> Iterable[tuple[int, Signal | SignalError]]:
+    """JSON lines -> (line number, Signal or the error); blank lines are skipped."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, parse_signal(decode_json_object(line))
+        except SignalError as exc:
+            yield number, exc
+
+
+def replay(settings: SignalSettings, config: SignalConfig, source: IO[str], *, dry_run: bool = False,
+           clock: Clock | None = None, err: IO[str] = sys.stderr) -> int:
+    """`signal-bot replay`: each good line becomes a signal; a bad line is reported and skipped.
+
+    Exit status: 0 when every line was a signal, 1 when some were skipped.
+    """
+    clock = clock or SystemClock()
+    flag = _StopFlag()
+    flag.install()
+    started = start_up(settings, config, clock)
+    sweeper = _sweep_worker(settings, config, started, clock)
+    prices = PriceSource(settings.base_url, client=started.client)
+    store = StateStore(settings.state_path)
+    desk = OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
+                     last_price=prices.last_price, on_fill=sweeper.after_fill)
+    desk.reconcile_pending(at_start=True)
+    sweeper.start()
+    good = bad = 0
+    try:
+        for number, item in read_signals(source):
+            if flag.event.is_set():
+                break
+            if isinstance(item, SignalError):
+                bad += 1
+                where = f" ({item.field})" if item.field else ""
+                print(f"line {number}: skipped{where}: {item.detail}", file=err)
+                log.warning("replay_line_skipped", line=number, field=item.field, detail=item.detail)
+                continue
+            good += 1
+            desk.handle(item)
+    finally:
+        store.close()
+        budget = config.treasury.timeout_seconds * config.treasury.retries + 5
+        if not flag.event.is_set():
+            sweeper.wait_idle(budget)
+        sweeper.stop(timeout=budget)
+        prices.close()
+        started.client.close()
+    log.info("replay_done", signals=good, skipped=bad)
+    print(f"replay: {good} signal(s), {bad} bad line(s) skipped", file=err)
+    return 1 if bad else 0

@@ -1,0 +1,170 @@
+"""`signal-bot run | replay | intent`: the signal bot's console script (DESIGN 7a).
+
+Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected; 2 refused to
+start (config, self-audit); 3 the treasury gave no usable answer (intent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import msgspec
+
+from common import messages
+from common.clock import SystemClock
+from common.config import ConfigError, SignalSettings, load_signal_settings
+from common.intent_client import IntentClient, TreasuryUnavailable
+from common.logs import get_logger, setup_logging
+from common.money import AmountError, canonical, parse_amount
+from signal_bot import app
+from signal_bot.audit import AuditError, audit_environment
+from signal_bot.config_file import SignalConfig, Treasury, load_config
+
+log = get_logger("signal.cli")
+
+EXIT_OK, EXIT_SOFT_FAIL, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+_ENV_HELP = "the signal bot's env file (default: signal.env in the working folder, if present)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signal-bot",
+        description="Turn authenticated trading signals into risk-checked Binance spot orders with a "
+                    "trading-only key, and ask the treasury (over CURVE/ZeroMQ) to sweep profits. "
+                    "Settings come from the env file (SIGNAL_*, BINANCE_BASE_URL, TREASURY_CURVE_PUBLIC_FILE, "
+                    "TREASURY_INTENT_ENDPOINT, TREASURY_EVENT_ENDPOINT) and the TOML file SIGNAL_CONFIG_FILE "
+                    "(default signal.toml; see signal_bot/signal.example.toml).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="serve the webhook and trade until SIGTERM/SIGINT",
+                         description="Self-audit (a withdraw-capable key or a treasury secret in the environment "
+                                     "stops the start), sync the clock, load exchange rules, reconcile unfinished "
+                                     "orders, then serve POST /signal on SIGNAL_WEBHOOK_BIND in the foreground. "
+                                     "SIGTERM/SIGINT stop it cleanly (exit 0).")
+    run.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
+    run.add_argument("--dry-run", action="store_true",
+                     help="validate orders with POST /api/v3/order/test instead of placing them")
+
+    rep = sub.add_parser("replay", help="trade the signals of a JSON-lines file (or - for stdin)",
+                         description="Read one JSON signal per line (the same fields as the webhook; no passphrase "
+                                     "needed). A bad line is reported with its line number and skipped; exit "
+                                     "status 1 if any was skipped.")
+    rep.add_argument("file", metavar="FILE|-", help="JSON-lines file, or - for standard input")
+    rep.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
+    rep.add_argument("--dry-run", action="store_true", help="use POST /api/v3/order/test")
+
+    intent = sub.add_parser("intent", help="send one transfer intent to the treasury and print its decision",
+                            description="Ask the treasury to move AMOUNT of COIN on NETWORK to the whitelisted "
+                                        "destination LABEL. Prints the decision as one JSON line. Exit status "
+                                        "0 accepted or pending_approval, 1 rejected, 3 no usable answer.")
+    intent.add_argument("--destination", required=True, metavar="LABEL", help="the treasury's whitelist label")
+    intent.add_argument("--coin", required=True, metavar="COIN", help="e.g. USDT")
+    intent.add_argument("--network", required=True, metavar="NETWORK", help="e.g. TRX")
+    intent.add_argument("--amount", required=True, metavar="AMOUNT", help='a decimal string, e.g. "25.5"')
+    intent.add_argument("--reason", required=True, metavar="TEXT", help="why (at most 200 characters)")
+    intent.add_argument("--intent-id", metavar="ID",
+                        help="[A-Za-z0-9_-]{1,36}; give the same id to resend the same intent "
+                             "(default: a new random id)")
+    intent.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_REFUSED
+    try:
+        settings = load_signal_settings(_env_file(args.env_file))
+        setup_logging("signal-bot", settings.log_level, settings.log_format)
+        for warning in settings.warnings:
+            log.warning("config_warning", detail=warning)
+        if args.command == "intent":
+            return _intent(args, settings)
+        config = load_config(settings.config_file)
+        if args.command == "run":
+            return app.run(settings, config, dry_run=args.dry_run)
+        return _replay(args, settings, config)
+    except (ConfigError, ValueError) as exc:
+        return _refuse(str(exc))
+    except app.StartupError as exc:
+        log.critical("start_refused", code=exc.code, detail=exc.message)
+        return _refuse(exc.message)
+
+
+def _env_file(given: str | None) -> str | None:
+    if given is not None:
+        return given
+    default = Path("signal.env")
+    return str(default) if default.is_file() else None
+
+
+def _refuse(message: str) -> int:
+    print(f"signal-bot: refusing to start: {message}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def _replay(args: argparse.Namespace, settings: SignalSettings, config: SignalConfig) -> int:
+    if args.file == "-":
+        return app.replay(settings, config, sys.stdin, dry_run=args.dry_run)
+    try:
+        source = open(args.file, encoding="utf-8")
+    except OSError as exc:
+        return _refuse(f"cannot read {args.file}: {exc.strerror}")
+    with source:
+        return app.replay(settings, config, source, dry_run=args.dry_run)
+
+
+def _intent(args: argparse.Namespace, settings: SignalSettings) -> int:
+    try:
+        keys, server_public = audit_environment(settings)
+    except AuditError as exc:
+        return _refuse(exc.message)
+    try:
+        amount = canonical(parse_amount(args.amount))
+    except AmountError as exc:
+        return _refuse(f"--amount: {exc}")
+    treasury = _treasury_tuning(settings)
+    intent_id = args.intent_id or ("man-" + secrets.token_hex(16))
+    try:
+        intent = messages.TransferIntent(
+            intent_id=intent_id, coin=args.coin, network=args.network, destination=args.destination,
+            amount=amount, reason=args.reason, created_at=SystemClock().now_ms())
+        # Construction does not check patterns; a round trip through the decoder does.
+        messages.decode_request(messages.encode(intent))
+    except messages.WireError as exc:
+        return _refuse(f"invalid intent: {exc.detail}")
+    client = IntentClient(settings.intent_endpoint, keys, server_public,
+                          timeout=treasury.timeout_seconds, retries=treasury.retries)
+    try:
+        reply = client.send_intent(intent)
+    except TreasuryUnavailable as exc:
+        print(json.dumps({"intent_id": intent_id, "error": "treasury_unavailable", "detail": str(exc)}))
+        return EXIT_UNAVAILABLE
+    finally:
+        client.close()
+    print(msgspec.json.encode(reply).decode())
+    if isinstance(reply, messages.Decision):
+        log.info("intent_decided", intent_id=intent_id, outcome=reply.outcome, reason_code=reply.reason_code,
+                 status=reply.status)
+        return EXIT_OK if reply.outcome != "rejected" else EXIT_SOFT_FAIL
+    return EXIT_UNAVAILABLE
+
+
+def _treasury_tuning(settings: SignalSettings) -> Treasury:
+    """[treasury] timeout/retries from the config file when it is there; defaults otherwise."""
+    try:
+        return load_config(settings.config_file).treasury
+    except ConfigError:
+        return Treasury()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
