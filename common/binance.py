@@ -770,8 +770,8 @@ class BinanceClient:
         headers: dict[str, str] = {}
         payload = list(params)
         if endpoint.signed:
-            payload += [("timestamp", str(self._clock.now_ms() + self._offset_ms)),
-                        ("recvWindow", str(self.recv_window_ms))]
+            payload += [("recvWindow", str(self.recv_window_ms)),
+                        ("timestamp", str(self._clock.now_ms() + self._offset_ms))]
             headers["X-MBX-APIKEY"] = self._api_key
         total_params = encode_params(payload)
         if endpoint.signed:
