@@ -71,10 +71,11 @@ CLOCK_SKEW_CODES = frozenset({-1021})
 AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
 RATE_LIMIT_CODES = frozenset({-1003, -1015, -4005})
 # "Execution status unknown" per the error list: for a state-changing call these say
-# nothing about whether it happened. -1000/-1001 are internal errors: we assume nothing.
-STATUS_UNKNOWN_CODES = frozenset({-1000, -1001, -1006, -1007})
-# "Server busy, try again": refused before processing.
-BUSY_CODES = frozenset({-1004, -1008, -1016, -3044})
+# nothing about whether it happened. -1000/-1001 (internal errors) and -3044 (SAPI
+# "System busy.") do not say either way, so we assume nothing.
+STATUS_UNKNOWN_CODES = frozenset({-1000, -1001, -1006, -1007, -3044})
+# "Server is busy, please wait and try again" / "no longer available": refused unprocessed.
+BUSY_CODES = frozenset({-1004, -1008, -1016})
 ORDER_REJECTED_CODES = frozenset({-1013, -2010})
 ORDER_NOT_FOUND_CODES = frozenset({-2013})
 # The withdraw refusals DESIGN section 4 names; any other -4xxx from apply is refused too.
@@ -293,6 +294,11 @@ class SymbolInfo(_Struct):
         return None
 
 
+class TickerPrice(_Struct):
+    symbol: str
+    price: Amount
+
+
 class ExchangeInfo(_Struct):
     symbols: list[SymbolInfo]
     server_time: int | None = None
@@ -485,6 +491,7 @@ class Endpoint:
 PING = Endpoint("GET", "/api/v3/ping", signed=False)
 TIME = Endpoint("GET", "/api/v3/time", signed=False)
 EXCHANGE_INFO = Endpoint("GET", "/api/v3/exchangeInfo", signed=False)
+TICKER_PRICE = Endpoint("GET", "/api/v3/ticker/price", signed=False)
 ACCOUNT = Endpoint("GET", "/api/v3/account", signed=True)
 API_RESTRICTIONS = Endpoint("GET", "/sapi/v1/account/apiRestrictions", signed=True)
 COIN_CONFIG = Endpoint("GET", "/sapi/v1/capital/config/getall", signed=True)
@@ -517,7 +524,8 @@ def classify_error(endpoint: Endpoint, http_status: int, binance_code: int | Non
         return ClockSkewError(text, **context)
     if binance_code in AUTH_CODES or (binance_code is None and http_status == 401):
         return AuthError(text, **context)
-    if binance_code in STATUS_UNKNOWN_CODES:
+    # A bare 408 is a gateway giving up on the exchange: the request may have gone through.
+    if binance_code in STATUS_UNKNOWN_CODES or (binance_code is None and http_status == 408):
         if endpoint.state_changing:
             return OutcomeUnknown(f"execution status unknown: {text}", **context)
         return ExchangeUnavailable(text, **context)
@@ -662,6 +670,11 @@ class BinanceClient:
                 raise ValueError("symbols must be a non-empty sequence of symbol names")
             params.append(("symbols", msgspec.json.encode(list(symbols)).decode()))
         return self._call(EXCHANGE_INFO, params, ExchangeInfo)
+
+    def ticker_price(self, symbol: str) -> Decimal:
+        """The last trade price of one symbol (GET /api/v3/ticker/price, public)."""
+        _require_text(symbol=symbol)
+        return Decimal(self._call(TICKER_PRICE, [("symbol", symbol)], TickerPrice).price)
 
     # ---- signed reads
 

@@ -946,3 +946,40 @@ def test_timeouts_are_passed_on_every_request(clock, mock):
     client.ping()
     withdraw(client)
     assert seen == [(1.5, 4.0), (1.5, 4.0)]
+
+
+def test_sapi_system_busy_on_a_withdrawal_is_outcome_unknown(client, mock):
+    """-3044 ('System busy.') does not say whether the withdrawal happened: unknown, and unavailable on a read."""
+    body = {"code": -3044, "msg": "System busy."}
+    mock.post(f"{BASE}/sapi/v1/capital/withdraw/apply", status=400, json=body)
+    mock.get(f"{BASE}/sapi/v1/capital/withdraw/history", status=400, json=body)
+    with pytest.raises(OutcomeUnknown):
+        withdraw(client)
+    with pytest.raises(ExchangeUnavailable):
+        client.withdraw_history()
+
+
+def test_server_busy_codes_are_unavailable_even_for_an_order(client, mock):
+    """-1008 ('server overloaded, try again') is a refusal before processing: ExchangeUnavailable."""
+    mock.post(f"{BASE}/api/v3/order", status=400,
+              json={"code": -1008, "msg": "Spot server is currently overloaded with other requests."})
+    with pytest.raises(ExchangeUnavailable) as caught:
+        market_order(client)
+    assert caught.value.binance_code == -1008
+
+
+def test_bare_408_from_a_gateway_on_a_withdrawal_is_outcome_unknown(client, mock):
+    """A 408 without a Binance body may come after the request was forwarded: unknown for a withdrawal."""
+    mock.post(f"{BASE}/sapi/v1/capital/withdraw/apply", status=408, body="<html>Request Timeout</html>")
+    with pytest.raises(OutcomeUnknown):
+        withdraw(client)
+
+
+def test_ticker_price_is_a_decimal(client, mock):
+    """The public last-price endpoint gives a Decimal, and refuses a price sent as a JSON number."""
+    mock.get(f"{BASE}/api/v3/ticker/price", json={"symbol": "BTCUSDT", "price": "30000.01000000"})
+    assert client.ticker_price("BTCUSDT") == Decimal("30000.01")
+    assert dict(parse_qsl(urlsplit(mock.calls[0].request.url).query)) == {"symbol": "BTCUSDT"}
+    mock.replace(responses.GET, f"{BASE}/api/v3/ticker/price", json={"symbol": "BTCUSDT", "price": 30000.01})
+    with pytest.raises(BadResponse):
+        client.ticker_price("BTCUSDT")
