@@ -561,7 +561,8 @@ def _transport_error(endpoint: Endpoint, exc: BaseException) -> ExchangeError:
         kind = f"{kind}/{type(reason).__name__}"
     context = dict(endpoint=endpoint.label)
     never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
-        reason, urllib3.exceptions.NewConnectionError)
+        reason, urllib3.exceptions.NewConnectionError) or isinstance(
+        exc, urllib3.exceptions.NewConnectionError)
     if never_sent:
         return ExchangeUnavailable(f"could not connect ({kind}); nothing was sent", **context)
     if endpoint.state_changing:
