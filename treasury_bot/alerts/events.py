@@ -1,0 +1,226 @@
+"""One constructor per alert kind: the only way the treasury should build an `Alert`.
+
+Each returns an `Alert` with its kind, default severity, intent id and the facts the
+renderer knows, so callers cannot misspell a kind or a fact. Amounts may be given as
+`Decimal` or string and are stored in their canonical spelling. An API key is taken raw
+and stored only masked (`mask_key`): the full key never reaches the ledger or a mail.
+
+Typical use, inside the ledger transaction that makes the change:
+
+    t = events.Transfer(intent_id, client, "USDT", "TRX", Decimal("250"), "cold-wallet", address)
+    store.enqueue(conn, events.withdrawal_failed(t, at_ms=now, exchange_code=-4026,
+                                                 exchange_message="insufficient balance"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Sequence
+
+from common.logs import mask_key
+from common.money import canonical
+from treasury_bot.alerts import model
+from treasury_bot.alerts.model import Alert, FactValue
+
+_MAX_TEXT = 1000  # longer text (an exchange's error page, say) is cut: a mail, not a dump
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The intent an alert is about, as the ledger knows it."""
+
+    intent_id: str
+    client: str | None
+    coin: str
+    network: str | None
+    amount: Decimal | str
+    destination: str
+    address: str | None = None  # the whitelisted address; shortened in mails
+
+    def facts(self) -> dict[str, FactValue]:
+        return {
+            "client": self.client,
+            "coin": self.coin,
+            "network": self.network,
+            "amount": _amount(self.amount),
+            "destination": self.destination,
+            "address": self.address,
+        }
+
+
+def _amount(value: Decimal | str | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return canonical(value)
+    return _text(str(value), 64)
+
+
+def _text(value: object, limit: int = _MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _make(kind: str, intent_id: str | None, facts: dict[str, FactValue], at_ms: int) -> Alert:
+    return Alert(kind=kind, severity=model.severity_of(kind, facts), intent_id=intent_id,
+                 facts=facts, created_at_ms=at_ms)
+
+
+def _transfer_alert(kind: str, transfer: Transfer, at_ms: int, status: str,
+                    **extra: FactValue) -> Alert:
+    facts = transfer.facts()
+    facts["status"] = status
+    facts.update(extra)
+    return _make(kind, transfer.intent_id, facts, at_ms)
+
+
+# -- the process -------------------------------------------------------------------------
+
+def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha256: str,
+                  destinations: int, open_withdrawals: int, pending_approvals: int,
+                  mail: str, warnings: Sequence[str] = ()) -> Alert:
+    """The treasury started. `mail` says where alerts go ("smtp.example.com:587 starttls");
+    `warnings` (e.g. "allow_unrestricted_ip is set") make it a WARNING."""
+    facts: dict[str, FactValue] = {
+        "version": version,
+        "api_key": mask_key(api_key),
+        "policy_sha256": policy_sha256,
+        "destinations": destinations,
+        "open_withdrawals": open_withdrawals,
+        "pending_approvals": pending_approvals,
+        "mail": _text(mail),
+        "warnings": _text("; ".join(warnings)) if warnings else None,
+    }
+    return _make(model.START_SUMMARY, None, facts, at_ms)
+
+
+def key_audit_failed(*, at_ms: int, api_key: str | None, problem: str, detail: str = "") -> Alert:
+    """The key self-audit refused the start. `problem` is a short stable phrase
+    ("key can trade", "no IP restriction", "key cannot withdraw", "audit request failed")."""
+    facts: dict[str, FactValue] = {
+        "api_key": mask_key(api_key), "problem": _text(problem, 200), "detail": _text(detail),
+    }
+    return _make(model.KEY_AUDIT_FAILED, None, facts, at_ms)
+
+
+def exchange_auth_error(*, at_ms: int, api_key: str | None, exchange_code: int | None,
+                        exchange_message: str | None, intent_id: str | None = None,
+                        action: str = "withdrawals stopped") -> Alert:
+    """The exchange refused the key (-1022, -2014, -2015); `action` is what the treasury did."""
+    facts: dict[str, FactValue] = {
+        "api_key": mask_key(api_key), "exchange_code": exchange_code,
+        "exchange_message": _text(exchange_message, 300), "action": _text(action, 200),
+    }
+    return _make(model.EXCHANGE_AUTH_ERROR, intent_id, facts, at_ms)
+
+
+def policy_changed(*, at_ms: int, path: str, old_sha256: str | None, new_sha256: str) -> Alert:
+    """The policy file's hash differs from the one journaled at the previous start."""
+    facts: dict[str, FactValue] = {"path": _text(path, 500), "old_sha256": old_sha256,
+                                   "new_sha256": new_sha256}
+    return _make(model.POLICY_CHANGED, None, facts, at_ms)
+
+
+def window_cap_80(*, at_ms: int, coin: str, used: Decimal | str, cap: Decimal | str,
+                  destination: str | None = None, intent_id: str | None = None) -> Alert:
+    """A window sum passed 80% of its cap: the coin's cap (destination None) or a
+    destination's. `used` includes the intent that crossed the line (`intent_id`)."""
+    facts: dict[str, FactValue] = {
+        "coin": coin, "destination": destination,
+        "scope": "destination" if destination else "coin",
+        "used": _amount(used), "cap": _amount(cap), "percent": _percent(used, cap),
+    }
+    return _make(model.WINDOW_CAP_80, intent_id, facts, at_ms)
+
+
+def _percent(used: Decimal | str, cap: Decimal | str) -> int | None:
+    try:
+        used_d, cap_d = Decimal(str(used)), Decimal(str(cap))
+    except ArithmeticError:
+        return None
+    if not cap_d.is_finite() or not used_d.is_finite() or cap_d <= 0:
+        return None
+    return int(used_d * 100 // cap_d)
+
+
+def mail_test(*, at_ms: int, detail: str = "") -> Alert:
+    """A test alert (`treasuryctl alerts test`); not named `test...` so pytest never collects it."""
+    return _make(model.TEST, None, {"detail": _text(detail)}, at_ms)
+
+
+# -- intents -----------------------------------------------------------------------------
+
+def intent_rejected(transfer: Transfer, *, at_ms: int, reason_code: str, detail: str = "",
+                    reason: str | None = None) -> Alert:
+    """A policy (or operator) rejection; status `denied`. `reason` is the client's own
+    text from the intent, shown as such."""
+    return _transfer_alert(model.INTENT_REJECTED, transfer, at_ms, "denied",
+                           reason_code=reason_code, detail=_text(detail), reason=_text(reason, 200))
+
+
+def approval_needed(transfer: Transfer, *, at_ms: int, approval_above: Decimal | str | None,
+                    reason: str | None = None) -> Alert:
+    """An intent above `approval_above` waits as `pending_approval` for the operator."""
+    return _transfer_alert(model.APPROVAL_NEEDED, transfer, at_ms, "pending_approval",
+                           reason_code="approval_required", approval_above=_amount(approval_above),
+                           reason=_text(reason, 200))
+
+
+# -- withdrawals -------------------------------------------------------------------------
+
+def withdrawal_submitted(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None) -> Alert:
+    """The exchange accepted the withdraw request and gave it an id."""
+    return _transfer_alert(model.WITHDRAWAL_SUBMITTED, transfer, at_ms, "submitted",
+                           withdrawal_id=withdrawal_id)
+
+
+def withdrawal_completed(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None,
+                         tx_id: str | None, completed_at_ms: int | None = None,
+                         fee: Decimal | str | None = None) -> Alert:
+    """The exchange reports the withdrawal completed (status 6)."""
+    return _transfer_alert(model.WITHDRAWAL_COMPLETED, transfer, at_ms, "completed",
+                           withdrawal_id=withdrawal_id, tx_id=tx_id,
+                           completed_at_ms=completed_at_ms, fee=_amount(fee))
+
+
+def withdrawal_failed(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None = None,
+                      exchange_code: int | None = None, exchange_message: str | None = None,
+                      detail: str = "") -> Alert:
+    """The withdrawal failed: refused at apply (`exchange_code` such as -4026) or reported
+    failed (exchange status 5). `detail` explains a failure that has no exchange code."""
+    return _transfer_alert(model.WITHDRAWAL_FAILED, transfer, at_ms, "failed",
+                           withdrawal_id=withdrawal_id, exchange_code=exchange_code,
+                           exchange_message=_text(exchange_message, 300), detail=_text(detail))
+
+
+def withdrawal_rejected(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None,
+                        detail: str = "") -> Alert:
+    """The exchange rejected the withdrawal after accepting the request (status 3)."""
+    return _transfer_alert(model.WITHDRAWAL_REJECTED, transfer, at_ms, "rejected",
+                           withdrawal_id=withdrawal_id, detail=_text(detail))
+
+
+def withdrawal_cancelled(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None,
+                         detail: str = "") -> Alert:
+    """The withdrawal was cancelled (status 1)."""
+    return _transfer_alert(model.WITHDRAWAL_CANCELLED, transfer, at_ms, "cancelled",
+                           withdrawal_id=withdrawal_id, detail=_text(detail))
+
+
+def withdrawal_stuck(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None, status: str,
+                     submitted_at_ms: int | None, stuck_after_minutes: int) -> Alert:
+    """A withdrawal open longer than `stuck_after_minutes` (alerted once per withdrawal);
+    `status` is its current status (`processing`, `awaiting_approval`, ...)."""
+    return _transfer_alert(model.WITHDRAWAL_STUCK, transfer, at_ms, status,
+                           withdrawal_id=withdrawal_id, submitted_at_ms=submitted_at_ms,
+                           stuck_after_minutes=stuck_after_minutes)
+
+
+def needs_review(transfer: Transfer, *, at_ms: int, detail: str,
+                 withdrawal_id: str | None = None) -> Alert:
+    """The outcome of a withdrawal cannot be proven; a person must decide (`resolve`)."""
+    return _transfer_alert(model.NEEDS_REVIEW, transfer, at_ms, "needs_review",
+                           withdrawal_id=withdrawal_id, detail=_text(detail))

@@ -1,0 +1,134 @@
+"""What an alert is: a kind, how bad it is, the intent it concerns, and flat facts.
+
+An `Alert` is plain data, frozen, and JSON-able: it is written to the ledger's outbox in
+the same transaction as the change that raised it, and rendered into a mail later by the
+sender. Build alerts with the constructors in `events.py` so kinds cannot be misspelled
+and facts have the names the renderer knows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+INFO = "INFO"
+WARNING = "WARNING"
+CRITICAL = "CRITICAL"
+SEVERITIES = (INFO, WARNING, CRITICAL)
+
+# Stable kind names: they are stored in the ledger and shown in mails and the CLI.
+START_SUMMARY = "start_summary"
+KEY_AUDIT_FAILED = "key_audit_failed"
+INTENT_REJECTED = "intent_rejected"
+APPROVAL_NEEDED = "approval_needed"
+WITHDRAWAL_SUBMITTED = "withdrawal_submitted"
+WITHDRAWAL_COMPLETED = "withdrawal_completed"
+WITHDRAWAL_FAILED = "withdrawal_failed"
+WITHDRAWAL_REJECTED = "withdrawal_rejected"
+WITHDRAWAL_CANCELLED = "withdrawal_cancelled"
+WITHDRAWAL_STUCK = "withdrawal_stuck"
+NEEDS_REVIEW = "needs_review"
+EXCHANGE_AUTH_ERROR = "exchange_auth_error"
+WINDOW_CAP_80 = "window_cap_80"
+POLICY_CHANGED = "policy_changed"
+TEST = "test"
+
+KINDS = (
+    START_SUMMARY, KEY_AUDIT_FAILED, INTENT_REJECTED, APPROVAL_NEEDED,
+    WITHDRAWAL_SUBMITTED, WITHDRAWAL_COMPLETED, WITHDRAWAL_FAILED, WITHDRAWAL_REJECTED,
+    WITHDRAWAL_CANCELLED, WITHDRAWAL_STUCK, NEEDS_REVIEW, EXCHANGE_AUTH_ERROR,
+    WINDOW_CAP_80, POLICY_CHANGED, TEST,
+)
+
+# CRITICAL means "mail it alone, now, never fold it". DESIGN names auth errors,
+# needs_review, key self-audit failures and policy changes. A failed or exchange-rejected
+# withdrawal is money that did not move as decided, so it is CRITICAL too; it cannot
+# flood (every one was an accepted, rate-limited withdrawal). Nothing a client can
+# trigger at will (a rejected intent) is CRITICAL, so a hostile client's flood folds.
+_DEFAULT_SEVERITY: Mapping[str, str] = {
+    START_SUMMARY: INFO,
+    KEY_AUDIT_FAILED: CRITICAL,
+    INTENT_REJECTED: WARNING,
+    APPROVAL_NEEDED: WARNING,
+    WITHDRAWAL_SUBMITTED: INFO,
+    WITHDRAWAL_COMPLETED: INFO,
+    WITHDRAWAL_FAILED: CRITICAL,
+    WITHDRAWAL_REJECTED: CRITICAL,
+    WITHDRAWAL_CANCELLED: WARNING,
+    WITHDRAWAL_STUCK: WARNING,
+    NEEDS_REVIEW: CRITICAL,
+    EXCHANGE_AUTH_ERROR: CRITICAL,
+    WINDOW_CAP_80: WARNING,
+    POLICY_CHANGED: CRITICAL,
+    TEST: INFO,
+}
+
+FactValue = Union[str, int, None]
+_FACT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+
+
+class AlertError(ValueError):
+    """An alert that cannot be stored: unknown kind or severity, or a bad fact."""
+
+    code = "alert_invalid"
+
+
+def severity_of(kind: str, facts: Mapping[str, FactValue]) -> str:
+    """The default severity of an alert of this kind with these facts."""
+    if kind not in _DEFAULT_SEVERITY:
+        raise AlertError(f"unknown alert kind {kind!r}")
+    if kind == INTENT_REJECTED and facts.get("reason_code") == "operator_rejected":
+        return INFO  # the operator's own action: worth a record, not a warning
+    if kind == START_SUMMARY and facts.get("warnings"):
+        return WARNING  # e.g. started with allow_unrestricted_ip: DESIGN says "loudly"
+    return _DEFAULT_SEVERITY[kind]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing the operator must hear about. `facts` is flat: str keys, str/int/None values."""
+
+    kind: str
+    severity: str
+    intent_id: str | None
+    facts: dict[str, FactValue] = field(hash=False)
+    created_at_ms: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise AlertError(f"unknown alert kind {self.kind!r}")
+        if self.severity not in SEVERITIES:
+            raise AlertError(f"severity must be one of {SEVERITIES}, not {self.severity!r}")
+        if self.intent_id is not None and not isinstance(self.intent_id, str):
+            raise AlertError("intent_id must be a string or None")
+        if not isinstance(self.created_at_ms, int) or isinstance(self.created_at_ms, bool):
+            raise AlertError("created_at_ms must be integer milliseconds")
+        # Copy, so that a caller mutating its dict cannot change a frozen alert.
+        object.__setattr__(self, "facts", _checked_facts(self.facts))
+
+    @property
+    def is_critical(self) -> bool:
+        return self.severity == CRITICAL
+
+
+def _checked_facts(facts: Mapping[str, FactValue]) -> dict[str, FactValue]:
+    if not isinstance(facts, Mapping):
+        raise AlertError("facts must be a mapping")
+    checked: dict[str, FactValue] = {}
+    for key, value in facts.items():
+        if not isinstance(key, str) or not _FACT_KEY.match(key):
+            raise AlertError(f"fact name {key!r} must be lower_snake_case")
+        # bool is an int subclass and float is money's enemy: both are refused.
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            raise AlertError(f"fact {key!r} must be a str, int or None, not {type(value).__name__}")
+        checked[key] = value
+    return checked
+
+
+@dataclass(frozen=True)
+class OutboxAlert:
+    """An alert as stored in the outbox: its sequence number and the alert."""
+
+    seq: int
+    alert: Alert

@@ -1,0 +1,450 @@
+"""Alerts into mails a person wants to read: pure functions, no I/O.
+
+A mail holds one alert, or a digest of alerts of one kind and severity. The subject says
+what happened and how bad (`[treasury][CRITICAL] withdrawal failed: 250 USDT to
+cold-wallet (-4026 insufficient balance)`); the plain-text body gives the facts (intent
+id, client, destination, shortened address, amounts, exchange ids, tx id, UTC times, the
+status) and the exact `treasuryctl` commands the operator can run.
+
+Nothing secret is ever in an alert's facts (API keys arrive masked, see `events.py`);
+as a last defence every subject and body is passed through `common.logs.scrub`, which
+blanks any registered secret (API key and secret, SMTP password, webhook secret).
+Text that came from a client (its free-text `reason`) is shown on one line, labelled as
+the client's, so that it cannot pass for the treasury's own words or commands.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import unicodedata
+from collections import Counter
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Callable, Mapping, Sequence
+
+from common.logs import scrub
+from treasury_bot.alerts import model
+from treasury_bot.alerts.model import Alert, FactValue
+
+SUBJECT_PREFIX = "[treasury]"
+DIGEST_LIST_LIMIT = 50
+_SUBJECT_MAX = 200
+_VALUE_MAX = 600
+
+# Short words for the withdraw codes DESIGN section 4 lists (and the auth codes).
+EXCHANGE_CODE_TEXT: Mapping[int, str] = {
+    -4026: "insufficient balance",
+    -4022: "below the exchange minimum",
+    -4021: "not a multiple of the step",
+    -4023: "over the 24h maximum",
+    -4028: "amount not above the fee",
+    -4033: "illegal address",
+    -4035: "address not on the exchange whitelist",
+    -4036: "new address still locked",
+    -4019: "withdrawals closed for the asset",
+    -1022: "signature rejected",
+    -2014: "API key format invalid",
+    -2015: "invalid API key, IP or permissions",
+}
+
+# -- small formatters --------------------------------------------------------------------
+
+
+def iso_utc(ms: int) -> str:
+    """Milliseconds since the epoch as `2026-05-09T12:00:01.123Z`."""
+    seconds, millis = divmod(int(ms), 1000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{millis:03d}Z"
+
+
+def short_address(address: str) -> str:
+    """First 6 and last 4 characters: enough to recognise, short enough to read."""
+    return address if len(address) <= 13 else f"{address[:6]}...{address[-4:]}"
+
+
+def one_line(value: object, limit: int = _VALUE_MAX) -> str:
+    """Text on one line: control characters (CR, LF, ...) become spaces, long text is cut."""
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in str(value))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _amount(facts: Mapping[str, FactValue], key: str = "amount") -> str:
+    value = facts.get(key)
+    coin = facts.get("coin")
+    if value is None:
+        return "?"
+    return f"{value} {coin}" if coin else str(value)
+
+
+def _transfer(facts: Mapping[str, FactValue]) -> str:
+    return f"{_amount(facts)} to {facts.get('destination') or '?'}"
+
+
+def _exchange_error(facts: Mapping[str, FactValue]) -> str:
+    code = facts.get("exchange_code")
+    message = facts.get("exchange_message")
+    if isinstance(code, int):
+        text = EXCHANGE_CODE_TEXT.get(code) or (one_line(message, 60) if message else "")
+        return f"{code} {text}".strip()
+    return one_line(message or facts.get("detail") or "", 60)
+
+
+# -- subjects ----------------------------------------------------------------------------
+
+
+def _s_start(f: Mapping[str, FactValue]) -> str:
+    text = (f"treasury started: {f.get('destinations')} destinations, "
+            f"{f.get('open_withdrawals')} open withdrawals, key {f.get('api_key')}")
+    return text + (" (with warnings)" if f.get("warnings") else "")
+
+
+def _s_failed(f: Mapping[str, FactValue]) -> str:
+    why = _exchange_error(f)
+    return f"withdrawal failed: {_transfer(f)}" + (f" ({why})" if why else "")
+
+
+def _s_stuck(f: Mapping[str, FactValue]) -> str:
+    return (f"withdrawal stuck: {_transfer(f)} ({f.get('status')} for over "
+            f"{f.get('stuck_after_minutes')} min)")
+
+
+def _s_window(f: Mapping[str, FactValue]) -> str:
+    where = f"destination {f.get('destination')}" if f.get("destination") else f"coin {f.get('coin')}"
+    return (f"window cap over 80%: {_amount(f, 'used')} of {_amount(f, 'cap')} "
+            f"({f.get('percent')}%) for {where}")
+
+
+def _s_policy(f: Mapping[str, FactValue]) -> str:
+    old = str(f.get("old_sha256") or "none")[:12]
+    return f"policy file changed: sha256 {old} -> {str(f.get('new_sha256'))[:12]}"
+
+
+def _s_completed(f: Mapping[str, FactValue]) -> str:
+    tx = f.get("tx_id")
+    return f"withdrawal completed: {_transfer(f)}" + (f" (tx {short_address(str(tx))})" if tx else "")
+
+
+_SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
+    model.START_SUMMARY: _s_start,
+    model.KEY_AUDIT_FAILED: lambda f: f"key self-audit failed: {f.get('problem')} (key {f.get('api_key')})",
+    model.INTENT_REJECTED: lambda f: f"intent rejected: {_transfer(f)} ({f.get('reason_code')})",
+    model.APPROVAL_NEEDED: lambda f: f"approval needed: {_transfer(f)} (above {_amount(f, 'approval_above')})",
+    model.WITHDRAWAL_SUBMITTED: lambda f: (
+        f"withdrawal submitted: {_transfer(f)} (exchange id {f.get('withdrawal_id') or '?'})"),
+    model.WITHDRAWAL_COMPLETED: _s_completed,
+    model.WITHDRAWAL_FAILED: _s_failed,
+    model.WITHDRAWAL_REJECTED: lambda f: f"withdrawal rejected by the exchange: {_transfer(f)}",
+    model.WITHDRAWAL_CANCELLED: lambda f: f"withdrawal cancelled: {_transfer(f)}",
+    model.WITHDRAWAL_STUCK: _s_stuck,
+    model.NEEDS_REVIEW: lambda f: f"needs review: {_transfer(f)} (outcome unknown, status needs_review)",
+    model.EXCHANGE_AUTH_ERROR: lambda f: (
+        f"exchange auth error: {_exchange_error(f)} ({f.get('action') or 'withdrawals stopped'})"),
+    model.WINDOW_CAP_80: _s_window,
+    model.POLICY_CHANGED: _s_policy,
+    model.TEST: lambda f: "test mail from the treasury",
+}
+
+# How a digest counts its alerts: "200 rejected intents".
+_PLURAL: Mapping[str, str] = {
+    model.START_SUMMARY: "treasury starts",
+    model.KEY_AUDIT_FAILED: "key self-audit failures",
+    model.INTENT_REJECTED: "rejected intents",
+    model.APPROVAL_NEEDED: "intents waiting for approval",
+    model.WITHDRAWAL_SUBMITTED: "withdrawals submitted",
+    model.WITHDRAWAL_COMPLETED: "withdrawals completed",
+    model.WITHDRAWAL_FAILED: "withdrawals failed",
+    model.WITHDRAWAL_REJECTED: "withdrawals rejected by the exchange",
+    model.WITHDRAWAL_CANCELLED: "withdrawals cancelled",
+    model.WITHDRAWAL_STUCK: "stuck withdrawals",
+    model.NEEDS_REVIEW: "withdrawals needing review",
+    model.EXCHANGE_AUTH_ERROR: "exchange auth errors",
+    model.WINDOW_CAP_80: "window cap warnings",
+    model.POLICY_CHANGED: "policy file changes",
+    model.TEST: "test alerts",
+}
+
+# The fact a digest breaks its alerts down by, in the subject and body.
+_DIGEST_BY: Mapping[str, str] = {
+    model.INTENT_REJECTED: "reason_code",
+    model.WITHDRAWAL_STUCK: "status",
+    model.WINDOW_CAP_80: "coin",
+}
+
+
+def summary(alert: Alert) -> str:
+    """What happened, in one line: the subject without its `[treasury][SEVERITY]` prefix."""
+    return one_line(_SUMMARY[alert.kind](alert.facts), _SUBJECT_MAX)
+
+
+def subject(alerts: Sequence[Alert]) -> str:
+    first = alerts[0]
+    if len(alerts) == 1:
+        what = summary(first)
+    else:
+        what = f"{len(alerts)} {_PLURAL[first.kind]}"
+        top = _breakdown(alerts, _DIGEST_BY.get(first.kind, "destination"))[:3]
+        if top:
+            what += " (" + ", ".join(f"{value} {count}" for value, count in top) + ")"
+    return scrub(one_line(f"{SUBJECT_PREFIX}[{first.severity}] {what}", _SUBJECT_MAX))
+
+
+def _breakdown(alerts: Sequence[Alert], fact: str) -> list[tuple[str, int]]:
+    counter = Counter(one_line(a.facts.get(fact), 64) for a in alerts if a.facts.get(fact) is not None)
+    return counter.most_common()
+
+
+# -- bodies ------------------------------------------------------------------------------
+
+_WHAT_IT_MEANS: Mapping[str, str] = {
+    model.START_SUMMARY: "The treasury bot started and passed its checks.",
+    model.KEY_AUDIT_FAILED: ("The treasury's API key failed its self-audit. The treasury does not "
+                             "withdraw with a key that fails it: fix the key's permissions or IP "
+                             "restriction on the exchange (or the policy override), then restart."),
+    model.INTENT_REJECTED: "A transfer intent was rejected; nothing was withdrawn for it.",
+    model.APPROVAL_NEEDED: ("A transfer intent is above the approval threshold. It waits for you "
+                            "and nothing is withdrawn until you approve it. Approving re-checks "
+                            "the limits at that moment."),
+    model.WITHDRAWAL_SUBMITTED: "The exchange accepted the withdrawal request; the treasury now polls its status.",
+    model.WITHDRAWAL_COMPLETED: "The exchange reports the withdrawal completed.",
+    model.WITHDRAWAL_FAILED: ("The withdrawal failed and will not be retried. The exchange's "
+                              "code and message are below."),
+    model.WITHDRAWAL_REJECTED: ("The exchange rejected the withdrawal after accepting the request. "
+                                "It will not be retried."),
+    model.WITHDRAWAL_CANCELLED: "The withdrawal was cancelled at the exchange. It will not be retried.",
+    model.WITHDRAWAL_STUCK: ("This withdrawal has been open longer than stuck_after_minutes. "
+                             "The treasury keeps polling it; this alert is sent once."),
+    model.NEEDS_REVIEW: ("The treasury cannot prove whether this withdrawal happened, so it will "
+                         "neither retry it nor give up on it by itself. Look it up in the "
+                         "exchange's withdraw history (withdrawOrderId = the intent id), then "
+                         "tell the treasury what happened with `treasuryctl resolve`."),
+    model.EXCHANGE_AUTH_ERROR: ("The exchange refused the treasury's API key (signature, key "
+                                "format, IP or permission). Withdrawals are stopped until the "
+                                "key works again."),
+    model.WINDOW_CAP_80: ("Transfers in the rolling window passed 80% of a cap. Once the cap is "
+                          "reached, intents are rejected with over_window_limit."),
+    model.POLICY_CHANGED: ("The policy file differs from the one the treasury ran with before. "
+                           "If you did not change it, stop the treasury and find out who did."),
+    model.TEST: "A test mail (`treasuryctl alerts test`). If you can read it, alerts reach you.",
+}
+
+# (fact, label) in the order a person reads them; facts not listed are shown after them.
+_FACT_ROWS: tuple[tuple[str, str], ...] = (
+    ("status", "Status"),
+    ("client", "Client"),
+    ("amount", "Amount"),
+    ("network", "Network"),
+    ("destination", "Destination"),
+    ("address", "Address"),
+    ("reason_code", "Reason code"),
+    ("approval_above", "Approval above"),
+    ("withdrawal_id", "Exchange withdrawal id"),
+    ("tx_id", "Transaction id"),
+    ("fee", "Fee"),
+    ("exchange_code", "Exchange code"),
+    ("exchange_message", "Exchange message"),
+    ("submitted_at_ms", "Submitted at"),
+    ("completed_at_ms", "Completed at"),
+    ("stuck_after_minutes", "Stuck after (minutes)"),
+    ("problem", "Problem"),
+    ("action", "Action taken"),
+    ("api_key", "API key (masked)"),
+    ("scope", "Cap of"),
+    ("coin", "Coin"),
+    ("used", "Used in window"),
+    ("cap", "Window cap"),
+    ("percent", "Percent of cap"),
+    ("path", "Policy file"),
+    ("old_sha256", "Previous sha256"),
+    ("new_sha256", "New sha256"),
+    ("version", "Version"),
+    ("policy_sha256", "Policy sha256"),
+    ("destinations", "Destinations"),
+    ("open_withdrawals", "Open withdrawals"),
+    ("pending_approvals", "Pending approvals"),
+    ("mail", "Alerts go to"),
+    ("warnings", "Warnings"),
+    ("detail", "Detail"),
+    ("reason", "Client's reason (as sent)"),
+)
+_LABEL_WIDTH = 27
+
+
+def _fact_value(key: str, facts: Mapping[str, FactValue]) -> str:
+    value = facts[key]
+    if key == "amount" or key in ("approval_above", "fee", "used", "cap"):
+        return _amount(facts, key)
+    if key == "address":
+        return short_address(str(value))
+    if key.endswith("_ms") and isinstance(value, int):
+        return iso_utc(value)
+    return one_line(value)
+
+
+def fact_lines(alert: Alert, indent: str = "  ") -> list[str]:
+    """The alert's facts as aligned `Label: value` lines, intent id first, time last."""
+    facts = alert.facts
+    rows: list[tuple[str, str]] = []
+    if alert.intent_id is not None:
+        rows.append(("Intent id", one_line(alert.intent_id)))
+    known = {key for key, _ in _FACT_ROWS}
+    skip = {"coin"} if facts.get("amount") is not None or facts.get("used") is not None else set()
+    for key, label in _FACT_ROWS:
+        if facts.get(key) not in (None, "") and key not in skip:
+            rows.append((label, _fact_value(key, facts)))
+    for key in sorted(k for k in facts if k not in known and facts[k] not in (None, "")):
+        rows.append((key.replace("_", " ").capitalize(), _fact_value(key, facts)))
+    rows.append(("Raised at", iso_utc(alert.created_at_ms)))
+    return [f"{indent}{label + ':':<{_LABEL_WIDTH}} {value}" for label, value in rows]
+
+
+def _para(text: str) -> str:
+    return textwrap.fill(text, width=76, break_long_words=False, break_on_hyphens=False)
+
+
+def _ctl(verb: str, intent_id: str, *options: str) -> str:
+    """A treasuryctl command line; an id starting with '-' goes after '--'."""
+    if intent_id.startswith("-"):
+        return " ".join(("treasuryctl", verb, *options, "--", intent_id))
+    return " ".join(("treasuryctl", verb, intent_id, *options))
+
+
+def commands(kind: str, intent_id: str | None) -> list[tuple[str, str]]:
+    """What the operator can do: (exact command, what it does)."""
+    status = ("treasuryctl status", "see the treasury's state, limits and open withdrawals")
+    if intent_id is None:
+        if kind in (model.KEY_AUDIT_FAILED, model.EXCHANGE_AUTH_ERROR, model.POLICY_CHANGED):
+            return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), status]
+        if kind == model.WINDOW_CAP_80:
+            return [status, ("treasuryctl list", "see the recent intents")]
+        return [status]
+    show = (_ctl("show", intent_id), "see the intent, its decisions and its withdrawal")
+    if kind == model.APPROVAL_NEEDED:
+        return [(_ctl("approve", intent_id), "approve it (the limits are checked again now)"),
+                (_ctl("reject", intent_id), "reject it (the client is told operator_rejected)"),
+                show]
+    if kind == model.NEEDS_REVIEW:
+        return [show,
+                (_ctl("resolve", intent_id, "--as", "completed", "--note", '"..."'),
+                 "the exchange shows it was withdrawn"),
+                (_ctl("resolve", intent_id, "--as", "failed", "--note", '"..."'),
+                 "the exchange shows it was not withdrawn")]
+    if kind in (model.EXCHANGE_AUTH_ERROR, model.KEY_AUDIT_FAILED):
+        return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), show, status]
+    if kind in (model.WITHDRAWAL_FAILED, model.WITHDRAWAL_REJECTED, model.WITHDRAWAL_CANCELLED,
+                model.WITHDRAWAL_STUCK, model.WINDOW_CAP_80):
+        return [show, status]
+    return [show]
+
+
+def _command_lines(kind: str, intent_id: str | None) -> list[str]:
+    rows = commands(kind, intent_id)
+    width = max(len(command) for command, _ in rows)
+    return [f"  {command:<{width}}   # {what}" for command, what in rows]
+
+
+def _footer(alerts: Sequence[Alert]) -> list[str]:
+    first = alerts[0]
+    return ["", "-- ", f"treasury bot alert: kind {first.kind}, severity {first.severity}, "
+            f"{len(alerts)} alert{'s' if len(alerts) > 1 else ''}. Times are UTC."]
+
+
+def _single_body(alert: Alert) -> list[str]:
+    what = _WHAT_IT_MEANS[alert.kind]
+    if alert.kind == model.INTENT_REJECTED and alert.facts.get("reason_code") == "operator_rejected":
+        what = "The operator rejected this intent; nothing was withdrawn for it."
+    headline = summary(alert)
+    return [_para(headline[:1].upper() + headline[1:] + "."), "", _para(what), "",
+            "Facts:", *fact_lines(alert), "",
+            "What you can do:", *_command_lines(alert.kind, alert.intent_id)]
+
+
+def _digest_line(alert: Alert, id_width: int) -> str:
+    who = one_line(alert.intent_id, 40) if alert.intent_id is not None else "-"
+    what = summary(alert).split(": ", 1)[-1]  # the kind is the digest's, said once above
+    return f"  {who:<{id_width}}  {iso_utc(alert.created_at_ms)}  {what}"
+
+
+def _digest_body(alerts: Sequence[Alert], window_ms: int | None) -> list[str]:
+    first, last = alerts[0], alerts[-1]
+    count = len(alerts)
+    window = f" within {window_ms / 1000:g} s of the first" if window_ms else ""
+    lines = [_para(f"{count} {_PLURAL[first.kind]}, raised between {iso_utc(first.created_at_ms)} "
+                   f"and {iso_utc(last.created_at_ms)}{window}, folded into this one mail."), "",
+             _para(_WHAT_IT_MEANS[first.kind]), ""]
+    for fact, label in (("reason_code", "By reason code"), ("status", "By status"),
+                        ("destination", "By destination"), ("client", "By client")):
+        top = _breakdown(alerts, fact)
+        if top:
+            shown = ", ".join(f"{value} {n}" for value, n in top[:10])
+            more = f", and {len(top) - 10} others" if len(top) > 10 else ""
+            lines.append(f"{label}: {shown}{more}")
+    lines += ["", f"Intent ids, the first {min(count, DIGEST_LIST_LIMIT)} of {count}:"]
+    listed = alerts[:DIGEST_LIST_LIMIT]
+    id_width = max(len(one_line(a.intent_id, 40)) if a.intent_id is not None else 1 for a in listed)
+    lines += [_digest_line(a, id_width) for a in listed]
+    if count > DIGEST_LIST_LIMIT:
+        lines.append(f"  and {count - DIGEST_LIST_LIMIT} more")
+    lines += ["", "First:", *fact_lines(first), "", "Last:", *fact_lines(last), "",
+              "What you can do (for each intent; the first shown):",
+              *_command_lines(first.kind, first.intent_id)]
+    return lines
+
+
+def body(alerts: Sequence[Alert], *, window_ms: int | None = None) -> str:
+    """The plain-text body of a mail holding these alerts (one, or a digest)."""
+    if not alerts:
+        raise ValueError("a mail holds at least one alert")
+    lines = _single_body(alerts[0]) if len(alerts) == 1 else _digest_body(alerts, window_ms)
+    return scrub("\n".join(lines + _footer(alerts)) + "\n")
+
+
+def message(alerts: Sequence[Alert], *, mail_from: str, mail_to: Sequence[str], message_id: str,
+            date_ms: int, window_ms: int | None = None) -> EmailMessage:
+    """The whole mail. `message_id` and `date_ms` are stored with the mail, so a re-send
+    after a crash is the same mail, which a mail client can recognise."""
+    first = alerts[0]
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = ", ".join(mail_to)
+    msg["Subject"] = subject(alerts)
+    msg["Date"] = formatdate(date_ms / 1000, usegmt=True)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
+    msg["X-Treasury-Alert"] = f"kind={first.kind}; severity={first.severity}; count={len(alerts)}"
+    msg.set_content(body(alerts, window_ms=window_ms))
+    return msg
+
+
+# -- logs and the CLI --------------------------------------------------------------------
+
+_RESERVED_LOG_FIELDS = frozenset({"ts", "level", "program", "logger", "event", "exc"})
+
+
+def log_fields(alert: Alert) -> dict[str, FactValue]:
+    """Fields for one structured log line when alerts are only logged (no SMTP)."""
+    fields: dict[str, FactValue] = {"kind": alert.kind, "severity": alert.severity,
+                                    "intent_id": alert.intent_id, "summary": summary(alert)}
+    for key, value in alert.facts.items():
+        if value is not None:
+            fields[f"fact_{key}" if key in _RESERVED_LOG_FIELDS or key in fields else key] = value
+    return fields
+
+
+def listing_lines(rows) -> list[str]:
+    """`treasuryctl alerts list` output: one line per outbox row (`store.ListedAlert`)."""
+    lines = []
+    for row in rows:
+        alert = row.alert
+        if row.sent_at_ms is not None:
+            state = f"sent {iso_utc(row.sent_at_ms)} via {row.channel}"
+            if row.mail_id is not None:
+                state += f" (mail {row.mail_id})"
+        elif row.mail_id is not None:
+            state = f"unsent, in mail {row.mail_id} ({row.mail_state})"
+        else:
+            state = "unsent"
+        lines.append(f"{row.seq:>7}  {iso_utc(alert.created_at_ms)}  {alert.severity:<8}  "
+                     f"{alert.kind:<20}  {alert.intent_id or '-'}  {summary(alert)}  [{state}]")
+    return [scrub(line) for line in lines]

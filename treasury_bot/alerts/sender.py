@@ -1,0 +1,357 @@
+"""The background sender: drains the ledger's alert outbox over SMTP.
+
+It runs in a daemon thread with its own SQLite connection, and never holds a write
+transaction across network I/O, so it can delay an alert but never a decision. One
+drain pass:
+
+1. read the alerts not yet in a mail, and plan the mails due now (`digest.plan`);
+2. if anything is due (new mails, or mails left `sending` earlier), open ONE SMTP
+   connection (10 s timeout); if that fails, record nothing and back off 1, 2, 4 ... 30 s,
+   so the outbox drains within a minute of the server's return;
+3. record the new mails as `sending` and link their alerts (one short commit);
+4. send each mail (CRITICAL first); only once the server accepted it (`send_message`
+   returned; all recipients refused is a failure) mark the mail and its alerts sent in
+   one commit. A mail the server refuses stays `sending` and is retried with its own
+   backoff, without holding up the others.
+
+Exactly once, and the one place it is at least once: an alert is marked sent only after
+the server accepted its mail, so a server that is down loses nothing. If the process
+dies after the server accepted a mail but before the mark is committed, the mail is
+still `sending` at the next start and is sent again, with the same Message-ID and Date.
+We choose this over the alternative (mark first, then send) because that one silently
+loses the alert when the crash falls between the two; a duplicate that mail clients
+can recognise by its Message-ID is the lesser harm for a custody alert.
+
+Without SMTP settings (SMTP_HOST unset) each alert is written as one structured log line
+and marked sent with channel `log`.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import sqlite3
+import ssl
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from common.clock import Clock, SystemClock
+from common.config import SmtpSettings
+from common.logs import get_logger, scrub
+from treasury_bot.alerts import digest, events, render, store
+from treasury_bot.alerts.model import CRITICAL, INFO, WARNING
+
+log = get_logger("treasury.alerts")
+
+SMTP_TIMEOUT_S = 10.0
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+# The server answered "no" to this one message; the connection is still good.
+_MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """What one pass did."""
+
+    sent: int = 0               # mails accepted by the server (or alerts logged, without SMTP)
+    refused: int = 0            # mails the server refused (they stay `sending`, retried later)
+    held: int = 0               # alerts held for a digest whose window is still open
+    waiting: int = 0            # mails not sent because the server could not be reached
+    unreachable: bool = False   # the connection failed: the caller backs off
+    more: bool = False          # the batch was full: run again at once
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as one short line for logs, the ledger and the CLI (secrets scrubbed)."""
+    return scrub(render.one_line(f"{type(exc).__name__}: {exc}", 300))
+
+
+def message_id_domain(sender: str) -> str:
+    """Message-IDs use the sender's own domain: stable for a deployment, and never a
+    lookup of this host's name."""
+    domain = sender.rpartition("@")[2].strip().strip(">")
+    return domain or "treasury-bot.invalid"
+
+
+def connect(settings: SmtpSettings, timeout: float = SMTP_TIMEOUT_S) -> smtplib.SMTP:
+    """One logged-in SMTP connection, as SMTP_SECURITY says. `starttls` never falls back
+    to plain text: a server that does not offer STARTTLS is an error."""
+    helo_name = socket.gethostname() or "treasury-bot"  # getfqdn() may block on DNS
+    if settings.security == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, local_hostname=helo_name,
+                                                timeout=timeout, context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, local_hostname=helo_name, timeout=timeout)
+    try:
+        client.ehlo()
+        if settings.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        if settings.username:
+            client.login(settings.username, settings.password or "")
+    except BaseException:
+        close_quietly(client)
+        raise
+    return client
+
+
+def close_quietly(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()
+
+
+def deliver(client: smtplib.SMTP, settings: SmtpSettings, msg: EmailMessage) -> dict:
+    """Send one mail; return the recipients the server refused (all refused raises)."""
+    return client.send_message(msg, from_addr=settings.sender, to_addrs=list(settings.recipients))
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
+    """A short write transaction on the sender's own connection."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def open_connection(ledger_path: Path | str) -> sqlite3.Connection:
+    """The sender's own connection to the ledger: WAL, busy_timeout 5 s, schema ensured."""
+    conn = sqlite3.connect(str(ledger_path), isolation_level=None, timeout=5.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    with _write(conn):
+        store.create_schema(conn)
+    return conn
+
+
+class AlertSender:
+    """Drains the outbox in a background thread: `start()`, then `stop()` at shutdown.
+
+    `wake()` (cheap, thread-safe) asks for a pass now instead of at the next poll; the
+    treasury may call it after committing an alert. `drain_once()` runs one pass on the
+    caller's thread, for tests with a fake clock and for tools; do not mix it with a
+    started thread.
+    """
+
+    def __init__(self, ledger_path: Path | str, smtp: SmtpSettings | None, clock: Clock | None = None,
+                 window_s: float = 60.0, poll_s: float = 0.5, *, batch_size: int = 2000,
+                 backoff_start_s: float = BACKOFF_START_S, backoff_max_s: float = BACKOFF_MAX_S,
+                 smtp_timeout_s: float = SMTP_TIMEOUT_S) -> None:
+        if window_s <= 0 or poll_s <= 0 or batch_size <= 0:
+            raise ValueError("window_s, poll_s and batch_size must be positive")
+        self._path = Path(ledger_path)
+        self._smtp = smtp
+        self._clock = clock or SystemClock()
+        self._window_ms = max(1, int(round(window_s * 1000)))
+        self._poll_s = poll_s
+        self._batch = batch_size
+        self._backoff_start = backoff_start_s
+        self._backoff_max = backoff_max_s
+        self._timeout = smtp_timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._retry_at: dict[int, float] = {}   # mail_id -> monotonic time of its next try
+        self._attempts: dict[int, int] = {}     # mail_id -> refusals seen by this process
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("AlertSender already started")
+        if self._smtp is None:
+            log.warning("alerts_log_only", detail="SMTP_HOST is not set: alerts are only logged")
+        self._thread = threading.Thread(target=self._run, name="alert-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the thread to finish its current step and wait; True once it has ended."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is None:
+            self._close()
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        backoff = 0.0
+        try:
+            while not self._stop.is_set():
+                try:
+                    result = self.drain_once()
+                    failed = result.unreachable
+                except Exception as exc:  # a locked or broken ledger: log, back off, go on
+                    log.error("alert_sender_error", exc_info=True, error=describe_error(exc))
+                    result, failed = DrainResult(), True
+                if failed:
+                    backoff = self._backoff_start if backoff == 0 else min(backoff * 2, self._backoff_max)
+                    log.warning("alert_sender_backoff", retry_in_s=backoff)
+                    self._stop.wait(backoff)  # wake() must not defeat the backoff
+                    continue
+                backoff = 0.0
+                if not result.more:
+                    self._wake.wait(self._poll_s)
+                    self._wake.clear()
+        finally:
+            self._close()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_connection(self._path)
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- one pass ------------------------------------------------------------------------
+
+    def drain_once(self) -> DrainResult:
+        conn = self._db()
+        if self._smtp is None:
+            return self._log_pass(conn)
+        now = self._clock.now_ms()
+        monotonic = self._clock.monotonic()
+        retry = [m for m in store.sending_mails(conn) if self._retry_at.get(m.mail_id, 0.0) <= monotonic]
+        batch = store.unsent(conn, self._batch)
+        keys = {(i.alert.kind, i.alert.severity) for i in batch if i.alert.severity != CRITICAL}
+        plan = digest.plan(batch, store.last_mail_times(conn, keys), self._window_ms, now)
+        more = any(n >= self._batch for n in Counter(i.alert.severity for i in batch).values())
+        if not retry and not plan.mails:
+            return DrainResult(held=plan.held, more=more)
+        try:
+            client = connect(self._smtp, self._timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("alert_smtp_unreachable", error=describe_error(exc),
+                        host=self._smtp.host, port=self._smtp.port,
+                        waiting_mails=len(retry) + len(plan.mails))
+            return DrainResult(held=plan.held, waiting=len(retry) + len(plan.mails), unreachable=True)
+        try:
+            new = self._record(conn, plan.mails, now)
+            queue = sorted(retry + new, key=lambda m: (m.severity != CRITICAL, m.mail_id))
+            return self._send_all(conn, client, queue, plan.held, more)
+        finally:
+            close_quietly(client)
+
+    def _record(self, conn: sqlite3.Connection, mails: Sequence[digest.PlannedMail],
+                now: int) -> list[store.MailRow]:
+        assert self._smtp is not None
+        domain = message_id_domain(self._smtp.sender)
+        subjects = [render.subject([i.alert for i in mail.items]) for mail in mails]
+        rows = []
+        with _write(conn):
+            for mail, subject in zip(mails, subjects):
+                rows.append(store.create_mail(
+                    conn, kind=mail.kind, severity=mail.severity, seqs=mail.seqs,
+                    message_id=make_msgid("treasury-alert", domain=domain), subject=subject,
+                    recipients=self._smtp.recipients, now_ms=now))
+        return rows
+
+    def _send_all(self, conn: sqlite3.Connection, client: smtplib.SMTP,
+                  queue: Sequence[store.MailRow], held: int, more: bool) -> DrainResult:
+        assert self._smtp is not None
+        sent = refused = 0
+        for index, mail in enumerate(queue):
+            alerts = [item.alert for item in store.mail_alerts(conn, mail.mail_id)]
+            msg = render.message(alerts, mail_from=self._smtp.sender, mail_to=self._smtp.recipients,
+                                 message_id=mail.message_id, date_ms=mail.created_at_ms,
+                                 window_ms=self._window_ms)
+            try:
+                refused_rcpts = deliver(client, self._smtp, msg)
+            except _MESSAGE_REFUSED as exc:
+                refused += 1
+                self._note_failure(conn, mail, exc)
+                continue
+            except (OSError, smtplib.SMTPException) as exc:
+                self._note_failure(conn, mail, exc)
+                return DrainResult(sent, refused, held, waiting=len(queue) - index, unreachable=True)
+            with _write(conn):
+                store.mark_mail_sent(conn, mail.mail_id, self._clock.now_ms())
+            self._retry_at.pop(mail.mail_id, None)
+            self._attempts.pop(mail.mail_id, None)
+            sent += 1
+            log.info("alert_mail_sent", mail_id=mail.mail_id, kind=mail.kind, severity=mail.severity,
+                     alerts=len(alerts), message_id=mail.message_id,
+                     refused=",".join(sorted(refused_rcpts)) or None)
+        return DrainResult(sent, refused, held, more=more)
+
+    def _note_failure(self, conn: sqlite3.Connection, mail: store.MailRow, exc: BaseException) -> None:
+        error = describe_error(exc)
+        attempts = self._attempts.get(mail.mail_id, 0) + 1
+        self._attempts[mail.mail_id] = attempts
+        delay = min(self._backoff_max, self._backoff_start * 2 ** (attempts - 1))
+        self._retry_at[mail.mail_id] = self._clock.monotonic() + delay
+        with _write(conn):
+            store.note_mail_failure(conn, mail.mail_id, error)
+        log.warning("alert_mail_not_sent", mail_id=mail.mail_id, kind=mail.kind,
+                    severity=mail.severity, error=error, retry_in_s=delay)
+
+    def _log_pass(self, conn: sqlite3.Connection) -> DrainResult:
+        batch = store.unsent(conn, self._batch)
+        if not batch:
+            return DrainResult()
+        for item in batch:
+            _log_alert(item.alert)
+        with _write(conn):
+            store.mark_logged(conn, [item.seq for item in batch], self._clock.now_ms())
+        more = any(n >= self._batch for n in Counter(i.alert.severity for i in batch).values())
+        return DrainResult(sent=len(batch), more=more)
+
+
+def _log_alert(alert) -> None:
+    fields = render.log_fields(alert)
+    if alert.severity == CRITICAL:
+        log.critical("alert", **fields)
+    elif alert.severity == WARNING:
+        log.warning("alert", **fields)
+    else:
+        assert alert.severity == INFO
+        log.info("alert", **fields)
+
+
+def send_test_mail(smtp: SmtpSettings | None, clock: Clock | None = None,
+                   timeout: float = SMTP_TIMEOUT_S) -> tuple[bool, str]:
+    """`treasuryctl alerts test`: send one test mail now, outside the outbox.
+    Returns (accepted by the server, a line for the operator)."""
+    if smtp is None:
+        return False, "SMTP_HOST is not set: alerts are only written to the log"
+    now = (clock or SystemClock()).now_ms()
+    where = f"{smtp.host}:{smtp.port} ({smtp.security})"
+    alert = events.mail_test(at_ms=now, detail=f"sent by treasuryctl alerts test through {where}")
+    msg = render.message([alert], mail_from=smtp.sender, mail_to=smtp.recipients,
+                         message_id=make_msgid("treasury-test", domain=message_id_domain(smtp.sender)),
+                         date_ms=now)
+    try:
+        client = connect(smtp, timeout)
+        try:
+            refused = deliver(client, smtp, msg)
+        finally:
+            close_quietly(client)
+    except (OSError, smtplib.SMTPException) as exc:
+        return False, f"not accepted by {where}: {describe_error(exc)}"
+    accepted = [r for r in smtp.recipients if r not in refused]
+    detail = f"accepted by {where} for {', '.join(accepted)} (Message-ID {msg['Message-ID']})"
+    if refused:
+        detail += f"; refused for {', '.join(sorted(refused))}"
+    return True, scrub(detail)
