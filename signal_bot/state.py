@@ -13,6 +13,7 @@ One StateStore per thread (sqlite3 connections are not shared).
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -114,11 +115,24 @@ class StateStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0,
                                    check_same_thread=True)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
-        self._durable = None
+        self._durable: bool | None = None
         self._set_durable(True)
-        self._db.executescript(SCHEMA)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """WAL and the schema. Two connections creating one file at once can meet SQLITE_BUSY
+        without the busy handler being consulted (a journal-mode change), so retry briefly."""
+        for attempt in range(50):
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.05)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _set_durable(self, durable: bool) -> None:

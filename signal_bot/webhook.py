@@ -149,7 +149,7 @@ class WebhookServer(ThreadingHTTPServer):
             return dict(self._counts)
 
     def start(self) -> "WebhookServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="webhook", daemon=True)
         self._thread.start()
         return self

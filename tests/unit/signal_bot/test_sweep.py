@@ -1,0 +1,219 @@
+"""Sweeps: the pure amount and id, and the worker against a fake treasury (real CURVE sockets, real SQLite)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, strategies as st
+
+from common import messages
+from common.binance import Account, Amount, Balance
+from common.clock import SystemClock
+from common.money import is_multiple
+from signal_bot.config_file import Sweep
+from signal_bot.state import StateStore
+from signal_bot.sweep import SweepWorker, plan_sweep, sweep_intent_id
+from signal_bot.treasury_link import TreasuryClient
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
+from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
+
+D = Decimal
+SWEEP = Sweep(asset="USDT", coin="USDT", network="TRX", destination="cold-wallet", keep="1000",
+              min_sweep="50", step="1")
+
+
+@pytest.mark.parametrize("free, expected", [
+    ("1050", None),          # exactly keep + min_sweep: not above it
+    ("1050.5", D("50")),     # above keep + min_sweep; 50.5 floors to 50 = min_sweep
+    ("1051", D("51")),
+    ("1234.99", D("234")),
+    ("999", None),
+    ("0", None),
+])
+def test_plan_sweep_table(free, expected):
+    """(free - keep) floored to step, only above keep + min_sweep."""
+    assert plan_sweep(D(free), SWEEP) == expected
+
+
+def test_plan_sweep_caps_at_max_amount():
+    """max_amount bounds one sweep."""
+    capped = Sweep(**{**{f: getattr(SWEEP, f) for f in SWEEP.__struct_fields__}, "max_amount": "100"})
+    assert plan_sweep(D("5000"), capped) == D("100")
+
+
+@given(st.decimals(min_value="0", max_value="1000000", places=8),
+       st.sampled_from(["0", "10", "1000"]), st.sampled_from(["0.01", "1", "5"]), st.sampled_from(["1", "25"]))
+def test_plan_sweep_never_sweeps_into_keep(free, keep, step, min_sweep):
+    """A sweep leaves at least `keep`, is a whole number of steps and at least min_sweep."""
+    sweep = Sweep(asset="USDT", coin="USDT", network="TRX", destination="c", keep=keep, min_sweep=min_sweep,
+                  step=step)
+    amount = plan_sweep(free, sweep)
+    if amount is None:
+        return
+    assert free - amount >= D(keep) and is_multiple(amount, D(step)) and amount >= D(min_sweep)
+    assert free > D(keep) + D(min_sweep)
+
+
+def test_sweep_intent_id_is_deterministic_and_valid():
+    """Same signal, same id; the id fits the wire's intent_id pattern."""
+    a, b = sweep_intent_id("sig-1"), sweep_intent_id("sig-1")
+    assert a == b != sweep_intent_id("sig-2")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,36}", a) and len(a) == 35
+
+
+class Balances:
+    """The account the worker reads after a fill (real common.binance structs)."""
+
+    def __init__(self, free: str) -> None:
+        self.free = free
+
+    def account(self) -> Account:
+        return Account(can_trade=True, can_withdraw=False, can_deposit=True,
+                       balances=[Balance(asset="USDT", free=Amount(self.free), locked=Amount("0"))])
+
+
+@pytest.fixture
+def rig(tmp_path):
+    files = CurveFiles.make(tmp_path / "keys")
+    treasury = FakeTreasury(files, free_port(), free_port())
+    balances = Balances("1500")
+    workers: list[SweepWorker] = []
+
+    def worker(start_treasury: bool = True, retry_seconds: float = 0.3) -> SweepWorker:
+        if start_treasury and treasury._thread is None:
+            treasury.start()
+
+        def make_client():
+            return TreasuryClient(treasury.intent_endpoint, files.signal_keys(), files.server_public(),
+                                  timeout=0.3, retries=2)
+        w = SweepWorker(tmp_path / "state.sqlite", SWEEP, lambda: balances, make_client, SystemClock(),
+                        retry_seconds=retry_seconds).start()
+        workers.append(w)
+        return w
+
+    def rows():
+        store = StateStore(tmp_path / "state.sqlite")
+        try:
+            return store.sweeps()
+        finally:
+            store.close()
+
+    yield worker, treasury, balances, rows
+    for w in workers:
+        w.stop()
+    treasury.stop()
+
+
+def test_a_fill_above_the_threshold_sends_one_intent(rig):
+    """free 1500, keep 1000: one intent for 500 to the label, accepted and recorded."""
+    worker, treasury, _, rows = rig
+    w = worker()
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].state == "decided", what="decision")
+    (intent,) = treasury.transfer_requests()
+    assert (intent.intent_id, intent.amount, intent.destination, intent.coin, intent.network) == (
+        sweep_intent_id("sig-1"), "500", "cold-wallet", "USDT", "TRX")
+    assert intent.reason == "sweep after order sig-1"
+    assert rows()[0].outcome == "accepted" and rows()[0].status == "queued"
+
+
+def test_a_fill_below_the_threshold_sends_nothing(rig):
+    """free 1040 with keep 1000 + min 50: no intent."""
+    worker, treasury, balances, rows = rig
+    balances.free = "1040"
+    w = worker()
+    w.after_fill("sig-1")
+    assert w.wait_idle(5)
+    assert rows() == [] and treasury.transfer_requests() == []
+
+
+def test_lost_replies_resend_the_same_intent_decided_once(rig):
+    """The treasury swallows the first request: the same id and content is resent, decided once."""
+    worker, treasury, _, rows = rig
+    treasury.drop_replies = 1
+    w = worker()
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].state == "decided", what="decision")
+    sent = treasury.transfer_requests()
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert len(treasury.decided) == 1
+
+
+def test_with_the_treasury_down_the_intent_waits_then_is_decided_once(rig):
+    """Treasury absent: kept unsent; once it is up, the periodic pass resends the same bytes, decided once."""
+    worker, treasury, _, rows = rig
+    w = worker(start_treasury=False)
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].tries >= 1, timeout=10, what="a failed try")
+    first = rows()[0]
+    assert first.state == "unsent" and first.last_error == "treasury_unavailable"
+    treasury.start()
+    wait_until(lambda: rows()[0].state == "decided", timeout=10, what="decision after the treasury is back")
+    (intent,) = {r for r in treasury.transfer_requests()}
+    assert (intent.amount, intent.created_at, intent.reason) == (first.amount, first.created_at, first.reason)
+    assert len(treasury.decided) == 1
+
+
+def test_an_unsent_intent_is_resent_by_the_next_run(rig, tmp_path):
+    """A worker that stopped with an unsent intent leaves it; the next worker sends it at start."""
+    worker, treasury, _, rows = rig
+    first = worker(start_treasury=False, retry_seconds=60)
+    first.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].tries >= 1, timeout=10, what="a failed try")
+    assert first.stop()
+    worker(start_treasury=True, retry_seconds=60)
+    wait_until(lambda: rows()[0].state == "decided", timeout=10, what="resend at start")
+    assert len(treasury.transfer_requests()) == 1
+
+
+def test_a_stale_intent_is_not_resent_and_the_next_fill_makes_a_new_one(rig):
+    """stale_intent closes that id for good; the next fill sweeps under a new id."""
+    worker, treasury, _, rows = rig
+    treasury.planned[sweep_intent_id("sig-1")] = ("rejected", "stale_intent", "denied")
+    w = worker()
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].state == "stale", what="stale")
+    w.after_fill("sig-2")
+    wait_until(lambda: len(rows()) == 2 and rows()[1].state == "decided", what="a new sweep")
+    assert [r.intent_id for r in treasury.transfer_requests()] == [sweep_intent_id("sig-1"), sweep_intent_id("sig-2")]
+
+
+def test_an_open_sweep_defers_the_next_until_it_completes(rig):
+    """While the first sweep is not terminal, a second fill sweeps nothing; after `completed` it does."""
+    worker, treasury, _, rows = rig
+    w = worker(retry_seconds=60)
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].state == "decided", what="first decision")
+    w.after_fill("sig-2")
+    assert w.wait_idle(5)
+    assert len(rows()) == 1
+    treasury.set_status(sweep_intent_id("sig-1"), "completed")
+    w.on_event(messages.WithdrawalEvent(intent_id=sweep_intent_id("sig-1"), status="completed",
+                                        withdrawal_id="w1", tx_id="t1", at=1))
+    wait_until(lambda: rows()[0].status == "completed", what="status from the event")
+    w.after_fill("sig-3")
+    wait_until(lambda: len(rows()) == 2, what="second sweep")
+    assert rows()[1].signal_id == "sig-3"
+
+
+def test_a_rejected_sweep_is_terminal(rig):
+    """A policy rejection (denied) is recorded and closes the sweep."""
+    worker, treasury, _, rows = rig
+    treasury.planned[sweep_intent_id("sig-1")] = ("rejected", "over_transfer_limit", "denied")
+    w = worker()
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].state == "decided", what="decision")
+    assert (rows()[0].reason_code, rows()[0].status) == ("over_transfer_limit", "denied")
+    assert not rows()[0].is_open
+
+
+def test_stop_returns_quickly_even_while_the_treasury_is_down(rig):
+    """A worker waiting on an absent treasury stops within a couple of seconds."""
+    worker, _, _, rows = rig
+    w = worker(start_treasury=False)
+    w.after_fill("sig-1")
+    wait_until(lambda: rows(), what="the sweep record")
+    assert w.stop(timeout=3)
