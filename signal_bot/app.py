@@ -218,7 +218,7 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     started = start_up(settings, config, clock)
     signals: "queue.Queue[Signal]" = queue.Queue(maxsize=config.webhook.queue_size)
     sweeper = _sweep_worker(settings, config, started, clock)
-    prices = PriceSource(settings.base_url, client=started.client)
+    prices = PriceSource(started.client.ticker_price)
 
     def make_desk(store: StateStore) -> OrderDesk:
         return OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
@@ -251,7 +251,6 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     if not sweeper.stop(timeout=remaining):
         log.warning("sweep_in_flight_abandoned", detail="an intent request was running; it is resent at start")
     events.stop(timeout=1.0)
-    prices.close()
     log.info("signal_bot_stopped", seconds=round(clock.monotonic() - begun, 3))
     return 0
 
@@ -278,7 +277,7 @@ def replay(settings: SignalSettings, config: SignalConfig, source: IO[str], *, d
     flag.install()
     started = start_up(settings, config, clock)
     sweeper = _sweep_worker(settings, config, started, clock)
-    prices = PriceSource(settings.base_url, client=started.client)
+    prices = PriceSource(started.client.ticker_price)
     store = StateStore(settings.state_path)
     desk = OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
                      last_price=prices.last_price, on_fill=sweeper.after_fill)
@@ -303,8 +302,7 @@ def replay(settings: SignalSettings, config: SignalConfig, source: IO[str], *, d
         if not flag.event.is_set():
             sweeper.wait_idle(budget)
         sweeper.stop(timeout=budget)
-        prices.close()
-        started.client.close()
+            started.client.close()
     log.info("replay_done", signals=good, skipped=bad)
     print(f"replay: {good} signal(s), {bad} bad line(s) skipped", file=err)
     return 1 if bad else 0

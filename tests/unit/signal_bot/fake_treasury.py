@@ -21,7 +21,7 @@ from common.curve import KeyPair, configure_server, generate, load_key_pair, loa
 class CurveFiles:
     """Key files for one test: the treasury's pair, the signal bot's pair, the allow-list folder."""
 
-    treasury_public: Path
+    treasury_public: Path          # the signal side's copy (no secret beside it)
     treasury_secret: Path
     signal_public: Path
     signal_secret: Path
@@ -30,6 +30,10 @@ class CurveFiles:
     @classmethod
     def make(cls, folder: Path) -> "CurveFiles":
         t_pub, t_sec = generate(folder / "treasury", "treasury")
+        # The signal bot refuses a TREASURY_CURVE_PUBLIC_FILE whose secret twin is beside it.
+        (folder / "signal_side").mkdir(parents=True, exist_ok=True)
+        t_pub = (folder / "signal_side" / "treasury.key")
+        t_pub.write_bytes((folder / "treasury" / "treasury.key").read_bytes())
         s_pub, s_sec = generate(folder / "signal", "signal")
         clients = folder / "clients"
         clients.mkdir(parents=True, exist_ok=True)

@@ -228,3 +228,25 @@ def test_dry_run_uses_the_test_endpoint_and_never_sweeps(desk_parts):
     assert make(exchange, dry_run=True).handle(signal()).state == "placed"
     assert exchange.sent[0]["test"] is True and fills == []
     assert store.signal("test", "o1").order_status == "TEST" and not store.seen("live", "o1")
+
+
+def test_the_price_source_caches_and_refuses_on_errors():
+    """A price is reused within its ttl; an exchange error or a zero price gives None."""
+    from signal_bot.prices import PriceSource
+    calls = []
+
+    def ticker(symbol):
+        calls.append(symbol)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    answers = [D("100"), binance.ExchangeUnavailable("down"), D("0")]
+    clock = FakeClock()
+    prices = PriceSource(ticker, ttl=2.0, clock=clock)
+    assert prices.last_price("BTCUSDT") == D("100") and prices.last_price("BTCUSDT") == D("100")
+    clock.advance(2)
+    assert prices.last_price("BTCUSDT") is None
+    assert prices.last_price("BTCUSDT") is None
+    assert calls == ["BTCUSDT"] * 3
