@@ -98,7 +98,7 @@ def _fold(items: Sequence[OutboxAlert], last_mail: int | None, window_ms: int,
         opened_at = first.alert.created_at_ms
         if previous is None or opened_at >= previous + window_ms:
             mails.append(_single(first))  # nothing of its kind mailed in the window before it
-            previous = opened_at if previous is None else max(previous, opened_at)
+            previous = opened_at
             i += 1
             continue
         closes_at = opened_at + window_ms

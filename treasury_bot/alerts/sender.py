@@ -69,6 +69,18 @@ class DrainResult:
     more: bool = False          # the batch was full: run again at once
 
 
+@dataclass
+class SenderStats:
+    """Counters since start, for `treasuryctl status` and tests (read from any thread)."""
+
+    passes: int = 0
+    unreachable_passes: int = 0
+    mails_sent: int = 0
+    mails_refused: int = 0
+    alerts_logged: int = 0
+    last_error: str | None = None
+
+
 def describe_error(exc: BaseException) -> str:
     """An exception as one short line for logs, the ledger and the CLI (secrets scrubbed)."""
     return scrub(render.one_line(f"{type(exc).__name__}: {exc}", 300))
@@ -169,6 +181,7 @@ class AlertSender:
         self._thread: threading.Thread | None = None
         self._retry_at: dict[int, float] = {}   # mail_id -> monotonic time of its next try
         self._attempts: dict[int, int] = {}     # mail_id -> refusals seen by this process
+        self.stats = SenderStats()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -228,6 +241,23 @@ class AlertSender:
     # -- one pass ------------------------------------------------------------------------
 
     def drain_once(self) -> DrainResult:
+        """One pass: plan, connect once if anything is due, record, send, mark."""
+        try:
+            result = self._drain()
+        except Exception as exc:
+            self.stats.last_error = describe_error(exc)
+            raise
+        stats = self.stats
+        stats.passes += 1
+        stats.unreachable_passes += result.unreachable
+        stats.mails_refused += result.refused
+        if self._smtp is None:
+            stats.alerts_logged += result.sent
+        else:
+            stats.mails_sent += result.sent
+        return result
+
+    def _drain(self) -> DrainResult:
         conn = self._db()
         if self._smtp is None:
             return self._log_pass(conn)
@@ -243,6 +273,7 @@ class AlertSender:
         try:
             client = connect(self._smtp, self._timeout)
         except (OSError, smtplib.SMTPException) as exc:
+            self.stats.last_error = describe_error(exc)
             log.warning("alert_smtp_unreachable", error=describe_error(exc),
                         host=self._smtp.host, port=self._smtp.port,
                         waiting_mails=len(retry) + len(plan.mails))
@@ -298,6 +329,7 @@ class AlertSender:
 
     def _note_failure(self, conn: sqlite3.Connection, mail: store.MailRow, exc: BaseException) -> None:
         error = describe_error(exc)
+        self.stats.last_error = error
         attempts = self._attempts.get(mail.mail_id, 0) + 1
         self._attempts[mail.mail_id] = attempts
         delay = min(self._backoff_max, self._backoff_start * 2 ** (attempts - 1))
