@@ -84,7 +84,7 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
 def _pattern(annotated: Any) -> str:
-    return get_args(annotated)[1].pattern
+    return str(get_args(annotated)[1].pattern)
 
 
 _COIN_RE = re.compile(_pattern(Coin))

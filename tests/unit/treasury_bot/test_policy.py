@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.binance import Amount, CoinConfig, NetworkConfig
-from treasury_bot.policy import (ACCEPTED, MAX_FUTURE_SKEW_MS, OUTCOMES, PENDING_APPROVAL,
+from treasury_bot.policy import (ACCEPTED, OUTCOMES, PENDING_APPROVAL,
                                  REASON_CODES, REJECTED, CountedTransfer, IntentFacts, NetworkRule,
                                  Usage, Verdict, WindowPressure, coin_rules_from_config, decide,
                                  recheck_for_approval, summarize_usage, usable_from,
