@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
@@ -74,7 +75,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def fresh_state(config: SandboxConfig) -> StateData:
-    return StateData(balances={asset: BalanceRecord(free=amount)
+    return StateData(balances={asset: BalanceRecord(free=Decimal(amount))
                                for asset, amount in config.account.balances.items()})
 
 

@@ -151,7 +151,14 @@ class Store:
     def save(self) -> None:
         with self._lock:
             if self._path is not None:
-                write_atomically(self._path, msgspec.json.encode(self._data))
+                write_atomically(self._path, msgspec.json.encode(self._data, enc_hook=_encode_decimal))
+
+
+def _encode_decimal(value: object) -> object:
+    """Config amounts are a Decimal subclass; store them like any Decimal (a string)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise NotImplementedError(f"cannot store {type(value).__name__}")
 
 
 def load_state(path: Path) -> StateData:
