@@ -446,5 +446,6 @@ def listing_lines(rows) -> list[str]:
         else:
             state = "unsent"
         lines.append(f"{row.seq:>7}  {iso_utc(alert.created_at_ms)}  {alert.severity:<8}  "
-                     f"{alert.kind:<20}  {alert.intent_id or '-'}  {summary(alert)}  [{state}]")
+                     f"{alert.kind:<20}  {alert.intent_id or '-'}  {summary(alert).split(': ', 1)[-1]}"
+                     f"  [{state}]")
     return [scrub(line) for line in lines]

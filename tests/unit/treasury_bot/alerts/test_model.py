@@ -8,42 +8,12 @@ from decimal import Decimal
 import pytest
 
 from treasury_bot.alerts import events, model
+from tests.support.alert_samples import AT_MS, FAKE_API_KEY, every_kind, transfer
 from treasury_bot.alerts.model import CRITICAL, INFO, WARNING, Alert, AlertError, severity_of
 
-FAKE_KEY = "test-apikey-not-real-0001-abcdefgh"
-AT = 1_700_000_000_000
-TRANSFER = events.Transfer("int-1", "signal", "USDT", "TRX", Decimal("250.000"), "cold-wallet",
-                           "TXYZabcdefghijklmnopqrstuvw9xQw")
-
-
-def every_kind() -> dict[str, Alert]:
-    """One alert of each kind, built the way the treasury builds them."""
-    t = TRANSFER
-    return {
-        model.START_SUMMARY: events.start_summary(
-            at_ms=AT, version="0.1.0", api_key=FAKE_KEY, policy_sha256="ab" * 32, destinations=2,
-            open_withdrawals=1, pending_approvals=0, mail="smtp.example.com:587 starttls"),
-        model.KEY_AUDIT_FAILED: events.key_audit_failed(at_ms=AT, api_key=FAKE_KEY, problem="key can trade"),
-        model.INTENT_REJECTED: events.intent_rejected(t, at_ms=AT, reason_code="over_window_limit"),
-        model.APPROVAL_NEEDED: events.approval_needed(t, at_ms=AT, approval_above=Decimal("200")),
-        model.WITHDRAWAL_SUBMITTED: events.withdrawal_submitted(t, at_ms=AT, withdrawal_id="wd-1"),
-        model.WITHDRAWAL_COMPLETED: events.withdrawal_completed(t, at_ms=AT, withdrawal_id="wd-1",
-                                                                tx_id="0xabc"),
-        model.WITHDRAWAL_FAILED: events.withdrawal_failed(t, at_ms=AT, exchange_code=-4026,
-                                                          exchange_message="insufficient"),
-        model.WITHDRAWAL_REJECTED: events.withdrawal_rejected(t, at_ms=AT, withdrawal_id="wd-1"),
-        model.WITHDRAWAL_CANCELLED: events.withdrawal_cancelled(t, at_ms=AT, withdrawal_id="wd-1"),
-        model.WITHDRAWAL_STUCK: events.withdrawal_stuck(t, at_ms=AT, withdrawal_id="wd-1",
-                                                        status="processing", submitted_at_ms=AT - 4_000_000,
-                                                        stuck_after_minutes=60),
-        model.NEEDS_REVIEW: events.needs_review(t, at_ms=AT, detail="apply timed out"),
-        model.EXCHANGE_AUTH_ERROR: events.exchange_auth_error(at_ms=AT, api_key=FAKE_KEY, exchange_code=-2015,
-                                                              exchange_message="Invalid API-key"),
-        model.WINDOW_CAP_80: events.window_cap_80(at_ms=AT, coin="USDT", used="4100", cap="5000"),
-        model.POLICY_CHANGED: events.policy_changed(at_ms=AT, path="treasury.toml", old_sha256="a" * 64,
-                                                    new_sha256="b" * 64),
-        model.TEST: events.mail_test(at_ms=AT),
-    }
+FAKE_KEY = FAKE_API_KEY
+AT = AT_MS
+TRANSFER = transfer()
 
 
 def test_there_is_one_constructor_per_kind_and_it_builds_that_kind():
@@ -114,7 +84,7 @@ def test_amounts_are_stored_in_their_canonical_spelling_never_as_floats():
     """Decimal("250.000") is "250"; a float fact is refused outright."""
     alert = every_kind()[model.WITHDRAWAL_FAILED]
     assert alert.facts["amount"] == "250"
-    assert alert.intent_id == "int-1"
+    assert alert.intent_id == "withdrawal_failed"
     with pytest.raises(AlertError):
         Alert(kind=model.TEST, severity=INFO, intent_id=None, facts={"amount": 1.5}, created_at_ms=AT)
 

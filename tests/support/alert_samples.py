@@ -1,0 +1,64 @@
+"""Sample alerts of every kind, built the way the treasury builds them (fake values only)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from treasury_bot.alerts import events, model
+from treasury_bot.alerts.model import Alert
+
+FAKE_API_KEY = "test-apikey-not-real-0001-abcdefgh"
+ADDRESS = "TXYZabcdefghijklmnopqrstuvw9xQw"
+AT_MS = 1_700_000_000_000
+
+
+def transfer(intent_id: str = "int-1", amount: Decimal | str = Decimal("250.000"),
+             destination: str = "cold-wallet") -> events.Transfer:
+    return events.Transfer(intent_id, "signal", "USDT", "TRX", amount, destination, ADDRESS)
+
+
+def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
+    """One alert of each kind; intent alerts use intent id `{prefix}{kind}`."""
+    def t(kind: str, amount: Decimal | str = Decimal("250.000")) -> events.Transfer:
+        return transfer(f"{prefix}{kind}"[:36], amount)
+
+    return {
+        model.START_SUMMARY: events.start_summary(
+            at_ms=at_ms, version="0.1.0", api_key=FAKE_API_KEY, policy_sha256="ab" * 32,
+            destinations=2, open_withdrawals=1, pending_approvals=0, mail="smtp.example.com:587 starttls"),
+        model.KEY_AUDIT_FAILED: events.key_audit_failed(
+            at_ms=at_ms, api_key=FAKE_API_KEY, problem="key can trade",
+            detail="apiRestrictions.enableSpotAndMarginTrading is true"),
+        model.INTENT_REJECTED: events.intent_rejected(
+            t(model.INTENT_REJECTED, "20"), at_ms=at_ms, reason_code="over_window_limit",
+            detail="window sum would be 5020 of 5000 USDT", reason="sweep after fill"),
+        model.APPROVAL_NEEDED: events.approval_needed(
+            t(model.APPROVAL_NEEDED, "3000"), at_ms=at_ms, approval_above=Decimal("2500")),
+        model.WITHDRAWAL_SUBMITTED: events.withdrawal_submitted(
+            t(model.WITHDRAWAL_SUBMITTED), at_ms=at_ms, withdrawal_id="7213fea8e94b4a5593d507237e5a555b"),
+        model.WITHDRAWAL_COMPLETED: events.withdrawal_completed(
+            t(model.WITHDRAWAL_COMPLETED), at_ms=at_ms, withdrawal_id="7213fea8e94b4a5593d507237e5a555b",
+            tx_id="0x9c1f0a7be4d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8",
+            completed_at_ms=at_ms - 5000, fee=Decimal("1")),
+        model.WITHDRAWAL_FAILED: events.withdrawal_failed(
+            t(model.WITHDRAWAL_FAILED), at_ms=at_ms, exchange_code=-4026,
+            exchange_message="User has insufficient balance"),
+        model.WITHDRAWAL_REJECTED: events.withdrawal_rejected(
+            t(model.WITHDRAWAL_REJECTED), at_ms=at_ms, withdrawal_id="wd-rej-1"),
+        model.WITHDRAWAL_CANCELLED: events.withdrawal_cancelled(
+            t(model.WITHDRAWAL_CANCELLED), at_ms=at_ms, withdrawal_id="wd-can-1"),
+        model.WITHDRAWAL_STUCK: events.withdrawal_stuck(
+            t(model.WITHDRAWAL_STUCK), at_ms=at_ms, withdrawal_id="wd-stuck-1", status="processing",
+            submitted_at_ms=at_ms - 75 * 60_000, stuck_after_minutes=60),
+        model.NEEDS_REVIEW: events.needs_review(
+            t(model.NEEDS_REVIEW), at_ms=at_ms,
+            detail="apply timed out and the id was not found in withdraw history within 30 min"),
+        model.EXCHANGE_AUTH_ERROR: events.exchange_auth_error(
+            at_ms=at_ms, api_key=FAKE_API_KEY, exchange_code=-2015,
+            exchange_message="Invalid API-key, IP, or permissions for action."),
+        model.WINDOW_CAP_80: events.window_cap_80(
+            at_ms=at_ms, coin="USDT", used=Decimal("4100"), cap=Decimal("5000")),
+        model.POLICY_CHANGED: events.policy_changed(
+            at_ms=at_ms, path="/etc/treasury/treasury.toml", old_sha256="a1" * 32, new_sha256="b2" * 32),
+        model.TEST: events.mail_test(at_ms=at_ms, detail="from the tests"),
+    }
