@@ -302,7 +302,7 @@ def replay(settings: SignalSettings, config: SignalConfig, source: IO[str], *, d
         if not flag.event.is_set():
             sweeper.wait_idle(budget)
         sweeper.stop(timeout=budget)
-            started.client.close()
+        started.client.close()
     log.info("replay_done", signals=good, skipped=bad)
     print(f"replay: {good} signal(s), {bad} bad line(s) skipped", file=err)
     return 1 if bad else 0

@@ -1,0 +1,306 @@
+"""End to end: the real `signal-bot` process against the real `sandbox-exchange` process.
+
+Sweeps talk to a fake of our own treasury port (tests/unit/signal_bot/fake_treasury.py:
+real CURVE ROUTER/PUB sockets in this process) until `treasury-bot run` lands; the
+tests with the real treasury are the lead's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+
+from common import messages
+from signal_bot.sweep import sweep_intent_id
+from signal_bot.webhook import signature_of
+from tests.support.ports import free_port
+from tests.support.procs import Proc, script
+from tests.support.sandbox import DEMO_SIGNAL, DEMO_TREASURY, DemoKey, start_sandbox
+from tests.support.waiting import wait_until
+from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "test-secret-not-real-0001"
+CONFIG = """
+[risk]
+symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"]
+max_quote_per_order = "2000"
+max_orders_per_minute = 1000
+
+[treasury]
+timeout_seconds = 0.3
+retries = 2
+"""
+SWEEP = """
+[sweep]
+asset = "USDT"
+coin = "USDT"
+network = "TRX"
+destination = "cold-wallet"
+keep = "1000"
+min_sweep = "10"
+step = "1"
+retry_seconds = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    box = start_sandbox(tmp_path_factory.mktemp("signal-e2e"), persistent=False)
+    yield box
+    box.stop()
+
+
+@dataclass
+class Bot:
+    folder: Path
+    proc: Proc
+    port: int
+    curve: CurveFiles
+    intent_port: int
+    event_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/signal"
+
+    def post(self, body: dict, passphrase: str | None = SECRET) -> requests.Response:
+        if passphrase is not None:
+            body = {**body, "passphrase": passphrase}
+        return requests.post(self.url, data=json.dumps(body), timeout=5)
+
+    def log(self) -> str:
+        return self.proc.log()
+
+    def treasury(self) -> FakeTreasury:
+        return FakeTreasury(self.curve, self.intent_port, self.event_port)
+
+
+def write_bot_files(folder: Path, base_url: str, key: DemoKey = DEMO_SIGNAL, config: str = CONFIG,
+                    extra_env: str = "") -> tuple[Path, int, CurveFiles, int, int]:
+    folder.mkdir(parents=True, exist_ok=True)
+    curve = CurveFiles.make(folder / "keys")
+    port, intent_port, event_port = free_port(), free_port(), free_port()
+    env_file = folder / "signal.env"
+    env_file.write_text(
+        f"BINANCE_BASE_URL={base_url}\n"
+        f"SIGNAL_API_KEY={key.api_key}\nSIGNAL_API_SECRET={key.api_secret}\n"
+        f"SIGNAL_WEBHOOK_BIND=127.0.0.1:{port}\nSIGNAL_WEBHOOK_SECRET={SECRET}\n"
+        "SIGNAL_CURVE_SECRET_FILE=keys/signal/signal.key_secret\n"
+        "TREASURY_CURVE_PUBLIC_FILE=keys/signal_side/treasury.key\n"
+        f"TREASURY_INTENT_ENDPOINT=tcp://127.0.0.1:{intent_port}\n"
+        f"TREASURY_EVENT_ENDPOINT=tcp://127.0.0.1:{event_port}\n"
+        "SIGNAL_CONFIG_FILE=signal.toml\nSIGNAL_STATE_PATH=state.sqlite\n" + extra_env)
+    os.chmod(env_file, 0o600)
+    (folder / "signal.toml").write_text(config)
+    return env_file, port, curve, intent_port, event_port
+
+
+def start_bot(folder: Path, sandbox, *, wait: bool = True, env: dict | None = None, **files) -> Bot:
+    env_file, port, curve, intent_port, event_port = write_bot_files(folder, sandbox.base_url, **files)
+    proc = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(env_file)],
+                folder / "bot.log", env=env, cwd=folder).start()
+    bot = Bot(folder, proc, port, curve, intent_port, event_port)
+    if wait:
+        proc.wait_for_log("event=signal_bot_started", timeout=20)
+    return bot
+
+
+@pytest.fixture
+def bots(tmp_path, sandbox):
+    started: list[Bot] = []
+
+    def make(name: str = "bot", **kw) -> Bot:
+        bot = start_bot(tmp_path / name, sandbox, **kw)
+        started.append(bot)
+        return bot
+    yield make
+    for bot in started:
+        bot.proc.terminate()
+
+
+def orders_with(sandbox, prefix: str) -> list[dict]:
+    return [o for o in sandbox.orders() if o["clientOrderId"].startswith(prefix)]
+
+
+def expected_sweep(sandbox, signal_id: str) -> str:
+    """With USDT set to keep (1000) before a SELL, the sweep is the fill's quote amount floored to 1."""
+    (order,) = orders_with(sandbox, signal_id)
+    return str(int(Decimal(order["cummulativeQuoteQty"])))
+
+
+def test_a_webhook_signal_becomes_a_correctly_rounded_order(bots, sandbox):
+    """LIMIT quantity/price are floored to stepSize/tickSize; the id is the clientOrderId."""
+    bot = bots()
+    answer = bot.post({"id": "rnd-1", "symbol": "BTCUSDT", "side": "buy", "type": "limit",
+                       "quantity": "0.0123456", "price": "59999.999"})
+    assert answer.status_code == 202 and answer.json() == {"accepted": True, "id": "rnd-1"}
+    (order,) = wait_until(lambda: orders_with(sandbox, "rnd-1"), what="the order on the sandbox")
+    assert (order["symbol"], order["side"], order["type"], order["timeInForce"]) == ("BTCUSDT", "BUY", "LIMIT", "GTC")
+    assert (order["origQty"], order["price"]) == ("0.01234000", "59999.99000000")
+    bot.proc.wait_for_log("event=order_placed id=rnd-1")
+
+
+def test_a_signed_market_signal_by_quote_amount_fills(bots, sandbox):
+    """X-Signature authentication; MARKET quoteOrderQty fills and the fill is logged."""
+    bot = bots()
+    body = json.dumps({"id": "quote-1", "symbol": "ETHUSDT", "side": "BUY", "type": "MARKET",
+                       "quote_amount": "30"}).encode()
+    answer = requests.post(bot.url, data=body, headers={"X-Signature": signature_of(SECRET, body)}, timeout=5)
+    assert answer.status_code == 202
+    (order,) = wait_until(lambda: orders_with(sandbox, "quote-1"), what="the order")
+    assert order["type"] == "MARKET" and order["status"] == "FILLED" and order["origQuoteOrderQty"] == "30.00000000"
+    bot.proc.wait_for_log("event=order_placed id=quote-1")
+    line = next(l for l in bot.log().splitlines() if "event=order_placed id=quote-1" in l)
+    assert "status=FILLED" in line and "executed_qty=0.01" in line and "cummulative_quote_qty=30" in line
+
+
+def test_bad_secret_duplicate_unknown_symbol_and_small_notional_make_no_order(bots, sandbox):
+    """Each of the four is refused; a marker signal sent after them is the only new order."""
+    bot = bots()
+    good = {"id": "ref-ok", "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "50000"}
+    assert bot.post({**good, "id": "ref-badsecret"}, passphrase="wrong-secret-not-real-9").status_code == 401
+    assert bot.post(good).status_code == 202
+    assert bot.post({**good, "quantity": "0.002"}).status_code == 202                        # duplicate id
+    assert bot.post({**good, "id": "ref-sym", "symbol": "DOGEUSDT"}).status_code == 202      # not allowed
+    assert bot.post({**good, "id": "ref-small", "quantity": "0.00001"}).status_code == 202   # 0.5 USDT < 5
+    assert bot.post({**good, "id": "ref-marker"}).status_code == 202
+    wait_until(lambda: orders_with(sandbox, "ref-marker"), what="the marker order")
+    assert sorted(o["clientOrderId"] for o in orders_with(sandbox, "ref-")) == ["ref-marker", "ref-ok"]
+    assert orders_with(sandbox, "ref-ok")[0]["origQty"] == "0.00100000"
+    log = bot.log()
+    assert "reason=duplicate" in log and "reason=unknown_symbol" in log and "reason=below_min_notional" in log
+    assert SECRET not in log
+
+
+def test_a_seen_id_is_not_retraded_after_a_restart_and_sigterm_exits_zero(bots, sandbox, tmp_path):
+    """SIGTERM: exit 0 within 10 s; the next run over the same state file refuses the same id."""
+    bot = bots("first")
+    signal = {"id": "rs-1", "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "50000"}
+    bot.post(signal)
+    wait_until(lambda: orders_with(sandbox, "rs-1"), what="the first order")
+    began = time.monotonic()
+    assert bot.proc.terminate(timeout=10) == 0
+    assert time.monotonic() - began < 10
+    assert "event=signal_bot_stopped" in bot.log()
+    again = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(bot.folder / "signal.env")],
+                 bot.folder / "bot2.log", cwd=bot.folder).start()
+    try:
+        again.wait_for_log("event=signal_bot_started", timeout=20)
+        bot.post(signal)
+        bot.post({**signal, "id": "rs-marker"})
+        wait_until(lambda: orders_with(sandbox, "rs-marker"), what="the marker order")
+        assert len(orders_with(sandbox, "rs-1")) == 1
+        assert "id=rs-1" in again.log() and "reason=duplicate" in again.log()
+    finally:
+        assert again.terminate() == 0
+
+
+def test_an_unknown_order_outcome_is_reconciled_not_resent(bots, sandbox):
+    """A 5XX after the order was booked: the bot looks it up and finds it; one order only."""
+    bot = bots()
+    sandbox.add_fault("/api/v3/order", "5xx_after", method="POST")
+    try:
+        bot.post({"id": "unk-1", "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001",
+                  "price": "50000"})
+        bot.proc.wait_for_log("event=order_placed id=unk-1", timeout=15)
+    finally:
+        sandbox.clear_faults()
+    assert "event=order_outcome_unknown id=unk-1" in bot.log()
+    assert "reconciled=True" in next(l for l in bot.log().splitlines() if "event=order_placed id=unk-1" in l)
+    assert len(orders_with(sandbox, "unk-1")) == 1
+
+
+def test_refuses_to_start_with_a_withdraw_capable_key(tmp_path, sandbox):
+    """The sandbox's treasury key can withdraw: the bot exits non-zero with a one-line reason."""
+    env_file, *_ = write_bot_files(tmp_path / "wd", sandbox.base_url, key=DEMO_TREASURY)
+    proc = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(env_file)],
+                tmp_path / "wd.log", cwd=tmp_path).start()
+    assert proc.wait_exit(20) == 2
+    assert "refusing to start" in proc.log() and "withdrawal permission" in proc.log()
+    assert DEMO_TREASURY.api_secret not in proc.log()
+
+
+@pytest.mark.parametrize("where", ["environment", "env_file"])
+def test_refuses_to_start_with_a_treasury_secret_in_its_environment(tmp_path, sandbox, where):
+    """TREASURY_API_SECRET in the real environment or in signal.env stops the start."""
+    fake = "treasury-secret-not-real-0003"
+    extra = f"TREASURY_API_SECRET={fake}\n" if where == "env_file" else ""
+    env_file, *_ = write_bot_files(tmp_path / where, sandbox.base_url, extra_env=extra)
+    env = {"TREASURY_API_SECRET": fake} if where == "environment" else None
+    proc = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(env_file)],
+                tmp_path / f"{where}.log", env=env, cwd=tmp_path).start()
+    assert proc.wait_exit(20) == 2
+    assert "TREASURY_API_SECRET is set" in proc.log() and fake not in proc.log()
+
+
+def test_a_fill_above_the_threshold_becomes_one_intent_and_events_are_logged(bots, sandbox):
+    """SELL fill -> free USDT above keep + min_sweep -> one intent for the excess; the event is logged."""
+    bot = bots("sweeper", config=CONFIG + SWEEP, wait=False)
+    treasury = bot.treasury().start()
+    try:
+        bot.proc.wait_for_log("event=signal_bot_started", timeout=20)
+        sandbox.set_balance("USDT", "1000")
+        bot.post({"id": "sw-fill-1", "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quote_amount": "120"})
+        intent_id = sweep_intent_id("sw-fill-1")
+        wait_until(lambda: treasury.transfer_requests(intent_id), timeout=15, what="the sweep intent")
+        bot.proc.wait_for_log(f"event=sweep_intent_decided intent_id={intent_id}")
+        (intent,) = treasury.transfer_requests(intent_id)
+        assert (intent.amount, intent.destination, intent.coin, intent.network) == (
+            expected_sweep(sandbox, "sw-fill-1"), "cold-wallet", "USDT", "TRX")
+        event = messages.WithdrawalEvent(intent_id=intent_id, status="completed", withdrawal_id="w-1",
+                                         tx_id="tx-1", at=1)
+
+        def event_logged():  # slow joiner: publish until the bot has logged it
+            if f"event=treasury_event intent_id={intent_id} status=completed" in bot.log():
+                return True
+            treasury.publish(event)
+            return False
+        wait_until(event_logged, timeout=10, interval=0.2, what="the treasury_event line")
+    finally:
+        treasury.stop()
+
+
+def test_with_the_treasury_down_a_sweep_is_retried_with_the_same_id_and_decided_once(bots, sandbox):
+    """No treasury: the intent is kept and retried; once the treasury is up, one decision."""
+    bot = bots("patient", config=CONFIG + SWEEP)
+    sandbox.set_balance("USDT", "1000")
+    bot.post({"id": "sw-down-1", "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quote_amount": "50"})
+    intent_id = sweep_intent_id("sw-down-1")
+    bot.proc.wait_for_log(f"event=sweep_intent_unanswered intent_id={intent_id}", timeout=15)
+    treasury = bot.treasury().start()
+    try:
+        bot.proc.wait_for_log(f"event=sweep_intent_decided intent_id={intent_id}", timeout=15)
+        sent = treasury.transfer_requests(intent_id)
+        assert len(treasury.decided) == 1 and all(s == sent[0] for s in sent)
+        assert sent[0].amount == expected_sweep(sandbox, "sw-down-1")
+    finally:
+        treasury.stop()
+
+
+def test_replay_trades_good_lines_and_reports_bad_ones(tmp_path, sandbox):
+    """A JSON-lines file: good lines become orders; a bad line is named by number; exit 1."""
+    env_file, *_ = write_bot_files(tmp_path / "replay", sandbox.base_url)
+    lines = tmp_path / "signals.jsonl"
+    lines.write_text("\n".join([
+        json.dumps({"id": "rp-1", "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001",
+                    "price": "50000"}),
+        "{not json",
+        json.dumps({"id": "rp-2", "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": 1}),
+        "",
+        json.dumps({"id": "rp-3", "symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quote_amount": "20"}),
+    ]) + "\n")
+    proc = Proc("replay", [script("signal-bot"), "replay", str(lines), "--env-file", str(env_file)],
+                tmp_path / "replay.log", cwd=tmp_path).start()
+    assert proc.wait_exit(30) == 1
+    log = proc.log()
+    assert "line 2: skipped" in log and "line 3: skipped (quantity)" in log
+    assert {o["clientOrderId"] for o in orders_with(sandbox, "rp-")} == {"rp-1", "rp-3"}
