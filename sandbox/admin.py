@@ -131,7 +131,9 @@ class Admin:
     def orders(self) -> dict[str, Any]:
         with self.store.session() as session:
             return {"orders": [views.order_admin(o) for o in session.data.orders],
-                    "test_orders": [msgspec.structs.asdict(t) | {"key": t.key_name, "receivedAt": t.received_at}
+                    "test_orders": [{"symbol": t.symbol, "side": t.side, "type": t.type,
+                                     "clientOrderId": t.client_order_id, "key": t.key_name,
+                                     "receivedAt": t.received_at, "params": t.params}
                                     for t in session.data.test_orders]}
 
     def balances(self) -> dict[str, Any]:

@@ -159,7 +159,7 @@ def test_test_order_validates_but_books_nothing(h):
                    quantity="0.00001") == -1013
     _, orders = h.admin("GET", "/sandbox/orders")
     assert orders["orders"] == []
-    assert [(t["client_order_id"], t["key"]) for t in orders["test_orders"]] == [("dry-1", "signal")]
+    assert [(t["clientOrderId"], t["key"]) for t in orders["test_orders"]] == [("dry-1", "signal")]
 
 
 def test_order_with_unknown_parameter_is_1104(h):
