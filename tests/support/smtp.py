@@ -39,15 +39,15 @@ class ReceivedMail:
 
     @property
     def subject(self) -> str:
-        return str(self.message["Subject"])
+        return str(self.message["Subject"]).strip()  # folded right after "Subject:" it keeps a space
 
     @property
     def body(self) -> str:
-        return self.message.get_content()
+        return self.message.get_content().replace("\r\n", "\n")  # CRLF on the wire
 
     def header(self, name: str) -> str | None:
         value = self.message[name]
-        return None if value is None else str(value)
+        return None if value is None else str(value).strip()  # a folded header keeps a leading space
 
 
 class _Handler:

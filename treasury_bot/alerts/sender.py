@@ -89,8 +89,9 @@ def describe_error(exc: BaseException) -> str:
 def message_id_domain(sender: str) -> str:
     """Message-IDs use the sender's own domain: stable for a deployment, and never a
     lookup of this host's name."""
-    domain = sender.rpartition("@")[2].strip().strip(">")
-    return domain or "treasury-bot.invalid"
+    local, at, domain = sender.rpartition("@")
+    domain = domain.strip().strip(">")
+    return domain if at and domain else "treasury-bot.invalid"
 
 
 def connect(settings: SmtpSettings, timeout: float = SMTP_TIMEOUT_S) -> smtplib.SMTP:
@@ -295,7 +296,7 @@ class AlertSender:
             for mail, subject in zip(mails, subjects):
                 rows.append(store.create_mail(
                     conn, kind=mail.kind, severity=mail.severity, seqs=mail.seqs,
-                    message_id=make_msgid("treasury-alert", domain=domain), subject=subject,
+                    message_id=make_msgid("alert", domain=domain), subject=subject,
                     recipients=self._smtp.recipients, now_ms=now))
         return rows
 
@@ -372,7 +373,7 @@ def send_test_mail(smtp: SmtpSettings | None, clock: Clock | None = None,
     where = f"{smtp.host}:{smtp.port} ({smtp.security})"
     alert = events.mail_test(at_ms=now, detail=f"sent by treasuryctl alerts test through {where}")
     msg = render.message([alert], mail_from=smtp.sender, mail_to=smtp.recipients,
-                         message_id=make_msgid("treasury-test", domain=message_id_domain(smtp.sender)),
+                         message_id=make_msgid("alert-test", domain=message_id_domain(smtp.sender)),
                          date_ms=now)
     try:
         client = connect(smtp, timeout)
