@@ -43,6 +43,8 @@ class IntentClient:
         sock = self._context.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)  # park nothing on a link that is not up
+        # With IMMEDIATE and no connection up, send blocks: bound it like the reply.
+        sock.setsockopt(zmq.SNDTIMEO, int(self.timeout * 1000))
         configure_client(sock, self._keys, self._server_public)
         sock.connect(self.endpoint)
         return sock
@@ -60,9 +62,13 @@ class IntentClient:
                 break
             if self._socket is None:
                 self._socket = self._open()
-            self._socket.send(frame)
-            if self._socket.poll(int(self.timeout * 1000), zmq.POLLIN):
-                return messages.decode_reply(self._socket.recv())
+            try:
+                self._socket.send(frame)
+            except zmq.Again:
+                pass  # no connection came up in time; counts as a try without reply
+            else:
+                if self._socket.poll(int(self.timeout * 1000), zmq.POLLIN):
+                    return messages.decode_reply(self._socket.recv())
             log.warning("treasury_no_reply", attempt=attempt, retries=self.retries,
                         endpoint=self.endpoint, request=getattr(message, "intent_id", type(message).__name__))
             self._close()

@@ -1,0 +1,252 @@
+"""`treasury-bot run`: start-up checks, then the server loop and its worker threads.
+
+Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> clock offset ->
+key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
+start summary -> threads (alert sender, executor, poller, coin-rules refresher) ->
+serve until SIGTERM/SIGINT, then stop everything within a few seconds and exit 0.
+Each thread has its own ledger connection and its own exchange client.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+
+from common import __version__
+from common.binance import AuthError, BinanceClient, ExchangeError
+from common.clock import Clock, SystemClock
+from common.config import ConfigError, TreasurySettings
+from common.curve import load_authorized_clients, load_key_pair
+from common.logs import get_logger, mask_key
+from treasury_bot import alerting
+from treasury_bot.alerts.sender import AlertSender
+from treasury_bot.alerts.store import OUTBOX_SCHEMA
+from treasury_bot.audit import audit_key, audit_whitelist
+from treasury_bot.coin_rules import CoinRulesCache
+from treasury_bot.decider import DecisionContext
+from treasury_bot.executor import Executor
+from treasury_bot.ledger import Ledger
+from treasury_bot.poller import Poller
+from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy
+from treasury_bot.quarantine import Seen, observe, usable_from
+from treasury_bot.server import Authenticator, IntentServer
+
+log = get_logger("treasury")
+
+EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_AUDIT = 0, 1, 2, 3
+FLUSH_ALERTS_S = 15.0
+JOIN_S = 4.0
+
+
+class StartRefused(Exception):
+    """The treasury must not run; the message says why (and was alerted where it matters)."""
+
+
+def open_ledger(path) -> Ledger:
+    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+
+
+def new_client(settings: TreasurySettings, clock: Clock) -> BinanceClient:
+    return BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
+                         clock=clock)
+
+
+@dataclass
+class Running:
+    """What a started treasury holds; closed in reverse order by `shutdown`."""
+
+    ledger: Ledger
+    sender: AlertSender
+    context: zmq.Context | None = None
+    auth: Authenticator | None = None
+    server: IntentServer | None = None
+    threads: tuple[threading.Thread, ...] = ()
+    crashed: bool = False
+
+
+def run(settings: TreasurySettings, *, clock: Clock | None = None,
+        stop: threading.Event | None = None) -> int:
+    clock = clock or SystemClock()
+    stop = stop or threading.Event()
+    for warning in settings.warnings:
+        log.warning("env_file_permissions", detail=warning)
+    if settings.smtp is None:
+        log.warning("alerts_not_mailed", detail="SMTP_HOST is not set: alerts are only logged")
+    try:
+        loaded = load_policy(settings.policy_file)
+        keys = load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
+        clients = load_authorized_clients(settings.authorized_clients_dir)
+    except (PolicyError, ConfigError) as exc:
+        log.critical("start_refused", reason=str(exc))
+        return EXIT_CONFIG
+    ledger = open_ledger(settings.ledger_path)
+    sender = AlertSender(settings.ledger_path, settings.smtp, clock=clock)
+    sender.start()
+    running = Running(ledger, sender)
+    try:
+        cache = start_checks(settings, loaded, ledger, clock)
+        _install_signal_handlers(stop)
+        serve(settings, loaded, keys, clients, running, cache, clock, stop)
+        return EXIT_CRASH if running.crashed else EXIT_OK
+    except StartRefused as exc:
+        log.critical("start_refused", reason=str(exc))
+        sender.flush(FLUSH_ALERTS_S)
+        return EXIT_AUDIT
+    finally:
+        shutdown(running, stop)
+
+
+def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
+                 clock: Clock) -> CoinRulesCache:
+    """Clock, key audit, coin rules, policy journal. Raises StartRefused."""
+    client = new_client(settings, clock)
+    masked = mask_key(settings.credentials.key)
+    try:
+        offset = client.sync_time()
+        restrictions = client.api_restrictions()
+        account = client.account()
+    except AuthError as exc:
+        _audit_failed(ledger, [f"the exchange refused the key: {exc.message} ({exc.binance_code})"], masked, clock)
+        raise StartRefused(f"key self-audit: the exchange refused the key ({exc.binance_code})") from None
+    except ExchangeError as exc:
+        raise StartRefused(f"cannot reach the exchange for the self-audit: {exc}") from None
+    findings = audit_key(restrictions, account, loaded.policy)
+    for finding in findings:
+        if not finding.ok:
+            log.warning("key_audit", check=finding.check, detail=finding.detail, fatal=finding.fatal)
+    fatal = [f.detail for f in findings if f.fatal]
+    if fatal:
+        _audit_failed(ledger, fatal, masked, clock)
+        raise StartRefused("key self-audit failed: " + "; ".join(fatal))
+    cache = CoinRulesCache(new_client(settings, clock), settings.ledger_path, clock)
+    try:
+        rules = cache.refresh(ledger)
+    except ExchangeError as exc:
+        raise StartRefused(f"cannot load the exchange's coin rules: {exc}") from None
+    whitelist = audit_whitelist(loaded.policy, rules)
+    for finding in whitelist:
+        if not finding.ok:
+            log.warning("whitelist_audit", check=finding.check, detail=finding.detail)
+    journal_start(ledger, loaded, clock.now_ms(), {
+        "version": __version__, "api_key": masked, "clock_offset_ms": offset,
+        "key_warnings": "; ".join(f.detail for f in findings if not f.ok) or "none",
+        "whitelist_warnings": "; ".join(f"{f.check}: {f.detail}" for f in whitelist if not f.ok) or "none",
+        "destinations": len(loaded.policy.destinations), "coin_networks": len(rules)})
+    return cache
+
+
+def _audit_failed(ledger: Ledger, problems: list[str], masked: str, clock: Clock) -> None:
+    with ledger.transaction():
+        alerting.key_audit_failed(ledger.conn, problems, masked, clock.now_ms())
+
+
+def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, summary: dict) -> None:
+    """Record the policy hash and the destinations seen; alert what changed; one commit."""
+    with ledger.transaction():
+        previous_hash = ledger.last_policy_hash()
+        known = {label: Seen(*row) for label, row in ledger.destinations_seen().items()}
+        observations = observe(loaded.policy, known, now)
+        for item in observations:
+            if item.change:
+                s = item.seen
+                ledger.upsert_destination_seen(item.label, s.coin, s.network, s.address, s.tag,
+                                               s.first_seen_at, s.changed_at)
+        changes = [f"{o.label}: {o.change}" for o in observations if o.change]
+        ledger.record_policy_start(loaded.sha256, str(loaded.path), now)
+        if previous_hash is not None and previous_hash != loaded.sha256:
+            alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), changes, now)
+        alerting.start_summary(ledger.conn, summary | {
+            "policy_sha256": loaded.sha256, "destination_changes": "; ".join(changes) or "none"}, now)
+    log.info("policy_journaled", sha256=loaded.sha256, changed=previous_hash not in (None, loaded.sha256),
+             destination_changes=len(changes))
+
+
+def current_usable_from(ledger: Ledger, loaded: LoadedPolicy) -> dict[str, int]:
+    known = {label: Seen(*row) for label, row in ledger.destinations_seen().items()}
+    return usable_from(loaded.policy, known)
+
+
+def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
+          cache: CoinRulesCache, clock: Clock, stop: threading.Event) -> None:
+    policy = loaded.policy
+    usable = current_usable_from(running.ledger, loaded)
+    running.context = zmq.Context()
+    running.auth = Authenticator(running.context, str(settings.authorized_clients_dir))
+
+    def decision_context() -> DecisionContext:
+        return DecisionContext(policy, cache.rules, usable, clock.now_ms())
+
+    running.server = IntentServer(
+        context=running.context, keys=keys, clients=clients,
+        intent_endpoint=settings.intent_endpoint, event_endpoint=settings.event_endpoint,
+        ledger=running.ledger, context_for_decisions=decision_context, clock=clock)
+    running.threads = (
+        _thread("executor", stop, running, _with_ledger(settings, lambda ledger: Executor(
+            ledger, new_client(settings, clock), policy, clock).run(stop))),
+        _thread("poller", stop, running, _with_ledger(settings, lambda ledger: Poller(
+            ledger, new_client(settings, clock), clock, interval_s=policy.limits.poll_interval_seconds,
+            stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),
+        _thread("coin-rules", stop, running, lambda: cache.run(stop)),
+    )
+    log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
+             event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),
+             policy_sha256=loaded.sha256[:12])
+    running.server.serve(stop)
+
+
+def _with_ledger(settings: TreasurySettings, body):
+    def target() -> None:
+        ledger = open_ledger(settings.ledger_path)
+        try:
+            body(ledger)
+        finally:
+            ledger.close()
+    return target
+
+
+def _thread(name: str, stop: threading.Event, running: Running, target) -> threading.Thread:
+    def guarded() -> None:
+        try:
+            target()
+        except Exception:
+            # A treasury that decides but cannot withdraw or poll is worse than one that
+            # restarts: stop everything and let the supervisor start us again.
+            log.critical("thread_crashed", thread=name, exc_info=True)
+            running.crashed = True
+            stop.set()
+    thread = threading.Thread(target=guarded, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum, _frame) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+
+def shutdown(running: Running, stop: threading.Event) -> None:
+    stop.set()
+    deadline = time.monotonic() + JOIN_S
+    for thread in running.threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            # Only an exchange call can hold it; its intent stays `submitting` and is
+            # reconciled at the next start, so leaving it is safe.
+            log.warning("thread_still_busy_at_exit", thread=thread.name)
+    if running.server is not None:
+        running.server.close()
+    if running.auth is not None:
+        running.auth.stop()
+    if running.context is not None:
+        running.context.destroy(linger=0)
+    running.sender.stop()
+    running.ledger.close()
+    log.info("stopped")

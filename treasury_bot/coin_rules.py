@@ -1,0 +1,78 @@
+"""The exchange's withdraw rules per (coin, network), cached so deciding never waits on them.
+
+A refresher thread reloads `/sapi/v1/capital/config/getall` every few minutes and swaps
+the whole mapping at once (one attribute assignment: readers see the old or the new
+mapping, never half of one). The latest snapshot is saved in the ledger so that
+`treasuryctl approve` re-checks against the same rules without the exchange.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Iterable, Mapping
+
+from common.binance import BinanceClient, ExchangeError
+from common.clock import Clock
+from common.logs import get_logger
+from treasury_bot.ledger import Ledger
+from treasury_bot.policy import NetworkRule, coin_rules_from_config
+
+log = get_logger("treasury.coin_rules")
+
+CoinRules = Mapping[tuple[str, str], NetworkRule]
+
+
+rules_from_config = coin_rules_from_config
+
+
+def to_snapshot(rules: CoinRules) -> list[dict]:
+    return [{"coin": r.coin, "network": r.network, "withdraw_enable": r.withdraw_enable,
+             "withdraw_min": str(r.withdraw_min), "withdraw_max": str(r.withdraw_max),
+             "withdraw_multiple": str(r.withdraw_multiple), "address_regex": r.address_regex,
+             "memo_regex": r.memo_regex} for r in rules.values()]
+
+
+def from_snapshot(items: Iterable[dict]) -> dict[tuple[str, str], NetworkRule]:
+    rules = {}
+    for item in items:
+        rule = NetworkRule(
+            coin=item["coin"], network=item["network"], withdraw_enable=bool(item["withdraw_enable"]),
+            withdraw_min=Decimal(item["withdraw_min"]), withdraw_max=Decimal(item["withdraw_max"]),
+            withdraw_multiple=Decimal(item["withdraw_multiple"]),
+            address_regex=item["address_regex"], memo_regex=item["memo_regex"])
+        rules[(rule.coin, rule.network)] = rule
+    return rules
+
+
+class CoinRulesCache:
+    """The current rules; `refresh` fetches and saves them, `run` refreshes periodically."""
+
+    def __init__(self, client: BinanceClient, ledger_path, clock: Clock, *, every_s: float = 300.0) -> None:
+        self.client = client
+        self.ledger_path = ledger_path
+        self.clock = clock
+        self.every_s = every_s
+        self.rules: CoinRules = {}
+        self.fetched_at_ms: int | None = None
+
+    def refresh(self, ledger: Ledger) -> CoinRules:
+        rules = rules_from_config(self.client.coin_config())
+        now = self.clock.now_ms()
+        with ledger.transaction():
+            ledger.save_coin_rules(to_snapshot(rules), now)
+        self.rules, self.fetched_at_ms = rules, now
+        return rules
+
+    def run(self, stop: threading.Event) -> None:
+        ledger = Ledger(self.ledger_path)
+        try:
+            while not stop.wait(self.every_s):
+                try:
+                    self.refresh(ledger)
+                    log.debug("coin_rules_refreshed", networks=len(self.rules))
+                except ExchangeError as exc:
+                    # Keep deciding on the last rules; they were right a few minutes ago.
+                    log.warning("coin_rules_refresh_failed", error=str(exc))
+        finally:
+            ledger.close()

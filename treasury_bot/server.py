@@ -1,0 +1,203 @@
+"""The intent server: a CURVE ROUTER for requests and a CURVE PUB for events.
+
+The socket loop is thin: it drains whatever requests are waiting, lets `handle_batch`
+answer them (decoding, identity, one ledger transaction for all the intents), sends the
+replies after the commit, then publishes the events. Deciding never touches the
+exchange's network: coin rules come from a cache that another thread refreshes.
+
+Envelope rules (DESIGN section 2):
+- [peer, b"", payload]: a REQ client, or a DEALER that sent the empty delimiter.
+- [peer, b"", p1, p2, ...]: more than one payload frame: `error`/`malformed`.
+- [peer, payload] (no delimiter): dropped without a reply.
+- A frame over 64 KiB never arrives: MAXMSGSIZE makes libzmq drop the peer.
+- A peer whose key the ZAP handler did not admit never gets a connection at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+from common import __version__, messages
+from common.clock import Clock
+from common.curve import KeyPair, configure_server
+from common.logs import get_logger
+from treasury_bot.decider import DecisionContext, Incoming, decide_batch
+from treasury_bot.ledger import Ledger
+
+log = get_logger("treasury.server")
+
+MAX_BATCH = 64
+POLL_MS = 100
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A request as it came off the ROUTER: who, the route back, and the payload."""
+
+    route: bytes
+    client: str
+    frames: Sequence[bytes]
+
+
+class Authenticator:
+    """The ZAP handler for the CURVE allow-list, on the sockets' own context."""
+
+    def __init__(self, context: zmq.Context, clients_dir: str) -> None:
+        self._auth = ThreadAuthenticator(context)
+        self._auth.start()
+        # Never CURVE_ALLOW_ANY: only the certificates in the folder get a connection.
+        self._auth.configure_curve(domain="*", location=clients_dir)
+
+    def reload(self, clients_dir: str) -> None:
+        self._auth.configure_curve(domain="*", location=clients_dir)
+
+    def stop(self) -> None:
+        self._auth.stop()
+
+
+class IntentServer:
+    """Binds the two sockets and answers requests until `stop` is set."""
+
+    def __init__(self, *, context: zmq.Context, keys: KeyPair, clients: dict[bytes, str],
+                 intent_endpoint: str, event_endpoint: str, ledger: Ledger,
+                 context_for_decisions: Callable[[], DecisionContext], clock: Clock) -> None:
+        self.clients = clients
+        self.ledger = ledger
+        self.clock = clock
+        self.decision_context = context_for_decisions
+        self.router = context.socket(zmq.ROUTER)
+        self.pub = context.socket(zmq.PUB)
+        for sock in (self.router, self.pub):
+            sock.setsockopt(zmq.LINGER, 0)
+            # Both before bind: set afterwards they have no effect.
+            sock.setsockopt(zmq.MAXMSGSIZE, messages.MAX_FRAME_BYTES)
+            configure_server(sock, keys)
+        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.router.bind(intent_endpoint)
+        self.pub.bind(event_endpoint)
+        self._last_published = ledger.last_transition_seq()
+        self._next_publish_check = 0.0
+
+    # -- the loop -------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        while not stop.is_set():
+            if poller.poll(POLL_MS):
+                self.handle_batch(self._drain())
+            self._publish_other_transitions()
+
+    def _drain(self) -> list[list[bytes]]:
+        batch = []
+        while len(batch) < MAX_BATCH:
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                break
+            batch.append(frames)
+        return batch
+
+    def close(self) -> None:
+        self.router.close(linger=0)
+        self.pub.close(linger=0)
+
+    # -- one batch --------------------------------------------------------------------
+
+    def handle_batch(self, raw_messages: list[list[zmq.Frame]]) -> None:
+        replies: list[tuple[bytes, messages.Struct | None]] = []
+        intents: list[tuple[int, Incoming]] = []
+        lookups: list[tuple[int, Envelope, messages.IntentStatus]] = []
+        for frames in raw_messages:
+            envelope = self._envelope(frames)
+            if envelope is None:
+                continue
+            slot = len(replies)
+            replies.append((envelope.route, None))
+            if len(envelope.frames) != 1:
+                replies[slot] = (envelope.route, messages.Error(
+                    code="malformed", detail=f"a request is one frame, got {len(envelope.frames)}"))
+                continue
+            payload = envelope.frames[0]
+            try:
+                request = messages.decode_request(payload)
+            except messages.WireError as exc:
+                replies[slot] = (envelope.route, exc.to_reply())
+                continue
+            match request:
+                case messages.TransferIntent():
+                    intents.append((slot, Incoming(envelope.client, request, payload)))
+                case messages.IntentStatus():
+                    lookups.append((slot, envelope, request))
+                case messages.Ping():
+                    replies[slot] = (envelope.route, messages.Pong(version=__version__))
+        events = self._decide(intents, replies)
+        for slot, envelope, request in lookups:
+            replies[slot] = (envelope.route, self._intent_state(envelope.client, request.intent_id))
+        for route, reply in replies:
+            self.router.send_multipart([route, b"", messages.encode(reply)])
+        for event in events:
+            self.publish(event)
+
+    def _envelope(self, frames: list[zmq.Frame]) -> Envelope | None:
+        user_id = frames[0].get("User-Id") if frames else None
+        client = self.clients.get(user_id.encode()) if user_id else None
+        if client is None:
+            # ZAP admitted a key our map does not know (the folder changed): answer nothing.
+            log.warning("request_from_unknown_key")
+            return None
+        if len(frames) < 3 or frames[1].bytes != b"":
+            log.warning("request_dropped_no_delimiter", client=client, frames=len(frames))
+            return None
+        return Envelope(frames[0].bytes, client, [f.bytes for f in frames[2:]])
+
+    def _decide(self, intents, replies) -> list[messages.WithdrawalEvent]:
+        if not intents:
+            return []
+        context = self.decision_context()
+        try:
+            result = decide_batch(self.ledger, [incoming for _, incoming in intents], context)
+        except Exception:
+            log.critical("decision_batch_failed", exc_info=True, intents=len(intents))
+            for slot, _ in intents:
+                replies[slot] = (replies[slot][0], messages.Error(
+                    code="internal", detail="the treasury could not record a decision; retry the same intent"))
+            return []
+        for (slot, incoming), reply in zip(intents, result.replies):
+            replies[slot] = (replies[slot][0], reply)
+            log.info("intent_decided", intent_id=reply.intent_id, client=incoming.client,
+                     outcome=reply.outcome, reason_code=reply.reason_code, status=reply.status)
+        return result.events
+
+    def _intent_state(self, client: str, intent_id: str) -> messages.Struct:
+        record = self.ledger.get_intent(intent_id)
+        if record is None or record.client != client:
+            # Another client's intent is as unknown as one that does not exist.
+            return messages.Error(code="unknown_intent", detail=f"no intent {intent_id!r} of yours")
+        return messages.IntentState(
+            intent_id=record.intent_id, outcome=record.outcome, status=record.status,  # type: ignore[arg-type]
+            withdrawal_id=record.withdrawal_id, tx_id=record.tx_id, updated_at=record.updated_at)
+
+    # -- events ------------------------------------------------------------------------
+
+    def publish(self, event: messages.WithdrawalEvent) -> None:
+        self.pub.send_multipart([messages.EVENT_TOPIC, messages.encode(event)])
+
+    def _publish_other_transitions(self) -> None:
+        """Publish status changes made by the executor, the poller and treasuryctl."""
+        now = self.clock.monotonic()
+        if now < self._next_publish_check:
+            return
+        self._next_publish_check = now + POLL_MS / 1000
+        for transition in self.ledger.transitions_after(self._last_published):
+            self._last_published = max(self._last_published, transition.seq)
+            if transition.source == "decider":
+                continue  # published straight after its batch was committed
+            self.publish(messages.WithdrawalEvent(
+                intent_id=transition.intent_id, status=transition.to_status,  # type: ignore[arg-type]
+                withdrawal_id=transition.withdrawal_id, tx_id=transition.tx_id, at=transition.at))
