@@ -251,6 +251,7 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     if not sweeper.stop(timeout=remaining):
         log.warning("sweep_in_flight_abandoned", detail="an intent request was running; it is resent at start")
     events.stop(timeout=1.0)
+    started.client.close()
     log.info("signal_bot_stopped", seconds=round(clock.monotonic() - begun, 3))
     return 0
 
