@@ -217,3 +217,32 @@ def test_stop_returns_quickly_even_while_the_treasury_is_down(rig):
     w.after_fill("sig-1")
     wait_until(lambda: rows(), what="the sweep record")
     assert w.stop(timeout=3)
+
+
+def test_the_real_treasury_server_decides_a_sweep_once(tmp_path):
+    """Against the treasury's own IntentServer (real policy and ledger, in-process): accepted, decided once."""
+    from tests.support.treasury import InProcessServer, make_curve, policy
+    curve = make_curve(tmp_path / "treasury")
+    server = InProcessServer(tmp_path / "treasury", curve, policy()).start()
+    balances = Balances("1100")
+    worker = SweepWorker(
+        tmp_path / "state.sqlite", SWEEP, lambda: balances,
+        lambda: TreasuryClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
+                               retries=2),
+        SystemClock(), retry_seconds=60).start()
+    store = StateStore(tmp_path / "state.sqlite")
+    try:
+        worker.after_fill("sig-real")
+        row = wait_until(lambda: next((r for r in store.sweeps() if r.state == "decided"), None), timeout=10,
+                         what="the real decision")
+        assert (row.outcome, row.status, row.amount) == ("accepted", "queued", "100")
+        again = TreasuryClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
+                               retries=1)
+        from signal_bot.sweep import intent_of
+        repeat = again.send_intent(intent_of(store.sweep(row.intent_id)))   # a resend: same decision
+        again.close()
+        assert (repeat.outcome, repeat.reason_code) == ("accepted", None)
+    finally:
+        worker.stop()
+        store.close()
+        server.close()
