@@ -239,14 +239,33 @@ class TreasurySettings:
     log_level: str | None
     log_format: str | None
     warnings: tuple[str, ...] = ()
+    # Tests and the demo only: poll faster than the policy's 6 s floor, allowed only
+    # against a loopback exchange (the sandbox), never against Binance.
+    sandbox_poll_seconds: float | None = None
+
+
+def _sandbox_poll_seconds(env: Env, base_url: str) -> float | None:
+    text = env.get("TREASURY_SANDBOX_POLL_SECONDS")
+    if text is None:
+        return None
+    if not _is_loopback(urlsplit(base_url).hostname or ""):
+        raise ConfigError("TREASURY_SANDBOX_POLL_SECONDS is only allowed with a loopback BINANCE_BASE_URL (the sandbox)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"TREASURY_SANDBOX_POLL_SECONDS must be a number, not {text!r}") from None
+    if not 0.05 <= value <= 60:
+        raise ConfigError("TREASURY_SANDBOX_POLL_SECONDS must be between 0.05 and 60")
+    return value
 
 
 def load_treasury_settings(env_file: str | os.PathLike | None,
                            environ: Mapping[str, str] | None = None) -> TreasurySettings:
     env = load_env(env_file, prefixes=("TREASURY_",), environ=environ)
+    base_url = check_base_url(env.get("BINANCE_BASE_URL", DEFAULT_BASE_URL))
     return TreasurySettings(
         env_path=env.path,
-        base_url=check_base_url(env.get("BINANCE_BASE_URL", DEFAULT_BASE_URL)),
+        base_url=base_url,
         credentials=load_credentials(env, "TREASURY_API_KEY", "TREASURY_API_SECRET"),
         policy_file=env.require_path("TREASURY_POLICY_FILE", "treasury.toml"),
         ledger_path=env.require_path("TREASURY_LEDGER_PATH", "treasury-ledger.sqlite"),
@@ -260,6 +279,7 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
         log_level=env.get("LOG_LEVEL"),
         log_format=env.get("LOG_FORMAT"),
         warnings=env.warnings,
+        sandbox_poll_seconds=_sandbox_poll_seconds(env, base_url),
     )
 
 

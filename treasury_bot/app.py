@@ -38,7 +38,6 @@ from treasury_bot.server import Authenticator, IntentServer
 log = get_logger("treasury")
 
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_AUDIT = 0, 1, 2, 3
-FLUSH_ALERTS_S = 15.0
 JOIN_S = 4.0
 
 
@@ -94,10 +93,19 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         return EXIT_CRASH if running.crashed else EXIT_OK
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
-        sender.flush(FLUSH_ALERTS_S)
+        _mail_before_exit(settings, sender, clock)
         return EXIT_AUDIT
     finally:
         shutdown(running, stop)
+
+
+def _mail_before_exit(settings: TreasurySettings, sender: AlertSender, clock: Clock) -> None:
+    """One last pass of the outbox on this thread, so the refusal reaches the operator."""
+    sender.stop()
+    try:
+        AlertSender(settings.ledger_path, settings.smtp, clock=clock).drain_once()
+    except Exception:
+        log.warning("alert_flush_failed", exc_info=True)
 
 
 def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
@@ -184,11 +192,16 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         context=running.context, keys=keys, clients=clients,
         intent_endpoint=settings.intent_endpoint, event_endpoint=settings.event_endpoint,
         ledger=running.ledger, context_for_decisions=decision_context, clock=clock)
+    poll_s = float(policy.limits.poll_interval_seconds)
+    if settings.sandbox_poll_seconds is not None:
+        poll_s = settings.sandbox_poll_seconds
+        log.warning("sandbox_poll_interval", seconds=poll_s,
+                    detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
     running.threads = (
         _thread("executor", stop, running, _with_ledger(settings, lambda ledger: Executor(
             ledger, new_client(settings, clock), policy, clock).run(stop))),
         _thread("poller", stop, running, _with_ledger(settings, lambda ledger: Poller(
-            ledger, new_client(settings, clock), clock, interval_s=policy.limits.poll_interval_seconds,
+            ledger, new_client(settings, clock), clock, interval_s=poll_s,
             stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
     )
@@ -247,6 +260,6 @@ def shutdown(running: Running, stop: threading.Event) -> None:
         running.auth.stop()
     if running.context is not None:
         running.context.destroy(linger=0)
-    running.sender.stop()
+    running.sender.stop(timeout=2.0)
     running.ledger.close()
     log.info("stopped")

@@ -69,9 +69,15 @@ def conflict_decision(intent_id: str) -> Decision:
 
 
 def load_usage(ledger: Ledger, policy: Policy, now_ms: int) -> Usage:
+    """What counts against the limits now, from the ledger (a restart resets nothing)."""
+    return load_usage_excluding(ledger, policy, now_ms, None)
+
+
+def load_usage_excluding(ledger: Ledger, policy: Policy, now_ms: int, intent_id: str | None) -> Usage:
     window_ms = max(policy.limits.window_hours * HOUR_MS, HOUR_MS)
     rows = ledger.counted_since(now_ms - window_ms)
-    return summarize_usage(_counted(rows), now_ms, policy.limits.window_hours)
+    return summarize_usage(_counted(rows), now_ms, policy.limits.window_hours,
+                           exclude_intent_id=intent_id)
 
 
 def _counted(rows) -> list[CountedTransfer]:

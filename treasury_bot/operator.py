@@ -1,0 +1,101 @@
+"""The operator's actions on the ledger: approve, reject, resolve. Each is one transaction.
+
+They run in `treasuryctl`, beside a running treasury: `BEGIN IMMEDIATE` makes each
+check-and-write atomic against the treasury's own writers. The treasury's executor
+picks an approved intent up from the ledger (status `queued`), and its server publishes
+the status changes from the transitions table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.clock import Clock
+from treasury_bot import alerting
+from treasury_bot.coin_rules import from_snapshot
+from treasury_bot.decider import load_usage_excluding
+from treasury_bot.ledger import IntentRecord, Ledger
+from treasury_bot.policy import IntentFacts, recheck_for_approval
+from treasury_bot.policy_file import Policy
+from treasury_bot.quarantine import Seen, usable_from
+
+SOURCE = "operator"
+
+
+class OperatorError(Exception):
+    """The action cannot be done; `code` is stable, the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    intent_id: str
+    status: str
+    message: str
+
+
+def _pending(ledger: Ledger, intent_id: str, wanted: str) -> IntentRecord:
+    record = ledger.get_intent(intent_id)
+    if record is None:
+        raise OperatorError("unknown_intent", f"no intent {intent_id!r} in the ledger")
+    if record.status != wanted:
+        raise OperatorError("wrong_status", f"intent {intent_id} is {record.status}, not {wanted}")
+    return record
+
+
+def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
+    """Approve a pending intent after re-checking rules 6-10 now; refuse with their code."""
+    now = clock.now_ms()
+    with ledger.transaction():
+        record = _pending(ledger, intent_id, "pending_approval")
+        snapshot = ledger.load_coin_rules()
+        if snapshot is None:
+            raise OperatorError("no_coin_rules", "the treasury has not saved the exchange's coin rules yet")
+        known = {label: Seen(*row) for label, row in ledger.destinations_seen().items()}
+        facts = IntentFacts(intent_id=record.intent_id, client=record.client, coin=record.coin,
+                            network=record.network, destination=record.destination,
+                            amount=record.amount_value, created_at_ms=record.created_at)
+        verdict = recheck_for_approval(
+            facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
+            from_snapshot(snapshot[1]), usable_from(policy, known), now)
+        if verdict.outcome != "accepted":
+            raise OperatorError(verdict.reason_code or "refused",
+                                f"approval refused now: {verdict.reason_code}: {verdict.detail}")
+        detail = f"approved by the operator{': ' + note if note else ''}"
+        ledger.set_outcome(record, "accepted", None, detail, now, SOURCE)
+        ledger.set_status(record, "queued", now, SOURCE, detail)
+    return ActionResult(intent_id, "queued", "approved: the treasury will withdraw it")
+
+
+def reject(ledger: Ledger, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
+    """Reject a pending intent: rejected/operator_rejected, status denied, out of the windows."""
+    now = clock.now_ms()
+    with ledger.transaction():
+        record = _pending(ledger, intent_id, "pending_approval")
+        detail = f"rejected by the operator{': ' + note if note else ''}"
+        ledger.set_outcome(record, "rejected", "operator_rejected", detail, now, SOURCE)
+        ledger.set_status(record, "denied", now, SOURCE, detail)
+        ledger.uncount(record)
+        moved = ledger.get_intent(intent_id)
+        alerting.intent_rejected(ledger.conn, alerting.intent_facts(moved))
+    return ActionResult(intent_id, "denied", "rejected")
+
+
+def resolve(ledger: Ledger, intent_id: str, as_status: str, note: str, clock: Clock) -> ActionResult:
+    """Close a needs_review intent as completed or failed, after the operator checked the exchange."""
+    if as_status not in ("completed", "failed"):
+        raise OperatorError("bad_status", "--as must be completed or failed")
+    if not note.strip():
+        raise OperatorError("note_required", "--note is required: say what you checked")
+    now = clock.now_ms()
+    with ledger.transaction():
+        record = _pending(ledger, intent_id, "needs_review")
+        text = f"resolved by the operator as {as_status}: {note.strip()}"
+        ledger.update_withdrawal(record.seq, finished_at=now)
+        ledger.set_status(record, as_status, now, SOURCE, text)
+        ledger.insert_decisions([(record.seq, now, SOURCE, record.outcome, None, text)])
+        alerting.withdrawal_finished(ledger.conn, ledger.get_intent(intent_id), as_status, now, info=text)
+    return ActionResult(intent_id, as_status, text)
