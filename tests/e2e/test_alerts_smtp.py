@@ -129,7 +129,7 @@ def assert_each_alert_mailed_exactly_once(path: Path, sink: SmtpSink) -> None:
     assert all(r[1] == r[2] for r in rows)
     by_id = {m.header("Message-ID"): m for m in mails}
     assert all(count_of(by_id[r[0]]) == r[1] for r in rows)
-    total = query(path, "SELECT COUNT(*), COUNT(sent_at_ms) FROM alert_outbox")[0]
+    total = query(path, "SELECT COUNT(*), COUNT(sent_at_ms) FROM alert_delivery")[0]
     assert total[0] == total[1] == sum(count_of(m) for m in mails)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Iterable, Mapping, Sequence
 
-from treasury_bot.alerts.model import CRITICAL, OutboxAlert
+from treasury_bot.alerts.model import CRITICAL, PendingAlert
 
 DEFAULT_WINDOW_MS = 60_000
 
@@ -38,7 +38,7 @@ class PlannedMail:
 
     kind: str
     severity: str
-    items: tuple[OutboxAlert, ...]
+    items: tuple[PendingAlert, ...]
 
     @property
     def is_digest(self) -> bool:
@@ -56,14 +56,14 @@ class Plan:
     held: int                # alerts held for a digest, not in `mails`
 
 
-def plan(unsent: Iterable[OutboxAlert], last_mail_ms: Mapping[Key, int], window_ms: int,
+def plan(unsent: Iterable[PendingAlert], last_mail_ms: Mapping[Key, int], window_ms: int,
          now_ms: int) -> Plan:
     """Decide which mails to send now. CRITICAL mails come first, each alone."""
     if window_ms <= 0:
         raise ValueError("window_ms must be positive")
     items = sorted(unsent, key=lambda item: item.seq)
-    mails = [_single(item) for item in items if item.alert.severity == CRITICAL]
-    folded = sorted((item for item in items if item.alert.severity != CRITICAL), key=_fold_order)
+    mails = [_single(item) for item in items if item.severity == CRITICAL]
+    folded = sorted((item for item in items if item.severity != CRITICAL), key=_fold_order)
     next_due: int | None = None
     held = 0
     for key, group in groupby(folded, key=_key):
@@ -75,19 +75,19 @@ def plan(unsent: Iterable[OutboxAlert], last_mail_ms: Mapping[Key, int], window_
     return Plan(tuple(mails), next_due, held)
 
 
-def _key(item: OutboxAlert) -> Key:
-    return (item.alert.kind, item.alert.severity)
+def _key(item: PendingAlert) -> Key:
+    return (item.kind, item.severity)
 
 
-def _fold_order(item: OutboxAlert) -> tuple:
-    return (_key(item), item.alert.created_at_ms, item.seq)
+def _fold_order(item: PendingAlert) -> tuple:
+    return (_key(item), item.created_at_ms, item.seq)
 
 
-def _single(item: OutboxAlert) -> PlannedMail:
-    return PlannedMail(item.alert.kind, item.alert.severity, (item,))
+def _single(item: PendingAlert) -> PlannedMail:
+    return PlannedMail(item.kind, item.severity, (item,))
 
 
-def _fold(items: Sequence[OutboxAlert], last_mail: int | None, window_ms: int,
+def _fold(items: Sequence[PendingAlert], last_mail: int | None, window_ms: int,
           now_ms: int) -> tuple[list[PlannedMail], int | None, int]:
     """One kind's alerts (in creation order) -> mails due now, next due time, count held."""
     mails: list[PlannedMail] = []
@@ -95,7 +95,7 @@ def _fold(items: Sequence[OutboxAlert], last_mail: int | None, window_ms: int,
     i = 0
     while i < len(items):
         first = items[i]
-        opened_at = first.alert.created_at_ms
+        opened_at = first.created_at_ms
         if previous is None or opened_at >= previous + window_ms:
             mails.append(_single(first))  # nothing of its kind mailed in the window before it
             previous = opened_at
@@ -103,12 +103,12 @@ def _fold(items: Sequence[OutboxAlert], last_mail: int | None, window_ms: int,
             continue
         closes_at = opened_at + window_ms
         end = i
-        while end < len(items) and items[end].alert.created_at_ms < closes_at:
+        while end < len(items) and items[end].created_at_ms < closes_at:
             end += 1
         if now_ms < closes_at:
             return mails, closes_at, len(items) - i  # window still open: hold it and the rest
         chunk = tuple(items[i:end])
-        mails.append(PlannedMail(first.alert.kind, first.alert.severity, chunk))
+        mails.append(PlannedMail(first.kind, first.severity, chunk))
         previous = closes_at  # the digest counts as sent when its window closed
         i = end
     return mails, None, 0

@@ -132,3 +132,45 @@ class OutboxAlert:
 
     seq: int
     alert: Alert
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    """What the digest planner needs of an alert not yet in a mail: no facts, so that a
+    flood of them is cheap to read."""
+
+    seq: int
+    kind: str
+    severity: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True)
+class MailContent:
+    """What one mail says, whether it holds one alert or a digest of 100,000.
+
+    Built from alerts in memory (`render.content_of`) or by SQL aggregates over the
+    outbox (`store.mail_content`), so that a huge digest is never loaded whole.
+    `listed` is the first alerts in outbox order (at most `render.DIGEST_LIST_LIMIT`);
+    `breakdowns` maps a fact to its most common values, most common first (ties: first
+    seen first), at most 10; `distinct` is how many different values each fact had.
+    """
+
+    kind: str
+    severity: str
+    count: int
+    listed: tuple[Alert, ...]
+    last: Alert
+    first_created_ms: int
+    last_created_ms: int
+    breakdowns: Mapping[str, tuple[tuple[str, int], ...]]
+    distinct: Mapping[str, int]
+
+    @property
+    def first(self) -> Alert:
+        return self.listed[0]
+
+
+# Facts a digest counts by (in its subject and body).
+BREAKDOWN_FACTS = ("reason_code", "status", "destination", "client", "coin")
+BREAKDOWN_TOP = 10

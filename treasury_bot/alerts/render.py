@@ -21,11 +21,11 @@ from collections import Counter
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, Union
 
 from common.logs import scrub
 from treasury_bot.alerts import model
-from treasury_bot.alerts.model import Alert, FactValue
+from treasury_bot.alerts.model import BREAKDOWN_FACTS, BREAKDOWN_TOP, Alert, FactValue, MailContent
 
 SUBJECT_PREFIX = "[treasury]"
 DIGEST_LIST_LIMIT = 50
@@ -178,21 +178,44 @@ def summary(alert: Alert) -> str:
     return one_line(_SUMMARY[alert.kind](alert.facts), _SUBJECT_MAX)
 
 
-def subject(alerts: Sequence[Alert]) -> str:
+Mail = Union[MailContent, Sequence[Alert]]
+
+
+def content_of(alerts: Sequence[Alert]) -> MailContent:
+    """What a mail holding these alerts (in outbox order) says; `store.mail_content`
+    computes the same from the ledger without loading a big digest whole."""
+    if not alerts:
+        raise ValueError("a mail holds at least one alert")
     first = alerts[0]
-    if len(alerts) == 1:
-        what = summary(first)
+    breakdowns: dict[str, tuple[tuple[str, int], ...]] = {}
+    distinct: dict[str, int] = {}
+    if len(alerts) > 1:
+        for fact in BREAKDOWN_FACTS:
+            counter = Counter(str(a.facts[fact]) for a in alerts if a.facts.get(fact) is not None)
+            if counter:  # most common first; ties in order of first appearance (Counter keeps it)
+                ranked = sorted(counter.items(), key=lambda item: -item[1])
+                breakdowns[fact] = tuple(ranked[:BREAKDOWN_TOP])
+                distinct[fact] = len(counter)
+    times = [a.created_at_ms for a in alerts]
+    return MailContent(first.kind, first.severity, len(alerts), tuple(alerts[:DIGEST_LIST_LIMIT]),
+                       alerts[-1], min(times), max(times), breakdowns, distinct)
+
+
+def _content(mail: Mail) -> MailContent:
+    return mail if isinstance(mail, MailContent) else content_of(mail)
+
+
+def subject(mail: Mail) -> str:
+    """`[treasury][SEVERITY] what happened` for one alert or a digest."""
+    content = _content(mail)
+    if content.count == 1:
+        what = summary(content.first)
     else:
-        what = f"{len(alerts)} {_PLURAL[first.kind]}"
-        top = _breakdown(alerts, _DIGEST_BY.get(first.kind, "destination"))[:3]
+        what = f"{content.count} {_PLURAL[content.kind]}"
+        top = content.breakdowns.get(_DIGEST_BY.get(content.kind, "destination"), ())[:3]
         if top:
-            what += " (" + ", ".join(f"{value} {count}" for value, count in top) + ")"
-    return scrub(one_line(f"{SUBJECT_PREFIX}[{first.severity}] {what}", _SUBJECT_MAX))
-
-
-def _breakdown(alerts: Sequence[Alert], fact: str) -> list[tuple[str, int]]:
-    counter = Counter(one_line(a.facts.get(fact), 64) for a in alerts if a.facts.get(fact) is not None)
-    return counter.most_common()
+            what += " (" + ", ".join(f"{one_line(value, 64)} {n}" for value, n in top) + ")"
+    return scrub(one_line(f"{SUBJECT_PREFIX}[{content.severity}] {what}", _SUBJECT_MAX))
 
 
 # -- bodies ------------------------------------------------------------------------------
@@ -344,10 +367,9 @@ def _command_lines(kind: str, intent_id: str | None) -> list[str]:
     return [f"  {command:<{width}}   # {what}" for command, what in rows]
 
 
-def _footer(alerts: Sequence[Alert]) -> list[str]:
-    first = alerts[0]
-    return ["", "-- ", f"treasury bot alert: kind {first.kind}, severity {first.severity}, "
-            f"{len(alerts)} alert{'s' if len(alerts) > 1 else ''}. Times are UTC."]
+def _footer(content: MailContent) -> list[str]:
+    return ["", "-- ", f"treasury bot alert: kind {content.kind}, severity {content.severity}, "
+            f"{content.count} alert{'s' if content.count > 1 else ''}. Times are UTC."]
 
 
 def _single_body(alert: Alert) -> list[str]:
@@ -366,22 +388,22 @@ def _digest_line(alert: Alert, id_width: int) -> str:
     return f"  {who:<{id_width}}  {iso_utc(alert.created_at_ms)}  {what}"
 
 
-def _digest_body(alerts: Sequence[Alert], window_ms: int | None) -> list[str]:
-    first, last = alerts[0], alerts[-1]
-    count = len(alerts)
+def _digest_body(content: MailContent, window_ms: int | None) -> list[str]:
+    first, last, count = content.first, content.last, content.count
     window = f" within {window_ms / 1000:g} s of the first" if window_ms else ""
-    lines = [_para(f"{count} {_PLURAL[first.kind]}, raised between {iso_utc(first.created_at_ms)} "
-                   f"and {iso_utc(last.created_at_ms)}{window}, folded into this one mail."), "",
+    lines = [_para(f"{count} {_PLURAL[first.kind]}, raised between {iso_utc(content.first_created_ms)} "
+                   f"and {iso_utc(content.last_created_ms)}{window}, folded into this one mail."), "",
              _para(_WHAT_IT_MEANS[first.kind]), ""]
     for fact, label in (("reason_code", "By reason code"), ("status", "By status"),
                         ("destination", "By destination"), ("client", "By client")):
-        top = _breakdown(alerts, fact)
+        top = content.breakdowns.get(fact, ())
         if top:
-            shown = ", ".join(f"{value} {n}" for value, n in top[:10])
-            more = f", and {len(top) - 10} others" if len(top) > 10 else ""
+            shown = ", ".join(f"{one_line(value, 64)} {n}" for value, n in top)
+            others = content.distinct.get(fact, len(top)) - len(top)
+            more = f", and {others} others" if others > 0 else ""
             lines.append(f"{label}: {shown}{more}")
-    lines += ["", f"Intent ids, the first {min(count, DIGEST_LIST_LIMIT)} of {count}:"]
-    listed = alerts[:DIGEST_LIST_LIMIT]
+    listed = content.listed[:DIGEST_LIST_LIMIT]
+    lines += ["", f"Intent ids, the first {len(listed)} of {count}:"]
     id_width = max(len(one_line(a.intent_id, 40)) if a.intent_id is not None else 1 for a in listed)
     lines += [_digest_line(a, id_width) for a in listed]
     if count > DIGEST_LIST_LIMIT:
@@ -392,28 +414,27 @@ def _digest_body(alerts: Sequence[Alert], window_ms: int | None) -> list[str]:
     return lines
 
 
-def body(alerts: Sequence[Alert], *, window_ms: int | None = None) -> str:
-    """The plain-text body of a mail holding these alerts (one, or a digest)."""
-    if not alerts:
-        raise ValueError("a mail holds at least one alert")
-    lines = _single_body(alerts[0]) if len(alerts) == 1 else _digest_body(alerts, window_ms)
-    return scrub("\n".join(lines + _footer(alerts)) + "\n")
+def body(mail: Mail, *, window_ms: int | None = None) -> str:
+    """The plain-text body of a mail: one alert, or a digest."""
+    content = _content(mail)
+    lines = _single_body(content.first) if content.count == 1 else _digest_body(content, window_ms)
+    return scrub("\n".join(lines + _footer(content)) + "\n")
 
 
-def message(alerts: Sequence[Alert], *, mail_from: str, mail_to: Sequence[str], message_id: str,
+def message(mail: Mail, *, mail_from: str, mail_to: Sequence[str], message_id: str,
             date_ms: int, window_ms: int | None = None) -> EmailMessage:
     """The whole mail. `message_id` and `date_ms` are stored with the mail, so a re-send
     after a crash is the same mail, which a mail client can recognise."""
-    first = alerts[0]
+    content = _content(mail)
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = ", ".join(mail_to)
-    msg["Subject"] = subject(alerts)
+    msg["Subject"] = subject(content)
     msg["Date"] = formatdate(date_ms / 1000, usegmt=True)
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
-    msg["X-Treasury-Alert"] = f"kind={first.kind}; severity={first.severity}; count={len(alerts)}"
-    msg.set_content(body(alerts, window_ms=window_ms))
+    msg["X-Treasury-Alert"] = f"kind={content.kind}; severity={content.severity}; count={content.count}"
+    msg.set_content(body(content, window_ms=window_ms))
     return msg
 
 

@@ -4,15 +4,18 @@ It runs in a daemon thread with its own SQLite connection, and never holds a wri
 transaction across network I/O, so it can delay an alert but never a decision. One
 drain pass:
 
-1. read the alerts not yet in a mail, and plan the mails due now (`digest.plan`);
+1. read the alerts not yet in a mail (without their facts: cheap even for a flood) and
+   plan the mails due now (`digest.plan`);
 2. if anything is due (new mails, or mails left `sending` earlier), open ONE SMTP
    connection (10 s timeout); if that fails, record nothing and back off 1, 2, 4 ... 30 s,
    so the outbox drains within a minute of the server's return;
-3. record the new mails as `sending` and link their alerts (one short commit);
-4. send each mail (CRITICAL first); only once the server accepted it (`send_message`
-   returned; all recipients refused is a failure) mark the mail and its alerts sent in
-   one commit. A mail the server refuses stays `sending` and is retried with its own
-   backoff, without holding up the others.
+3. record the new mails as `sending` and link their alerts (short commits of at most
+   CLAIM_CHUNK alerts, with a pause between them for the treasury's writers);
+4. render each mail from SQL aggregates (a 50,000-alert digest is never loaded whole)
+   and send it, CRITICAL first; only once the server accepted it (`send_message`
+   returned; all recipients refused is a failure) mark the mail sent, which makes every
+   alert in it sent, in one single-row commit. A mail the server refuses stays
+   `sending` and is retried with its own backoff, without holding up the others.
 
 Exactly once, and the one place it is at least once: an alert is marked sent only after
 the server accepted its mail, so a server that is down loses nothing. If the process
@@ -33,6 +36,7 @@ import socket
 import sqlite3
 import ssl
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +54,11 @@ from treasury_bot.alerts.model import CRITICAL, INFO, WARNING
 log = get_logger("treasury.alerts")
 
 SMTP_TIMEOUT_S = 10.0
+PLAN_BATCH = 50_000   # alerts (without facts) read per severity per pass for planning
+LOG_BATCH = 2_000     # alerts (with facts) logged per pass when there is no SMTP
+CLAIM_CHUNK = 500     # alerts put in mails per write transaction (~3 ms of write lock)
+CLAIM_PAUSE_S = 0.01  # between such transactions: SQLite's busy handler polls (1, 2, 5 ...
+                      # 100 ms), so back-to-back transactions would starve a waiting writer
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 
@@ -162,7 +171,7 @@ class AlertSender:
     """
 
     def __init__(self, ledger_path: Path | str, smtp: SmtpSettings | None, clock: Clock | None = None,
-                 window_s: float = 60.0, poll_s: float = 0.5, *, batch_size: int = 2000,
+                 window_s: float = 60.0, poll_s: float = 0.5, *, batch_size: int = PLAN_BATCH,
                  backoff_start_s: float = BACKOFF_START_S, backoff_max_s: float = BACKOFF_MAX_S,
                  smtp_timeout_s: float = SMTP_TIMEOUT_S) -> None:
         if window_s <= 0 or poll_s <= 0 or batch_size <= 0:
@@ -265,12 +274,15 @@ class AlertSender:
         now = self._clock.now_ms()
         monotonic = self._clock.monotonic()
         retry = [m for m in store.sending_mails(conn) if self._retry_at.get(m.mail_id, 0.0) <= monotonic]
-        batch = store.unsent(conn, self._batch)
-        keys = {(i.alert.kind, i.alert.severity) for i in batch if i.alert.severity != CRITICAL}
+        batch = store.pending(conn, self._batch)
+        keys = {(i.kind, i.severity) for i in batch if i.severity != CRITICAL}
         plan = digest.plan(batch, store.last_mail_times(conn, keys), self._window_ms, now)
-        more = any(n >= self._batch for n in Counter(i.alert.severity for i in batch).values())
+        # A full batch with progress made: more may be waiting, go again at once. A full
+        # batch held whole (a window still open) waits for the poll instead of spinning.
+        more = bool(plan.mails) and any(
+            n >= self._batch for n in Counter(i.severity for i in batch).values())
         if not retry and not plan.mails:
-            return DrainResult(held=plan.held, more=more)
+            return DrainResult(held=plan.held)
         try:
             client = connect(self._smtp, self._timeout)
         except (OSError, smtplib.SMTPException) as exc:
@@ -288,47 +300,73 @@ class AlertSender:
 
     def _record(self, conn: sqlite3.Connection, mails: Sequence[digest.PlannedMail],
                 now: int) -> list[store.MailRow]:
+        """Record the planned mails as `sending` and claim their alerts, in write
+        transactions of at most CLAIM_CHUNK alerts each with a pause between them: a
+        digest of 50,000 alerts holds the ledger's write lock a few milliseconds at a
+        time, never for seconds, and never shuts a waiting writer out."""
         assert self._smtp is not None
         domain = message_id_domain(self._smtp.sender)
-        subjects = [render.subject([i.alert for i in mail.items]) for mail in mails]
-        rows = []
-        with _write(conn):
-            for mail, subject in zip(mails, subjects):
-                rows.append(store.create_mail(
-                    conn, kind=mail.kind, severity=mail.severity, seqs=mail.seqs,
-                    message_id=make_msgid("alert", domain=domain), subject=subject,
-                    recipients=self._smtp.recipients, now_ms=now))
-        return rows
+        mail_ids: list[int] = []
+        in_transaction = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for mail in mails:
+                seqs = mail.seqs
+                for start in range(0, len(seqs), CLAIM_CHUNK):
+                    part = seqs[start:start + CLAIM_CHUNK]
+                    if in_transaction and in_transaction + len(part) > CLAIM_CHUNK:
+                        conn.execute("COMMIT")
+                        time.sleep(CLAIM_PAUSE_S)  # let the treasury's writers in
+                        conn.execute("BEGIN IMMEDIATE")
+                        in_transaction = 0
+                    if start == 0:
+                        mail_ids.append(store.create_mail(
+                            conn, kind=mail.kind, severity=mail.severity, seqs=part,
+                            message_id=make_msgid("alert", domain=domain),
+                            recipients=self._smtp.recipients, now_ms=now))
+                    else:
+                        store.claim_more(conn, mail_ids[-1], part)
+                    in_transaction += len(part)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return [store.get_mail(conn, mail_id) for mail_id in mail_ids]
 
     def _send_all(self, conn: sqlite3.Connection, client: smtplib.SMTP,
                   queue: Sequence[store.MailRow], held: int, more: bool) -> DrainResult:
         assert self._smtp is not None
         sent = refused = 0
         for index, mail in enumerate(queue):
-            alerts = [item.alert for item in store.mail_alerts(conn, mail.mail_id)]
-            msg = render.message(alerts, mail_from=self._smtp.sender, mail_to=self._smtp.recipients,
+            content = store.mail_content(conn, mail.mail_id, render.DIGEST_LIST_LIMIT)
+            msg = render.message(content, mail_from=self._smtp.sender, mail_to=self._smtp.recipients,
                                  message_id=mail.message_id, date_ms=mail.created_at_ms,
                                  window_ms=self._window_ms)
+            subject = str(msg["Subject"])
             try:
                 refused_rcpts = deliver(client, self._smtp, msg)
             except _MESSAGE_REFUSED as exc:
                 refused += 1
-                self._note_failure(conn, mail, exc)
+                self._note_failure(conn, mail, exc, subject)
                 continue
             except (OSError, smtplib.SMTPException) as exc:
-                self._note_failure(conn, mail, exc)
+                self._note_failure(conn, mail, exc, subject)
                 return DrainResult(sent, refused, held, waiting=len(queue) - index, unreachable=True)
-            with _write(conn):
-                store.mark_mail_sent(conn, mail.mail_id, self._clock.now_ms())
+            self._mark_sent(conn, mail.mail_id, subject)
             self._retry_at.pop(mail.mail_id, None)
             self._attempts.pop(mail.mail_id, None)
             sent += 1
             log.info("alert_mail_sent", mail_id=mail.mail_id, kind=mail.kind, severity=mail.severity,
-                     alerts=len(alerts), message_id=mail.message_id,
+                     alerts=content.count, message_id=mail.message_id,
                      refused=",".join(sorted(refused_rcpts)) or None)
         return DrainResult(sent, refused, held, more=more)
 
-    def _note_failure(self, conn: sqlite3.Connection, mail: store.MailRow, exc: BaseException) -> None:
+    def _mark_sent(self, conn: sqlite3.Connection, mail_id: int, subject: str) -> None:
+        with _write(conn):
+            store.mark_mail_sent(conn, mail_id, self._clock.now_ms(), subject)
+
+    def _note_failure(self, conn: sqlite3.Connection, mail: store.MailRow, exc: BaseException,
+                      subject: str) -> None:
         error = describe_error(exc)
         self.stats.last_error = error
         attempts = self._attempts.get(mail.mail_id, 0) + 1
@@ -336,19 +374,19 @@ class AlertSender:
         delay = min(self._backoff_max, self._backoff_start * 2 ** (attempts - 1))
         self._retry_at[mail.mail_id] = self._clock.monotonic() + delay
         with _write(conn):
-            store.note_mail_failure(conn, mail.mail_id, error)
+            store.note_mail_failure(conn, mail.mail_id, error, subject)
         log.warning("alert_mail_not_sent", mail_id=mail.mail_id, kind=mail.kind,
                     severity=mail.severity, error=error, retry_in_s=delay)
 
     def _log_pass(self, conn: sqlite3.Connection) -> DrainResult:
-        batch = store.unsent(conn, self._batch)
+        batch = store.unsent(conn, min(self._batch, LOG_BATCH))
         if not batch:
             return DrainResult()
         for item in batch:
             _log_alert(item.alert)
         with _write(conn):
             store.mark_logged(conn, [item.seq for item in batch], self._clock.now_ms())
-        more = any(n >= self._batch for n in Counter(i.alert.severity for i in batch).values())
+        more = any(n >= min(self._batch, LOG_BATCH) for n in Counter(i.alert.severity for i in batch).values())
         return DrainResult(sent=len(batch), more=more)
 
 

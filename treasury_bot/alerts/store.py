@@ -10,10 +10,13 @@ Tables (DDL in `OUTBOX_SCHEMA`; the ledger runs it at open, statement by stateme
   transaction: one append to the table and one to the "unplanned" partial index; no
   index on a random key such as intent_id, which would dirty scattered pages).
   `mail_id` links it to the mail that carries it once the sender has planned one;
-  `sent_at_ms`/`channel` are set when that mail was accepted (or the alert was logged).
+  `logged_at_ms` is set instead when there is no SMTP and the alert was logged.
 - `alert_mails`: one row per mail: its Message-ID (kept so a re-send after a crash is
   recognisable), state `sending` (recorded before the SMTP conversation) or `sent`
   (after the server accepted it), subject, recipients, times, attempts, last error.
+- `alert_delivery` (a view): each alert with its state `unsent` | `sending` | `sent`,
+  its channel (`smtp` | `log`) and when it was sent. An alert in a mail is sent exactly
+  when its mail is: marking a digest of 50,000 alerts sent is one row, not 50,000.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from treasury_bot.alerts.model import CRITICAL, INFO, WARNING, Alert, OutboxAlert
+from treasury_bot.alerts.model import (BREAKDOWN_FACTS, BREAKDOWN_TOP, CRITICAL, INFO, WARNING, Alert,
+                                       MailContent, OutboxAlert, PendingAlert)
 
 # No ';' inside comments or strings: the ledger splits this text on ';'.
 OUTBOX_SCHEMA = """
@@ -34,8 +38,8 @@ CREATE TABLE IF NOT EXISTS alert_mails (
     severity       TEXT NOT NULL CHECK (severity IN ('INFO', 'WARNING', 'CRITICAL')),
     alert_count    INTEGER NOT NULL CHECK (alert_count >= 1),
     state          TEXT NOT NULL CHECK (state IN ('sending', 'sent')),
-    subject        TEXT NOT NULL,
-    recipients     TEXT NOT NULL,          -- comma-separated, as sent
+    subject        TEXT,                   -- set when rendered for sending
+    recipients     TEXT NOT NULL,          -- comma-separated
     created_at_ms  INTEGER NOT NULL,       -- when planned, also the mail's Date header
     sent_at_ms     INTEGER,                -- when the server accepted it
     attempts       INTEGER NOT NULL DEFAULT 0,
@@ -52,14 +56,21 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
     severity       TEXT NOT NULL CHECK (severity IN ('INFO', 'WARNING', 'CRITICAL')),
     intent_id      TEXT,
     facts          TEXT NOT NULL,          -- JSON object of str -> str | int | null
-    mail_id        INTEGER REFERENCES alert_mails (mail_id),
-    sent_at_ms     INTEGER,
-    channel        TEXT CHECK (channel IN ('smtp', 'log'))
+    mail_id        INTEGER REFERENCES alert_mails (mail_id),   -- the mail that carries it
+    logged_at_ms   INTEGER                 -- without SMTP: when it was logged instead
 );
 CREATE INDEX IF NOT EXISTS alert_outbox_unplanned
-    ON alert_outbox (severity, seq) WHERE mail_id IS NULL AND sent_at_ms IS NULL;
+    ON alert_outbox (severity, seq) WHERE mail_id IS NULL AND logged_at_ms IS NULL;
 CREATE INDEX IF NOT EXISTS alert_outbox_by_mail
     ON alert_outbox (mail_id) WHERE mail_id IS NOT NULL;
+CREATE VIEW IF NOT EXISTS alert_delivery AS
+    SELECT o.seq, o.created_at_ms, o.kind, o.severity, o.intent_id, o.mail_id,
+           CASE WHEN o.logged_at_ms IS NOT NULL OR m.state = 'sent' THEN 'sent'
+                WHEN m.state = 'sending' THEN 'sending' ELSE 'unsent' END AS state,
+           CASE WHEN o.logged_at_ms IS NOT NULL THEN 'log'
+                WHEN m.state = 'sent' THEN 'smtp' END AS channel,
+           COALESCE(o.logged_at_ms, m.sent_at_ms) AS sent_at_ms
+    FROM alert_outbox o LEFT JOIN alert_mails m ON m.mail_id = o.mail_id;
 """
 
 OUTBOX_STATEMENTS: tuple[str, ...] = tuple(s.strip() for s in OUTBOX_SCHEMA.split(";") if s.strip())
@@ -113,19 +124,31 @@ def _outbox_alert(row: Sequence) -> OutboxAlert:
                                   facts=json.loads(facts), created_at_ms=created_at_ms))
 
 
-def unsent(conn: sqlite3.Connection, limit: int) -> list[OutboxAlert]:
-    """Alerts not yet sent nor put in a mail, oldest first, up to `limit` per severity.
+_UNPLANNED = "mail_id IS NULL AND logged_at_ms IS NULL"  # the partial index's own condition
 
-    Read per severity so that a flood of rejections can never hide a CRITICAL alert
-    behind it; each query is a range of the partial index.
-    """
+
+def unsent(conn: sqlite3.Connection, limit: int) -> list[OutboxAlert]:
+    """Alerts not yet sent nor put in a mail, with their facts, oldest first, up to
+    `limit` per severity (read per severity so that a flood of rejections can never
+    hide a CRITICAL alert behind it). Used when alerts are only logged."""
     found: list[OutboxAlert] = []
     for severity in (CRITICAL, WARNING, INFO):
-        rows = conn.execute(
-            f"SELECT {_ALERT_COLUMNS} FROM alert_outbox"
-            " WHERE severity = ? AND mail_id IS NULL AND sent_at_ms IS NULL"
-            " ORDER BY seq LIMIT ?", (severity, limit)).fetchall()
+        rows = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alert_outbox WHERE severity = ? AND {_UNPLANNED}"
+                            " ORDER BY seq LIMIT ?", (severity, limit)).fetchall()
         found.extend(_outbox_alert(row) for row in rows)
+    found.sort(key=lambda item: item.seq)
+    return found
+
+
+def pending(conn: sqlite3.Connection, limit: int) -> list[PendingAlert]:
+    """The same alerts without their facts, for the digest planner: cheap even for a
+    flood. Up to `limit` per severity, oldest first."""
+    found: list[PendingAlert] = []
+    for severity in (CRITICAL, WARNING, INFO):
+        rows = conn.execute(f"SELECT seq, kind, severity, created_at_ms FROM alert_outbox"
+                            f" WHERE severity = ? AND {_UNPLANNED} ORDER BY seq LIMIT ?",
+                            (severity, limit)).fetchall()
+        found.extend(PendingAlert(*row) for row in rows)
     found.sort(key=lambda item: item.seq)
     return found
 
@@ -150,7 +173,7 @@ class MailRow:
     severity: str
     alert_count: int
     state: str
-    subject: str
+    subject: str | None
     recipients: tuple[str, ...]
     created_at_ms: int
     sent_at_ms: int | None
@@ -169,22 +192,36 @@ def _mail(row: Sequence) -> MailRow:
 
 
 def create_mail(conn: sqlite3.Connection, *, kind: str, severity: str, seqs: Sequence[int],
-                message_id: str, subject: str, recipients: Sequence[str], now_ms: int) -> MailRow:
-    """Record a mail as `sending` and put these alerts in it (caller's transaction)."""
+                message_id: str, recipients: Sequence[str], now_ms: int) -> int:
+    """Record a mail as `sending` and put these alerts in it (caller's transaction).
+    A big digest adds the rest of its alerts with `claim_more`, in further short
+    transactions, so that the ledger's write lock is never held for long."""
+    if not seqs:
+        raise OutboxError("empty_mail", "a mail holds at least one alert")
     cursor = conn.execute(
-        "INSERT INTO alert_mails (message_id, kind, severity, alert_count, state, subject,"
-        " recipients, created_at_ms) VALUES (?, ?, ?, ?, 'sending', ?, ?, ?)",
-        (message_id, kind, severity, len(seqs), subject, ",".join(recipients), now_ms))
+        "INSERT INTO alert_mails (message_id, kind, severity, alert_count, state, recipients,"
+        " created_at_ms) VALUES (?, ?, ?, ?, 'sending', ?, ?)",
+        (message_id, kind, severity, len(seqs), ",".join(recipients), now_ms))
     mail_id = int(cursor.lastrowid)
-    conn.executemany(
-        "UPDATE alert_outbox SET mail_id = ? WHERE seq = ? AND mail_id IS NULL AND sent_at_ms IS NULL",
-        [(mail_id, seq) for seq in seqs])
-    claimed = conn.execute("SELECT COUNT(*) FROM alert_outbox WHERE mail_id = ?", (mail_id,)).fetchone()[0]
-    if claimed != len(seqs):
+    _claim(conn, mail_id, seqs)
+    return mail_id
+
+
+def claim_more(conn: sqlite3.Connection, mail_id: int, seqs: Sequence[int]) -> None:
+    """Add more alerts to a mail still `sending` (caller's transaction)."""
+    _claim(conn, mail_id, seqs)
+    conn.execute("UPDATE alert_mails SET alert_count = alert_count + ? WHERE mail_id = ?", (len(seqs), mail_id))
+
+
+def _claim(conn: sqlite3.Connection, mail_id: int, seqs: Sequence[int]) -> None:
+    if not seqs:
+        raise OutboxError("empty_mail", f"mail {mail_id}: no alerts to put in it")
+    cursor = conn.executemany(f"UPDATE alert_outbox SET mail_id = ? WHERE seq = ? AND {_UNPLANNED}",
+                              [(mail_id, seq) for seq in seqs])
+    if cursor.rowcount != len(seqs):
         # Another sender took some of them: two senders on one ledger is a bug, stop here.
         raise OutboxError("outbox_contended",
-                          f"mail {mail_id}: {len(seqs) - claimed} of its alerts were already taken")
-    return get_mail(conn, mail_id)
+                          f"mail {mail_id}: {len(seqs) - cursor.rowcount} of its alerts were already taken")
 
 
 def get_mail(conn: sqlite3.Connection, mail_id: int) -> MailRow:
@@ -201,30 +238,60 @@ def sending_mails(conn: sqlite3.Connection) -> list[MailRow]:
     return [_mail(row) for row in rows]
 
 
-def mail_alerts(conn: sqlite3.Connection, mail_id: int) -> list[OutboxAlert]:
-    rows = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alert_outbox WHERE mail_id = ? ORDER BY seq",
-                        (mail_id,)).fetchall()
+def mail_alerts(conn: sqlite3.Connection, mail_id: int, limit: int = -1) -> list[OutboxAlert]:
+    """A mail's alerts in outbox order (the first `limit`; -1: all)."""
+    rows = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alert_outbox WHERE mail_id = ? ORDER BY seq LIMIT ?",
+                        (mail_id, limit)).fetchall()
     return [_outbox_alert(row) for row in rows]
 
 
-def mark_mail_sent(conn: sqlite3.Connection, mail_id: int, at_ms: int) -> None:
-    """The server accepted the mail: it and its alerts are sent (caller's transaction)."""
+def mail_content(conn: sqlite3.Connection, mail_id: int, list_limit: int) -> MailContent:
+    """What a mail says, by aggregates: a digest of 100,000 alerts is never loaded whole.
+    Same result as `render.content_of` over the mail's alerts in outbox order."""
+    mail = get_mail(conn, mail_id)
+    count, first_ms, last_ms = conn.execute(
+        "SELECT COUNT(*), MIN(created_at_ms), MAX(created_at_ms) FROM alert_outbox WHERE mail_id = ?",
+        (mail_id,)).fetchone()
+    if count == 0:
+        raise OutboxError("empty_mail", f"mail {mail_id} holds no alerts")
+    listed = tuple(item.alert for item in mail_alerts(conn, mail_id, list_limit))
+    last_row = conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alert_outbox WHERE mail_id = ?"
+                            " ORDER BY seq DESC LIMIT 1", (mail_id,)).fetchone()
+    breakdowns: dict[str, tuple[tuple[str, int], ...]] = {}
+    distinct: dict[str, int] = {}
+    if count > 1:
+        for fact in BREAKDOWN_FACTS:
+            path = f"$.{fact}"
+            rows = conn.execute(
+                "SELECT json_extract(facts, ?) AS v, COUNT(*) AS n FROM alert_outbox"
+                " WHERE mail_id = ? AND v IS NOT NULL GROUP BY v ORDER BY n DESC, MIN(seq) LIMIT ?",
+                (path, mail_id, BREAKDOWN_TOP)).fetchall()
+            if rows:
+                breakdowns[fact] = tuple((str(v), int(n)) for v, n in rows)
+                distinct[fact] = conn.execute(
+                    "SELECT COUNT(DISTINCT json_extract(facts, ?)) FROM alert_outbox WHERE mail_id = ?",
+                    (path, mail_id)).fetchone()[0]
+    return MailContent(mail.kind, mail.severity, int(count), listed, _outbox_alert(last_row).alert,
+                       int(first_ms), int(last_ms), breakdowns, distinct)
+
+
+def mark_mail_sent(conn: sqlite3.Connection, mail_id: int, at_ms: int, subject: str | None = None) -> None:
+    """The server accepted the mail: it, and so every alert in it, is sent. One row."""
     conn.execute("UPDATE alert_mails SET state = 'sent', sent_at_ms = ?, attempts = attempts + 1,"
-                 " last_error = NULL WHERE mail_id = ?", (at_ms, mail_id))
-    conn.execute("UPDATE alert_outbox SET sent_at_ms = ?, channel = 'smtp'"
-                 " WHERE mail_id = ? AND sent_at_ms IS NULL", (at_ms, mail_id))
+                 " last_error = NULL, subject = COALESCE(?, subject) WHERE mail_id = ?",
+                 (at_ms, subject, mail_id))
 
 
-def note_mail_failure(conn: sqlite3.Connection, mail_id: int, error: str) -> None:
+def note_mail_failure(conn: sqlite3.Connection, mail_id: int, error: str, subject: str | None = None) -> None:
     """An attempt failed: count it and keep the error (the mail stays `sending`)."""
-    conn.execute("UPDATE alert_mails SET attempts = attempts + 1, last_error = ? WHERE mail_id = ?",
-                 (error[:500], mail_id))
+    conn.execute("UPDATE alert_mails SET attempts = attempts + 1, last_error = ?,"
+                 " subject = COALESCE(?, subject) WHERE mail_id = ?", (error[:500], subject, mail_id))
 
 
 def mark_logged(conn: sqlite3.Connection, seqs: Sequence[int], at_ms: int) -> None:
     """Without SMTP, an alert is done once it was logged (caller's transaction)."""
-    conn.executemany("UPDATE alert_outbox SET sent_at_ms = ?, channel = 'log'"
-                     " WHERE seq = ? AND sent_at_ms IS NULL", [(at_ms, seq) for seq in seqs])
+    conn.executemany(f"UPDATE alert_outbox SET logged_at_ms = ? WHERE seq = ? AND {_UNPLANNED}",
+                     [(at_ms, seq) for seq in seqs])
 
 
 # -- treasuryctl -------------------------------------------------------------------------
@@ -242,19 +309,20 @@ class ListedAlert:
 
 
 def listing(conn: sqlite3.Connection, *, unsent_only: bool = False, limit: int = 50) -> list[ListedAlert]:
-    """The newest `limit` alerts (newest first), or every unsent one (oldest first).
+    """The newest `limit` alerts (newest first), or the oldest `limit` unsent ones.
 
     Unsent = not yet accepted by the mail server: unplanned, or in a mail still `sending`.
     """
-    select = (f"SELECT o.seq, o.created_at_ms, o.kind, o.severity, o.intent_id, o.facts,"
-              " o.mail_id, m.state, o.sent_at_ms, o.channel"
+    select = ("SELECT o.seq, o.created_at_ms, o.kind, o.severity, o.intent_id, o.facts,"
+              " o.mail_id, m.state, COALESCE(o.logged_at_ms, m.sent_at_ms),"
+              " CASE WHEN o.logged_at_ms IS NOT NULL THEN 'log' WHEN m.state = 'sent' THEN 'smtp' END"
               " FROM alert_outbox o LEFT JOIN alert_mails m ON m.mail_id = o.mail_id")
     if unsent_only:
         rows = conn.execute(
-            select + " WHERE o.mail_id IS NULL AND o.sent_at_ms IS NULL"
+            select + " WHERE o.mail_id IS NULL AND o.logged_at_ms IS NULL"
             " UNION ALL " + select +
             " WHERE o.mail_id IN (SELECT mail_id FROM alert_mails WHERE state = 'sending')"
-            " AND o.sent_at_ms IS NULL ORDER BY 1 LIMIT ?", (limit,)).fetchall()
+            " ORDER BY 1 LIMIT ?", (limit,)).fetchall()
     else:
         rows = conn.execute(select + " ORDER BY o.seq DESC LIMIT ?", (limit,)).fetchall()
     listed = []
@@ -273,7 +341,7 @@ class OutboxCounts:
 def counts(conn: sqlite3.Connection) -> OutboxCounts:
     """For `treasuryctl status`: how far behind the outbox is."""
     unplanned = conn.execute("SELECT COUNT(*) FROM alert_outbox"
-                             " WHERE mail_id IS NULL AND sent_at_ms IS NULL").fetchone()[0]
+                             f" WHERE {_UNPLANNED}").fetchone()[0]
     in_mails, mails = conn.execute(
         "SELECT COALESCE(SUM(alert_count), 0), COUNT(*) FROM alert_mails WHERE state = 'sending'").fetchone()
     return OutboxCounts(unsent=int(unplanned) + int(in_mails), sending_mails=int(mails))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from common.clock import FakeClock
 from treasury_bot.alerts import digest, model
-from treasury_bot.alerts.model import CRITICAL, INFO, WARNING, Alert, OutboxAlert
+from treasury_bot.alerts.model import CRITICAL, INFO, WARNING, PendingAlert
 
 WINDOW_MS = 60_000
 POLL_MS = 500
@@ -23,17 +23,16 @@ class FakeOutbox:
     def __init__(self, clock: FakeClock, window_ms: int = WINDOW_MS) -> None:
         self.clock = clock
         self.window_ms = window_ms
-        self.alerts: list[OutboxAlert] = []
+        self.alerts: list[PendingAlert] = []
         self.mailed: dict[int, int] = {}                        # seq -> mail index
         self.mails: list[tuple[int, digest.PlannedMail]] = []  # (planned at, mail)
         self.last_plan: digest.Plan | None = None
 
     def raise_alert(self, kind: str = model.INTENT_REJECTED, severity: str | None = None,
-                    at_ms: int | None = None) -> OutboxAlert:
+                    at_ms: int | None = None) -> PendingAlert:
         seq = len(self.alerts) + 1
-        alert = Alert(kind=kind, severity=severity or model.severity_of(kind, {}), intent_id=f"i-{seq}",
-                      facts={}, created_at_ms=self.clock.now_ms() if at_ms is None else at_ms)
-        item = OutboxAlert(seq, alert)
+        item = PendingAlert(seq, kind, severity or model.severity_of(kind, {}),
+                            self.clock.now_ms() if at_ms is None else at_ms)
         self.alerts.append(item)
         return item
 
@@ -97,7 +96,7 @@ def test_a_second_alert_within_the_window_is_held_until_its_window_closes(outbox
     second = outbox.raise_alert()
     assert outbox.drain() == []
     assert outbox.last_plan.held == 1
-    assert outbox.last_plan.next_due_ms == second.alert.created_at_ms + WINDOW_MS
+    assert outbox.last_plan.next_due_ms == second.created_at_ms + WINDOW_MS
     clock.advance(59.999)
     assert outbox.drain() == []
     clock.advance(0.001)
@@ -175,7 +174,7 @@ def test_kinds_and_severities_are_folded_separately(outbox, clock):
         clock.advance(1)
     outbox.run(65)
     for _, mail in outbox.mails:
-        assert {(i.alert.kind, i.alert.severity) for i in mail.items} == {(mail.kind, mail.severity)}
+        assert {(i.kind, i.severity) for i in mail.items} == {(mail.kind, mail.severity)}
     assert sorted(outbox.sizes()) == [1, 1, 1, 2, 2, 2]
 
 
@@ -199,7 +198,7 @@ def test_no_alert_waits_longer_than_one_window_and_one_poll(outbox, clock):
     outbox.run(61)
     for seq, index in outbox.mailed.items():
         at, _ = outbox.mails[index]
-        assert at - outbox.alerts[seq - 1].alert.created_at_ms <= WINDOW_MS + POLL_MS
+        assert at - outbox.alerts[seq - 1].created_at_ms <= WINDOW_MS + POLL_MS
 
 
 def test_a_backlog_after_an_outage_drains_in_one_pass(outbox, clock):
@@ -212,7 +211,7 @@ def test_a_backlog_after_an_outage_drains_in_one_pass(outbox, clock):
     assert len(outbox.mailed) == 600
     assert 10 <= len(outbox.mails) <= 12
     for _, mail in outbox.mails:
-        span = mail.items[-1].alert.created_at_ms - mail.items[0].alert.created_at_ms
+        span = mail.items[-1].created_at_ms - mail.items[0].created_at_ms
         assert span < WINDOW_MS
 
 
@@ -247,7 +246,7 @@ def test_an_open_window_in_a_backlog_is_held_and_reports_when_it_closes(outbox, 
     clock.advance(30)
     assert outbox.sizes() == [] and len(outbox.drain()) == 1
     assert outbox.last_plan.held == 2
-    assert outbox.last_plan.next_due_ms == second.alert.created_at_ms + WINDOW_MS
+    assert outbox.last_plan.next_due_ms == second.created_at_ms + WINDOW_MS
 
 
 def test_a_digest_holds_only_alerts_raised_within_the_window_of_its_first(outbox, clock):
@@ -260,7 +259,7 @@ def test_a_digest_holds_only_alerts_raised_within_the_window_of_its_first(outbox
     clock.advance(62)
     mails = outbox.drain()
     assert [m.items for m in mails] == [tuple(inside)]
-    assert outbox.last_plan.next_due_ms == after.alert.created_at_ms + WINDOW_MS
+    assert outbox.last_plan.next_due_ms == after.created_at_ms + WINDOW_MS
 
 
 def test_the_window_must_be_positive():
@@ -296,12 +295,12 @@ def test_random_traffic_keeps_every_promise(traffic, outage_ms):
     assert sorted(outbox.mailed) == [a.seq for a in outbox.alerts]
     by_key: dict[tuple[str, str], list[int]] = defaultdict(list)
     for at, mail in outbox.mails:
-        kinds = {(i.alert.kind, i.alert.severity) for i in mail.items}
+        kinds = {(i.kind, i.severity) for i in mail.items}
         assert kinds == {(mail.kind, mail.severity)}
-        span = mail.items[-1].alert.created_at_ms - mail.items[0].alert.created_at_ms
+        span = mail.items[-1].created_at_ms - mail.items[0].created_at_ms
         assert span < WINDOW_MS
         for item in mail.items:
-            became_sendable = max(item.alert.created_at_ms, outage_ms)
+            became_sendable = max(item.created_at_ms, outage_ms)
             limit = POLL_MS if mail.severity == CRITICAL else WINDOW_MS + POLL_MS
             assert at - became_sendable <= limit
         if mail.severity == CRITICAL:

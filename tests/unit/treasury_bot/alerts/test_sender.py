@@ -37,7 +37,7 @@ def enqueue(path: Path, *alerts: model.Alert) -> None:
 
 def outbox_rows(path: Path) -> list[tuple]:
     conn = sqlite3.connect(str(path))
-    rows = conn.execute("SELECT kind, mail_id, sent_at_ms, channel FROM alert_outbox ORDER BY seq").fetchall()
+    rows = conn.execute("SELECT kind, mail_id, sent_at_ms, channel FROM alert_delivery ORDER BY seq").fetchall()
     conn.close()
     return rows
 

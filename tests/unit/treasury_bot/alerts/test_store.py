@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.alert_samples import AT_MS, every_kind, transfer
-from treasury_bot.alerts import ctl, events, model, store
+from treasury_bot.alerts import ctl, events, model, render, store
 from treasury_bot.alerts.store import OUTBOX_SCHEMA, OutboxError
 
 
@@ -105,7 +105,7 @@ def test_a_flood_cannot_hide_a_critical_alert_from_the_sender(conn):
 def test_the_unsent_query_reads_the_partial_index(conn):
     """The sender's poll is a range of the 'unplanned' index, not a scan of all alerts."""
     plan = conn.execute("EXPLAIN QUERY PLAN SELECT seq FROM alert_outbox WHERE severity = 'WARNING'"
-                        " AND mail_id IS NULL AND sent_at_ms IS NULL ORDER BY seq LIMIT 10").fetchall()
+                        " AND mail_id IS NULL AND logged_at_ms IS NULL ORDER BY seq LIMIT 10").fetchall()
     assert "alert_outbox_unplanned" in " ".join(str(row) for row in plan)
 
 
@@ -113,14 +113,13 @@ def make_mail(conn, seqs, kind=model.INTENT_REJECTED, severity=model.WARNING, no
               message_id="<1.treasury-alert@example.com>"):
     conn.execute("BEGIN IMMEDIATE")
     try:
-        row = store.create_mail(conn, kind=kind, severity=severity, seqs=seqs, message_id=message_id,
-                                subject="[treasury][WARNING] 2 rejected intents",
-                                recipients=("a@example.com", "b@example.com"), now_ms=now)
+        mail_id = store.create_mail(conn, kind=kind, severity=severity, seqs=seqs, message_id=message_id,
+                                    recipients=("a@example.com", "b@example.com"), now_ms=now)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    return row
+    return store.get_mail(conn, mail_id)
 
 
 def test_a_mail_takes_its_alerts_out_of_the_unsent_queue_until_it_is_sent(conn):
@@ -133,14 +132,17 @@ def test_a_mail_takes_its_alerts_out_of_the_unsent_queue_until_it_is_sent(conn):
     assert [i.seq for i in store.mail_alerts(conn, mail.mail_id)] == seqs[:2]
     assert store.counts(conn) == store.OutboxCounts(unsent=3, sending_mails=1)
 
+    assert mail.subject is None  # rendered when sent
     conn.execute("BEGIN IMMEDIATE")
-    store.mark_mail_sent(conn, mail.mail_id, AT_MS + 2000)
+    store.mark_mail_sent(conn, mail.mail_id, AT_MS + 2000, "[treasury][WARNING] 2 rejected intents")
     conn.execute("COMMIT")
     assert store.sending_mails(conn) == []
     sent = store.get_mail(conn, mail.mail_id)
     assert (sent.state, sent.sent_at_ms, sent.attempts) == ("sent", AT_MS + 2000, 1)
-    rows = conn.execute("SELECT seq, sent_at_ms, channel FROM alert_outbox ORDER BY seq").fetchall()
-    assert rows == [(seqs[0], AT_MS + 2000, "smtp"), (seqs[1], AT_MS + 2000, "smtp"), (seqs[2], None, None)]
+    assert sent.subject == "[treasury][WARNING] 2 rejected intents"
+    rows = conn.execute("SELECT seq, state, sent_at_ms, channel FROM alert_delivery ORDER BY seq").fetchall()
+    assert rows == [(seqs[0], "sent", AT_MS + 2000, "smtp"), (seqs[1], "sent", AT_MS + 2000, "smtp"),
+                    (seqs[2], "unsent", None, None)]
     assert store.counts(conn) == store.OutboxCounts(unsent=1, sending_mails=0)
 
 
@@ -153,7 +155,7 @@ def test_a_failed_attempt_is_counted_and_the_mail_stays_sending(conn):
     conn.execute("COMMIT")
     again = store.get_mail(conn, mail.mail_id)
     assert (again.state, again.attempts, again.last_error) == ("sending", 1, "ConnectionRefusedError: [Errno 111]")
-    assert conn.execute("SELECT sent_at_ms FROM alert_outbox").fetchone() == (None,)
+    assert conn.execute("SELECT state, sent_at_ms FROM alert_delivery").fetchone() == ("sending", None)
 
 
 def test_an_alert_can_be_in_only_one_mail(conn):
@@ -186,7 +188,8 @@ def test_logged_alerts_are_marked_sent_on_the_log_channel(conn):
     store.mark_logged(conn, seqs, AT_MS + 1)
     conn.execute("COMMIT")
     assert store.unsent(conn, 10) == []
-    assert conn.execute("SELECT DISTINCT channel, mail_id FROM alert_outbox").fetchall() == [("log", None)]
+    assert conn.execute("SELECT DISTINCT state, channel, mail_id, sent_at_ms FROM alert_delivery").fetchall() == [
+        ("sent", "log", None, AT_MS + 1)]
 
 
 def test_the_listing_shows_newest_first_or_unsent_oldest_first(conn):
@@ -216,7 +219,7 @@ def test_the_listing_of_an_empty_outbox_says_so(conn):
 
 
 def test_the_tables_refuse_values_outside_their_contract(conn):
-    """CHECK constraints: a bad severity, state or channel never gets in."""
+    """CHECK constraints and the foreign key: a bad severity or mail link never gets in."""
     conn.execute("BEGIN IMMEDIATE")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO alert_outbox (created_at_ms, kind, severity, facts) VALUES (1, 'x', 'LOUD', '{}')")
@@ -224,3 +227,55 @@ def test_the_tables_refuse_values_outside_their_contract(conn):
         conn.execute("INSERT INTO alert_outbox (created_at_ms, kind, severity, facts, mail_id)"
                      " VALUES (1, 'x', 'INFO', '{}', 999)")  # no such mail (foreign key)
     conn.execute("ROLLBACK")
+
+
+def test_pending_reads_only_what_the_planner_needs_per_severity(conn):
+    """Seq, kind, severity, time: no facts to parse, so a flood is cheap to plan."""
+    seqs = enqueue_committed(conn, rejection(1), every_kind()[model.NEEDS_REVIEW], rejection(2))
+    assert store.pending(conn, 10) == [
+        model.PendingAlert(seqs[0], model.INTENT_REJECTED, model.WARNING, AT_MS + 1),
+        model.PendingAlert(seqs[1], model.NEEDS_REVIEW, model.CRITICAL, AT_MS),
+        model.PendingAlert(seqs[2], model.INTENT_REJECTED, model.WARNING, AT_MS + 2)]
+    assert [p.seq for p in store.pending(conn, 1)] == seqs[:2]
+
+
+def test_a_big_digest_is_claimed_in_several_short_transactions(conn):
+    """claim_more adds alerts to a mail still sending and keeps its count right."""
+    seqs = enqueue_committed(conn, *[rejection(i) for i in range(10)])
+    mail = make_mail(conn, seqs[:4])
+    for part in (seqs[4:7], seqs[7:]):
+        conn.execute("BEGIN IMMEDIATE")
+        store.claim_more(conn, mail.mail_id, part)
+        conn.execute("COMMIT")
+    assert store.get_mail(conn, mail.mail_id).alert_count == 10
+    assert [i.seq for i in store.mail_alerts(conn, mail.mail_id)] == seqs
+    assert store.pending(conn, 10) == []
+    with pytest.raises(OutboxError):
+        store.claim_more(conn, mail.mail_id, seqs[:1])  # already in this mail
+
+
+def test_mail_content_by_sql_says_what_rendering_the_alerts_in_memory_says(conn):
+    """The aggregates (count, first 50, last, span, top values with ties, distinct counts)
+    match render.content_of over the same alerts, so a huge digest need not be loaded."""
+    alerts = []
+    for i in range(137):
+        reason = ("over_window_limit", "unknown_destination", "stale_intent")[i % 3 if i < 90 else 0]
+        alerts.append(events.intent_rejected(
+            transfer(f"r-{i:03d}", "20", destination=f"dest-{i % 13}"), at_ms=AT_MS + (i * 7919) % 1000,
+            reason_code=reason))
+    seqs = enqueue_committed(conn, *alerts)
+    mail = make_mail(conn, seqs)
+    from_sql = store.mail_content(conn, mail.mail_id, render.DIGEST_LIST_LIMIT)
+    in_memory = render.content_of(alerts)
+    assert from_sql == in_memory
+    assert from_sql.distinct["destination"] == 13 and len(from_sql.breakdowns["destination"]) == 10
+    assert render.body(from_sql, window_ms=60_000) == render.body(alerts, window_ms=60_000)
+
+
+def test_mail_content_of_a_single_alert_is_that_alert(conn):
+    """One alert: no breakdowns, the alert itself first and last."""
+    alert = every_kind()[model.WITHDRAWAL_FAILED]
+    mail = make_mail(conn, enqueue_committed(conn, alert), kind=alert.kind, severity=alert.severity)
+    content = store.mail_content(conn, mail.mail_id, 50)
+    assert content == render.content_of([alert])
+    assert (content.count, content.first, content.last, content.breakdowns) == (1, alert, alert, {})
