@@ -210,6 +210,16 @@ def test_starttls_never_falls_back_to_plain_text(ledger, sink):
     assert sink.mails == [] and not all_sent(ledger)
 
 
+def test_implicit_tls_against_a_plain_server_fails_cleanly_and_sends_nothing(ledger, sink):
+    """SMTP_SECURITY=ssl speaks TLS from the first byte; a plain server is an error."""
+    enqueue(ledger, every_kind()[model.NEEDS_REVIEW])
+    tls = sender.AlertSender(ledger, smtp_settings(sink, security="ssl"), smtp_timeout_s=3)
+    result = tls.drain_once()
+    tls.stop()
+    assert result.unreachable and ("SSL" in tls.stats.last_error or "TLS" in tls.stats.last_error)
+    assert sink.mails == [] and not all_sent(ledger)
+
+
 def test_send_test_mail_goes_through_the_real_server_and_not_the_outbox(ledger, sink):
     """`treasuryctl alerts test`: accepted, said so, and the mail is there."""
     accepted, detail = sender.send_test_mail(smtp_settings(sink))

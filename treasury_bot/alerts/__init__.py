@@ -5,7 +5,9 @@ How the treasury uses it:
 - at each change worth telling: inside that change's transaction,
   `enqueue(conn, events.<kind>(...))`;
 - at start: `AlertSender(ledger_path, settings.smtp).start()`, and `.stop()` at exit;
-- `treasuryctl alerts list|test`: `ctl.outbox_lines(conn, ...)`, `send_test_mail(smtp)`.
+- `treasuryctl alerts list|test`: `outbox_lines(conn, ...)`, `send_test_mail(smtp)`;
+  `treasuryctl status` may show `store.counts(conn)`; the view `alert_delivery` gives each
+  alert's state (unsent | sending | sent), channel and sent time.
 """
 
 from treasury_bot.alerts import events

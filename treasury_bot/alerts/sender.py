@@ -192,6 +192,7 @@ class AlertSender:
         self._retry_at: dict[int, float] = {}   # mail_id -> monotonic time of its next try
         self._attempts: dict[int, int] = {}     # mail_id -> refusals seen by this process
         self.stats = SenderStats()
+        self._checked_waiting_mails = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -379,6 +380,12 @@ class AlertSender:
                     severity=mail.severity, error=error, retry_in_s=delay)
 
     def _log_pass(self, conn: sqlite3.Connection) -> DrainResult:
+        if not self._checked_waiting_mails:
+            self._checked_waiting_mails = True
+            waiting = store.sending_mails(conn)
+            if waiting:  # recorded under an earlier SMTP configuration: kept for SMTP's return
+                log.warning("alert_mails_waiting_for_smtp", mails=len(waiting),
+                            alerts=sum(m.alert_count for m in waiting))
         batch = store.unsent(conn, min(self._batch, LOG_BATCH))
         if not batch:
             return DrainResult()

@@ -128,3 +128,23 @@ def test_the_sender_refuses_nonsense_timings(ledger):
     for kwargs in (dict(window_s=0), dict(poll_s=0), dict(batch_size=0)):
         with pytest.raises(ValueError):
             sender.AlertSender(ledger, None, **kwargs)
+
+
+def test_log_only_mode_leaves_mails_recorded_for_smtp_waiting_and_says_so(ledger, caplog):
+    """Mails recorded under an earlier SMTP setup are kept for SMTP's return, with a warning,
+    and their alerts are not logged as if delivered."""
+    caplog.set_level(logging.INFO, logger="treasury.alerts")
+    enqueue(ledger, every_kind()[model.NEEDS_REVIEW], every_kind()[model.INTENT_REJECTED])
+    conn = sqlite3.connect(str(ledger), isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    store.create_mail(conn, kind=model.NEEDS_REVIEW, severity=model.CRITICAL, seqs=[1],
+                      message_id="<w@example.com>", recipients=("ops@example.com",), now_ms=1)
+    conn.execute("COMMIT")
+    conn.close()
+    log_only = sender.AlertSender(ledger, None, FakeClock())
+    assert log_only.drain_once().sent == 1
+    log_only.stop()
+    warned = [r for r in caplog.records if r.getMessage() == "alert_mails_waiting_for_smtp"]
+    assert len(warned) == 1 and warned[0].fields == {"mails": 1, "alerts": 1}
+    assert [r.fields["kind"] for r in alert_records(caplog)] == ["intent_rejected"]
+    assert [row[3] for row in outbox_rows(ledger)] == [None, "log"]
