@@ -99,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    print(f"sandbox config={args.config or 'demo.toml (packaged)'} state={args.state or 'memory'}",
+          file=sys.stderr, flush=True)
     print(f"sandbox listening on {server.url()}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

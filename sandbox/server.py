@@ -68,6 +68,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128          # bursts of concurrent clients (benchmarks) must not be refused
 
     def __init__(self, address: tuple[str, int], app: SandboxApp, quiet: bool = False) -> None:
         if ":" in address[0]:
