@@ -69,6 +69,19 @@ def _exchange_info(call: Call) -> dict[str, Any]:
     return views.exchange_info(symbols, call.now_ms)
 
 
+def _ticker_price(call: Call) -> Any:
+    """GET /api/v3/ticker/price: one symbol's last price, or every symbol's."""
+    reject_unknown(call.params, frozenset({"symbol"}))
+    one = optional(call.params, "symbol")
+    if one is None:
+        return [{"symbol": s.symbol, "price": format(trading.market_price(call.session, s), "f")}
+                for s in call.config.symbol]
+    symbol = call.config.find_symbol(one)
+    if symbol is None:
+        raise errors.bad_symbol()
+    return {"symbol": symbol.symbol, "price": format(trading.market_price(call.session, symbol), "f")}
+
+
 def _symbol_list(text: str) -> list[str]:
     try:
         names = json.loads(text)
@@ -90,6 +103,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v3/ping"): Route(None, Cost("ip", 1), lambda call: {}),
     ("GET", "/api/v3/time"): Route(None, Cost("ip", 1), lambda call: {"serverTime": call.now_ms}),
     ("GET", "/api/v3/exchangeInfo"): Route(None, Cost("ip", 20), _exchange_info),
+    ("GET", "/api/v3/ticker/price"): Route(None, Cost("ip", 2), _ticker_price),
     ("GET", "/api/v3/account"): Route("read", Cost("ip", 20), lambda call: trading.account(
         call.session, call.config, call.params, call.now_ms)),
     ("POST", "/api/v3/order"): Route("trade", Cost("ip", 1), lambda call: trading.place_order(
@@ -143,6 +157,9 @@ class SandboxApp:
             return _fault_before(fault)
         reply = self._serve(route, method, raw_query, raw_body, api_key, client_ip, received_at)
         if fault is not None:
+            if fault.kind == "latency_after":
+                self._sleep(fault.seconds)
+                return reply
             return dropped() if fault.kind == "drop_after" else html_error(fault.http_status())
         return reply
 

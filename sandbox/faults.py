@@ -6,6 +6,8 @@ Kinds (aliases from the plan in brackets):
 - `5xx_after`: apply the request, then answer `status` (default 500) with an HTML page.
 - `drop_before`: close the connection without an answer; not applied.
 - `drop_after`: apply the request, then close the connection without an answer.
+- `latency_after`: apply the request, then sleep `seconds` before answering (a client
+  that times out, or dies, in that gap has sent a request that took effect).
 - `429`, `418`: Binance's -1003 body with `Retry-After: retry_after` (default 60); not applied.
 - `-1021` [`clock_skew`]: answer the timestamp error; not applied.
 - `auth` [`auth_-2015`]: answer -2015; not applied.
@@ -22,10 +24,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-Kind = Literal["latency", "5xx_before", "5xx_after", "drop_before", "drop_after",
+Kind = Literal["latency", "latency_after", "5xx_before", "5xx_after", "drop_before", "drop_after",
                "429", "418", "-1021", "auth"]
 ALIASES = {"clock_skew": "-1021", "auth_-2015": "auth"}
-AFTER_KINDS = frozenset({"5xx_after", "drop_after"})
+AFTER_KINDS = frozenset({"5xx_after", "drop_after", "latency_after"})
 
 
 class FaultSpec(Struct, frozen=True, forbid_unknown_fields=True):

@@ -12,6 +12,9 @@ from sandbox.app import SandboxApp
 
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"     # keep-alive, like Binance; every reply has a length
+    # Headers and body go out in two writes: with Nagle on, the body would wait for the
+    # client's delayed ACK (~40 ms) on every reply.
+    disable_nagle_algorithm = True
     server_version = "sandbox-exchange"
 
     def version_string(self) -> str:

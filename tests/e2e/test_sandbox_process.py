@@ -289,3 +289,13 @@ def test_state_survives_a_restart(tmp_path):
         assert sandbox.balances() == balances
     finally:
         sandbox.stop()
+
+
+def test_ticker_price_answers_the_price_orders_fill_at(sandbox):
+    """GET /api/v3/ticker/price gives the symbol's current price, changed by the admin API."""
+    sandbox.set_price("BTCUSDT", "43210.5")
+    reply = requests.get(sandbox.url("/api/v3/ticker/price"), params={"symbol": "BTCUSDT"}, timeout=5)
+    assert reply.status_code == 200
+    assert reply.json() == {"symbol": "BTCUSDT", "price": "43210.5"}
+    unknown = requests.get(sandbox.url("/api/v3/ticker/price"), params={"symbol": "NOPE"}, timeout=5)
+    assert unknown.status_code == 400 and unknown.json()["code"] == -1121
