@@ -8,14 +8,18 @@ line of defence: code should never log a secret in the first place.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
 import os
+import queue
 import sys
 import threading
 import time
 from typing import Any
 
+_listener: "logging.handlers.QueueListener | None" = None
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 _program = "app"
@@ -68,8 +72,9 @@ class _Formatter(logging.Formatter):
             "event": record.getMessage(),
         }
         fields.update(getattr(record, "fields", {}) or {})
-        if record.exc_info:
-            fields["exc"] = self.formatException(record.exc_info).replace("\n", " | ")
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or self.formatException(record.exc_info)
+            fields["exc"] = text.replace("\n", " | ")
         if self.as_json:
             line = json.dumps(fields, default=str)
         else:
@@ -103,6 +108,40 @@ class EventLogger:
         self._log(logging.CRITICAL, event, exc_info, fields)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when the line is written (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class _PreparedQueueHandler(logging.handlers.QueueHandler):
+    """Queues the record as it is: our formatter runs on the listener thread (the stock
+    QueueHandler would format here, on the caller's thread, and flatten the fields)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if record.exc_info and not record.exc_text:
+            # Tracebacks must be rendered now, while the frames still exist.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        return record
+
+
+def flush_logs() -> None:
+    """Write out every queued line (at exit, and before a process reports it stopped)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        _listener = None
+
+
 def get_logger(name: str) -> EventLogger:
     return EventLogger(logging.getLogger(name))
 
@@ -118,12 +157,21 @@ def setup_logging(program: str, level: str | None = None, fmt: str | None = None
         raise ValueError(f"LOG_FORMAT must be text or json, not {fmt_name!r}")
     if level_name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level_name!r}")
-    handler = logging.StreamHandler(stream or sys.stderr)
+    global _listener
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(_Formatter(as_json=fmt_name == "json"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    if _listener is not None:
+        _listener.stop()
+    # Formatting and writing happen on a listener thread: a slow or blocked stdout (a
+    # supervisor's pipe) must never stall a decision or a withdrawal.
+    records: queue.SimpleQueue = queue.SimpleQueue()
+    root.addHandler(_PreparedQueueHandler(records))
+    _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=False)
+    _listener.start()
+    atexit.register(flush_logs)
     root.setLevel(level_name)
     # Libraries' own chatter (urllib3 prints URLs with signatures at DEBUG) stays quiet.
     for noisy in ("urllib3", "requests", "mail.log", "asyncio"):

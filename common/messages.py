@@ -172,6 +172,11 @@ def decode_request(frame: bytes) -> TransferIntent | IntentStatus | Ping:
     if len(frame) > MAX_FRAME_BYTES:
         raise WireError("malformed", f"frame of {len(frame)} bytes is over {MAX_FRAME_BYTES}")
     try:
+        return _request_decoder.decode(frame)  # the common case: one decode
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        failure = exc
+    # Only a refused frame pays for a second look, to tell the error codes apart.
+    try:
         probe = _probe_decoder.decode(frame)
     except msgspec.ValidationError:
         raise WireError("malformed", "frame is not a map with a string `type` field") from None
@@ -181,10 +186,7 @@ def decode_request(frame: bytes) -> TransferIntent | IntentStatus | Ping:
         raise WireError("malformed", "missing field `type`")
     if probe.type not in REQUEST_TYPES:
         raise WireError("unknown_type", f"unknown request type {probe.type[:40]!r}")
-    try:
-        return _request_decoder.decode(frame)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-        raise WireError("malformed", _describe(exc)) from None
+    raise WireError("malformed", _describe(failure))
 
 
 def decode_reply(frame: bytes) -> Decision | IntentState | Pong | Error:

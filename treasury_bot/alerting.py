@@ -1,107 +1,122 @@
 """Where the treasury raises its alerts: one function per event, writing to the outbox.
 
-Each function only INSERTs into the alert outbox on the caller's connection, inside the
-caller's open transaction, so the alert commits or rolls back with the change that raised
-it (a crash can lose neither). The sender thread mails them later.
+Each function builds the alert with `alerts.events` (which fixes its kind, severity and
+facts) and INSERTs it on the caller's connection, inside the caller's open transaction:
+the alert commits or rolls back with the change that raised it, so a crash can lose
+neither. The sender thread mails them later.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Sequence
 
-from treasury_bot.alerts import store
-from treasury_bot.alerts.model import Alert
+from treasury_bot.alerts import events, store
 from treasury_bot.ledger import IntentRecord
-
-CRITICAL_KINDS = frozenset({"key_audit_failed", "needs_review", "exchange_auth_error", "policy_changed"})
-
-
-def _severity(kind: str) -> str:
-    if kind in CRITICAL_KINDS:
-        return "CRITICAL"
-    if kind in ("withdrawal_failed", "withdrawal_rejected", "withdrawal_cancelled", "withdrawal_stuck",
-                "intent_rejected", "window_cap_80", "approval_needed", "whitelist_warning"):
-        return "WARNING"
-    return "INFO"
+from treasury_bot.policy import WindowPressure
 
 
-def raise_alert(conn: sqlite3.Connection, kind: str, intent_id: str | None, facts: dict[str, Any],
-                at: int) -> None:
-    clean = {k: (v if v is None or isinstance(v, (int, str)) else str(v)) for k, v in facts.items()}
-    store.enqueue(conn, Alert(kind=kind, severity=_severity(kind), intent_id=intent_id,
-                              facts=clean, created_at_ms=at))
+def transfer(record: IntentRecord) -> events.Transfer:
+    return events.Transfer(intent_id=record.intent_id, client=record.client, coin=record.coin,
+                           network=record.network, amount=record.amount,
+                           destination=record.destination, address=record.address)
 
 
-def intent_facts(record: IntentRecord) -> dict[str, Any]:
-    return {"intent_id": record.intent_id, "client": record.client, "coin": record.coin,
-            "network": record.network, "destination": record.destination, "amount": record.amount,
-            "address": record.address, "reason": record.reason, "status": record.status,
-            "reason_code": record.reason_code, "detail": record.detail,
-            "withdrawal_id": record.withdrawal_id, "tx_id": record.tx_id, "at": record.updated_at}
+def _exchange_code(code: str | None) -> int | None:
+    try:
+        return int(code) if code is not None else None
+    except ValueError:
+        return None
 
 
-def intent_rejected(conn: sqlite3.Connection, facts: dict[str, Any]) -> None:
-    raise_alert(conn, "intent_rejected", facts.get("intent_id"), facts, facts.get("at") or 0)
+def intent_rejected(conn: sqlite3.Connection, what: events.Transfer, at: int, reason_code: str,
+                    detail: str, reason: str | None = None) -> None:
+    store.enqueue(conn, events.intent_rejected(what, at_ms=at, reason_code=reason_code,
+                                               detail=detail, reason=reason))
 
 
-def approval_needed(conn: sqlite3.Connection, record: IntentRecord) -> None:
-    raise_alert(conn, "approval_needed", record.intent_id, intent_facts(record), record.updated_at)
+def record_rejected(conn: sqlite3.Connection, record: IntentRecord, at: int) -> None:
+    intent_rejected(conn, transfer(record), at, record.reason_code or "rejected", record.detail,
+                    record.reason)
 
 
-def window_cap_80(conn: sqlite3.Connection, record: IntentRecord, pressure: Any, at: int) -> None:
-    facts = intent_facts(record) | {
-        "window_scope": pressure.scope, "window_name": pressure.name, "window_used": str(pressure.used),
-        "window_cap": str(pressure.cap), "window_hours": pressure.window_hours, "detail": pressure.detail}
-    raise_alert(conn, "window_cap_80", record.intent_id, facts, at)
+def approval_needed(conn: sqlite3.Connection, record: IntentRecord, approval_above) -> None:
+    store.enqueue(conn, events.approval_needed(transfer(record), at_ms=record.updated_at,
+                                               approval_above=approval_above, reason=record.reason))
+
+
+def window_cap_80(conn: sqlite3.Connection, record: IntentRecord, pressure: WindowPressure, at: int) -> None:
+    store.enqueue(conn, events.window_cap_80(
+        at_ms=at, coin=pressure.coin, used=pressure.used, cap=pressure.cap,
+        destination=pressure.name if pressure.scope == "destination" else None,
+        intent_id=record.intent_id))
 
 
 def withdrawal_submitted(conn: sqlite3.Connection, record: IntentRecord, withdrawal_id: str, at: int) -> None:
-    facts = intent_facts(record) | {"withdrawal_id": withdrawal_id, "status": "submitted", "at": at}
-    raise_alert(conn, "withdrawal_submitted", record.intent_id, facts, at)
+    store.enqueue(conn, events.withdrawal_submitted(transfer(record), at_ms=at, withdrawal_id=withdrawal_id))
 
 
-def withdrawal_failed(conn: sqlite3.Connection, record: IntentRecord, code: str, message: str, at: int) -> None:
-    facts = intent_facts(record) | {"status": "failed", "error_code": code, "error_message": message, "at": at}
-    raise_alert(conn, "withdrawal_failed", record.intent_id, facts, at)
+def withdrawal_failed(conn: sqlite3.Connection, record: IntentRecord, code: str | None, message: str,
+                      at: int, withdrawal_id: str | None = None) -> None:
+    exchange_code = _exchange_code(code)
+    store.enqueue(conn, events.withdrawal_failed(
+        transfer(record), at_ms=at, withdrawal_id=withdrawal_id or record.withdrawal_id,
+        exchange_code=exchange_code, exchange_message=message if exchange_code is not None else None,
+        detail="" if exchange_code is not None else f"{code}: {message}" if code else message))
 
 
 def withdrawal_finished(conn: sqlite3.Connection, record: IntentRecord, status: str, at: int, *,
-                        tx_id: str | None = None, info: str | None = None) -> None:
-    facts = intent_facts(record) | {"status": status, "at": at}
-    if tx_id:
-        facts["tx_id"] = tx_id
-    if info:
-        facts["error_message"] = info
-    raise_alert(conn, f"withdrawal_{status}", record.intent_id, facts, at)
+                        withdrawal_id: str | None = None, tx_id: str | None = None,
+                        info: str | None = None) -> None:
+    """The exchange (or the operator, for needs_review) closed the withdrawal."""
+    what = transfer(record)
+    wid = withdrawal_id or record.withdrawal_id
+    if status == "completed":
+        alert = events.withdrawal_completed(what, at_ms=at, withdrawal_id=wid, tx_id=tx_id or record.tx_id,
+                                            completed_at_ms=at)
+    elif status == "failed":
+        alert = events.withdrawal_failed(what, at_ms=at, withdrawal_id=wid, detail=info or "")
+    elif status == "rejected":
+        alert = events.withdrawal_rejected(what, at_ms=at, withdrawal_id=wid, detail=info or "")
+    elif status == "cancelled":
+        alert = events.withdrawal_cancelled(what, at_ms=at, withdrawal_id=wid, detail=info or "")
+    else:
+        raise ValueError(f"{status!r} is not a final withdrawal status")
+    store.enqueue(conn, alert)
 
 
-def withdrawal_stuck(conn: sqlite3.Connection, record: IntentRecord, at: int) -> None:
-    raise_alert(conn, "withdrawal_stuck", record.intent_id, intent_facts(record) | {"at": at}, at)
+def withdrawal_stuck(conn: sqlite3.Connection, record: IntentRecord, at: int, *,
+                     submitted_at: int | None, stuck_after_minutes: int) -> None:
+    store.enqueue(conn, events.withdrawal_stuck(
+        transfer(record), at_ms=at, withdrawal_id=record.withdrawal_id, status=record.status,
+        submitted_at_ms=submitted_at, stuck_after_minutes=stuck_after_minutes))
 
 
 def needs_review(conn: sqlite3.Connection, record: IntentRecord, why: str, at: int) -> None:
-    facts = intent_facts(record) | {"status": "needs_review", "detail": why, "at": at}
-    raise_alert(conn, "needs_review", record.intent_id, facts, at)
+    store.enqueue(conn, events.needs_review(transfer(record), at_ms=at, detail=why,
+                                            withdrawal_id=record.withdrawal_id))
 
 
-def exchange_auth_error(conn: sqlite3.Connection, record: IntentRecord | None, code: str, message: str,
-                        at: int) -> None:
-    facts = (intent_facts(record) if record else {}) | {"error_code": code, "error_message": message, "at": at}
-    raise_alert(conn, "exchange_auth_error", record.intent_id if record else None, facts, at)
+def exchange_auth_error(conn: sqlite3.Connection, record: IntentRecord | None, api_key: str | None,
+                        code: str | None, message: str, at: int) -> None:
+    store.enqueue(conn, events.exchange_auth_error(
+        at_ms=at, api_key=api_key, exchange_code=_exchange_code(code), exchange_message=message,
+        intent_id=record.intent_id if record else None))
 
 
-def key_audit_failed(conn: sqlite3.Connection, problems: list[str], api_key_masked: str, at: int) -> None:
-    raise_alert(conn, "key_audit_failed", None,
-                {"problems": "; ".join(problems), "api_key": api_key_masked, "at": at}, at)
+def key_audit_failed(conn: sqlite3.Connection, problems: Sequence[str], api_key: str | None, at: int) -> None:
+    store.enqueue(conn, events.key_audit_failed(at_ms=at, api_key=api_key, problem=problems[0][:200],
+                                                detail="; ".join(problems)))
 
 
-def policy_changed(conn: sqlite3.Connection, old_hash: str, new_hash: str, path: str,
-                   destination_changes: list[str], at: int) -> None:
-    raise_alert(conn, "policy_changed", None,
-                {"old_sha256": old_hash, "new_sha256": new_hash, "path": path,
-                 "destination_changes": "; ".join(destination_changes), "at": at}, at)
+def policy_changed(conn: sqlite3.Connection, old_hash: str | None, new_hash: str, path: str, at: int) -> None:
+    store.enqueue(conn, events.policy_changed(at_ms=at, path=path, old_sha256=old_hash, new_sha256=new_hash))
 
 
-def start_summary(conn: sqlite3.Connection, facts: dict[str, Any], at: int) -> None:
-    raise_alert(conn, "start_summary", None, facts | {"at": at}, at)
+def start_summary(conn: sqlite3.Connection, *, at: int, version: str, api_key: str | None,
+                  policy_sha256: str, destinations: int, open_withdrawals: int,
+                  pending_approvals: int, mail: str, warnings: Sequence[str]) -> None:
+    store.enqueue(conn, events.start_summary(
+        at_ms=at, version=version, api_key=api_key, policy_sha256=policy_sha256,
+        destinations=destinations, open_withdrawals=open_withdrawals,
+        pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings)))

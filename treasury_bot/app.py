@@ -118,7 +118,8 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
         restrictions = client.api_restrictions()
         account = client.account()
     except AuthError as exc:
-        _audit_failed(ledger, [f"the exchange refused the key: {exc.message} ({exc.binance_code})"], masked, clock)
+        _audit_failed(ledger, [f"the exchange refused the key: {exc.message} ({exc.binance_code})"],
+                      settings.credentials.key, clock)
         raise StartRefused(f"key self-audit: the exchange refused the key ({exc.binance_code})") from None
     except ExchangeError as exc:
         raise StartRefused(f"cannot reach the exchange for the self-audit: {exc}") from None
@@ -128,7 +129,7 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
             log.warning("key_audit", check=finding.check, detail=finding.detail, fatal=finding.fatal)
     fatal = [f.detail for f in findings if f.fatal]
     if fatal:
-        _audit_failed(ledger, fatal, masked, clock)
+        _audit_failed(ledger, fatal, settings.credentials.key, clock)
         raise StartRefused("key self-audit failed: " + "; ".join(fatal))
     cache = CoinRulesCache(new_client(settings, clock), settings.ledger_path, clock)
     try:
@@ -139,20 +140,21 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     for finding in whitelist:
         if not finding.ok:
             log.warning("whitelist_audit", check=finding.check, detail=finding.detail)
-    journal_start(ledger, loaded, clock.now_ms(), {
-        "version": __version__, "api_key": masked, "clock_offset_ms": offset,
-        "key_warnings": "; ".join(f.detail for f in findings if not f.ok) or "none",
-        "whitelist_warnings": "; ".join(f"{f.check}: {f.detail}" for f in whitelist if not f.ok) or "none",
-        "destinations": len(loaded.policy.destinations), "coin_networks": len(rules)})
+    warnings = [f.detail for f in findings if not f.ok]
+    warnings += [f"{f.check}: {f.detail}" for f in whitelist if not f.ok]
+    journal_start(ledger, loaded, clock.now_ms(), settings, warnings)
+    log.info("start_checks_passed", api_key=mask_key(settings.credentials.key), clock_offset_ms=offset,
+             coin_networks=len(rules), warnings=len(warnings))
     return cache
 
 
-def _audit_failed(ledger: Ledger, problems: list[str], masked: str, clock: Clock) -> None:
+def _audit_failed(ledger: Ledger, problems: list[str], api_key: str, clock: Clock) -> None:
     with ledger.transaction():
-        alerting.key_audit_failed(ledger.conn, problems, masked, clock.now_ms())
+        alerting.key_audit_failed(ledger.conn, problems, api_key, clock.now_ms())
 
 
-def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, summary: dict) -> None:
+def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: TreasurySettings,
+                  warnings: list[str]) -> None:
     """Record the policy hash and the destinations seen; alert what changed; one commit."""
     with ledger.transaction():
         previous_hash = ledger.last_policy_hash()
@@ -163,12 +165,22 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, summary: dict)
                 s = item.seen
                 ledger.upsert_destination_seen(item.label, s.coin, s.network, s.address, s.tag,
                                                s.first_seen_at, s.changed_at)
-        changes = [f"{o.label}: {o.change}" for o in observations if o.change]
+        changes = [f"destination {o.label} is {o.change}: quarantined for "
+                   f"{loaded.policy.quarantine_hours} h" for o in observations if o.change]
         ledger.record_policy_start(loaded.sha256, str(loaded.path), now)
         if previous_hash is not None and previous_hash != loaded.sha256:
-            alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), changes, now)
-        alerting.start_summary(ledger.conn, summary | {
-            "policy_sha256": loaded.sha256, "destination_changes": "; ".join(changes) or "none"}, now)
+            alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), now)
+        open_count = len(ledger.intents_with_status(
+            ["queued", "submitting", "submitted", "email_sent", "awaiting_approval", "processing",
+             "needs_review"], limit=100000))
+        pending = len(ledger.intents_with_status(["pending_approval"], limit=100000))
+        smtp = settings.smtp
+        alerting.start_summary(
+            ledger.conn, at=now, version=__version__, api_key=settings.credentials.key,
+            policy_sha256=loaded.sha256, destinations=len(loaded.policy.destinations),
+            open_withdrawals=open_count, pending_approvals=pending,
+            mail=f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp else "log only (SMTP_HOST not set)",
+            warnings=warnings + (changes if previous_hash is not None else []))
     log.info("policy_journaled", sha256=loaded.sha256, changed=previous_hash not in (None, loaded.sha256),
              destination_changes=len(changes))
 
@@ -199,7 +211,8 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
     running.threads = (
         _thread("executor", stop, running, _with_ledger(settings, lambda ledger: Executor(
-            ledger, new_client(settings, clock), policy, clock).run(stop))),
+            ledger, new_client(settings, clock), policy, clock,
+            api_key=settings.credentials.key).run(stop))),
         _thread("poller", stop, running, _with_ledger(settings, lambda ledger: Poller(
             ledger, new_client(settings, clock), clock, interval_s=poll_s,
             stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),

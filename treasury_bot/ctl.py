@@ -156,8 +156,8 @@ def cmd_status(args) -> int:
         print(f"last poll: {_utc(int(last_poll)) if last_poll else 'never'}")
         rules = ledger.load_coin_rules()
         print(f"coin rules fetched: {_utc(rules[0]) if rules else 'never'}")
-        unsent = ledger.conn.execute("SELECT COUNT(*) FROM alert_outbox WHERE sent_at_ms IS NULL").fetchone()[0]
-        print(f"alerts waiting to be mailed: {unsent}")
+        from treasury_bot.alerts import store
+        print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
     finally:
         ledger.close()
     return EXIT_OK

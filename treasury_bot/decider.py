@@ -9,7 +9,6 @@ repeated intent_id later in the batch is answered as a replay of the earlier one
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, Sequence
@@ -47,15 +46,20 @@ class DecisionContext:
 class BatchResult:
     replies: list[Decision] = field(default_factory=list)
     events: list[WithdrawalEvent] = field(default_factory=list)
+    counted: list[CountedTransfer] = field(default_factory=list)   # newly accepted or pending
 
 
-def content_key(intent: TransferIntent) -> str:
-    return json.dumps(intent.content_key(), separators=(",", ":"))
+def same_intent(existing: IntentRecord, client: str, intent: TransferIntent) -> bool:
+    """Same sender and same content ("20.000" equals "20")."""
+    return (existing.client == client and existing.coin == intent.coin
+            and existing.network == intent.network and existing.destination == intent.destination
+            and Decimal(existing.amount) == intent.amount_value and existing.reason == intent.reason
+            and existing.created_at == intent.created_at)
 
 
-def replay_or_conflict(existing: IntentRecord, client: str, key: str) -> Decision:
+def replay_or_conflict(existing: IntentRecord, client: str, intent: TransferIntent) -> Decision:
     """The answer to an intent_id already decided: its decision as it stands, or a conflict."""
-    if existing.client == client and existing.content_key == key:
+    if same_intent(existing, client, intent):
         return Decision(intent_id=existing.intent_id, outcome=existing.outcome,  # type: ignore[arg-type]
                         reason_code=existing.reason_code, detail=existing.detail,
                         status=existing.status)  # type: ignore[arg-type]
@@ -76,34 +80,41 @@ def load_usage(ledger: Ledger, policy: Policy, now_ms: int) -> Usage:
 def load_usage_excluding(ledger: Ledger, policy: Policy, now_ms: int, intent_id: str | None) -> Usage:
     window_ms = max(policy.limits.window_hours * HOUR_MS, HOUR_MS)
     rows = ledger.counted_since(now_ms - window_ms)
-    return summarize_usage(_counted(rows), now_ms, policy.limits.window_hours,
+    return summarize_usage(counted_transfers(rows), now_ms, policy.limits.window_hours,
                            exclude_intent_id=intent_id)
 
 
-def _counted(rows) -> list[CountedTransfer]:
+def counted_transfers(rows) -> list[CountedTransfer]:
+    """Ledger rows as the policy's CountedTransfer (failed/rejected/cancelled leave the window)."""
     return [CountedTransfer(intent_id=r.intent_id, coin=r.coin, destination=r.destination,
                             amount=Decimal(r.amount), accepted_at_ms=r.counted_at,
                             in_window=r.status not in ("failed", "rejected", "cancelled"))
             for r in rows]
 
 
-def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext) -> BatchResult:
-    """Decide and journal every item in one transaction; return the replies in order."""
+def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext,
+                 usage: Usage | None = None) -> BatchResult:
+    """Decide and journal every item in one transaction; return the replies in order.
+
+    `usage` is what already counts against the limits (the server keeps it up to date in
+    memory); without it, it is summed from the ledger inside the transaction."""
     result = BatchResult()
     with ledger.transaction():
         existing = ledger.find_intents(item.intent.intent_id for item in items)
-        usage = load_usage(ledger, ctx.policy, ctx.now_ms) if len(existing) < len(items) else None
-        seq = ledger.next_seq("intents")
+        if usage is None and len(existing) < len(items):
+            usage = load_usage(ledger, ctx.policy, ctx.now_ms)
+        seq = ledger.next_intent_seq()
         rows, decisions, transitions = [], [], []
         for item in items:
-            intent, key = item.intent, content_key(item.intent)
+            intent = item.intent
             prior = existing.get(intent.intent_id)
             if prior is not None:
-                reply = replay_or_conflict(prior, item.client, key)
+                reply = replay_or_conflict(prior, item.client, intent)
                 if reply.reason_code == "intent_id_conflict":
                     ledger.insert_refused(intent.intent_id, item.client, item.raw, ctx.now_ms,
                                           "intent_id_conflict", reply.detail)
-                    alerting.intent_rejected(ledger.conn, _conflict_facts(item, ctx.now_ms))
+                    alerting.intent_rejected(ledger.conn, _conflict_transfer(item), ctx.now_ms,
+                                             "intent_id_conflict", reply.detail, intent.reason)
                 result.replies.append(reply)
                 continue
             facts = IntentFacts(intent_id=intent.intent_id, client=item.client, coin=intent.coin,
@@ -118,7 +129,7 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
                 seq=seq, intent_id=intent.intent_id, client=item.client, coin=intent.coin,
                 network=intent.network, destination=intent.destination,
                 amount=canonical(intent.amount_value), reason=intent.reason,
-                created_at=intent.created_at, content_key=key, received_at=ctx.now_ms,
+                created_at=intent.created_at, received_at=ctx.now_ms,
                 outcome=verdict.outcome, reason_code=verdict.reason_code, detail=verdict.detail,
                 status=status, updated_at=ctx.now_ms,
                 address=destination.address if (destination and counted) else None,
@@ -130,12 +141,16 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
             if counted:
                 before = usage
                 usage = usage.plus(intent.coin, intent.destination, intent.amount_value)
+                result.counted.append(CountedTransfer(
+                    intent_id=intent.intent_id, coin=intent.coin, destination=intent.destination,
+                    amount=intent.amount_value, accepted_at_ms=ctx.now_ms, in_window=True))
                 for pressure in window_pressure(facts, ctx.policy, before, usage):
                     alerting.window_cap_80(ledger.conn, record, pressure, ctx.now_ms)
             if verdict.outcome == "rejected":
-                alerting.intent_rejected(ledger.conn, alerting.intent_facts(record))
+                alerting.record_rejected(ledger.conn, record, ctx.now_ms)
             elif verdict.outcome == "pending_approval":
-                alerting.approval_needed(ledger.conn, record)
+                limits = ctx.policy.limits.coins.get(intent.coin)
+                alerting.approval_needed(ledger.conn, record, limits.approval_above if limits else None)
             existing[intent.intent_id] = record
             result.replies.append(Decision(intent_id=intent.intent_id, outcome=verdict.outcome,  # type: ignore[arg-type]
                                            reason_code=verdict.reason_code, detail=verdict.detail,
@@ -152,13 +167,13 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
 
 def _row(r: IntentRecord, raw: bytes) -> tuple:
     return (r.seq, r.intent_id, r.client, r.coin, r.network, r.destination, r.amount, r.reason,
-            r.created_at, r.content_key, raw, r.received_at, r.outcome, r.reason_code, r.detail,
+            r.created_at, raw, r.received_at, r.outcome, r.reason_code, r.detail,
             r.status, r.updated_at, r.address, r.tag, r.counted_at)
 
 
-def _conflict_facts(item: Incoming, now_ms: int) -> dict:
+def _conflict_transfer(item: Incoming):
+    from treasury_bot.alerts.events import Transfer
     intent = item.intent
-    return {"intent_id": intent.intent_id, "client": item.client, "coin": intent.coin,
-            "network": intent.network, "destination": intent.destination,
-            "amount": canonical(intent.amount_value), "reason_code": "intent_id_conflict",
-            "detail": "intent_id reused with other content or by another client", "at": now_ms}
+    return Transfer(intent_id=intent.intent_id, client=item.client, coin=intent.coin,
+                    network=intent.network, amount=canonical(intent.amount_value),
+                    destination=intent.destination)

@@ -40,8 +40,9 @@ class _Schedule:
 
 class Executor:
     def __init__(self, ledger: Ledger, client: BinanceClient, policy: Policy, clock: Clock,
-                 *, reconcile_every_s: float = 5.0) -> None:
+                 *, api_key: str | None = None, reconcile_every_s: float = 5.0) -> None:
         self.ledger = ledger
+        self.api_key = api_key  # only ever shown masked, in the auth-error alert
         self.client = client
         self.policy = policy
         self.clock = clock
@@ -161,7 +162,8 @@ class Executor:
                 self.ledger.update_withdrawal(seq, error_code=verdict.code, error_message=verdict.message)
                 self.ledger.set_status(record, "queued", now, SOURCE, f"not sent: {verdict.code}")
                 if verdict.action is ApplyAction.HALT:
-                    alerting.exchange_auth_error(self.ledger.conn, record, verdict.code, verdict.message, now)
+                    alerting.exchange_auth_error(self.ledger.conn, record, self.api_key, verdict.code,
+                                                 verdict.message, now)
         if verdict.action is ApplyAction.HALT:
             self.schedule.halted_reason = f"{verdict.code} {verdict.message}"
             log.critical("withdrawals_halted", intent_id=record.intent_id, **log_fields)
@@ -192,7 +194,8 @@ class Executor:
                 self.ledger.set_status(moved, later, now, SOURCE, "status found by reconciliation")
                 if later in ("completed", "failed", "rejected", "cancelled"):
                     self.ledger.update_withdrawal(seq, finished_at=now)
-                    alerting.withdrawal_finished(self.ledger.conn, moved, later, now)
+                    alerting.withdrawal_finished(self.ledger.conn, moved, later, now,
+                                                 withdrawal_id=withdrawal_id)
         log.info("withdrawal_submitted", intent_id=record.intent_id, withdrawal_id=withdrawal_id, note=note)
 
     # -- reconciling -----------------------------------------------------------------------

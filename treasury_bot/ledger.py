@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS intents (
     amount       TEXT NOT NULL,
     reason       TEXT NOT NULL,
     created_at   INTEGER NOT NULL,
-    content_key  TEXT NOT NULL,
     raw_request  BLOB NOT NULL,
     received_at  INTEGER NOT NULL,
     outcome      TEXT NOT NULL,
@@ -148,7 +147,6 @@ class IntentRecord:
     amount: str
     reason: str
     created_at: int
-    content_key: str
     received_at: int
     outcome: str
     reason_code: str | None
@@ -215,7 +213,7 @@ class CountedRow:
 
 _INTENT_COLUMNS = (
     "i.seq, i.intent_id, i.client, i.coin, i.network, i.destination, i.amount, i.reason, "
-    "i.created_at, i.content_key, i.received_at, i.outcome, i.reason_code, i.detail, i.status, "
+    "i.created_at, i.received_at, i.outcome, i.reason_code, i.detail, i.status, "
     "i.updated_at, i.address, i.tag, i.counted_at, w.withdrawal_id, w.tx_id"
 )
 _INTENT_FROM = "intents i LEFT JOIN withdrawals w ON w.intent_seq = i.seq"
@@ -246,6 +244,7 @@ class Ledger:
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=10000")
         self._in_transaction = False
+        self._next_intent_seq: int | None = None
         self._migrate(extra_schema)
 
     def _migrate(self, extra_schema: Sequence[str]) -> None:
@@ -275,19 +274,24 @@ class Ledger:
         self._in_transaction = True
         try:
             yield self.conn
-        except BaseException:
-            self._in_transaction = False
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self._in_transaction = False
             self.conn.execute("COMMIT")
+        except BaseException:
+            self._next_intent_seq = None  # what this transaction reserved is void
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_transaction = False
 
     # -- intents --------------------------------------------------------------------
 
     def find_intents(self, intent_ids: Iterable[str]) -> dict[str, IntentRecord]:
         ids = list(dict.fromkeys(intent_ids))
         found: dict[str, IntentRecord] = {}
+        if len(ids) == 1:
+            row = self.conn.execute(
+                f"SELECT {_INTENT_COLUMNS} FROM {_INTENT_FROM} WHERE i.intent_id = ?", ids).fetchone()
+            return {ids[0]: _intent(row)} if row else found
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
@@ -305,20 +309,29 @@ class Ledger:
                                 (seq,)).fetchone()
         return _intent(row) if row else None
 
-    def next_seq(self, table: str) -> int:
-        if table not in ("intents", "decisions", "transitions"):
-            raise LedgerError(f"no sequence for {table}")
-        return (self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0]) + 1
+    def next_intent_seq(self) -> int:
+        """The next intents.seq. Only the decider inserts intents (one thread, one
+        connection), so after the first read the sequence is kept here."""
+        if self._next_intent_seq is None:
+            self._next_intent_seq = self.conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM intents").fetchone()[0]
+        return self._next_intent_seq
 
     def insert_intents(self, rows: Sequence[tuple]) -> None:
+        """Append intents whose seq came from next_intent_seq, in order."""
+        self._insert_intent_rows(rows)
+        if rows:
+            self._next_intent_seq = rows[-1][0] + 1
+
+    def _insert_intent_rows(self, rows: Sequence[tuple]) -> None:
         """Append intents: each row is (seq, intent_id, client, coin, network, destination,
-        amount, reason, created_at, content_key, raw_request, received_at, outcome,
+        amount, reason, created_at, raw_request, received_at, outcome,
         reason_code, detail, status, updated_at, address, tag, counted_at)."""
         self.conn.executemany(
             "INSERT INTO intents(seq, intent_id, client, coin, network, destination, amount, reason,"
-            " created_at, content_key, raw_request, received_at, outcome, reason_code, detail,"
+            " created_at, raw_request, received_at, outcome, reason_code, detail,"
             " status, updated_at, address, tag, counted_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def insert_decisions(self, rows: Sequence[tuple]) -> None:
         """Each row: (intent_seq, decided_at, decided_by, outcome, reason_code, detail)."""
@@ -400,12 +413,15 @@ class Ledger:
             "SELECT at, from_status, to_status, source, note FROM transitions"
             " WHERE intent_seq = ? ORDER BY seq", (record.seq,)).fetchall()
 
-    def transitions_after(self, seq: int, *, limit: int = 500) -> list[Transition]:
+    def transitions_after(self, seq: int, *, until: int | None = None, skip_source: str = "",
+                          limit: int = 500) -> list[Transition]:
+        """Transitions with seq in (seq, until], oldest first, leaving out one source's."""
         rows = self.conn.execute(
             "SELECT t.seq, i.intent_id, t.at, t.from_status, t.to_status, t.source, t.note,"
             " w.withdrawal_id, w.tx_id FROM transitions t JOIN intents i ON i.seq = t.intent_seq"
             " LEFT JOIN withdrawals w ON w.intent_seq = t.intent_seq"
-            " WHERE t.seq > ? ORDER BY t.seq LIMIT ?", (seq, limit)).fetchall()
+            " WHERE t.seq > ? AND t.seq <= ? AND t.source != ? ORDER BY t.seq LIMIT ?",
+            (seq, until if until is not None else 2**62, skip_source, limit)).fetchall()
         return [Transition(*row) for row in rows]
 
     def last_transition_seq(self) -> int:

@@ -79,8 +79,7 @@ def reject(ledger: Ledger, intent_id: str, clock: Clock, note: str = "") -> Acti
         ledger.set_outcome(record, "rejected", "operator_rejected", detail, now, SOURCE)
         ledger.set_status(record, "denied", now, SOURCE, detail)
         ledger.uncount(record)
-        moved = ledger.get_intent(intent_id)
-        alerting.intent_rejected(ledger.conn, alerting.intent_facts(moved))
+        alerting.record_rejected(ledger.conn, ledger.get_intent(intent_id), now)
     return ActionResult(intent_id, "denied", "rejected")
 
 

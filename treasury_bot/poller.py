@@ -110,6 +110,7 @@ class Poller:
         return self.interval_s
 
     def _apply(self, batch, status_changes: list[StatusChange], now: int) -> None:
+        withdrawal_ids = {w.intent_seq: w.withdrawal_id for _, w in batch}
         with self.ledger.transaction():
             self.ledger.set_meta("last_poll_at", str(now))
             for _, withdrawal in batch:
@@ -129,16 +130,19 @@ class Poller:
                                            f"exchange status {change.exchange_status}")
                     if change.to_status in TERMINAL_STATUSES:
                         alerting.withdrawal_finished(self.ledger.conn, record, change.to_status, now,
+                                                     withdrawal_id=withdrawal_ids.get(change.seq),
                                                      tx_id=change.tx_id, info=change.info)
                 log.info("withdrawal_status", intent_id=record.intent_id, status=change.to_status,
                          tx_id=change.tx_id)
 
     def _alert_stuck(self, open_items, now: int) -> None:
         late = stuck(open_items, now, self.stuck_after_ms)
+        submitted = {w.intent_seq: w.submitted_at for _, w in open_items}
         if not late:
             return
         with self.ledger.transaction():
             for record in late:
                 self.ledger.update_withdrawal(record.seq, stuck_alerted=1)
-                alerting.withdrawal_stuck(self.ledger.conn, record, now)
+                alerting.withdrawal_stuck(self.ledger.conn, record, now, submitted_at=submitted.get(record.seq),
+                                          stuck_after_minutes=self.stuck_after_ms // 60_000)
                 log.warning("withdrawal_stuck", intent_id=record.intent_id, status=record.status)

@@ -28,6 +28,7 @@ from common.curve import KeyPair, configure_server
 from common.logs import get_logger
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.ledger import Ledger
+from treasury_bot.usage_tracker import UsageTracker
 
 log = get_logger("treasury.server")
 
@@ -80,8 +81,14 @@ class IntentServer:
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.router.bind(intent_endpoint)
         self.pub.bind(event_endpoint)
+        self.batches = 0
+        self.requests = 0
+        self._decided: list[tuple[str, messages.Decision]] = []
         self._last_published = ledger.last_transition_seq()
         self._next_publish_check = 0.0
+        first = context_for_decisions()
+        self.tracker = UsageTracker(first.policy.limits.window_hours)
+        self.tracker.reload(ledger, clock.now_ms(), clock.monotonic())
 
     # -- the loop -------------------------------------------------------------------
 
@@ -104,12 +111,16 @@ class IntentServer:
         return batch
 
     def close(self) -> None:
+        log.info("server_stats", batches=self.batches, requests=self.requests,
+                 mean_batch=round(self.requests / self.batches, 2) if self.batches else 0)
         self.router.close(linger=0)
         self.pub.close(linger=0)
 
     # -- one batch --------------------------------------------------------------------
 
     def handle_batch(self, raw_messages: list[list[zmq.Frame]]) -> None:
+        self.batches += 1
+        self.requests += len(raw_messages)
         replies: list[tuple[bytes, messages.Struct | None]] = []
         intents: list[tuple[int, Incoming]] = []
         lookups: list[tuple[int, Envelope, messages.IntentStatus]] = []
@@ -143,6 +154,11 @@ class IntentServer:
             self.router.send_multipart([route, b"", messages.encode(reply)])
         for event in events:
             self.publish(event)
+        # Logged after the replies are out: the ledger is the record, the log a view of it.
+        for client, reply in self._decided:
+            log.info("intent_decided", intent_id=reply.intent_id, client=client,
+                     outcome=reply.outcome, reason_code=reply.reason_code, status=reply.status)
+        self._decided = []
 
     def _envelope(self, frames: list[zmq.Frame]) -> Envelope | None:
         user_id = frames[0].get("User-Id") if frames else None
@@ -160,18 +176,22 @@ class IntentServer:
         if not intents:
             return []
         context = self.decision_context()
+        if self.clock.monotonic() >= self.tracker.next_resync:
+            self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
         try:
-            result = decide_batch(self.ledger, [incoming for _, incoming in intents], context)
+            result = decide_batch(self.ledger, [incoming for _, incoming in intents], context,
+                                  self.tracker.usage(context.now_ms))
         except Exception:
             log.critical("decision_batch_failed", exc_info=True, intents=len(intents))
             for slot, _ in intents:
                 replies[slot] = (replies[slot][0], messages.Error(
                     code="internal", detail="the treasury could not record a decision; retry the same intent"))
             return []
+        for transfer in result.counted:  # committed: now they count
+            self.tracker.add(transfer)
         for (slot, incoming), reply in zip(intents, result.replies):
             replies[slot] = (replies[slot][0], reply)
-            log.info("intent_decided", intent_id=reply.intent_id, client=incoming.client,
-                     outcome=reply.outcome, reason_code=reply.reason_code, status=reply.status)
+        self._decided = [(incoming.client, reply) for (_, incoming), reply in zip(intents, result.replies)]
         return result.events
 
     def _intent_state(self, client: str, intent_id: str) -> messages.Struct:
@@ -194,10 +214,14 @@ class IntentServer:
         if now < self._next_publish_check:
             return
         self._next_publish_check = now + POLL_MS / 1000
-        for transition in self.ledger.transitions_after(self._last_published):
-            self._last_published = max(self._last_published, transition.seq)
-            if transition.source == "decider":
-                continue  # published straight after its batch was committed
+        newest = self.ledger.last_transition_seq()
+        if newest <= self._last_published:
+            return
+        # The decider's own transitions were published straight after their commit.
+        for transition in self.ledger.transitions_after(self._last_published, until=newest,
+                                                        skip_source="decider", limit=100000):
+            self.tracker.follow(transition.intent_id, transition.to_status, transition.source)
             self.publish(messages.WithdrawalEvent(
                 intent_id=transition.intent_id, status=transition.to_status,  # type: ignore[arg-type]
                 withdrawal_id=transition.withdrawal_id, tx_id=transition.tx_id, at=transition.at))
+        self._last_published = newest

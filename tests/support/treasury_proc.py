@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from common import messages
-from common.intent_client import EventSubscriber, IntentClient
+from common.intent_client import EventSubscriber, IntentClient, TreasuryUnavailable
 from tests.support.ports import free_port
 from tests.support.procs import Proc, script
 from tests.support.sandbox import (DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_HOT_ADDRESS,
@@ -124,8 +124,20 @@ class TreasuryProcess:
                          self.dir / f"treasury.{self.starts}.log", cwd=self.dir,
                          ).start()
         if wait_ready:
-            self.proc.wait_for_log("treasury_ready", timeout=timeout)
+            self.wait_ready(timeout)
         return self
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Ready when it answers a ping (and still running)."""
+        def answers() -> bool:
+            if not self.proc.alive():
+                raise AssertionError(f"treasury exited ({self.proc.popen.returncode}):\n{self.log()[-3000:]}")
+            with self.client(timeout=0.3, retries=1) as client:
+                try:
+                    return client.ping().version is not None
+                except TreasuryUnavailable:
+                    return False
+        wait_until(answers, timeout=timeout, what="the treasury to answer a ping")
 
     def log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.dir.glob("treasury.*.log")))
