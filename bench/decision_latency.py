@@ -212,7 +212,7 @@ def main() -> int:
         tmp = Path(folder)
         sandbox = start_sandbox(tmp, persistent=False)
         treasury = TreasuryProcess(tmp, sandbox, policy_text=BENCH_POLICY, poll_seconds=30,
-                                   extra_env={"LOG_LEVEL": "INFO"}).start()
+                                   extra_env={"LOG_LEVEL": os.environ.get("BENCH_TREASURY_LOG_LEVEL", "INFO")}).start()
         base_curve = make_curve(tmp / "baseline")
         base_endpoint = f"tcp://127.0.0.1:{_free_port()}"
         ready, stop = mp.Event(), mp.Event()

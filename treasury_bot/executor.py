@@ -202,14 +202,17 @@ class Executor:
 
     def reconcile_all(self) -> bool:
         worked = False
+        now = self.clock.now_ms()
         for record in self.ledger.intents_with_status(["submitting"]):
+            # This thread is the only one that applies, and it is here, not in an apply
+            # call: every `submitting` intent has an unknown outcome, even one whose
+            # recording failed half-way (unknown_since still empty).
             withdrawal = self.ledger.withdrawal(record.seq)
-            if withdrawal is None or withdrawal.unknown_since is None:
-                continue  # an apply call of this very thread is in flight (never the case here)
+            since = (withdrawal.unknown_since or withdrawal.last_attempt_at or now) if withdrawal else now
             self.reconcile(record, UnknownOutcome(
-                first_attempt_at=withdrawal.first_attempt_at or withdrawal.unknown_since,
-                last_attempt_at=withdrawal.last_attempt_at or withdrawal.unknown_since,
-                unknown_since=withdrawal.unknown_since, attempts=withdrawal.attempts))
+                first_attempt_at=(withdrawal.first_attempt_at if withdrawal else None) or since,
+                last_attempt_at=(withdrawal.last_attempt_at if withdrawal else None) or since,
+                unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1))
             worked = True
         return worked
 
