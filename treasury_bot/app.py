@@ -209,10 +209,12 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         poll_s = settings.sandbox_poll_seconds
         log.warning("sandbox_poll_interval", seconds=poll_s,
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
+    # Look-ups cost what a poll costs: pace them like polls (sandbox: as fast as polls).
+    reconcile_s = 2 * poll_s if settings.sandbox_poll_seconds is not None else max(15.0, 2 * poll_s)
     running.threads = (
         _thread("executor", stop, running, _with_ledger(settings, lambda ledger: Executor(
-            ledger, new_client(settings, clock), policy, clock,
-            api_key=settings.credentials.key).run(stop))),
+            ledger, new_client(settings, clock), policy, clock, api_key=settings.credentials.key,
+            reconcile_every_s=reconcile_s).run(stop))),
         _thread("poller", stop, running, _with_ledger(settings, lambda ledger: Poller(
             ledger, new_client(settings, clock), clock, interval_s=poll_s,
             stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),

@@ -48,6 +48,7 @@ class Executor:
         self.clock = clock
         self.reconcile_every_s = reconcile_every_s
         self.schedule = _Schedule()
+        self._looked_at: dict[int, float] = {}
         self.spacing_s = float(policy.limits.min_seconds_between_withdrawals)
         self.grace_ms = policy.executor.reconcile_grace_seconds * 1000
         self.deadline_ms = policy.executor.reconcile_deadline_minutes * 60_000
@@ -201,20 +202,24 @@ class Executor:
     # -- reconciling -----------------------------------------------------------------------
 
     def reconcile_all(self) -> bool:
-        worked = False
+        """Look one unknown outcome up (the one looked at least recently): a history request
+        costs 18,000 UID weight, so reconciliation is paced like polling."""
         now = self.clock.now_ms()
-        for record in self.ledger.intents_with_status(["submitting"]):
-            # This thread is the only one that applies, and it is here, not in an apply
-            # call: every `submitting` intent has an unknown outcome, even one whose
-            # recording failed half-way (unknown_since still empty).
-            withdrawal = self.ledger.withdrawal(record.seq)
-            since = (withdrawal.unknown_since or withdrawal.last_attempt_at or now) if withdrawal else now
-            self.reconcile(record, UnknownOutcome(
-                first_attempt_at=(withdrawal.first_attempt_at if withdrawal else None) or since,
-                last_attempt_at=(withdrawal.last_attempt_at if withdrawal else None) or since,
-                unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1))
-            worked = True
-        return worked
+        pending = self.ledger.intents_with_status(["submitting"])
+        if not pending:
+            return False
+        record = min(pending, key=lambda r: (self._looked_at.get(r.seq, 0.0), r.seq))
+        self._looked_at[record.seq] = self.clock.monotonic()
+        # This thread is the only one that applies, and it is here, not in an apply
+        # call: every `submitting` intent has an unknown outcome, even one whose
+        # recording failed half-way (unknown_since still empty).
+        withdrawal = self.ledger.withdrawal(record.seq)
+        since = (withdrawal.unknown_since or withdrawal.last_attempt_at or now) if withdrawal else now
+        self.reconcile(record, UnknownOutcome(
+            first_attempt_at=(withdrawal.first_attempt_at if withdrawal else None) or since,
+            last_attempt_at=(withdrawal.last_attempt_at if withdrawal else None) or since,
+            unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1))
+        return True
 
     def reconcile(self, record: IntentRecord, state: UnknownOutcome) -> None:
         now = self.clock.now_ms()
