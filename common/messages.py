@@ -156,6 +156,10 @@ class _TypeProbe(Struct):
     type: str | None = None
 
 
+# msgspec raises these, not DecodeError, for a string that is not UTF-8 and for nesting
+# past Python's recursion limit: a client's bad frame all the same, never a crash.
+_UNDECODABLE = (UnicodeDecodeError, RecursionError)
+
 _encoder = msgspec.msgpack.Encoder()
 _probe_decoder = msgspec.msgpack.Decoder(_TypeProbe)
 _request_decoder = msgspec.msgpack.Decoder(Request)
@@ -173,13 +177,15 @@ def decode_request(frame: bytes) -> TransferIntent | IntentStatus | Ping:
         raise WireError("malformed", f"frame of {len(frame)} bytes is over {MAX_FRAME_BYTES}")
     try:
         return _request_decoder.decode(frame)  # the common case: one decode
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-        failure = exc
+    except (msgspec.DecodeError, *_UNDECODABLE) as exc:  # ValidationError is a DecodeError
+        failure: Exception = exc
     # Only a refused frame pays for a second look, to tell the error codes apart.
     try:
         probe = _probe_decoder.decode(frame)
     except msgspec.ValidationError:
         raise WireError("malformed", "frame is not a map with a string `type` field") from None
+    except _UNDECODABLE as exc:
+        raise WireError("malformed", _describe(exc)) from None
     except msgspec.DecodeError:
         raise WireError("malformed", "frame is not valid MessagePack") from None
     if probe.type is None:
@@ -192,18 +198,22 @@ def decode_request(frame: bytes) -> TransferIntent | IntentStatus | Ping:
 def decode_reply(frame: bytes) -> Decision | IntentState | Pong | Error:
     try:
         return _reply_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, *_UNDECODABLE) as exc:
         raise WireError("malformed", _describe(exc)) from None
 
 
 def decode_event(frame: bytes) -> WithdrawalEvent:
     try:
         return _event_decoder.decode(frame)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, *_UNDECODABLE) as exc:
         raise WireError("malformed", _describe(exc)) from None
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "a string in the frame is not valid UTF-8"
+    if isinstance(exc, RecursionError):
+        return "frame nests too deeply"
     # msgspec's messages name the field as "- at `$.field`"; keep them, bounded.
     text = str(exc)
     return text if len(text) <= 300 else text[:297] + "..."
