@@ -107,6 +107,12 @@ def decode_json_object(body: bytes | str) -> dict[str, Any]:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise SignalError(None, f"body is not valid JSON ({_short(str(exc))})") from None
+    # msgspec raises these, not DecodeError: bytes that are not UTF-8, and nesting past
+    # the recursion limit (a 64 KiB body of "[[[[...") - a bad body all the same.
+    except UnicodeDecodeError:
+        raise SignalError(None, "body is not valid JSON (not UTF-8 text)") from None
+    except RecursionError:
+        raise SignalError(None, "body is not valid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise SignalError(None, "body must be a JSON object")
     return value

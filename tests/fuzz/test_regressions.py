@@ -31,3 +31,12 @@ def test_undecodable_reply_and_event_are_wire_errors():
             decode(TYPE_NOT_UTF8)
         with pytest.raises(messages.WireError):
             decode(DEEP_BEFORE_TYPE)
+
+
+@pytest.mark.parametrize("body", [b'{"id": "\xff\xfe"}', b"[" * 60_000],
+                         ids=["not-utf8", "deep-nesting"])
+def test_webhook_bodies_that_msgspec_cannot_decode_are_400(body):
+    """A body that is not UTF-8 or nests too deeply is 400 bad_json (it was no reply at all)."""
+    from signal_bot.webhook import judge
+    answer = judge(body, None, "test-secret-not-real-0001")
+    assert answer.status == 400 and answer.body["error"] == "bad_json"
