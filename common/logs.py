@@ -108,19 +108,14 @@ class EventLogger:
         self._log(logging.CRITICAL, event, exc_info, fields)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when the line is written (tests swap it)."""
+class _StreamHandler(logging.StreamHandler):
+    """A stream handler that drops a line, silently, when its stream has been closed
+    (a process winding down, or a test's captured stderr after the test)."""
 
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self):  # type: ignore[override]
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
+    def handleError(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "closed", False):
+            return
+        super().handleError(record)
 
 
 class _PreparedQueueHandler(logging.handlers.QueueHandler):
@@ -158,7 +153,7 @@ def setup_logging(program: str, level: str | None = None, fmt: str | None = None
     if level_name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level_name!r}")
     global _listener
-    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    handler = _StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(_Formatter(as_json=fmt_name == "json"))
     root = logging.getLogger()
     for old in list(root.handlers):
