@@ -573,7 +573,8 @@ def _transport_error(endpoint: Endpoint, exc: BaseException) -> ExchangeError:
 def _error_body(content: bytes) -> tuple[int | None, str]:
     try:
         body = msgspec.json.decode(content, type=_BinanceErrorBody)
-    except msgspec.DecodeError:
+    # Not DecodeError but these: bytes that are not UTF-8, nesting past the recursion limit.
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None, ""
     return body.code, body.msg
 
@@ -823,7 +824,7 @@ class BinanceClient:
     def _decode(self, endpoint: Endpoint, status: int, content: bytes, reply_type: type[_T]) -> _T:
         try:
             return msgspec.json.decode(content, type=reply_type, dec_hook=_dec_hook)
-        except (msgspec.DecodeError, ValueError, TypeError, ArithmeticError) as exc:
+        except (msgspec.DecodeError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             detail = f"reply body is not the expected shape ({_safe_text(str(exc))})"
             context = dict(http_status=status, endpoint=endpoint.label)
             error: ExchangeError

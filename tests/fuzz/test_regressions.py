@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from common import messages
@@ -40,3 +42,42 @@ def test_webhook_bodies_that_msgspec_cannot_decode_are_400(body):
     from signal_bot.webhook import judge
     answer = judge(body, None, "test-secret-not-real-0001")
     assert answer.status == 400 and answer.body["error"] == "bad_json"
+
+
+@pytest.mark.parametrize("status, body", [
+    (400, b'{"code": -1100, "msg": "\xff"}'),
+    (500, b'{"code": -1000, "msg": "\xff"}'),
+    (400, b'{"x": ' + b"[" * 5000 + b'], "code": -1100}'),
+], ids=["4xx-not-utf8", "5xx-not-utf8", "4xx-deep-nesting"])
+def test_exchange_error_bodies_msgspec_cannot_decode_are_typed_errors(status, body):
+    """An error page that is not UTF-8 or nests too deeply is a typed ExchangeError, not a crash."""
+    import responses
+
+    from common.binance import BinanceClient, ExchangeError, OutcomeUnknown
+    from common.clock import FakeClock
+    base = "https://api.test.invalid"
+    client = BinanceClient(base, "test-key-not-real-0001", "test-secret-not-real-0001",
+                           clock=FakeClock(1_700_000_000_000))
+    with responses.RequestsMock() as mock:
+        mock.add("POST", base + "/sapi/v1/capital/withdraw/apply", body=body, status=status)
+        with pytest.raises(ExchangeError) as caught:
+            client.withdraw_apply(coin="USDT", network="TRX", address="TAddr", amount=Decimal("1"),
+                                  withdraw_order_id="reg-1")
+    assert (status >= 500) == isinstance(caught.value, OutcomeUnknown)
+
+
+def test_exchange_reply_nesting_past_the_recursion_limit_is_bad_response():
+    """A 2XX body nested deeper than the recursion limit is BadResponse (RecursionError escaped)."""
+    import responses
+
+    from common.binance import BadResponse, BinanceClient
+    from common.clock import FakeClock
+    base = "https://api.test.invalid"
+    client = BinanceClient(base, "test-key-not-real-0001", "test-secret-not-real-0001",
+                           clock=FakeClock(1_700_000_000_000))
+    body = (b'{"symbols": [{"symbol": "A", "status": "T", "baseAsset": "A", "quoteAsset": "B",'
+            b' "filters": [{"x": ' + b"[" * 5000 + b"]}]}]}")
+    with responses.RequestsMock() as mock:
+        mock.add("GET", base + "/api/v3/exchangeInfo", body=body, status=200)
+        with pytest.raises(BadResponse):
+            client.exchange_info()
