@@ -102,10 +102,13 @@ def load_env(path: str | os.PathLike | None, *, prefixes: tuple[str, ...] = (),
             raise ConfigError(f"env file {env_path} cannot be read: {type(exc).__name__}") from None
         file_values = {k: (v or "") for k, v in raw.items()}
     merged = dict(file_values)
+    overridden = set()
     for name, value in environ.items():
         if name in file_values or name in _COMMON_NAMES or name.startswith(prefixes):
             merged[name] = value
-    return Env(env_path, merged, frozenset(file_values), tuple(warnings))
+            overridden.add(name)
+    # Only values that really come from the file are relative to its folder.
+    return Env(env_path, merged, frozenset(file_values.keys() - overridden), tuple(warnings))
 
 
 _COMMON_NAMES = frozenset({
