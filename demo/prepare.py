@@ -1,0 +1,401 @@
+"""Generate the demo's `var/` folder: CURVE keys, env files (0600), the demo policy, configs.
+
+    files = prepare(root, DemoPorts.from_environ(os.environ))
+
+Idempotent, so `make demo` can run any number of times:
+- CURVE key pairs are generated once and then kept (deleting one makes a new one, and
+  the copies each side holds are refreshed from it);
+- every other file is derived from the ports and rewritten only when its content
+  differs (a changed port reaches every file that names it; an unchanged run touches
+  nothing, so the policy's hash stays the same and no `policy_changed` mail is sent);
+- the run-time state (the treasury's ledger, the signal bot's state, the sandbox's
+  state file) is never touched here: a second run continues the first one's story.
+
+The layout mirrors the production split: the treasury's files and the signal bot's files
+sit apart, and the signal bot gets a *copy* of the treasury's public certificate in a
+folder of its own (it refuses to start if the treasury's secret is beside it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from common.curve import generate
+from sandbox.config import default_config_path
+
+# The demo's ports, each overridable by the environment variable that names it.
+DEFAULT_PORTS: Mapping[str, int] = {
+    "DEMO_SANDBOX_PORT": 7790,   # the sandbox exchange (HTTP)
+    "DEMO_SMTP_PORT": 7725,      # the SMTP sink
+    "DEMO_WEBHOOK_PORT": 7780,   # the signal bot's webhook
+    "DEMO_INTENT_PORT": 7701,    # the treasury's ROUTER (transfer intents)
+    "DEMO_EVENT_PORT": 7702,     # the treasury's PUB (withdrawal events)
+}
+
+# Obviously fake, loopback only; the feeder signs with it like a TradingView alert would.
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret-not-real-0001"
+# The sandbox's completing TRX address (sandbox/README.md, "Demo addresses").
+DEMO_COLD_WALLET = "TSandboxDemoCo1dWa11etAddress11111"
+ALERT_FROM = "treasury@demo.invalid"
+ALERT_TO = "operator@demo.invalid"
+
+# Variables a bot would take from the real environment over its env file. The demo's
+# programs must see only their own files, so supervisord is started without them.
+_BOT_PREFIXES = ("TREASURY_", "SIGNAL_", "SMTP_", "ALERT_EMAIL_", "BINANCE_", "SANDBOX_", "FEEDER_")
+
+
+class DemoConfigError(Exception):
+    """A bad DEMO_* setting; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    sandbox: int
+    smtp: int
+    webhook: int
+    intent: int
+    event: int
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "DemoPorts":
+        values: dict[str, int] = {}
+        for name, default in DEFAULT_PORTS.items():
+            text = (environ.get(name) or "").strip()
+            if not text:
+                values[name] = default
+                continue
+            try:
+                port = int(text)
+            except ValueError:
+                raise DemoConfigError(f"{name} must be a port number, not {text!r}") from None
+            if not 1 <= port <= 65535:
+                raise DemoConfigError(f"{name} must be between 1 and 65535, not {port}")
+            values[name] = port
+        if len(set(values.values())) != len(values):
+            raise DemoConfigError("the DEMO_*_PORT variables must all differ: " +
+                                  ", ".join(f"{k}={v}" for k, v in values.items()))
+        return cls(values["DEMO_SANDBOX_PORT"], values["DEMO_SMTP_PORT"], values["DEMO_WEBHOOK_PORT"],
+                   values["DEMO_INTENT_PORT"], values["DEMO_EVENT_PORT"])
+
+    def as_environ(self) -> dict[str, str]:
+        return {"DEMO_SANDBOX_PORT": str(self.sandbox), "DEMO_SMTP_PORT": str(self.smtp),
+                "DEMO_WEBHOOK_PORT": str(self.webhook), "DEMO_INTENT_PORT": str(self.intent),
+                "DEMO_EVENT_PORT": str(self.event)}
+
+    def named(self) -> dict[str, int]:
+        return {name: int(value) for name, value in self.as_environ().items()}
+
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where everything lives under `root` (the folder holding supervisord.conf)."""
+
+    root: Path
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "supervisord.conf"
+
+    # supervisord's own files (names fixed by supervisord.conf)
+    @property
+    def socket(self) -> Path:
+        return self.var / "supervisor.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.var / "supervisord.pid"
+
+    @property
+    def supervisord_log(self) -> Path:
+        return self.var / "supervisord.log"
+
+    # the treasury's side
+    @property
+    def treasury_env(self) -> Path:
+        return self.var / "treasury.env"
+
+    @property
+    def policy(self) -> Path:
+        return self.var / "treasury.toml"
+
+    @property
+    def ledger(self) -> Path:
+        return self.var / "treasury-ledger.sqlite"
+
+    @property
+    def treasury_keys(self) -> Path:
+        return self.var / "keys" / "treasury"
+
+    @property
+    def authorized_clients(self) -> Path:
+        return self.var / "keys" / "authorized_clients"
+
+    # the signal bot's side
+    @property
+    def signal_env(self) -> Path:
+        return self.var / "signal.env"
+
+    @property
+    def signal_config(self) -> Path:
+        return self.var / "signal.toml"
+
+    @property
+    def signal_state(self) -> Path:
+        return self.var / "signal-state.sqlite"
+
+    @property
+    def signal_keys(self) -> Path:
+        return self.var / "keys" / "signal"
+
+    # the demo's helpers
+    @property
+    def feeder_env(self) -> Path:
+        return self.var / "feeder.env"
+
+    @property
+    def sandbox_state(self) -> Path:
+        return self.var / "sandbox-state.json"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    files: DemoFiles
+    actions: tuple[tuple[Path, str], ...]   # (path, "created" | "updated" | "kept")
+
+    @property
+    def first_run(self) -> bool:
+        return any(path.name == "treasury.key_secret" and action == "created" for path, action in self.actions)
+
+
+def demo_api_keys() -> dict[str, tuple[str, str]]:
+    """name -> (api_key, api_secret) from the sandbox's packaged demo.toml (all fake)."""
+    text = default_config_path().read_text(encoding="utf-8")
+    return {key["name"]: (key["api_key"], key["api_secret"]) for key in tomllib.loads(text)["key"]}
+
+
+def prepare(root: Path, ports: DemoPorts) -> Prepared:
+    files = DemoFiles(Path(root).resolve())
+    files.var.mkdir(parents=True, exist_ok=True)
+    actions: list[tuple[Path, str]] = []
+    actions += _keys(files)
+    keys = demo_api_keys()
+    actions.append(_write(files.treasury_env, treasury_env(ports, keys["treasury"]), 0o600))
+    actions.append(_write(files.policy, DEMO_POLICY, 0o644))
+    actions.append(_write(files.signal_env, signal_env(ports, keys["signal"]), 0o600))
+    actions.append(_write(files.signal_config, DEMO_SIGNAL_CONFIG, 0o644))
+    actions.append(_write(files.feeder_env, feeder_env(ports), 0o600))
+    return Prepared(files, tuple(actions))
+
+
+def _keys(files: DemoFiles) -> list[tuple[Path, str]]:
+    """Each pair once; the public copies each side holds follow their source."""
+    actions = []
+    for folder, name in ((files.treasury_keys, "treasury"), (files.signal_keys, "signal")):
+        public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
+        if public.is_file() and secret.is_file():
+            actions.append((secret, "kept"))
+        else:
+            generate(folder, name)
+            actions.append((secret, "created"))
+        folder.chmod(0o700)
+    files.authorized_clients.mkdir(parents=True, exist_ok=True)
+    actions.append(_copy(files.signal_keys / "signal.key", files.authorized_clients / "signal.key"))
+    # The signal bot's copy of the treasury's PUBLIC certificate, in the signal bot's own folder.
+    actions.append(_copy(files.treasury_keys / "treasury.key", files.signal_keys / "treasury.key"))
+    return actions
+
+
+def _copy(source: Path, target: Path) -> tuple[Path, str]:
+    return _write(target, source.read_text(encoding="utf-8"), 0o644)
+
+
+def _write(path: Path, text: str, mode: int) -> tuple[Path, str]:
+    """Write `text` only if it differs (atomically, created with `mode`); always fix the mode."""
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    if current == text:
+        path.chmod(mode)
+        return path, "kept"
+    temp = path.with_name(path.name + ".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(temp, mode)   # O_CREAT's mode is filtered by the umask
+    os.replace(temp, path)
+    return path, "created" if current is None else "updated"
+
+
+def supervisord_environ(ports: DemoPorts, base: Mapping[str, str], bin_dir: Path) -> dict[str, str]:
+    """The environment supervisord (and so every program) runs with: the DEMO_* ports,
+    the venv's scripts first on PATH, unbuffered Python, and none of the variables a bot
+    would take over its own env file."""
+    env = {k: v for k, v in base.items() if not k.startswith(_BOT_PREFIXES)}
+    env.update(ports.as_environ())
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def remove_stale_supervisor_files(files: DemoFiles) -> list[Path]:
+    """A socket or pid file left by a killed supervisord (call only when none is running)."""
+    removed = []
+    for path in (files.socket, files.pidfile):
+        if path.exists() or path.is_symlink():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+# -- the generated texts ---------------------------------------------------------------------
+
+def treasury_env(ports: DemoPorts, key: tuple[str, str]) -> str:
+    return f"""\
+# The treasury's settings for `make demo` (generated by demo/prepare.py; rewritten when the
+# DEMO_*_PORT variables change). The key is the sandbox's FAKE demo key: this file only ever
+# talks to the local sandbox exchange. Relative paths are relative to this file's folder.
+# Production template: deploy/treasury.env.example.
+BINANCE_BASE_URL=http://127.0.0.1:{ports.sandbox}
+TREASURY_API_KEY={key[0]}
+TREASURY_API_SECRET={key[1]}
+TREASURY_POLICY_FILE=treasury.toml
+TREASURY_LEDGER_PATH=treasury-ledger.sqlite
+TREASURY_INTENT_ENDPOINT=tcp://127.0.0.1:{ports.intent}
+TREASURY_EVENT_ENDPOINT=tcp://127.0.0.1:{ports.event}
+TREASURY_CURVE_SECRET_FILE=keys/treasury/treasury.key_secret
+TREASURY_AUTHORIZED_CLIENTS_DIR=keys/authorized_clients
+# Sandbox only (refused unless BINANCE_BASE_URL is loopback): poll withdrawals every second
+# instead of the policy's 6 s floor, so the demo shows processing -> completed quickly.
+TREASURY_SANDBOX_POLL_SECONDS=1
+# Alerts go to the demo's SMTP sink, which prints them.
+SMTP_HOST=127.0.0.1
+SMTP_PORT={ports.smtp}
+SMTP_SECURITY=none
+ALERT_EMAIL_FROM={ALERT_FROM}
+ALERT_EMAIL_TO={ALERT_TO}
+LOG_LEVEL=INFO
+LOG_FORMAT=text
+"""
+
+
+def signal_env(ports: DemoPorts, key: tuple[str, str]) -> str:
+    return f"""\
+# The signal bot's settings for `make demo` (generated by demo/prepare.py). FAKE sandbox
+# trading key; no treasury secret ever appears here. Production template:
+# deploy/signal.env.example.
+BINANCE_BASE_URL=http://127.0.0.1:{ports.sandbox}
+SIGNAL_API_KEY={key[0]}
+SIGNAL_API_SECRET={key[1]}
+SIGNAL_WEBHOOK_BIND=127.0.0.1:{ports.webhook}
+SIGNAL_WEBHOOK_SECRET={DEMO_WEBHOOK_SECRET}
+SIGNAL_CURVE_SECRET_FILE=keys/signal/signal.key_secret
+TREASURY_CURVE_PUBLIC_FILE=keys/signal/treasury.key
+TREASURY_INTENT_ENDPOINT=tcp://127.0.0.1:{ports.intent}
+TREASURY_EVENT_ENDPOINT=tcp://127.0.0.1:{ports.event}
+SIGNAL_CONFIG_FILE=signal.toml
+SIGNAL_STATE_PATH=signal-state.sqlite
+LOG_LEVEL=INFO
+LOG_FORMAT=text
+"""
+
+
+def feeder_env(ports: DemoPorts) -> str:
+    return f"""\
+# The demo feeder (standing in for TradingView): where to post signals and the shared secret.
+FEEDER_WEBHOOK_URL=http://127.0.0.1:{ports.webhook}/signal
+FEEDER_WEBHOOK_SECRET={DEMO_WEBHOOK_SECRET}
+"""
+
+
+DEMO_POLICY = f"""\
+# The treasury's policy for `make demo` (generated by demo/prepare.py). The address is the
+# sandbox's FAKE demo address. Every key is documented in deploy/treasury.toml.example.
+
+# FOR THE DEMO ONLY: 0 makes a destination usable the moment the treasury first sees it,
+# so the demo's first sweep can be withdrawn at once. In production keep the default of
+# 24 (hours): a new or changed address then waits a day, so a tampered policy file cannot
+# redirect funds before the operator has read the start-up mail that lists the change.
+quarantine_hours = 0
+allow_trading_key = false
+allow_unrestricted_ip = false
+
+[limits]
+window_hours = 24
+max_transfers_per_hour = 20
+max_intent_age_seconds = 300
+min_seconds_between_withdrawals = 1
+poll_interval_seconds = 6            # the floor; the demo polls faster with TREASURY_SANDBOX_POLL_SECONDS
+stuck_after_minutes = 60
+
+[limits.coins.USDT]
+max_per_transfer = "1000"
+window_cap = "20000"
+approval_above = "750"               # a sweep above 750 would wait for `treasuryctl approve`
+
+[[destination]]
+label = "cold-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{DEMO_COLD_WALLET}"
+clients = ["signal"]
+"""
+
+DEMO_SIGNAL_CONFIG = """\
+# The signal bot's config for `make demo` (generated by demo/prepare.py). Format and every
+# key: signal_bot/README.md and deploy/signal.toml.example.
+
+[risk]
+symbols = ["BTCUSDT", "ETHUSDT"]     # DOGEUSDT is not here: the feeder's DOGE signal is refused
+max_quote_per_order = "1000"
+max_orders_per_minute = 30
+
+[orders]
+time_in_force = "GTC"
+
+# The sandbox account starts with 100000 USDT. Buys take USDT below `keep`; the feeder's
+# SELL brings it back above keep + min_sweep, and the excess is swept to the treasury's
+# `cold-wallet` label, which brings the account back to `keep` for the next run.
+[sweep]
+asset = "USDT"
+coin = "USDT"
+network = "TRX"
+destination = "cold-wallet"
+keep = "100000"
+min_sweep = "100"
+step = "1"
+max_amount = "1000"
+retry_seconds = 2
+
+[treasury]
+timeout_seconds = 2.5
+retries = 3
+"""
+
+
+def main() -> int:
+    """`python -m demo.prepare [ROOT]`: generate ROOT/var (default: this checkout) and list it."""
+    import sys
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1]
+    try:
+        prepared = prepare(root, DemoPorts.from_environ(os.environ))
+    except DemoConfigError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    for path, action in prepared.actions:
+        print(f"{action:<8} {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
