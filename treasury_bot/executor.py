@@ -26,6 +26,10 @@ from treasury_bot.reconcile import (ApplyAction, Lookup, ReconcileAction, Unknow
 log = get_logger("treasury.executor")
 SOURCE = "executor"
 IDLE_WAIT_S = 0.2
+# A signed apply stays executable until its timestamp is recvWindow old (Binance also takes
+# timestamps up to 1 s ahead of its clock): before that, "absent from history" proves
+# nothing, since the request may still land. The grace never ends sooner.
+LATE_LANDING_MARGIN_MS = 2000
 
 
 @dataclass
@@ -50,7 +54,8 @@ class Executor:
         self.schedule = _Schedule()
         self._looked_at: dict[int, float] = {}
         self.spacing_s = float(policy.limits.min_seconds_between_withdrawals)
-        self.grace_ms = policy.executor.reconcile_grace_seconds * 1000
+        self.grace_ms = max(policy.executor.reconcile_grace_seconds * 1000,
+                            getattr(client, "recv_window_ms", 5000) + LATE_LANDING_MARGIN_MS)
         self.deadline_ms = policy.executor.reconcile_deadline_minutes * 60_000
 
     # -- the loop -------------------------------------------------------------------
@@ -217,7 +222,9 @@ class Executor:
         since = (withdrawal.unknown_since or withdrawal.last_attempt_at or now) if withdrawal else now
         self.reconcile(record, UnknownOutcome(
             first_attempt_at=(withdrawal.first_attempt_at if withdrawal else None) or since,
-            last_attempt_at=(withdrawal.last_attempt_at if withdrawal else None) or since,
+            # The grace runs from the last moment a request of this attempt could have been
+            # signed: the end of the apply call, or the restart that found it in flight.
+            last_attempt_at=max((withdrawal.last_attempt_at if withdrawal else None) or since, since),
             unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1))
         return True
 
