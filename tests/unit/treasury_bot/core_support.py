@@ -1,0 +1,204 @@
+"""Shared pieces for the treasury core's unit tests: a policy builder, a real ledger file,
+intents decided through the real decider, and a small FAKE EXCHANGE.
+
+The fake stands in for our own port (the two BinanceClient methods the executor and the
+poller call), never for the code under test: it records every call, can be scripted to
+answer with ids or to raise any of common/binance.py's errors, and keeps a withdraw
+history in which a withdrawal is present or not, as the test decides.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from common.binance import Amount, WithdrawRecord
+from common.clock import FakeClock
+from common.messages import TransferIntent, encode
+from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS
+from treasury_bot.alerts.store import OUTBOX_SCHEMA
+from treasury_bot.decider import DecisionContext, Incoming, decide_batch
+from treasury_bot.ledger import Ledger
+from treasury_bot.policy_file import Policy, parse_policy
+
+T0 = 1_700_000_000_000
+HOUR_MS = 3_600_000
+
+
+def policy_text(*, quarantine_hours: str = "0", window_hours: int = 24, per_hour: int = 20,
+                max_per_transfer: str = "1000", window_cap: str = "5000", approval_above: str | None = "800",
+                min_seconds: str = "0", stuck_after_minutes: int = 60, grace_seconds: int = 60,
+                deadline_minutes: int = 30, cold_address: str = COLD_ADDRESS, cold_tag: str | None = None,
+                cold_window_cap: str | None = None, cold_max: str | None = "900") -> str:
+    approval = f'approval_above = "{approval_above}"' if approval_above else ""
+    cold_extra = "\n".join(line for line in (
+        f'tag = "{cold_tag}"' if cold_tag else "",
+        f'window_cap = "{cold_window_cap}"' if cold_window_cap else "",
+        f'max_per_transfer = "{cold_max}"' if cold_max else "") if line)
+    return f"""
+quarantine_hours = {quarantine_hours}
+
+[limits]
+window_hours = {window_hours}
+max_transfers_per_hour = {per_hour}
+max_intent_age_seconds = 300
+min_seconds_between_withdrawals = {min_seconds}
+poll_interval_seconds = 6
+stuck_after_minutes = {stuck_after_minutes}
+
+[limits.coins.USDT]
+max_per_transfer = "{max_per_transfer}"
+window_cap = "{window_cap}"
+{approval}
+
+[executor]
+reconcile_grace_seconds = {grace_seconds}
+reconcile_deadline_minutes = {deadline_minutes}
+
+[[destination]]
+label = "cold-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{cold_address}"
+{cold_extra}
+
+[[destination]]
+label = "hot-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{HOT_ADDRESS}"
+clients = ["other"]
+"""
+
+
+def make_policy(**over: Any) -> Policy:
+    return parse_policy(policy_text(**over))
+
+
+def open_ledger(path: Path) -> Ledger:
+    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+
+
+def transfer_intent(intent_id: str, amount: str = "100", *, destination: str = "cold-wallet",
+                    created_at: int = T0, reason: str = "sweep", coin: str = "USDT",
+                    network: str = "TRX") -> TransferIntent:
+    return TransferIntent(intent_id=intent_id, coin=coin, network=network, destination=destination,
+                          amount=amount, reason=reason, created_at=created_at)
+
+
+def incoming(intent_id: str, amount: str = "100", *, client: str = "signal", **over: Any) -> Incoming:
+    intent = transfer_intent(intent_id, amount, **over)
+    return Incoming(client=client, intent=intent, raw=encode(intent))
+
+
+def context(policy: Policy, now_ms: int, *, usable_from: dict | None = None, coin_rules=None) -> DecisionContext:
+    return DecisionContext(policy, COIN_RULES if coin_rules is None else coin_rules,
+                           {d.label: 0 for d in policy.destinations} if usable_from is None else usable_from,
+                           now_ms)
+
+
+def decide(ledger: Ledger, policy: Policy, clock: FakeClock, *items: Incoming, usage=None):
+    """Decide `items` as one batch at the clock's time, through the real decider."""
+    return decide_batch(ledger, list(items), context(policy, clock.now_ms()), usage)
+
+
+def accept(ledger: Ledger, policy: Policy, clock: FakeClock, intent_id: str, amount: str = "100",
+           **over: Any):
+    """An intent accepted now (created now, so never stale); returns its ledger record."""
+    result = decide(ledger, policy, clock, incoming(intent_id, amount, created_at=clock.now_ms(), **over))
+    assert result.replies[0].outcome in ("accepted", "pending_approval"), result.replies[0]
+    return ledger.get_intent(intent_id)
+
+
+def count(ledger: Ledger, table: str, where: str = "", *params: Any) -> int:
+    sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
+    return ledger.conn.execute(sql, params).fetchone()[0]
+
+
+def alerts(ledger: Ledger, kind: str | None = None) -> list[tuple]:
+    """(kind, severity, intent_id) of the outbox rows, oldest first."""
+    rows = ledger.conn.execute("SELECT kind, severity, intent_id FROM alert_outbox ORDER BY seq").fetchall()
+    return [row for row in rows if kind is None or row[0] == kind]
+
+
+def statuses(ledger: Ledger, intent_id: str) -> list[str]:
+    record = ledger.get_intent(intent_id)
+    return [row[2] for row in ledger.transitions_of(record)]
+
+
+# -- the fake exchange -----------------------------------------------------------------------
+
+@dataclass
+class Applied:
+    """A scripted apply outcome: `id` to answer with, `error` to raise, and whether the
+    exchange executed it anyway (an error after the withdrawal was made: 5XX, timeout)."""
+
+    error: Exception | None = None
+    executed: bool = True
+    id: str | None = None
+
+
+@dataclass
+class FakeExchange:
+    """withdraw_apply / withdraw_history, recorded and scriptable."""
+
+    apply_script: deque = field(default_factory=deque)
+    history_script: deque = field(default_factory=deque)   # exceptions to raise, in turn; None = answer
+    history: dict[str, WithdrawRecord] = field(default_factory=dict)
+    applies: list[dict] = field(default_factory=list)
+    lookups: list[dict] = field(default_factory=list)
+    next_number: int = 1
+    initial_status: int = 4
+
+    def script_apply(self, *outcomes: Applied | Exception) -> None:
+        for outcome in outcomes:
+            self.apply_script.append(outcome if isinstance(outcome, Applied) else Applied(outcome, False))
+
+    def script_history(self, *outcomes: Exception | None) -> None:
+        self.history_script.extend(outcomes)
+
+    def withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
+                       withdraw_order_id: str, address_tag: str | None = None) -> str:
+        self.applies.append(dict(coin=coin, network=network, address=address, amount=amount,
+                                 withdraw_order_id=withdraw_order_id, address_tag=address_tag))
+        outcome = self.apply_script.popleft() if self.apply_script else Applied()
+        withdrawal_id = outcome.id or f"w-{self.next_number}"
+        if outcome.executed:
+            self.next_number += 1
+            self.contain(withdrawal_id, withdraw_order_id, amount=amount, coin=coin, network=network,
+                         address=address)
+        if outcome.error is not None:
+            raise outcome.error
+        return withdrawal_id
+
+    def contain(self, withdrawal_id: str, withdraw_order_id: str | None, *, status: int | None = None,
+                amount: Decimal = Decimal("100"), coin: str = "USDT", network: str = "TRX",
+                address: str = COLD_ADDRESS, tx_id: str | None = None, info: str | None = None) -> None:
+        """Put a withdrawal in the exchange's history (as if applied, maybe earlier)."""
+        self.history[withdrawal_id] = WithdrawRecord(
+            id=withdrawal_id, amount=Amount(amount), transaction_fee=Amount("1"), coin=coin, address=address,
+            status=self.initial_status if status is None else status, apply_time="2023-11-14 22:13:20",
+            withdraw_order_id=withdraw_order_id, network=network, tx_id=tx_id, info=info)
+
+    def set_status(self, withdrawal_id: str, status: int, *, tx_id: str | None = None,
+                   info: str | None = None) -> None:
+        import msgspec
+        self.history[withdrawal_id] = msgspec.structs.replace(self.history[withdrawal_id], status=status,
+                                                              tx_id=tx_id, info=info)
+
+    def withdraw_history(self, *, withdraw_order_id: str | None = None, id_list=None, coin=None,
+                         start_time: int | None = None, end_time: int | None = None, status=None,
+                         limit=None, offset=None) -> list[WithdrawRecord]:
+        self.lookups.append(dict(withdraw_order_id=withdraw_order_id, id_list=list(id_list) if id_list else None,
+                                 start_time=start_time, end_time=end_time))
+        if self.history_script:
+            error = self.history_script.popleft()
+            if error is not None:
+                raise error
+        if id_list is not None:
+            return [self.history[i] for i in id_list if i in self.history]
+        return [r for r in self.history.values()
+                if withdraw_order_id is None or r.withdraw_order_id == withdraw_order_id]

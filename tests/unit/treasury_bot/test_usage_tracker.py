@@ -1,0 +1,201 @@
+"""The in-memory usage tracker equals policy.summarize_usage over the same facts, whatever
+sequence of acceptances, removals and time steps it sees; reloading from a ledger equals
+following the ledger incrementally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from common.clock import FakeClock
+from tests.unit.treasury_bot.core_support import HOUR_MS, T0, decide, incoming, make_policy, open_ledger
+from treasury_bot import operator
+from treasury_bot.decider import load_usage
+from treasury_bot.policy import CountedTransfer, Usage, summarize_usage
+from treasury_bot.usage_tracker import UsageTracker
+
+PROPERTY = settings(max_examples=400, derandomize=True, database=None, deadline=None)
+
+
+def plain(usage: Usage) -> tuple:
+    """Usage as plain values (zero sums never appear: amounts are > 0)."""
+    return usage.hour_count, dict(usage.coin_sums), dict(usage.destination_sums)
+
+
+@dataclass
+class Fact:
+    transfer: CountedTransfer
+    counted: bool = True   # False once uncounted (an operator's rejection: counted_at NULL)
+
+
+class Model:
+    """The facts as the ledger would hold them; summarize_usage is the reference."""
+
+    def __init__(self, window_hours: int) -> None:
+        self.window_hours = window_hours
+        self.facts: dict[str, Fact] = {}
+
+    def usage(self, now: int) -> Usage:
+        return summarize_usage([f.transfer for f in self.facts.values() if f.counted], now, self.window_hours)
+
+
+coins = st.sampled_from(["USDT", "BTC"])
+labels = st.sampled_from(["cold", "hot", "vault"])
+amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("5000"), places=6)
+steps = st.one_of(
+    st.tuples(st.just("add"), coins, labels, amounts, st.booleans()),
+    st.tuples(st.just("drop"), st.integers(0, 40)),
+    st.tuples(st.just("uncount"), st.integers(0, 40)),
+    st.tuples(st.just("follow"), st.integers(0, 40),
+              st.sampled_from(["failed", "rejected", "cancelled", "denied", "completed", "submitted", "queued"]),
+              st.sampled_from(["operator", "executor", "poller"])),
+    st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 60_000, HOUR_MS - 1, HOUR_MS, HOUR_MS + 1,
+                                                   3 * HOUR_MS, 5 * 60_000])),
+)
+
+
+@PROPERTY
+@given(window_hours=st.integers(1, 3), ops=st.lists(steps, max_size=60))
+def test_tracker_usage_equals_summarize_usage_for_any_history(window_hours, ops):
+    """After every step, tracker.usage(now) == summarize_usage(the same facts, now)."""
+    tracker, model = UsageTracker(window_hours), Model(window_hours)
+    now = T0
+    ids: list[str] = []
+    for op in ops:
+        kind = op[0]
+        if kind == "add":
+            _, coin, label, amount, in_window = op
+            intent_id = f"i{len(ids)}"
+            ids.append(intent_id)
+            transfer = CountedTransfer(intent_id, coin, label, amount, now, in_window)
+            tracker.add(transfer)
+            model.facts[intent_id] = Fact(transfer)
+        elif kind == "advance":
+            now += op[1]
+        elif ids:
+            intent_id = ids[op[1] % len(ids)]
+            fact = model.facts[intent_id]
+            status, source = (op[2], op[3]) if kind == "follow" else (None, None)
+            drops = kind == "drop" or status in ("failed", "rejected", "cancelled")
+            uncounts = kind == "uncount" or (status == "denied" and source == "operator")
+            if kind == "drop":
+                tracker.drop_from_window(intent_id)
+            elif kind == "uncount":
+                tracker.uncount(intent_id)
+            else:
+                tracker.follow(intent_id, status, source)
+            if drops or uncounts:
+                fact.transfer = replace(fact.transfer, in_window=False)
+            if uncounts:
+                fact.counted = False
+        assert plain(tracker.usage(now)) == plain(model.usage(now)), op
+
+
+@pytest.mark.parametrize("age_ms, in_hour", [(HOUR_MS - 1, True), (HOUR_MS, False), (HOUR_MS + 1, False)])
+def test_the_hour_edge_matches_the_policy(age_ms, in_hour):
+    """A transfer exactly one hour old no longer counts in the hour (as summarize_usage says)."""
+    tracker = UsageTracker(24)
+    tracker.add(CountedTransfer("a", "USDT", "cold", Decimal("5"), T0, True))
+    assert tracker.usage(T0 + age_ms).hour_count == (1 if in_hour else 0)
+    assert tracker.usage(T0 + age_ms).coin_sum("USDT") == Decimal("5")
+
+
+@pytest.mark.parametrize("age_ms, in_window", [(2 * HOUR_MS - 1, True), (2 * HOUR_MS, False)])
+def test_the_window_edge_matches_the_policy(age_ms, in_window):
+    """A transfer exactly window_hours old has left the window sums."""
+    tracker = UsageTracker(2)
+    tracker.add(CountedTransfer("a", "USDT", "cold", Decimal("5"), T0, True))
+    assert tracker.usage(T0 + age_ms).coin_sum("USDT") == (Decimal("5") if in_window else 0)
+    assert ("a" in tracker.entries) is in_window
+
+
+def test_adding_an_intent_twice_counts_it_once():
+    """The server may see one acceptance twice (a resync then the batch's own add)."""
+    tracker = UsageTracker(24)
+    transfer = CountedTransfer("a", "USDT", "cold", Decimal("5"), T0, True)
+    tracker.add(transfer)
+    tracker.add(transfer)
+    assert plain(tracker.usage(T0)) == (1, {"USDT": Decimal("5")}, {"cold": Decimal("5")})
+
+
+def test_removals_of_unknown_or_expired_intents_change_nothing():
+    """Following an intent the tracker never saw (or that left the window) is harmless."""
+    tracker = UsageTracker(1)
+    tracker.add(CountedTransfer("a", "USDT", "cold", Decimal("5"), T0, True))
+    tracker.drop_from_window("nope")
+    tracker.uncount("nope")
+    tracker.usage(T0 + 2 * HOUR_MS)
+    tracker.uncount("a")
+    assert plain(tracker.usage(T0 + 2 * HOUR_MS)) == (0, {}, {})
+
+
+def test_reload_sets_the_next_resync_and_starts_afresh(tmp_path):
+    """reload forgets what it held, reads the ledger, and schedules the next resync."""
+    ledger = open_ledger(tmp_path / "l.sqlite")
+    clock = FakeClock(T0)
+    decide(ledger, make_policy(), clock, incoming("r-1", "7", created_at=T0))
+    tracker = UsageTracker(24, resync_s=60.0)
+    tracker.add(CountedTransfer("ghost", "USDT", "cold", Decimal("5"), T0, True))
+    tracker.reload(ledger, T0, 500.0)
+    assert tracker.next_resync == 560.0
+    assert plain(tracker.usage(T0)) == (1, {"USDT": Decimal("7")}, {"cold-wallet": Decimal("7")})
+    ledger.close()
+
+
+def follow_ledger(tracker: UsageTracker, ledger, after: int) -> int:
+    """What the server does: follow other writers' transitions (not the decider's own)."""
+    newest = ledger.last_transition_seq()
+    for t in ledger.transitions_after(after, until=newest, skip_source="decider", limit=100000):
+        tracker.follow(t.intent_id, t.to_status, t.source)
+    return newest
+
+
+actions = st.lists(st.tuples(st.sampled_from(["accept", "big", "fail", "cancel", "complete", "reject_pending",
+                                              "advance"]),
+                             st.integers(0, 30), st.sampled_from(["10", "25.5", "0.000001", "300"])),
+                   max_size=18)
+
+
+@settings(max_examples=25, derandomize=True, database=None, deadline=None)
+@given(script=actions)
+def test_reload_from_the_ledger_equals_following_it_incrementally(tmp_path_factory, script):
+    """A tracker fed by the decider and the transitions equals one reloaded from the ledger,
+    and both equal the decider's own sum from the ledger."""
+    policy = make_policy(window_hours=2, per_hour=1000, window_cap="100000", max_per_transfer="100000",
+                         cold_max=None, approval_above="200")
+    ledger = open_ledger(tmp_path_factory.mktemp("ledger") / "l.sqlite")
+    clock = FakeClock(T0)
+    live = UsageTracker(2)
+    seen = 0
+    made: list[str] = []
+    try:
+        for action, pick, amount in script:
+            if action == "advance":
+                clock.advance(pick * 600)  # up to 5 h in 10-minute steps
+            elif action in ("accept", "big"):
+                intent_id = f"i{len(made)}"
+                result = decide(ledger, policy, clock,
+                                incoming(intent_id, "250" if action == "big" else amount, created_at=clock.now_ms()),
+                                usage=live.usage(clock.now_ms()))
+                made.append(intent_id)
+                for transfer in result.counted:
+                    live.add(transfer)
+            elif made:
+                record = ledger.get_intent(made[pick % len(made)])
+                if action == "reject_pending" and record.status == "pending_approval":
+                    operator.reject(ledger, record.intent_id, clock)
+                elif action != "reject_pending" and record.status == "queued":
+                    with ledger.transaction():
+                        to = {"fail": "failed", "cancel": "cancelled", "complete": "completed"}[action]
+                        ledger.set_status(record, to, clock.now_ms(), "poller")
+            seen = follow_ledger(live, ledger, seen)
+            now = clock.now_ms()
+            reloaded = UsageTracker(2)
+            reloaded.reload(ledger, now, clock.monotonic())
+            assert plain(live.usage(now)) == plain(reloaded.usage(now)) == plain(load_usage(ledger, policy, now))
+    finally:
+        ledger.close()
