@@ -137,12 +137,12 @@ def test_reload_sets_the_next_resync_and_starts_afresh(tmp_path):
     """reload forgets what it held, reads the ledger, and schedules the next resync."""
     ledger = open_ledger(tmp_path / "l.sqlite")
     clock = FakeClock(T0)
-    decide(ledger, make_policy(), clock, incoming("r-1", "7", created_at=T0))
+    decide(ledger, make_policy(), clock, incoming("r-1", "17", created_at=T0))
     tracker = UsageTracker(24, resync_s=60.0)
     tracker.add(CountedTransfer("ghost", "USDT", "cold", Decimal("5"), T0, True))
     tracker.reload(ledger, T0, 500.0)
     assert tracker.next_resync == 560.0
-    assert plain(tracker.usage(T0)) == (1, {"USDT": Decimal("7")}, {"cold-wallet": Decimal("7")})
+    assert plain(tracker.usage(T0)) == (1, {"USDT": Decimal("17")}, {"cold-wallet": Decimal("17")})
     ledger.close()
 
 
