@@ -182,7 +182,8 @@ class Executor:
         else:
             log.error("withdrawal_failed", intent_id=record.intent_id, **log_fields)
 
-    def _adopt(self, seq: int, withdrawal_id: str, exchange_status: int | None, note: str) -> None:
+    def _adopt(self, seq: int, withdrawal_id: str, exchange_status: int | None, note: str, *,
+               tx_id: str | None = None, info: str | None = None) -> None:
         """Record the exchange's id; the poller follows it from here."""
         now = self.clock.now_ms()
         with self.ledger.transaction():
@@ -190,7 +191,8 @@ class Executor:
             if record is None or record.status != "submitting":
                 return
             self.ledger.update_withdrawal(seq, withdrawal_id=withdrawal_id, submitted_at=now,
-                                          unknown_since=None, exchange_status=exchange_status)
+                                          unknown_since=None, exchange_status=exchange_status,
+                                          tx_id=tx_id)
             self.ledger.set_status(record, "submitted", now, SOURCE, note)
             alerting.withdrawal_submitted(self.ledger.conn, record, withdrawal_id, now)
             later = EXCHANGE_STATUS.get(exchange_status) if exchange_status is not None else None
@@ -200,8 +202,10 @@ class Executor:
                 self.ledger.set_status(moved, later, now, SOURCE, "status found by reconciliation")
                 if later in ("completed", "failed", "rejected", "cancelled"):
                     self.ledger.update_withdrawal(seq, finished_at=now)
+                    if info:  # as the poller keeps it: the exchange's reason for the end
+                        self.ledger.update_withdrawal(seq, error_message=info[:500])
                     alerting.withdrawal_finished(self.ledger.conn, moved, later, now,
-                                                 withdrawal_id=withdrawal_id)
+                                                 withdrawal_id=withdrawal_id, tx_id=tx_id, info=info)
         log.info("withdrawal_submitted", intent_id=record.intent_id, withdrawal_id=withdrawal_id, note=note)
 
     # -- reconciling -----------------------------------------------------------------------
@@ -235,7 +239,8 @@ class Executor:
                                      deadline_ms=self.deadline_ms)
         log.info("reconcile_step", intent_id=record.intent_id, action=action.value, why=why)
         if action is ReconcileAction.ADOPT:
-            self._adopt(record.seq, lookup.found_id, lookup.found_status, "found by reconciliation")
+            self._adopt(record.seq, lookup.found_id, lookup.found_status, "found by reconciliation",
+                        tx_id=lookup.found_tx_id, info=lookup.found_info)
         elif action is ReconcileAction.RESUBMIT:
             with self.ledger.transaction():
                 current = self.ledger.get_intent_by_seq(record.seq)
@@ -260,5 +265,6 @@ class Executor:
             return Lookup(None, None, failed=True)
         for item in found:
             if item.withdraw_order_id == record.intent_id:
-                return Lookup(item.id, item.status, failed=False)
+                return Lookup(item.id, item.status, failed=False, found_tx_id=item.tx_id or None,
+                              found_info=item.info or None)
         return Lookup(None, None, failed=False)

@@ -100,6 +100,10 @@ class Lookup:
     found_id: str | None
     found_status: int | None
     failed: bool
+    # What the record already says, for one found at (or past) its end: the poller never
+    # looks at an intent adopted straight into a final status, so these are kept now.
+    found_tx_id: str | None = None
+    found_info: str | None = None
 
 
 def reconcile_step(state: UnknownOutcome, lookup: Lookup | None, now_ms: int, *,

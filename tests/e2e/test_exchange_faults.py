@@ -191,3 +191,176 @@ def test_an_apply_answered_after_the_client_timeout_is_found_by_reconciliation_n
     assert_no_secret(sink)
     print(f"\nslowest answer while the apply call hung: {slowest * 1000:.1f} ms")
 
+
+
+# -- unknown outcomes: 5XX before / after applying, connection dropped after applying --------
+
+@pytest.mark.parametrize("kind, applied", [
+    ("5xx_before", False),   # not applied: proven absent after the grace, applied once more
+    ("5xx_after", True),     # applied: found by withdrawOrderId and adopted
+    ("drop_after", True),    # applied: found by withdrawOrderId and adopted
+])
+def test_an_unknown_apply_outcome_is_looked_up_before_anything_is_sent_again(
+        treasury, sandbox, sink, kind, applied):
+    """5XX or a dropped connection on apply: the treasury never re-sends blindly; it ends
+    with exactly one withdrawal, completed, and the ordinary mails."""
+    intent_id = f"unknown-{kind}"
+    # A short stall first, so the apply call is in flight while the treasury is asked.
+    sandbox.add_faults({"path": APPLY, "kind": "latency", "seconds": 1.5}, {"path": APPLY, "kind": kind})
+    send(treasury, intent_id)
+    treasury.wait_status(intent_id, "submitting")
+    assert_answers_within_a_second(treasury, intent_id, fresh_id=f"{intent_id}-fresh")
+    assert treasury.status_of(intent_id) == "submitting"
+    state = assert_final(treasury, intent_id, "completed")
+    withdrawal = assert_withdrawn_once(sandbox, intent_id, apply_calls=1)
+    assert state.withdrawal_id == withdrawal["id"] and state.tx_id == withdrawal["txId"]
+    steps = [(status, note) for status, _, note in transitions(treasury, intent_id)]
+    if applied:
+        # Found while still processing, or already completed (then in one commit).
+        assert [s for s, _ in steps] in (HAPPY_PATH, ["queued", "submitting", "submitted", "completed"])
+        assert ("submitted", "found by reconciliation") in steps
+    else:
+        assert [s for s, _ in steps] == ["queued", "submitting", "queued", *HAPPY_PATH[1:]]
+        assert ("queued", "proven absent after the grace period") in steps
+        assert ("submitted", "apply answered") in steps
+    submitted = wait_alert(sink, "withdrawal_submitted", intent_id)
+    assert submitted.severity == "INFO" and withdrawal["id"] in submitted.subject
+    completed = wait_alert(sink, "withdrawal_completed", intent_id)
+    assert completed.subject.startswith("[treasury][INFO] withdrawal completed: 25 USDT to cold-wallet")
+    assert "Status:                     completed" in completed.body
+    assert not [a for a in map(alert_mail, sink.mails) if a.severity == "CRITICAL"]
+    assert_no_secret(sink)
+
+
+# -- rate limits: 429 and 418 with Retry-After -----------------------------------------------
+
+@pytest.mark.parametrize("kind", ["429", "418"])
+def test_a_rate_limited_apply_waits_for_retry_after_then_applies_once(treasury, sandbox, sink, kind):
+    """429/418 on apply: nothing happened, so the intent goes back to `queued`, the
+    executor waits Retry-After, then applies once; no failure is mailed."""
+    retry_after = 3
+    intent_id = f"limited-{kind}"
+    sandbox.add_fault(APPLY, kind, retry_after=retry_after)
+    send(treasury, intent_id)
+    wait_until(lambda: [s for s, _, _ in transitions(treasury, intent_id)][:3] == ["queued", "submitting", "queued"],
+               what="the rate-limited intent back in queued")
+    # During the back-off the treasury decides and answers as usual.
+    assert_answers_within_a_second(treasury, intent_id, fresh_id=f"{intent_id}-fresh")
+    assert treasury.status_of(intent_id) == "queued"
+    assert_final(treasury, intent_id, "completed")
+    assert_withdrawn_once(sandbox, intent_id, apply_calls=1)
+    steps = transitions(treasury, intent_id)
+    assert [s for s, _, _ in steps] == ["queued", "submitting", "queued", *HAPPY_PATH[1:]]
+    requeued_at, retried_at = steps[2][1], steps[3][1]
+    assert steps[2][2].startswith("not sent: ")
+    assert retried_at - requeued_at >= retry_after * 1000 - 50, (requeued_at, retried_at)  # Retry-After honoured
+    assert f"event=withdrawal_requeued intent_id={intent_id} delay_s={retry_after:.1f}" in treasury.log()
+    wait_alert(sink, "withdrawal_completed", intent_id)
+    assert not [a for a in map(alert_mail, sink.mails) if a.severity == "CRITICAL"]
+
+
+# -- -1021: the exchange's clock 3 s behind ours ---------------------------------------------
+
+def test_a_clock_skew_is_cured_by_one_resync_and_one_retry(treasury, sandbox, sink):
+    """The sandbox clock set 3 s behind: the first apply is refused (-1021, not applied);
+    the client measures the offset again and sends it once more; one withdrawal."""
+    sandbox.set_clock_offset(-3000)
+    send(treasury, "skewed-1")
+    assert_answers_within_a_second(treasury, "skewed-1", fresh_id="skewed-fresh")
+    state = assert_final(treasury, "skewed-1", "completed")
+    assert_withdrawn_once(sandbox, "skewed-1", apply_calls=1)
+    assert [s for s, _, _ in transitions(treasury, "skewed-1")] == HAPPY_PATH
+    log = treasury.log()
+    skews = [line for line in log.splitlines() if "binance_clock_skew" in line and APPLY in line]
+    assert len(skews) == 1, skews
+    offsets = [int(m) for m in re.findall(r"binance_time_synced offset_ms=(-?\d+)", log)]
+    assert any(-3500 < offset < -2500 for offset in offsets), offsets
+    assert state.tx_id
+    wait_alert(sink, "withdrawal_completed", "skewed-1")
+    assert not [a for a in map(alert_mail, sink.mails) if a.severity == "CRITICAL"]
+
+
+# -- -2015 mid-run: the key loses its withdraw permission -----------------------------------
+
+def test_a_key_refused_mid_run_stops_withdrawals_alerts_and_loses_no_intent(treasury, sandbox, sink):
+    """After a first withdrawal the key loses withdraw rights: the next apply gets -2015,
+    withdrawals stop, one CRITICAL mail; intents are still answered and stay queued; once
+    the key is fixed and the treasury restarted, each is withdrawn exactly once."""
+    send(treasury, "auth-1")
+    assert_final(treasury, "auth-1", "completed")
+    sandbox.set_key("treasury", can_withdraw=False)
+    send(treasury, "auth-2")
+    mail = wait_alert(sink, "exchange_auth_error")
+    assert mail.severity == "CRITICAL" and mail.intent_ids == ("auth-2",)
+    assert mail.subject.startswith("[treasury][CRITICAL] exchange auth error: -2015"), mail.subject
+    assert "withdrawals stopped" in mail.subject
+    assert "Exchange code:              -2015" in mail.body
+    assert "demo...0000" in mail.body  # the key, masked
+    treasury.wait_status("auth-2", "queued")
+    assert [s for s, _, _ in transitions(treasury, "auth-2")] == ["queued", "submitting", "queued"]
+    # Halted, yet answering; a new intent is accepted and waits with the other.
+    assert_answers_within_a_second(treasury, "auth-2")
+    with treasury.client(timeout=ANSWER_WITHIN_S, retries=1) as client:
+        decision = client.send_intent(new_intent("auth-3"))
+    assert (decision.outcome, decision.status) == ("accepted", "queued")
+    # Nothing goes out while halted: watched over 25 executor idle turns (0.2 s each).
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        assert treasury.status_of("auth-2") == treasury.status_of("auth-3") == "queued"
+        time.sleep(0.1)
+    assert len(alert_mails(sink, "exchange_auth_error")) == 1  # halted: not one mail per intent
+    calls = sandbox.apply_calls()
+    assert "auth-3" not in calls and not withdrawals_of(sandbox, "auth-2")
+    # The operator fixes the key and restarts: both are withdrawn, once each.
+    sandbox.set_key("treasury", can_withdraw=True)
+    assert treasury.terminate() == 0
+    treasury.start()
+    for intent_id in ("auth-1", "auth-2", "auth-3"):
+        assert_final(treasury, intent_id, "completed")
+        assert_withdrawn_once(sandbox, intent_id)
+    assert_no_secret(sink)
+
+
+# -- the exchange ends a withdrawal badly: failed (5), rejected (3), refused at apply ---------
+
+@pytest.mark.parametrize("destination, status, kind, words, exchange_status", [
+    ("failing-wallet", "failed", "withdrawal_failed", "withdrawal failed", 5),
+    ("rejecting-wallet", "rejected", "withdrawal_rejected", "withdrawal rejected by the exchange", 3),
+])
+def test_a_withdrawal_the_exchange_fails_or_rejects_is_final_and_mailed_critical(
+        treasury, sandbox, sink, destination, status, kind, words, exchange_status):
+    """Status 5 or 3 at the exchange: the intent ends failed/rejected, never retried, one
+    CRITICAL mail naming the intent, the status and the exchange's reason."""
+    intent_id = f"ends-{status}"
+    send(treasury, intent_id, destination=destination)
+    treasury.wait_status(intent_id, "processing")
+    assert_answers_within_a_second(treasury, intent_id, fresh_id=f"{intent_id}-fresh")
+    state = assert_final(treasury, intent_id, status)
+    withdrawal = assert_withdrawn_once(sandbox, intent_id)
+    assert withdrawal["status"] == exchange_status and state.withdrawal_id == withdrawal["id"]
+    assert [s for s, _, _ in transitions(treasury, intent_id)] == [*HAPPY_PATH[:4], status]
+    mail = wait_alert(sink, kind, intent_id)
+    assert mail.subject.startswith(f"[treasury][CRITICAL] {words}: 25 USDT to {destination}"), mail.subject
+    assert f"Status:                     {status}" in mail.body
+    assert withdrawal["info"] and withdrawal["info"] in " ".join(mail.body.split())
+    assert f"treasuryctl show {intent_id}" in mail.body
+    # Final: never applied again, never moved again.
+    assert sandbox.apply_calls()[intent_id] == 1 and treasury.status_of(intent_id) == status
+
+
+def test_a_withdrawal_refused_at_apply_fails_with_the_exchange_code(treasury, sandbox, sink):
+    """-4026 (insufficient balance) at apply: failed at once, never retried, CRITICAL
+    mail with the code (the example of issue 5)."""
+    sandbox.set_balance("USDT", "20")
+    send(treasury, "poor-1")
+    treasury.wait_status("poor-1", "failed")
+    with treasury.client() as client:
+        state = client.status("poor-1")
+    assert (state.status, state.withdrawal_id) == ("failed", None)
+    assert sandbox.apply_calls()["poor-1"] == 1 and not withdrawals_of(sandbox, "poor-1")
+    mail = wait_alert(sink, "withdrawal_failed", "poor-1")
+    assert mail.subject == ("[treasury][CRITICAL] withdrawal failed: 25 USDT to cold-wallet "
+                            "(-4026 insufficient balance)"), mail.subject
+    assert "Exchange code:              -4026" in mail.body
+    assert treasury.query("SELECT w.error_code FROM withdrawals w JOIN intents i ON i.seq = w.intent_seq"
+                          " WHERE i.intent_id = 'poor-1'") == [("-4026",)]
