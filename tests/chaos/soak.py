@@ -1,0 +1,656 @@
+"""The crash soak (issue 7, item 1): real processes killed with SIGKILL at random moments.
+
+One scenario, shared by tests/chaos/test_crash_soak.py (bounded, in the suite) and
+bench/chaos.py (long mode):
+
+- a sandbox exchange, a treasury (`TreasuryProcess`, fast polling) and a signal bot,
+  all real processes;
+- two intent clients ("signal" and "other") stream transfer intents to the treasury,
+  each resent with the same intent_id and content (created_at kept) until decided
+  (Lazy Pirate, then again after a TreasuryUnavailable while the treasury is down),
+  sometimes replayed, sometimes contradicted with a conflicting content;
+- a poster streams signals to the signal bot's webhook, each posted until 202 or the
+  bot is down, then re-posted with the same id once it is back (and some ids re-posted
+  on purpose after a 202);
+- a killer SIGKILLs the treasury at random moments (plain uptime, or while an apply is
+  held in flight, applied but unanswered, answered 5XX / dropped, while `processing`),
+  restarts it on the same files; another SIGKILLs the signal bot and restarts it.
+
+At the end the sandbox's own records (GET /sandbox/withdrawals, GET /sandbox/orders)
+are compared with the ledger and with what the clients were told: see `judge`.
+Every random choice comes from `SoakConfig.seed`; process timing is not reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from common import messages
+from common.intent_client import TreasuryUnavailable
+from tests.support.procs import Proc, script
+from tests.support.sandbox import (DEMO_SIGNAL, DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_HOT_ADDRESS,
+                                   DEMO_TRX_REJECTING, Sandbox, start_sandbox)
+from tests.support.ports import free_port
+from tests.support.treasury_proc import TreasuryProcess
+from tests.support.waiting import Timeout, wait_until
+
+APPLY = "/sapi/v1/capital/withdraw/apply"
+OPEN_STATUSES = ("queued", "submitting", "submitted", "email_sent", "awaiting_approval", "processing")
+FINAL_BY_EXCHANGE = {6: "completed", 5: "failed", 3: "rejected", 1: "cancelled"}
+OUT_OF_WINDOW = (1, 3, 5)        # cancelled, rejected, failed: policy drops them from window sums
+RECV_WINDOW_MARGIN_S = 7.0       # a request signed before a kill cannot land later than this
+ADDRESSES = {"cold-wallet": DEMO_TRX_ADDRESS, "hot-wallet": DEMO_TRX_HOT_ADDRESS,
+             "failing-wallet": DEMO_TRX_FAILING, "rejecting-wallet": DEMO_TRX_REJECTING}
+# Where each client sends, with weights: "hot-wallet" is for "other" only (the "signal"
+# client's few tries there are client_not_allowed), "nowhere" is unknown_destination.
+DESTINATIONS = {
+    "signal": (("cold-wallet", 60), ("failing-wallet", 12), ("rejecting-wallet", 8),
+               ("hot-wallet", 12), ("nowhere", 8)),
+    "other": (("cold-wallet", 30), ("hot-wallet", 45), ("failing-wallet", 10),
+              ("rejecting-wallet", 8), ("nowhere", 7)),
+}
+SIGNAL_SECRET = "chaos-webhook-secret-not-real-01"
+SIGNAL_CONFIG = """
+[risk]
+symbols = ["BTCUSDT"]
+max_quote_per_order = "2000"
+max_orders_per_minute = 100000
+
+[treasury]
+timeout_seconds = 0.5
+retries = 2
+"""
+
+
+@dataclass(frozen=True)
+class SoakConfig:
+    seed: int
+    treasury_kills: int = 22
+    signal_kills: int = 10
+    # Tight limits, so that some intents are refused over_window_limit / too_many_transfers.
+    max_transfers_per_hour: int = 70
+    max_per_transfer: Decimal = Decimal("100")
+    coin_cap: Decimal = Decimal("4000")
+    cold_cap: Decimal = Decimal("1800")
+    hot_cap: Decimal = Decimal("1200")
+    chaos_budget_s: float = 75.0     # the kill phase ends by then even if kills remain
+    settle_s: float = 60.0           # after the kills, everything accepted must end by then
+    decide_within_s: float = 30.0    # an intent undecided this long counts as a hang
+
+    @staticmethod
+    def scaled(seed: int, treasury_kills: int, signal_kills: int) -> "SoakConfig":
+        """Limits grown with the run's length, so the withdraw path stays busy throughout."""
+        k = max(1.0, treasury_kills / 22)
+        return SoakConfig(seed=seed, treasury_kills=treasury_kills, signal_kills=signal_kills,
+                          max_transfers_per_hour=int(70 * k), coin_cap=Decimal(int(4000 * k)),
+                          cold_cap=Decimal(int(1800 * k)), hot_cap=Decimal(int(1200 * k)),
+                          chaos_budget_s=max(75.0, 3.5 * max(treasury_kills, 2 * signal_kills)))
+
+
+def chaos_policy(cfg: SoakConfig) -> str:
+    return f"""
+quarantine_hours = 0
+
+[limits]
+window_hours = 24
+max_transfers_per_hour = {cfg.max_transfers_per_hour}
+max_intent_age_seconds = 900
+min_seconds_between_withdrawals = 0
+poll_interval_seconds = 6
+stuck_after_minutes = 60
+
+[limits.coins.USDT]
+max_per_transfer = "{cfg.max_per_transfer}"
+window_cap = "{cfg.coin_cap}"
+
+[executor]
+reconcile_grace_seconds = 1
+reconcile_deadline_minutes = 10
+
+[[destination]]
+label = "cold-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{DEMO_TRX_ADDRESS}"
+window_cap = "{cfg.cold_cap}"
+
+[[destination]]
+label = "hot-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{DEMO_TRX_HOT_ADDRESS}"
+window_cap = "{cfg.hot_cap}"
+clients = ["other"]
+
+[[destination]]
+label = "failing-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{DEMO_TRX_FAILING}"
+
+[[destination]]
+label = "rejecting-wallet"
+coin = "USDT"
+network = "TRX"
+address = "{DEMO_TRX_REJECTING}"
+"""
+
+
+# -- the signal bot, restartable ----------------------------------------------------------------
+
+class RestartableSignalBot:
+    """A real `signal-bot run` on fixed files and port, that can be SIGKILLed and restarted."""
+
+    def __init__(self, folder: Path, sandbox: Sandbox, treasury: TreasuryProcess) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        side = folder / "treasury_public"       # the treasury's PUBLIC key only, a copy
+        side.mkdir(exist_ok=True)
+        (side / "treasury.key").write_bytes(treasury.curve.treasury_public.read_bytes())
+        self.port = free_port()
+        self.env_path = folder / "signal.env"
+        self.env_path.write_text(
+            f"BINANCE_BASE_URL={sandbox.base_url}\n"
+            f"SIGNAL_API_KEY={DEMO_SIGNAL.api_key}\nSIGNAL_API_SECRET={DEMO_SIGNAL.api_secret}\n"
+            f"SIGNAL_WEBHOOK_BIND=127.0.0.1:{self.port}\nSIGNAL_WEBHOOK_SECRET={SIGNAL_SECRET}\n"
+            f"SIGNAL_CURVE_SECRET_FILE={treasury.curve.client_secrets['signal']}\n"
+            f"TREASURY_CURVE_PUBLIC_FILE={side / 'treasury.key'}\n"
+            f"TREASURY_INTENT_ENDPOINT={treasury.intent_endpoint}\n"
+            f"TREASURY_EVENT_ENDPOINT={treasury.event_endpoint}\n"
+            "SIGNAL_CONFIG_FILE=signal.toml\nSIGNAL_STATE_PATH=state.sqlite\n", encoding="utf-8")
+        self.env_path.chmod(0o600)
+        (folder / "signal.toml").write_text(SIGNAL_CONFIG, encoding="utf-8")
+        self.proc: Proc | None = None
+        self.starts = 0
+        self.http = requests.Session()
+
+    def start(self, timeout: float = 20.0) -> "RestartableSignalBot":
+        self.starts += 1
+        self.proc = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(self.env_path)],
+                         self.folder / f"bot.{self.starts}.log", cwd=self.folder,
+                         env={k: "" for k in ("TREASURY_API_KEY", "TREASURY_API_SECRET")}).start()
+        self.proc.wait_for_log("event=signal_bot_started", timeout=timeout)
+        return self
+
+    def kill9(self) -> None:
+        if self.proc is not None:
+            self.proc.kill9()
+
+    def terminate(self) -> int:
+        return self.proc.terminate() if self.proc is not None else 0
+
+    def log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.folder.glob("bot.*.log")))
+
+    def post(self, body: dict) -> int | None:
+        """The webhook's HTTP status, or None when the bot is down or died mid-request."""
+        try:
+            return self.http.post(f"http://127.0.0.1:{self.port}/signal", data=json.dumps(body),
+                                  timeout=2).status_code
+        except requests.RequestException:
+            self.http.close()
+            self.http = requests.Session()
+            return None
+
+
+# -- what was sent ------------------------------------------------------------------------------
+
+@dataclass
+class SentIntent:
+    client: str
+    intent: messages.TransferIntent
+    outcome: str | None = None
+    reason_code: str | None = None
+    sends: int = 0
+    unavailable: int = 0
+
+
+@dataclass
+class PostedSignal:
+    signal_id: str
+    quote_amount: str
+    accepted: bool = False           # got a 202 at least once
+    posts: int = 0
+    down: int = 0                    # posts that found the bot down (then re-posted)
+    statuses: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    treasury_kills: int = 0
+    signal_kills: int = 0
+    kill_modes: Counter = field(default_factory=Counter)
+    kill_points: Counter = field(default_factory=Counter)   # ledger statuses present at each kill
+    replays: int = 0
+    conflicts: int = 0
+    reposts_after_202: int = 0
+    problems: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def problem(self, text: str) -> None:
+        with self.lock:
+            self.problems.append(text)
+
+
+# -- the scenario --------------------------------------------------------------------------------
+
+class Soak:
+    def __init__(self, workdir: Path, cfg: SoakConfig, say: Callable[[str], None] = print) -> None:
+        self.workdir = workdir
+        self.cfg = cfg
+        self.say = say
+        self.tally = Tally()
+        self.intents: list[SentIntent] = []
+        self.signals: list[PostedSignal] = []
+        self.stop = threading.Event()
+        self.sandbox: Sandbox | None = None
+        self.treasury: TreasuryProcess | None = None
+        self.bot: RestartableSignalBot | None = None
+        self.last_treasury_kill = 0.0
+        self.chaos_seconds = 0.0
+        self.settle_seconds = 0.0
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(self) -> "SoakReport":
+        cfg = self.cfg
+        self.say(f"chaos soak seed={cfg.seed} treasury_kills={cfg.treasury_kills} "
+                 f"signal_kills={cfg.signal_kills}")
+        self.sandbox = start_sandbox(self.workdir, complete_after_seconds=0.3)
+        try:
+            self.treasury = TreasuryProcess(self.workdir, self.sandbox, policy_text=chaos_policy(cfg),
+                                            poll_seconds=0.2).start()
+            self.bot = RestartableSignalBot(self.workdir / "bot", self.sandbox, self.treasury).start()
+            began = time.monotonic()
+            workers = [threading.Thread(target=self._guard(self._client_loop, name), name=f"client-{name}")
+                       for name in ("signal", "other")]
+            workers.append(threading.Thread(target=self._guard(self._poster_loop), name="poster"))
+            killers = [threading.Thread(target=self._guard(self._treasury_killer), name="kill-treasury"),
+                       threading.Thread(target=self._guard(self._signal_killer), name="kill-signal")]
+            for thread in workers + killers:
+                thread.start()
+            for thread in killers:
+                thread.join(cfg.chaos_budget_s + 60)
+            self.stop.set()
+            for thread in workers:
+                thread.join(cfg.decide_within_s + 10)
+                if thread.is_alive():
+                    self.tally.problem(f"{thread.name} did not finish (a hang)")
+            self.chaos_seconds = time.monotonic() - began
+            self._settle()
+            self.settle_seconds = time.monotonic() - began - self.chaos_seconds
+            codes = {"treasury": self.treasury.terminate(), "signal-bot": self.bot.terminate()}
+            for name, code in codes.items():
+                if code != 0:
+                    self.tally.problem(f"{name} exited {code} on the final SIGTERM")
+            return judge(self)
+        finally:
+            for stopper in (self.bot, self.treasury):
+                if stopper is not None:
+                    stopper.terminate()
+            self.sandbox.stop()
+
+    def _guard(self, body, *args):
+        def run() -> None:
+            try:
+                body(*args)
+            except Exception as exc:  # a crash of the harness is a finding too: report it
+                self.tally.problem(f"{threading.current_thread().name} crashed: {exc!r}")
+                self.stop.set()
+        return run
+
+    def _chaos_over(self, began: float) -> bool:
+        return self.stop.is_set() or time.monotonic() - began > self.cfg.chaos_budget_s
+
+    # -- killers ---------------------------------------------------------------------------
+
+    def _treasury_killer(self) -> None:
+        rng = random.Random(self.cfg.seed * 7 + 1)
+        began = time.monotonic()
+        modes = ("uptime", "uptime", "uptime", "in_flight", "applied_unanswered", "unknown_reply",
+                 "processing")
+        for _ in range(self.cfg.treasury_kills):
+            if self._chaos_over(began):
+                break
+            mode = rng.choice(modes)
+            self._arm(mode, rng)
+            self.tally.kill_modes[mode] += 1
+            self.treasury.kill9()
+            self.last_treasury_kill = time.monotonic()
+            self.tally.treasury_kills += 1
+            self._note_kill_point()
+            if rng.random() < 0.3:       # stay down a while: clients get TreasuryUnavailable
+                self.stop.wait(rng.uniform(0.2, 1.0))
+            self.treasury.start()
+
+    def _arm(self, mode: str, rng: random.Random) -> None:
+        """Prepare the kill's moment and wait for it (bounded: kill anyway after a while)."""
+        if mode == "uptime":
+            self.stop.wait(rng.uniform(0.1, 1.3))
+            return
+        if mode == "in_flight":          # the exchange holds the request before applying it
+            self.sandbox.add_fault(APPLY, "latency", count=1, seconds=round(rng.uniform(0.3, 1.5), 2))
+            self._wait_any_status("submitting", 3.0)
+        elif mode == "applied_unanswered":   # applied, answer held back
+            self.sandbox.add_fault(APPLY, "latency_after", count=1, seconds=round(rng.uniform(0.5, 2.0), 2))
+            self._wait_any_status("submitting", 3.0)
+            self.stop.wait(rng.uniform(0.0, 0.3))
+        elif mode == "unknown_reply":    # applied, then 500 or a dropped connection
+            self.sandbox.add_fault(APPLY, rng.choice(("5xx_after", "drop_after")), count=1)
+            self.stop.wait(rng.uniform(0.2, 1.5))
+        elif mode == "processing":
+            self._wait_any_status("processing", 3.0)
+
+    def _note_kill_point(self) -> None:
+        """Which points of the withdraw path the kill cut through (read after it, same state)."""
+        placeholders = ",".join("?" * len(OPEN_STATUSES))
+        for (status,) in self.treasury.query(
+                f"SELECT DISTINCT status FROM intents WHERE status IN ({placeholders})", OPEN_STATUSES):
+            self.tally.kill_points[status] += 1
+
+    def _wait_any_status(self, status: str, timeout: float) -> None:
+        try:
+            wait_until(lambda: self.treasury.query(
+                "SELECT 1 FROM intents WHERE status = ? LIMIT 1", (status,)), timeout=timeout,
+                interval=0.01, what=f"an intent in {status}")
+        except Timeout:
+            pass                         # nothing reached it in time: this kill is at a random moment
+
+    def _signal_killer(self) -> None:
+        rng = random.Random(self.cfg.seed * 7 + 2)
+        began = time.monotonic()
+        for _ in range(self.cfg.signal_kills):
+            if self._chaos_over(began):
+                break
+            self.stop.wait(rng.uniform(0.2, 2.0))
+            self.bot.kill9()
+            self.tally.signal_kills += 1
+            if rng.random() < 0.3:
+                self.stop.wait(rng.uniform(0.2, 0.8))
+            self.bot.start()
+
+    # -- intents -----------------------------------------------------------------------------
+
+    def _client_loop(self, name: str) -> None:
+        rng = random.Random(self.cfg.seed * 7 + (3 if name == "signal" else 4))
+        client = self.treasury.client(name, timeout=0.4, retries=1)
+        labels, weights = zip(*DESTINATIONS[name])
+        decided: list[SentIntent] = []
+        number = 0
+        try:
+            while not self.stop.is_set():
+                number += 1
+                sent = SentIntent(name, messages.TransferIntent(
+                    intent_id=f"cs{self.cfg.seed % 100000}-{name[0]}{number}", coin="USDT", network="TRX",
+                    destination=rng.choices(labels, weights)[0], amount=self._amount(rng),
+                    reason="chaos soak", created_at=int(time.time() * 1000)))
+                with self.tally.lock:
+                    self.intents.append(sent)
+                decision = self._deliver(client, sent.intent, sent)
+                if decision is not None:
+                    sent.outcome, sent.reason_code = decision.outcome, decision.reason_code
+                    decided.append(sent)
+                if decided and rng.random() < 0.08:
+                    self._replay(client, rng.choice(decided))
+                if decided and rng.random() < 0.04:
+                    self._conflict(client, rng.choice(decided))
+                self.stop.wait(rng.uniform(0.05, 0.3))
+        finally:
+            client.close()
+
+    def _amount(self, rng: random.Random) -> str:
+        roll = rng.random()
+        if roll < 0.07:
+            return f"{rng.uniform(1, 9.99):.2f}"                       # below_exchange_minimum
+        if roll < 0.15:
+            return f"{rng.uniform(100.01, 300):.2f}"                   # over_transfer_limit
+        return f"{rng.uniform(10, float(self.cfg.max_per_transfer)):.2f}"
+
+    def _deliver(self, client, intent: messages.TransferIntent, sent: SentIntent | None):
+        """Send until a reply: the same frame each time (Lazy Pirate, then a later resend)."""
+        deadline = time.monotonic() + self.cfg.decide_within_s
+        while True:
+            if sent is not None:
+                sent.sends += 1
+            try:
+                reply = client.send_intent(intent)
+            except TreasuryUnavailable:
+                if sent is not None:
+                    sent.unavailable += 1
+                if time.monotonic() > deadline:
+                    self.tally.problem(f"{intent.intent_id}: undecided after {self.cfg.decide_within_s}s")
+                    return None
+                time.sleep(0.05)
+                continue
+            if not isinstance(reply, messages.Decision) or reply.intent_id != intent.intent_id:
+                self.tally.problem(f"{intent.intent_id}: unexpected reply {reply!r}")
+                return None
+            return reply
+
+    def _replay(self, client, earlier: SentIntent) -> None:
+        """The same intent again: the same decision, never a second withdrawal."""
+        reply = self._deliver(client, earlier.intent, None)
+        self.tally.replays += 1
+        if reply is not None and (reply.outcome, reply.reason_code) != (earlier.outcome, earlier.reason_code):
+            self.tally.problem(f"{earlier.intent.intent_id}: replay answered {reply.outcome}/"
+                               f"{reply.reason_code}, first {earlier.outcome}/{earlier.reason_code}")
+
+    def _conflict(self, client, earlier: SentIntent) -> None:
+        """The same intent_id with another amount: intent_id_conflict, the original untouched."""
+        other = messages.TransferIntent(**{**_fields(earlier.intent), "amount": "10.01"
+                                           if earlier.intent.amount != "10.01" else "10.02"})
+        reply = self._deliver(client, other, None)
+        self.tally.conflicts += 1
+        if reply is not None and (reply.outcome, reply.reason_code) != ("rejected", "intent_id_conflict"):
+            self.tally.problem(f"{other.intent_id}: a conflicting resend got {reply.outcome}/{reply.reason_code}")
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _poster_loop(self) -> None:
+        rng = random.Random(self.cfg.seed * 7 + 5)
+        number = 0
+        while not self.stop.is_set():
+            number += 1
+            posted = PostedSignal(f"sg{self.cfg.seed % 100000}-{number}", str(rng.randint(10, 40)))
+            self.signals.append(posted)
+            self._post_until_accepted(posted)
+            accepted = [s for s in self.signals if s.accepted]
+            if accepted and rng.random() < 0.1:   # the same id again, after its 202
+                self.tally.reposts_after_202 += 1
+                self._post_until_accepted(rng.choice(accepted))
+            self.stop.wait(rng.uniform(0.03, 0.2))
+
+    def _post_until_accepted(self, posted: PostedSignal) -> None:
+        body = {"id": posted.signal_id, "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                "quote_amount": posted.quote_amount, "passphrase": SIGNAL_SECRET}
+        deadline = time.monotonic() + self.cfg.decide_within_s
+        while True:
+            posted.posts += 1
+            status = self.bot.post(body)
+            if status is not None:
+                posted.statuses.append(status)
+                posted.accepted = posted.accepted or status == 202
+                return
+            posted.down += 1                 # down: post the same id again once it is back
+            if time.monotonic() > deadline:
+                self.tally.problem(f"signal {posted.signal_id}: the bot stayed down")
+                return
+            time.sleep(0.05)
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Faults off, both bots up; every accepted intent ends and every in-flight request is
+        past the exchange's recvWindow (nothing signed before a kill can land after this)."""
+        self.sandbox.clear_faults()
+        placeholders = ",".join("?" * len(OPEN_STATUSES))
+        try:
+            wait_until(lambda: self.treasury.query(
+                f"SELECT COUNT(*) FROM intents WHERE status IN ({placeholders})", OPEN_STATUSES)[0][0] == 0,
+                timeout=self.cfg.settle_s, interval=0.2, what="every accepted intent to end")
+        except Timeout as exc:
+            still_open = self.treasury.query(
+                f"SELECT intent_id, status FROM intents WHERE status IN ({placeholders})", OPEN_STATUSES)
+            self.tally.problem(f"settle: {exc}; open: {still_open}")
+        wait_until(lambda: time.monotonic() - self.last_treasury_kill > RECV_WINDOW_MARGIN_S,
+                   timeout=RECV_WINDOW_MARGIN_S + 1, what="the last kill's requests to expire")
+        last = next((s for s in reversed(self.signals) if s.accepted), None)
+        if last is not None:             # the bot has worked through what it was last given
+            try:
+                wait_until(lambda: f"id={last.signal_id} " in self.bot.proc.log(), timeout=15,
+                           what=f"the signal bot to handle {last.signal_id}")
+            except Timeout as exc:
+                self.tally.problem(str(exc))
+
+
+def _fields(intent: messages.TransferIntent) -> dict:
+    return {name: getattr(intent, name) for name in intent.__struct_fields__}
+
+
+# -- judging -------------------------------------------------------------------------------------
+
+@dataclass
+class SoakReport:
+    seed: int
+    treasury_kills: int
+    signal_kills: int
+    kill_modes: dict[str, int]
+    kill_points: dict[str, int]
+    intents: int
+    accepted: int
+    rejected_by_reason: dict[str, int]
+    withdrawn: int
+    doubles: list[str]
+    lost: list[str]
+    unjustified: list[str]            # withdrawals without an accepted intent (or rejected ones)
+    cap_breaches: list[str]
+    disagreements: list[str]          # the client was told something the ledger does not hold
+    final_status_mismatch: list[str]
+    orders: int
+    order_doubles: list[str]
+    unknown_orders: list[str]
+    signals_posted: int
+    signals_202: int
+    signals_202_never_traded: int     # lost with the bot's memory queue at a kill (202 is not durable)
+    reposts: int
+    replays: int
+    conflicts: int
+    unavailable: int
+    problems: list[str]
+    chaos_seconds: float
+    settle_seconds: float
+    extra_apply_calls: int = 0        # resubmissions of attempts proven absent (not doubles)
+
+    def result_line(self) -> str:
+        return (f"RESULT kills={self.treasury_kills + self.signal_kills} intents={self.intents} "
+                f"accepted={self.accepted} withdrawn={self.withdrawn} doubles={len(self.doubles)} "
+                f"lost={len(self.lost)} orders={self.orders} order_doubles={len(self.order_doubles)}")
+
+    def summary(self) -> str:
+        return "\n".join([
+            f"seed={self.seed} chaos={self.chaos_seconds:.1f}s settle={self.settle_seconds:.1f}s",
+            f"kills: treasury={self.treasury_kills} {self.kill_modes} signal-bot={self.signal_kills}",
+            f"kills that cut an intent in each status: {self.kill_points}; "
+            f"apply calls beyond one per withdrawal: {self.extra_apply_calls}",
+            f"intents={self.intents} accepted={self.accepted} withdrawn={self.withdrawn} "
+            f"rejected={self.rejected_by_reason}",
+            f"resends: TreasuryUnavailable={self.unavailable} replays={self.replays} conflicts={self.conflicts}",
+            f"signals posted={self.signals_posted} 202={self.signals_202} orders={self.orders} "
+            f"reposts_after_202={self.reposts} 202_never_traded={self.signals_202_never_traded}",
+            f"doubles={self.doubles} lost={self.lost} unjustified={self.unjustified} "
+            f"cap_breaches={self.cap_breaches} disagreements={self.disagreements[:10]} "
+            f"final_status_mismatch={self.final_status_mismatch[:10]} order_doubles={self.order_doubles} "
+            f"unknown_orders={self.unknown_orders[:10]} problems={self.problems[:10]}",
+        ])
+
+
+def judge(soak: Soak) -> SoakReport:
+    cfg, treasury, sandbox = soak.cfg, soak.treasury, soak.sandbox
+    ledger = {row[0]: row for row in treasury.query(
+        "SELECT intent_id, client, outcome, reason_code, status, destination, amount, address FROM intents")}
+    refused = treasury.query("SELECT intent_id, reason_code FROM refused_requests")
+    record = sandbox.admin("GET", "/sandbox/withdrawals")
+    by_order_id: dict[str, list[dict]] = defaultdict(list)
+    for withdrawal in record["withdrawals"]:
+        by_order_id[withdrawal["withdrawOrderId"] or ""].append(withdrawal)
+    accepted = {i for i, row in ledger.items() if row[2] == "accepted"}
+
+    doubles = sorted(i for i, ws in by_order_id.items() if len(ws) > 1)
+    lost = sorted(i for i in accepted if not by_order_id.get(i))
+    lost += [f"{s.intent.intent_id} (told {s.outcome}, not in the ledger)" for s in soak.intents
+             if s.outcome is not None and s.intent.intent_id not in ledger]
+    lost += [f"{i} ({ledger[i][4]})" for i in accepted if ledger[i][4] in OPEN_STATUSES + ("needs_review",)]
+    unjustified = sorted(i for i in by_order_id if i not in accepted)
+    disagreements = [f"{s.intent.intent_id}: told {s.outcome}/{s.reason_code}, ledger {ledger[s.intent.intent_id][2:4]}"
+                     for s in soak.intents if s.outcome is not None and s.intent.intent_id in ledger
+                     and (s.outcome, s.reason_code) != tuple(ledger[s.intent.intent_id][2:4])]
+    disagreements += [f"{s.intent.intent_id}: ledger client {ledger[s.intent.intent_id][1]}"
+                      for s in soak.intents if s.intent.intent_id in ledger
+                      and ledger[s.intent.intent_id][1] != s.client]
+    disagreements += [f"refused {i}: {code}" for i, code in refused if code != "intent_id_conflict"]
+    mismatch = []
+    for intent_id in accepted:
+        withdrawals = by_order_id.get(intent_id, [])
+        if len(withdrawals) != 1:
+            continue
+        (w,) = withdrawals
+        row = ledger[intent_id]
+        if FINAL_BY_EXCHANGE.get(w["status"]) != row[4] or Decimal(w["amount"]) != Decimal(row[6]) \
+                or w["address"] != row[7] or w["address"] != ADDRESSES.get(row[5]):
+            mismatch.append(f"{intent_id}: ledger {row[4]} {row[6]} {row[5]}, exchange {w['status']} "
+                            f"{w['amount']} {w['address']}")
+    orders = soak.sandbox.orders()
+    order_count = Counter(o["clientOrderId"] for o in orders)
+    posted = {s.signal_id for s in soak.signals}
+    traded = set(order_count)
+    return SoakReport(
+        seed=cfg.seed, treasury_kills=soak.tally.treasury_kills, signal_kills=soak.tally.signal_kills,
+        kill_modes=dict(soak.tally.kill_modes), kill_points=dict(soak.tally.kill_points),
+        intents=len(soak.intents), accepted=len(accepted),
+        rejected_by_reason=dict(Counter(row[3] for row in ledger.values() if row[2] == "rejected")),
+        withdrawn=sum(1 for i in accepted if by_order_id.get(i)), doubles=doubles, lost=lost,
+        unjustified=unjustified, cap_breaches=cap_breaches(cfg, record["withdrawals"]),
+        disagreements=disagreements, final_status_mismatch=mismatch,
+        orders=len(orders), order_doubles=sorted(i for i, n in order_count.items() if n > 1),
+        unknown_orders=sorted(i for i in traded if i not in posted),
+        signals_posted=len(soak.signals), signals_202=sum(s.accepted for s in soak.signals),
+        signals_202_never_traded=sum(1 for s in soak.signals if s.accepted and s.signal_id not in traded),
+        reposts=soak.tally.reposts_after_202, replays=soak.tally.replays, conflicts=soak.tally.conflicts,
+        unavailable=sum(s.unavailable for s in soak.intents), problems=list(soak.tally.problems),
+        chaos_seconds=soak.chaos_seconds, settle_seconds=soak.settle_seconds,
+        extra_apply_calls=sum(max(0, n - len(by_order_id.get(i, []))) for i, n in record["apply_calls"].items()))
+
+
+def cap_breaches(cfg: SoakConfig, withdrawals: list[dict]) -> list[str]:
+    """The policy's limits, checked on the exchange's own record (the run is well inside
+    one hour and one window): per transfer, transfers per hour, and the window sums of
+    withdrawals not failed, rejected or cancelled, per coin and per destination."""
+    breaches = []
+    if len(withdrawals) > cfg.max_transfers_per_hour:
+        breaches.append(f"{len(withdrawals)} withdrawals > max_transfers_per_hour {cfg.max_transfers_per_hour}")
+    caps = {DEMO_TRX_ADDRESS: cfg.cold_cap, DEMO_TRX_HOT_ADDRESS: cfg.hot_cap}
+    by_coin: Counter = Counter()
+    by_address: Counter = Counter()
+    for w in withdrawals:
+        amount = Decimal(w["amount"])
+        if amount > cfg.max_per_transfer:
+            breaches.append(f"{w['withdrawOrderId']}: {amount} > max_per_transfer")
+        if w["status"] not in OUT_OF_WINDOW:
+            by_coin[w["coin"]] += amount
+            by_address[w["address"]] += amount
+    if by_coin["USDT"] > cfg.coin_cap:
+        breaches.append(f"USDT window sum {by_coin['USDT']} > {cfg.coin_cap}")
+    for address, cap in caps.items():
+        if by_address[address] > cap:
+            breaches.append(f"{address} window sum {by_address[address]} > {cap}")
+    return breaches
