@@ -40,6 +40,8 @@ log = get_logger("treasury.server")
 # commit for REQ clients, which have one request each in flight (bench/decision_latency.py).
 MAX_BATCH = 16
 POLL_MS = 100
+# A CURVE MESSAGE command around each frame: "\x07MESSAGE", 8-byte nonce, 16-byte MAC, flags.
+CURVE_FRAME_OVERHEAD = 1 + 7 + 8 + 16 + 1
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,9 @@ class IntentServer:
         self.pub = context.socket(zmq.PUB)
         for sock in (self.router, self.pub):
             sock.setsockopt(zmq.LINGER, 0)
-            # Both before bind: set afterwards they have no effect.
-            sock.setsockopt(zmq.MAXMSGSIZE, messages.MAX_FRAME_BYTES)
+            # Both before bind: set afterwards they have no effect. libzmq measures the
+            # CURVE-encrypted frame, so the box's overhead is added: 64 KiB of payload is read.
+            sock.setsockopt(zmq.MAXMSGSIZE, messages.MAX_FRAME_BYTES + CURVE_FRAME_OVERHEAD)
             configure_server(sock, keys)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.router.bind(intent_endpoint)
