@@ -141,7 +141,8 @@ class Executor:
             if current is None or current.status != "queued":
                 return False
             self.ledger.update_withdrawal(record.seq, error_code="destination_changed",
-                                          error_message="the whitelist entry changed after the decision")
+                                          error_message="the whitelist entry changed after the decision",
+                                          finished_at=now)
             self.ledger.set_status(current, "failed", now, SOURCE, "destination changed since the decision")
             alerting.withdrawal_failed(self.ledger.conn, current, "destination_changed",
                                        "the whitelist entry changed after the decision", now)
