@@ -152,6 +152,7 @@ class FakeExchange:
     lookups: list[dict] = field(default_factory=list)
     next_number: int = 1
     initial_status: int = 4
+    filter_by_order_id: bool = True   # False: answer every withdrawal, as a careless API might
 
     def script_apply(self, *outcomes: Applied | Exception) -> None:
         for outcome in outcomes:
@@ -201,4 +202,5 @@ class FakeExchange:
         if id_list is not None:
             return [self.history[i] for i in id_list if i in self.history]
         return [r for r in self.history.values()
-                if withdraw_order_id is None or r.withdraw_order_id == withdraw_order_id]
+                if withdraw_order_id is None or not self.filter_by_order_id
+                or r.withdraw_order_id == withdraw_order_id]
