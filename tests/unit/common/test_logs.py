@@ -157,12 +157,22 @@ def test_mask_key_shows_at_most_four_and_four(key, shown):
     assert mask_key(key) == shown
 
 
-def test_the_default_handler_writes_to_the_current_stderr(capsys):
-    """Without a stream, lines go to whatever sys.stderr is when written (tests swap it)."""
+def test_the_default_handler_writes_to_stderr(capsys):
+    """Without a stream, lines go to sys.stderr (as it is when logging is set up)."""
     setup_logging("errprog", "INFO", "text")
     get_logger("t").info("to_stderr", n=1)
     logs.flush_logs()
     assert "event=to_stderr n=1" in capsys.readouterr().err
+
+
+def test_a_line_for_a_closed_stream_is_dropped_quietly(capsys):
+    """A stream closed under the logger (a process winding down) drops lines without a traceback."""
+    stream = io.StringIO()
+    setup_logging("closing", "INFO", "text", stream=stream)
+    stream.close()
+    get_logger("t").info("after_close")
+    logs.flush_logs()
+    assert "Logging error" not in capsys.readouterr().err
 
 
 def test_noisy_libraries_stay_quiet_below_warning():

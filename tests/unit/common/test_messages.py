@@ -110,6 +110,10 @@ MALFORMED = [
     ("msgpack str", msgspec.msgpack.encode("transfer_intent"), "malformed", "map"),
     ("msgpack nil", msgspec.msgpack.encode(None), "malformed", "map"),
     ("oversize frame", frame(reason="r" * (messages.MAX_FRAME_BYTES + 1)), "malformed", "bytes"),
+    ("string not UTF-8", frame(reason="RR").replace(b"\xa2RR", b"\xa2\xff\xfe"), "malformed", "UTF-8"),
+    ("key not UTF-8", frame(reason="RR").replace(b"\xa6reason", b"\xa6reas\xff\xfe"), "malformed", "UTF-8"),
+    ("deeply nested lists", b"\x91" * 60_000 + b"\xc0", "malformed", ""),
+    ("deeply nested field", b"\x81\xa4type" + b"\x91" * 60_000 + b"\xc0", "malformed", ""),
 ]
 
 
