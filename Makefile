@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
-	$(PY) -m demo.run
+	@$(PY) -m demo.run
 
 bench: $(STAMP)
 	$(PY) bench/report.py

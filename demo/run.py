@@ -192,9 +192,11 @@ def main() -> int:
         nonlocal stops
         stops += 1
         if stops == 1:
-            print(f"\ndemo: stopping every program (supervisord waits for each to exit cleanly)...", flush=True)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            print("\ndemo: stopping every program (supervisord waits for each to exit cleanly)...", flush=True)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        else:  # make and timeout pass a signal on too: one stop request is enough
+            print("demo: already stopping; each program has up to its stopwaitsecs to exit", flush=True)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
