@@ -117,7 +117,7 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
         client.close()
     for finding in findings:
         ok = finding.ok or not finding.fatal and finding.check.startswith("key") and "anyway" in finding.detail
-        lines.append((finding.ok, finding.check, finding.detail))
+        lines.append((ok, finding.check, finding.detail))
     return lines
 
 
