@@ -130,6 +130,7 @@ class Tally:
 
     sent: Counter = field(default_factory=Counter)
     replies: Counter = field(default_factory=Counter)
+    intents: Counter = field(default_factory=Counter)   # new / replay / conflict
     problems: list[str] = field(default_factory=list)
     bad_ledger_writes: int = 0
     latencies_ms: list[float] = field(default_factory=list)
@@ -201,7 +202,12 @@ class Judge:
         except messages.WireError as exc:
             self.tally.replies["bad_reply"] += 1
             return [f"reply breaks the wire schema: {exc.detail}"]
-        key = type(reply).__name__ if not isinstance(reply, messages.Error) else f"error:{reply.code}"
+        if isinstance(reply, messages.Error):
+            key = f"error:{reply.code}"
+        elif isinstance(reply, messages.Decision):
+            key = f"decision:{reply.reason_code or reply.outcome}"
+        else:
+            key = type(reply).__name__
         self.tally.replies[key] += 1
         if expect in (model.MALFORMED, model.UNKNOWN_TYPE):
             if not isinstance(reply, messages.Error) or reply.code != expect or not reply.detail:
@@ -242,6 +248,8 @@ class Judge:
         delta = _delta(before, after)
         known = self.intents.get(intent_id)
         content = model.content_of(obj)
+        self.tally.intents["new" if known is None else "replay" if (
+            known.client == client and known.content == content) else "conflict"] += 1
         if known is None:
             if STATUS_OF_OUTCOME[reply.outcome] != reply.status:
                 problems.append(f"outcome {reply.outcome} with status {reply.status}")

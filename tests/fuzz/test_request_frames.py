@@ -9,6 +9,8 @@ request right after each bad one is answered correctly (harness.Judge checks it 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 
@@ -29,7 +31,10 @@ def judged(live, case: Case) -> None:
 @given(case=frames.valid_cases(NOW))
 def test_well_formed_requests_get_the_reference_answer(live, case):
     """Valid intents get the reference policy's decision, replays the first one, reused ids a conflict."""
-    judged(live, case)
+    judged(live, frames.fresh_ids(case, next(_serial)))
+
+
+_serial = itertools.count()
 
 
 @pytest.mark.parametrize("category", sorted(frames.BAD_CATEGORIES))
@@ -77,6 +82,8 @@ def test_zero_payload_frames_are_dropped(live):
 
 def test_the_server_survived_every_frame(live):
     """After all the above the server thread is alive, error-free and answers a ping."""
+    tally = live.judge.tally
+    print(f"\nfuzz frames: sent {dict(tally.sent)} replies {dict(tally.replies)} intents {dict(tally.intents)}")
     assert live.server.thread.is_alive() and live.server.error is None
     assert live.judge.link.request("signal", messages.Ping()) == messages.Pong(version=__version__)
     assert not live.judge.tally.problems

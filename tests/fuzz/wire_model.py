@@ -187,3 +187,38 @@ def content_of(obj: dict[str, Any]) -> tuple:
     """What makes two sendings the same intent (DESIGN: "20.000" equals "20")."""
     return (obj["coin"], obj["network"], obj["destination"], Decimal(obj["amount"]),
             obj["reason"], obj["created_at"])
+
+
+def pending_only_policy_toml(cold_address: str, hot_address: str) -> str:
+    """For a real `treasury-bot run`: every intent the policy lets through waits for the
+    operator (approval_above is the smallest amount), so the executor never runs and the
+    decider is the only writer of the journal tables the fuzzers count."""
+    return f"""
+quarantine_hours = 0
+
+[limits]
+window_hours = 24
+max_transfers_per_hour = 100000000
+max_intent_age_seconds = 300
+min_seconds_between_withdrawals = 0
+poll_interval_seconds = 60
+stuck_after_minutes = 100000
+
+[limits.coins.USDT]
+max_per_transfer = "1000"
+window_cap = "100000000000000000000"
+approval_above = "0.000000000000000001"
+
+[[destination]]
+label = "{COLD}"
+coin = "USDT"
+network = "TRX"
+address = "{cold_address}"
+
+[[destination]]
+label = "{HOT}"
+coin = "USDT"
+network = "TRX"
+address = "{hot_address}"
+clients = ["other"]
+"""
