@@ -226,7 +226,8 @@ def test_an_unknown_apply_outcome_is_looked_up_before_anything_is_sent_again(
     submitted = wait_alert(sink, "withdrawal_submitted", intent_id)
     assert submitted.severity == "INFO" and withdrawal["id"] in submitted.subject
     completed = wait_alert(sink, "withdrawal_completed", intent_id)
-    assert completed.subject.startswith("[treasury][INFO] withdrawal completed: 25 USDT to cold-wallet")
+    assert completed.subject == (f"[treasury][INFO] withdrawal completed: 25 USDT to cold-wallet "
+                                 f"(tx {state.tx_id[:6]}...{state.tx_id[-4:]})"), completed.subject
     assert "Status:                     completed" in completed.body
     assert not [a for a in map(alert_mail, sink.mails) if a.severity == "CRITICAL"]
     assert_no_secret(sink)
@@ -280,6 +281,26 @@ def test_a_clock_skew_is_cured_by_one_resync_and_one_retry(treasury, sandbox, si
     assert not [a for a in map(alert_mail, sink.mails) if a.severity == "CRITICAL"]
 
 
+def test_a_clock_skew_that_a_resync_cannot_cure_is_retried_once_then_requeued(treasury, sandbox, sink):
+    """-1021 on the apply and on its one retry: the client gives up (no third send), the
+    intent goes back to queued (nothing was applied) and goes out once later."""
+    sandbox.add_fault(APPLY, "-1021", count=2)
+    send(treasury, "skewed-2")
+    wait_until(lambda: [s for s, _, _ in transitions(treasury, "skewed-2")][:3] == ["queued", "submitting", "queued"],
+               what="the skewed intent back in queued")
+    assert_answers_within_a_second(treasury, "skewed-2")
+    assert sandbox.faults() == []  # both refusals used: the first send and its one retry
+    assert_final(treasury, "skewed-2", "completed")
+    assert_withdrawn_once(sandbox, "skewed-2", apply_calls=1)
+    steps = transitions(treasury, "skewed-2")
+    assert [s for s, _, _ in steps] == ["queued", "submitting", "queued", *HAPPY_PATH[1:]]
+    assert steps[2][2] == "not sent: -1021"
+    lines = [line for line in treasury.log().splitlines() if APPLY in line]
+    assert len([line for line in lines if "binance_clock_skew" in line]) == 1      # one resync
+    assert len([line for line in lines if "binance_code=-1021" in line and "binance_error" in line]) == 2
+    assert not [a for a in map(alert_mail, sink.mails) if a.severity == "CRITICAL"]
+
+
 # -- -2015 mid-run: the key loses its withdraw permission -----------------------------------
 
 def test_a_key_refused_mid_run_stops_withdrawals_alerts_and_loses_no_intent(treasury, sandbox, sink):
@@ -302,9 +323,10 @@ def test_a_key_refused_mid_run_stops_withdrawals_alerts_and_loses_no_intent(trea
     assert_answers_within_a_second(treasury, "auth-2")
     with treasury.client(timeout=ANSWER_WITHIN_S, retries=1) as client:
         decision = client.send_intent(new_intent("auth-3"))
+        assert client.status("auth-2").status == "queued"
     assert (decision.outcome, decision.status) == ("accepted", "queued")
-    # Nothing goes out while halted: watched over 25 executor idle turns (0.2 s each).
-    deadline = time.monotonic() + 5.0
+    # Nothing goes out while halted (a negative: watched over 10 executor turns of 0.2 s).
+    deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         assert treasury.status_of("auth-2") == treasury.status_of("auth-3") == "queued"
         time.sleep(0.1)
