@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common import messages
 from common.messages import (Decision, Error, IntentState, IntentStatus, Ping, Pong, TransferIntent,
                              WireError, WithdrawalEvent)
+
+PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 
 GOOD = dict(type="transfer_intent", intent_id="sweep-0001_a", coin="USDT", network="TRX",
             destination="cold-wallet", amount="100.5", reason="sweep after fill",
@@ -254,6 +256,7 @@ def test_the_exchange_status_codes_map_as_design_says():
     assert set(messages.EXCHANGE_STATUS.values()) <= set(messages.STATUSES)
 
 
+@PROPERTY
 @given(intent_id=st.from_regex(r"[A-Za-z0-9_-]{1,36}", fullmatch=True),
        whole=st.integers(min_value=0, max_value=10**30), fraction=st.text("0123456789", min_size=0, max_size=18),
        created_at=st.integers(min_value=0, max_value=2**53))
@@ -270,6 +273,7 @@ def test_any_valid_intent_round_trips(intent_id, whole, fraction, created_at):
     assert decoded.amount == amount
 
 
+@PROPERTY
 @given(st.binary(max_size=64))
 def test_arbitrary_bytes_never_raise_anything_but_wire_error(raw):
     """Garbage in gives a request or a WireError, never another exception."""

@@ -7,12 +7,14 @@ import decimal
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common import money
 from common.money import AmountError, canonical, floor_to_step, is_multiple, parse_amount
 
+
+PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 
 @pytest.mark.parametrize("text, value", [
     ("1", Decimal(1)), ("100.5", Decimal("100.5")), ("20.000", Decimal(20)), ("007", Decimal(7)),
@@ -62,6 +64,7 @@ def test_canonical_refuses_non_finite_values(value):
         canonical(value)
 
 
+@PROPERTY
 @given(st.decimals(min_value=Decimal("1E-18"), max_value=Decimal("1E+30"), places=18, allow_nan=False,
                    allow_infinity=False))
 def test_canonical_is_a_parseable_exact_spelling(value):
@@ -120,6 +123,7 @@ def test_floor_to_step_rounds_down(amount, step, expected):
     assert floor_to_step(amount, step) == expected
 
 
+@PROPERTY
 @given(st.decimals(min_value=0, max_value=10**9, places=8),
        st.sampled_from([Decimal("1"), Decimal("0.1"), Decimal("0.00001"), Decimal("0.25"), Decimal("5")]))
 def test_floor_to_step_is_the_largest_multiple_not_above(amount, step):

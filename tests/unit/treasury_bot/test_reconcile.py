@@ -4,7 +4,7 @@ is unknown (reconcile_step, lookup_window). Pure functions, table-driven."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.binance import (AuthError, BadResponse, ClockSkewError, ExchangeError, ExchangeRequestError,
@@ -13,6 +13,8 @@ from common.binance import (AuthError, BadResponse, ClockSkewError, ExchangeErro
 from treasury_bot.reconcile import (LOOKUP_WINDOW_LIMIT_MS, MAX_UNKNOWN_ATTEMPTS, ApplyAction, Lookup,
                                     ReconcileAction, UnknownOutcome, classify_apply_error, lookup_window,
                                     reconcile_step)
+
+PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 
 MIN = 60_000
 DAY = 86_400_000
@@ -129,6 +131,7 @@ def test_lookup_window_brackets_the_first_attempt_and_now():
     assert lookup_window(state(first=T), T + 5 * MIN) == (T - 10 * MIN, T + 15 * MIN)
 
 
+@PROPERTY
 @given(age=st.integers(0, LOOKUP_WINDOW_LIMIT_MS - 1), since=st.integers(0, LOOKUP_WINDOW_LIMIT_MS - 1),
        attempts=st.integers(1, 5), lookup=st.sampled_from([None, FOUND, ABSENT, FAILED]))
 def test_any_lookup_that_can_still_decide_stays_under_seven_days(age, since, attempts, lookup):
