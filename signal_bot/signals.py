@@ -93,7 +93,9 @@ def parse_signal(fields: Mapping[str, Any]) -> Signal:
     data = dict(fields)
     data.pop(PASSPHRASE_FIELD, None)
     for name in _UPPERCASED:
-        if isinstance(data.get(name), str):
+        # ASCII only: str.upper() maps "\u017fell" (long s) to "SELL" and "l\u0131m\u0131t"
+        # (dotless i) to "LIMIT"; such words stay as sent and are refused.
+        if isinstance(data.get(name), str) and data[name].isascii():
             data[name] = data[name].upper()
     try:
         return msgspec.convert(data, Signal)

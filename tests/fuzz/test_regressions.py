@@ -81,3 +81,15 @@ def test_exchange_reply_nesting_past_the_recursion_limit_is_bad_response():
         mock.add("GET", base + "/api/v3/exchangeInfo", body=body, status=200)
         with pytest.raises(BadResponse):
             client.exchange_info()
+
+
+@pytest.mark.parametrize("side, order_type", [("\u017fell", "market"), ("buy", "l\u0131m\u0131t"),
+                                              ("BUY", "MAR\u212aET")])
+def test_signal_words_are_case_insensitive_in_ascii_only(side, order_type):
+    """Unicode case mapping turned "\u017fell" into SELL and "l\u0131m\u0131t" into LIMIT; they are refused."""
+    from signal_bot.signals import SignalError, parse_signal
+    fields = {"id": "u-1", "symbol": "BTCUSDT", "side": side, "type": order_type, "quantity": "1"}
+    if order_type != "market":
+        fields["price"] = "1"
+    with pytest.raises(SignalError):
+        parse_signal(fields)
