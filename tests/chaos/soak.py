@@ -329,7 +329,9 @@ class Soak:
             self.last_treasury_kill = time.monotonic()
             self.tally.treasury_kills += 1
             self._note_kill_point()
-            if rng.random() < 0.3:       # stay down a while: clients get TreasuryUnavailable
+            if mode == "in_flight":      # down past the policy's 1 s grace, like a supervisor's
+                self.stop.wait(rng.uniform(1.2, 2.5))   # restart back-off, request still held
+            elif rng.random() < 0.3:     # stay down a while: clients get TreasuryUnavailable
                 self.stop.wait(rng.uniform(0.2, 1.0))
             self.treasury.start()
 
@@ -339,7 +341,8 @@ class Soak:
             self.stop.wait(rng.uniform(0.1, 1.3))
             return
         if mode == "in_flight":          # the exchange holds the request before applying it
-            self.sandbox.add_fault(APPLY, "latency", count=1, seconds=round(rng.uniform(0.3, 1.5), 2))
+            # Up to 4 s: still inside the 5 s recvWindow, so it lands after a quick restart.
+            self.sandbox.add_fault(APPLY, "latency", count=1, seconds=round(rng.uniform(0.3, 4.0), 2))
             self._wait_any_status("submitting", 3.0)
         elif mode == "applied_unanswered":   # applied, answer held back
             self.sandbox.add_fault(APPLY, "latency_after", count=1, seconds=round(rng.uniform(0.5, 2.0), 2))
