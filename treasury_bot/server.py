@@ -15,6 +15,7 @@ Envelope rules (DESIGN section 2):
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -93,6 +94,7 @@ class IntentServer:
         self.batches = 0
         self.requests = 0
         self._decided: list[tuple[str, messages.Decision]] = []
+        self._last_now_ms = 0
         self._last_published = ledger.last_transition_seq()
         self._next_publish_check = 0.0
         first = context_for_decisions()
@@ -185,6 +187,11 @@ class IntentServer:
         if not intents:
             return []
         context = self.decision_context()
+        if context.now_ms < self._last_now_ms:
+            # The wall clock stepped back: decide at the latest time already used, so that
+            # nothing the usage tracker expired can come back uncounted.
+            context = dataclasses.replace(context, now_ms=self._last_now_ms)
+        self._last_now_ms = context.now_ms
         if self.clock.monotonic() >= self.tracker.next_resync:
             self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
         try:
