@@ -18,7 +18,9 @@ or USR2 this wrapper receives is passed on to that group exactly once. So superv
 `supervisorctl signal` reaches it too. If the wrapper itself is killed (`killasgroup`'s
 SIGKILL after `stopwaitsecs`), Linux's parent-death signal kills COMMAND with it. On other
 systems COMMAND stays in the wrapper's group, so the group's SIGKILL reaches it, and a
-group signal may reach it twice (harmless for the demo's programs).
+group signal may reach it twice (harmless for the demo's programs). And if supervisord
+itself is killed, the wrapper gets SIGTERM (Linux) and stops COMMAND cleanly, so no
+program outlives it holding the demo's ports.
 """
 
 from __future__ import annotations
@@ -73,6 +75,11 @@ def wait_for_port(host: str, port: int, deadline: float) -> bool:
             time.sleep(0.2)
 
 
+def _term_when_parent_dies() -> None:
+    """This wrapper gets SIGTERM (and so stops its program cleanly) if supervisord is killed."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: own process group, and SIGKILL when the wrapper dies."""
     os.setpgid(0, 0)
@@ -105,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for sig in FORWARDED:
         signal.signal(sig, stop_waiting)
+    linux = sys.platform.startswith("linux")
+    if linux:
+        _term_when_parent_dies()
     try:
         deadline = time.monotonic() + args.wait_seconds
         for what, host, port in args.after:
@@ -118,7 +128,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("stopped while waiting; nothing was started")
         return 0
 
-    linux = sys.platform.startswith("linux")
     try:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  preexec_fn=_die_with_parent if linux else None)

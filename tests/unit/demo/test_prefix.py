@@ -87,3 +87,28 @@ def test_it_starts_the_program_once_the_port_accepts(tmp_path):
                         log=out)
         assert proc.wait(15) == 0
     assert "x         | ran" in log.read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_when_supervisord_is_killed_the_program_is_stopped_cleanly(tmp_path):
+    """The wrapper's parent dies by SIGKILL: the wrapper gets SIGTERM and stops its program, no orphan."""
+    marker = tmp_path / "stopped"
+    program = ("import signal, sys, time, pathlib\n"
+               "signal.signal(signal.SIGTERM, lambda *a: (pathlib.Path(sys.argv[1]).write_text('term'), sys.exit(0)))\n"
+               "print('ready', flush=True)\n"
+               "while True: time.sleep(0.05)\n")
+    log = tmp_path / "out.log"
+    parent_code = ("import subprocess, sys, time\n"
+                   f"subprocess.Popen([sys.executable, '-m', 'demo.prefix', 'x', '--', sys.executable, '-c', "
+                   f"{program!r}, {str(marker)!r}], stdout=open({str(log)!r}, 'ab'), stderr=subprocess.STDOUT)\n"
+                   "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], start_new_session=True)
+    try:
+        wait_until(lambda: "ready" in (log.read_text() if log.exists() else ""), timeout=15, what="the program")
+        parent.kill()
+        parent.wait(10)
+        wait_until(lambda: marker.exists(), timeout=15, what="the program to get SIGTERM")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert marker.read_text() == "term"
