@@ -30,6 +30,7 @@ from demo.prepare import (DemoConfigError, DemoFiles, DemoPorts, Prepared, prepa
 from demo.story import MILESTONES, Story
 
 PR_SET_PDEATHSIG = 1
+UNIX_PATH_MAX = 100   # sun_path holds 104-108 bytes depending on the system
 RULE = "=" * 78
 
 
@@ -158,6 +159,13 @@ def main() -> int:
     files = DemoFiles(root)
     bin_dir = Path(sys.executable).parent
     supervisord = bin_dir / "supervisord"
+    if not files.config.is_file():
+        print(f"demo: {files.config} is missing; run `make demo` from a checkout of the repository", file=sys.stderr)
+        return 2
+    if len(str(files.socket)) > UNIX_PATH_MAX:
+        print(f"demo: the path {files.socket} is too long for a unix socket ({UNIX_PATH_MAX} characters at most); "
+              "run the demo from a checkout in a shorter folder", file=sys.stderr)
+        return 2
     if not supervisord.exists():
         print(f"demo: {shown(supervisord)} is missing; `make demo` installs it into the venv", file=sys.stderr)
         return 2
