@@ -35,7 +35,6 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 APPLY = "/sapi/v1/capital/withdraw/apply"
-HISTORY = "/sapi/v1/capital/withdraw/history"
 ANSWER_WITHIN_S = 1.0          # DESIGN section 2: every well-formed request within one second
 CLIENT_READ_TIMEOUT_S = 10.0   # BinanceClient's default read timeout, used by the treasury
 HAPPY_PATH = ["queued", "submitting", "submitted", "processing", "completed"]
@@ -152,6 +151,14 @@ def send(treasury: TreasuryProcess, intent_id: str, **over) -> messages.Decision
     return decision
 
 
+def assert_path(treasury: TreasuryProcess, intent_id: str, expected: list[str]) -> None:
+    """The intent's statuses in order. `processing` may be missing: a withdrawal that ends
+    within one poll interval is seen at its end straight away."""
+    actual = [s for s, _, _ in transitions(treasury, intent_id)]
+    assert [s for s in actual if s != "processing"] == [s for s in expected if s != "processing"], actual
+    assert actual.count("processing") <= 1
+
+
 def transitions(treasury: TreasuryProcess, intent_id: str) -> list[tuple[str, int, str]]:
     return treasury.query(
         "SELECT t.to_status, t.at, t.note FROM transitions t JOIN intents i ON i.seq = t.intent_seq"
@@ -217,10 +224,10 @@ def test_an_unknown_apply_outcome_is_looked_up_before_anything_is_sent_again(
     steps = [(status, note) for status, _, note in transitions(treasury, intent_id)]
     if applied:
         # Found while still processing, or already completed (then in one commit).
-        assert [s for s, _ in steps] in (HAPPY_PATH, ["queued", "submitting", "submitted", "completed"])
+        assert_path(treasury, intent_id, HAPPY_PATH)
         assert ("submitted", "found by reconciliation") in steps
     else:
-        assert [s for s, _ in steps] == ["queued", "submitting", "queued", *HAPPY_PATH[1:]]
+        assert_path(treasury, intent_id, ["queued", "submitting", "queued", *HAPPY_PATH[1:]])
         assert ("queued", "proven absent after the grace period") in steps
         assert ("submitted", "apply answered") in steps
     submitted = wait_alert(sink, "withdrawal_submitted", intent_id)
@@ -239,7 +246,7 @@ def test_an_unknown_apply_outcome_is_looked_up_before_anything_is_sent_again(
 def test_a_rate_limited_apply_waits_for_retry_after_then_applies_once(treasury, sandbox, sink, kind):
     """429/418 on apply: nothing happened, so the intent goes back to `queued`, the
     executor waits Retry-After, then applies once; no failure is mailed."""
-    retry_after = 3
+    retry_after = 2
     intent_id = f"limited-{kind}"
     sandbox.add_fault(APPLY, kind, retry_after=retry_after)
     send(treasury, intent_id)
@@ -251,7 +258,7 @@ def test_a_rate_limited_apply_waits_for_retry_after_then_applies_once(treasury, 
     assert_final(treasury, intent_id, "completed")
     assert_withdrawn_once(sandbox, intent_id, apply_calls=1)
     steps = transitions(treasury, intent_id)
-    assert [s for s, _, _ in steps] == ["queued", "submitting", "queued", *HAPPY_PATH[1:]]
+    assert_path(treasury, intent_id, ["queued", "submitting", "queued", *HAPPY_PATH[1:]])
     requeued_at, retried_at = steps[2][1], steps[3][1]
     assert steps[2][2].startswith("not sent: ")
     assert retried_at - requeued_at >= retry_after * 1000 - 50, (requeued_at, retried_at)  # Retry-After honoured
@@ -270,7 +277,7 @@ def test_a_clock_skew_is_cured_by_one_resync_and_one_retry(treasury, sandbox, si
     assert_answers_within_a_second(treasury, "skewed-1", fresh_id="skewed-fresh")
     state = assert_final(treasury, "skewed-1", "completed")
     assert_withdrawn_once(sandbox, "skewed-1", apply_calls=1)
-    assert [s for s, _, _ in transitions(treasury, "skewed-1")] == HAPPY_PATH
+    assert_path(treasury, "skewed-1", HAPPY_PATH)
     log = treasury.log()
     skews = [line for line in log.splitlines() if "binance_clock_skew" in line and APPLY in line]
     assert len(skews) == 1, skews
@@ -293,7 +300,7 @@ def test_a_clock_skew_that_a_resync_cannot_cure_is_retried_once_then_requeued(tr
     assert_final(treasury, "skewed-2", "completed")
     assert_withdrawn_once(sandbox, "skewed-2", apply_calls=1)
     steps = transitions(treasury, "skewed-2")
-    assert [s for s, _, _ in steps] == ["queued", "submitting", "queued", *HAPPY_PATH[1:]]
+    assert_path(treasury, "skewed-2", ["queued", "submitting", "queued", *HAPPY_PATH[1:]])
     assert steps[2][2] == "not sent: -1021"
     lines = [line for line in treasury.log().splitlines() if APPLY in line]
     assert len([line for line in lines if "binance_clock_skew" in line]) == 1      # one resync
@@ -355,12 +362,13 @@ def test_a_withdrawal_the_exchange_fails_or_rejects_is_final_and_mailed_critical
     CRITICAL mail naming the intent, the status and the exchange's reason."""
     intent_id = f"ends-{status}"
     send(treasury, intent_id, destination=destination)
-    treasury.wait_status(intent_id, "processing")
+    wait_until(lambda: treasury.status_of(intent_id) not in (None, "queued", "submitting"),
+               what="the exchange to hold the withdrawal")
     assert_answers_within_a_second(treasury, intent_id, fresh_id=f"{intent_id}-fresh")
     state = assert_final(treasury, intent_id, status)
     withdrawal = assert_withdrawn_once(sandbox, intent_id)
     assert withdrawal["status"] == exchange_status and state.withdrawal_id == withdrawal["id"]
-    assert [s for s, _, _ in transitions(treasury, intent_id)] == [*HAPPY_PATH[:4], status]
+    assert_path(treasury, intent_id, [*HAPPY_PATH[:4], status])
     mail = wait_alert(sink, kind, intent_id)
     assert mail.subject.startswith(f"[treasury][CRITICAL] {words}: 25 USDT to {destination}"), mail.subject
     assert f"Status:                     {status}" in mail.body

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
 import statistics
 import time
 from dataclasses import dataclass
@@ -238,7 +239,6 @@ def test_a_withdrawal_open_past_stuck_after_minutes_is_mailed_once(tmp_path, sin
 
 
 def _age_submission(treasury: TreasuryProcess, intent_id: str, minutes: int) -> int:
-    import sqlite3
     conn = sqlite3.connect(str(treasury.ledger_path))
     try:
         with conn:
