@@ -10,11 +10,14 @@ For every fault the test proves four things:
 - the treasury answers a ping, an `intent_status` and a fresh intent within one second
   while the fault is active (DESIGN section 2: deciding never waits on the exchange).
 
-Timeouts: the treasury's exchange client keeps its 10 s read timeout (common/binance.py).
-It is longer than the 5 s recvWindow on purpose: by the time a timed-out apply call is
-looked up in the history, the exchange can no longer execute it, so "absent" is final.
-The one test that waits it out costs ~12 s; the others stack a short `latency` on the
-fault so that the apply call is in flight while the treasury is asked to answer.
+Timeouts: the treasury's exchange client keeps its 10 s read timeout (common/binance.py);
+we chose not to make it shorter or configurable. It is longer than the 5 s recvWindow, so
+a timed-out apply can no longer execute by the time it is looked up ("absent" is final);
+a shorter one would only turn slow successes into unknown outcomes (a 7 s grace and an
+18,000-weight look-up each), and deciding never waits on it (measured here: ~2 ms answers
+while the apply hangs). The one test that waits it out costs ~12 s; the others stack a
+short `latency` on the fault so that the apply call is in flight while the treasury is
+asked to answer.
 """
 
 from __future__ import annotations
