@@ -90,7 +90,9 @@ class SoakConfig:
     @staticmethod
     def scaled(seed: int, treasury_kills: int, signal_kills: int) -> "SoakConfig":
         """Limits grown with the run's length, so the withdraw path stays busy throughout."""
-        k = max(1.0, treasury_kills / 22)
+        # Longer runs send relatively more per kill (fewer kill-free stretches wasted):
+        # 1.4x keeps the hourly cap from closing the withdraw path before the last quarter.
+        k = max(1.0, 1.4 * treasury_kills / 22)
         return SoakConfig(seed=seed, treasury_kills=treasury_kills, signal_kills=signal_kills,
                           max_transfers_per_hour=int(70 * k), coin_cap=Decimal(int(4000 * k)),
                           cold_cap=Decimal(int(1800 * k)), hot_cap=Decimal(int(1200 * k)),
