@@ -13,6 +13,7 @@ of the age limits, boundaries included.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -48,6 +49,12 @@ class Case:
         if len(self.frames) != 1:
             return model.MALFORMED, None
         return model.classify_frame(self.frames[0])
+
+
+def cached(factory):
+    """Build each strategy once: Hypothesis validates a strategy object the first time it
+    is drawn from, which costs more than the draw itself when repeated per example."""
+    return functools.lru_cache(maxsize=None)(factory)
 
 
 def encode(obj: Any) -> bytes:
@@ -94,10 +101,17 @@ def unicode_trick(draw, text: str) -> str:
     return "\u202e" + text[::-1] + "\u202c"
 
 
+@cached
 def ascii_ids(max_size: int = 36):
     return st.from_regex(r"[A-Za-z0-9_-]{1,%d}" % max_size, fullmatch=True)
 
 
+COIN_TEXT = st.from_regex(r"[A-Z0-9]{1,20}", fullmatch=True)
+NETWORK_TEXT = st.from_regex(r"[A-Z0-9_]{1,32}", fullmatch=True)
+LABEL_TEXT = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", fullmatch=True)
+
+
+@cached
 @st.composite
 def intent_ids(draw) -> str:
     """Mostly fresh (UUIDs fit the pattern); now and then one of a few shared ids, so that
@@ -107,6 +121,7 @@ def intent_ids(draw) -> str:
     return draw(st.one_of(st.uuids().map(str), st.uuids().map(lambda u: u.hex), ascii_ids()))
 
 
+@cached
 @st.composite
 def valid_amounts(draw) -> str:
     """Decimal strings in DESIGN's grammar, around every threshold of the fuzz policy."""
@@ -130,6 +145,7 @@ def valid_amounts(draw) -> str:
     return f"{digits}." + "0" * draw(st.integers(1, 18))
 
 
+@cached
 @st.composite
 def created_at(draw, now_ms: int) -> int:
     offset = draw(st.one_of(
@@ -141,6 +157,7 @@ def created_at(draw, now_ms: int) -> int:
     return max(0, now_ms + offset)
 
 
+@cached
 @st.composite
 def valid_intent(draw, now_ms: int) -> dict[str, Any]:
     """A transfer_intent the schema accepts; the policy may still refuse it."""
@@ -159,11 +176,11 @@ def valid_intent(draw, now_ms: int) -> dict[str, Any]:
         "type": "transfer_intent",
         "intent_id": draw(intent_ids()),
         "coin": draw(st.one_of(st.just("USDT"), st.just("USDT"),
-                               st.from_regex(r"[A-Z0-9]{1,20}", fullmatch=True))),
+                               COIN_TEXT)),
         "network": draw(st.one_of(st.just("TRX"), st.just("TRX"),
-                                  st.from_regex(r"[A-Z0-9_]{1,32}", fullmatch=True))),
+                                  NETWORK_TEXT)),
         "destination": draw(st.one_of(st.sampled_from([model.COLD, model.COLD, model.HOT]),
-                                      st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", fullmatch=True))),
+                                      LABEL_TEXT)),
         "amount": draw(valid_amounts()),
         "reason": draw(st.one_of(st.text(max_size=40), st.text(max_size=200),
                                  st.just("x" * 200), st.just("\u202eesrever\u202c"),
@@ -195,6 +212,7 @@ any_values = st.recursive(
 )
 
 
+@cached
 @st.composite
 def amount_mutation(draw) -> Any:
     """Amounts that are not positive finite decimal strings (and a few that are)."""
@@ -247,6 +265,7 @@ def field_mutation(draw, name: str, value: Any) -> Any:
 
 # --- the categories ------------------------------------------------------------------------
 
+@cached
 @st.composite
 def valid_cases(draw, now_ms: int) -> Case:
     client = draw(st.sampled_from(CLIENTS))
@@ -261,6 +280,7 @@ def valid_cases(draw, now_ms: int) -> Case:
     return Case("valid", (encode(ordered(draw, obj)),), client)
 
 
+@cached
 @st.composite
 def nearly_valid_cases(draw, now_ms: int) -> Case:
     """A valid request with exactly one thing changed: a field's value, or a field gone or added."""
@@ -281,6 +301,7 @@ def nearly_valid_cases(draw, now_ms: int) -> Case:
     return Case("nearly_valid", (encode(ordered(draw, obj)),), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def amount_cases(draw, now_ms: int) -> Case:
     """Floats, NaN, Infinity, signs, exponents, foreign digits, bin and ext in `amount`."""
@@ -289,6 +310,7 @@ def amount_cases(draw, now_ms: int) -> Case:
     return Case("amount", (encode(ordered(draw, obj)),), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def unicode_cases(draw, now_ms: int) -> Case:
     """Homoglyphs, zero-width joiners, RTL overrides, NUL, trailing newlines in ids and labels."""
@@ -298,6 +320,7 @@ def unicode_cases(draw, now_ms: int) -> Case:
     return Case("unicode", (encode(ordered(draw, obj)),), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def wrong_tag_cases(draw, now_ms: int) -> Case:
     obj = draw(st.one_of(valid_intent(now_ms), st.just({"type": "ping"})))
@@ -316,6 +339,7 @@ def wrong_tag_cases(draw, now_ms: int) -> Case:
     return Case("wrong_tag", (encode(ordered(draw, obj)),), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def structure_cases(draw, now_ms: int) -> Case:
     """Not a map, maps with non-string keys, nested maps, ext and bin where maps belong."""
@@ -336,6 +360,7 @@ def structure_cases(draw, now_ms: int) -> Case:
     return Case("structure", (encode(value),), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def garbage_cases(draw, now_ms: int) -> Case:
     """Bytes: random, or a valid frame truncated, flipped, grown, or made to nest deeply."""
@@ -369,6 +394,7 @@ def garbage_cases(draw, now_ms: int) -> Case:
     return Case("garbage", (frame,), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def multi_frame_cases(draw, now_ms: int) -> Case:
     """Two to four payload frames, each valid alone: error malformed, nothing journaled."""
@@ -377,6 +403,7 @@ def multi_frame_cases(draw, now_ms: int) -> Case:
     return Case("multi_frame", tuple(parts), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def huge_cases(draw, now_ms: int) -> Case:
     """Over 64 KiB: dropped with no reply. Exactly 64 KiB is still read (and refused)."""
@@ -393,6 +420,7 @@ def huge_cases(draw, now_ms: int) -> Case:
     return Case("huge", (frame,), draw(st.sampled_from(CLIENTS)))
 
 
+@cached
 @st.composite
 def no_delimiter_cases(draw, now_ms: int) -> Case:
     obj = draw(st.one_of(valid_intent(now_ms), st.just({"type": "ping"})))
@@ -415,6 +443,7 @@ DROPPED_CATEGORIES = {
 }
 
 
+@cached
 @st.composite
 def any_case(draw, now_ms: int, *, dropped_weight: int = 1) -> Case:
     """Every category, valid ones included; each dropped category `dropped_weight` times in

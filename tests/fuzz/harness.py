@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from common import __version__, messages
 from common.curve import KeyPair, configure_client
@@ -104,6 +105,37 @@ class WireLink:
             raise AssertionError(f"reply is not [delimiter, payload]: {len(parts)} frames")
         return parts[1]
 
+    def send_then_ping(self, case: Case, timeout: float) -> bytes | None:
+        """Send a case, then a ping on the same connection: the ROUTER reads them in order,
+        so the first reply is the pong exactly when the case got none (no waiting)."""
+        self.send(case)
+        self.socket(case.client).send_multipart([b"", messages.encode(messages.Ping())])
+        first = self.receive(case.client, timeout)
+        if first is not None and messages.decode_reply(first) == messages.Pong(version=__version__):
+            return None
+        self.receive(case.client, timeout)  # the pong that follows the unexpected reply
+        return first if first is not None else b"<no pong either>"
+
+    def send_until_disconnected(self, case: Case, timeout: float) -> tuple[bytes | None, bool]:
+        """Send a case on a fresh, monitored connection: (any reply, whether the treasury
+        dropped the connection). An oversize frame must end in a disconnect, not a reply."""
+        sock = self.context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        configure_client(sock, self.keys[case.client], self.server_public)
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        try:
+            sock.connect(self.endpoint)
+            if not _wait_event(monitor, zmq.EVENT_HANDSHAKE_SUCCEEDED, timeout):
+                raise AssertionError("no CURVE handshake with the treasury")
+            sock.send_multipart(([b""] if case.delimiter else []) + list(case.frames))
+            disconnected = _wait_event(monitor, zmq.EVENT_DISCONNECTED, timeout)
+            reply = sock.recv_multipart()[-1] if sock.poll(0, zmq.POLLIN) else None
+            return reply, disconnected
+        finally:
+            sock.disable_monitor()
+            monitor.close(linger=0)
+            sock.close(linger=0)
+
     def request(self, client: str, message: messages.Struct, timeout: float = 5.0):
         self.socket(client).send_multipart([b"", messages.encode(message)])
         payload = self.receive(client, timeout)
@@ -140,13 +172,15 @@ class Judge:
     """Sends cases, follows each bad one with a well-formed request, and checks everything."""
 
     def __init__(self, link: WireLink, ledger: LedgerCounter, now_ms: Callable[[], int], *,
-                 exact: bool, quiet_wait: float = 0.25, reply_wait: float = 5.0) -> None:
+                 exact: bool, quiet_wait: float = 0.25, reply_wait: float = 5.0,
+                 fast_drops: bool = False) -> None:
         self.link = link
         self.ledger = ledger
         self.now_ms = now_ms
         self.exact = exact                  # reference decisions (fake clock, fuzz policy)
         self.quiet_wait = quiet_wait        # how long "no reply" is waited for
         self.reply_wait = reply_wait
+        self.fast_drops = fast_drops        # prove "no reply" by order or by the disconnect
         self.intents: dict[str, SentIntent] = {}
         self.tally = Tally()
 
@@ -159,11 +193,15 @@ class Judge:
         before = self.ledger.counts()
         version = self.ledger.data_version() if self.exact else None
         started = time.perf_counter()
-        self.link.send(case)
-        payload = self.link.receive(case.client, self.quiet_wait if expect == model.DROPPED else self.reply_wait)
+        problems: list[str] = []
+        if expect == model.DROPPED and self.fast_drops:
+            payload = self._send_dropped(case, problems)
+        else:
+            self.link.send(case)
+            payload = self.link.receive(case.client, self.quiet_wait if expect == model.DROPPED else self.reply_wait)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        problems = self._check(case, expect, obj, payload, before)
-        if payload is not None:
+        problems += self._check(case, expect, obj, payload, before)
+        if payload is not None and expect != model.DROPPED:
             self.tally.latencies_ms.append(elapsed_ms)
         if expect in (model.MALFORMED, model.UNKNOWN_TYPE, model.DROPPED) or (
                 payload is not None and _is_error(payload)):
@@ -171,7 +209,7 @@ class Judge:
             if any(delta.values()) or (version is not None and self.ledger.data_version() != version):
                 self.tally.bad_ledger_writes += 1
                 problems.append(f"ledger written for a refused frame: {delta}")
-        if expect == model.DROPPED:
+        if expect == model.DROPPED and not self.fast_drops:
             self.link.reopen(case.client)
         if follow_up and expect != model.VALID:
             problems += self.follow_up(case.client)
@@ -179,6 +217,14 @@ class Judge:
             problems = [f"[{case.category}] {p} | case={_show(case)}" for p in problems]
             self.tally.problems += problems
         return problems
+
+    def _send_dropped(self, case: Case, problems: list[str]) -> bytes | None:
+        if any(len(frame) > model.MAX_FRAME_BYTES for frame in case.frames):
+            payload, disconnected = self.link.send_until_disconnected(case, self.reply_wait)
+            if not disconnected:
+                problems.append("an oversize frame did not end the connection")
+            return payload
+        return self.link.send_then_ping(case, self.reply_wait)
 
     def follow_up(self, client: str) -> list[str]:
         """A well-formed request right after a bad one must be answered correctly."""
@@ -277,6 +323,16 @@ class Judge:
             problems += _expect_delta(delta, {"intents": 0, "decisions": 0, "transitions": 0,
                                               "refused_requests": 1, "alert_outbox": 1}, "a conflict")
         return problems
+
+
+def _wait_event(monitor: zmq.Socket, event: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if not monitor.poll(int(left * 1000) + 1, zmq.POLLIN):
+            return False
+        if recv_monitor_message(monitor)["event"] == event:
+            return True
+    return False
 
 
 def _is_error(payload: bytes) -> bool:

@@ -59,6 +59,21 @@ def test_dropped_frames_get_no_reply_and_the_server_keeps_serving(live, category
     run()
 
 
+@pytest.mark.parametrize("category", sorted(frames.DROPPED_CATEGORIES))
+def test_dropped_frames_proven_without_waiting(live, category):
+    """bench/fuzz.py's proofs of "no reply": by order (the ping behind a frame without
+    delimiter is answered first) and by the disconnect that ends an oversize frame."""
+    live.judge.fast_drops = True
+    try:
+        @ci_settings(max_examples=15)
+        @given(case=frames.DROPPED_CATEGORIES[category](NOW))
+        def run(case):
+            judged(live, case)
+        run()
+    finally:
+        live.judge.fast_drops = False
+
+
 @ci_settings(max_examples=250)
 @given(case=frames.any_case(NOW, dropped_weight=0))
 def test_a_mixed_stream_of_every_category(live, case):
