@@ -49,9 +49,17 @@ def open_ledger(path) -> Ledger:
     return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
 
 
-def new_client(settings: TreasurySettings, clock: Clock) -> BinanceClient:
-    return BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
-                         clock=clock)
+def new_client(settings: TreasurySettings, clock: Clock, *, sync: bool = True) -> BinanceClient:
+    """One exchange client per thread, its clock offset measured up front (a failure here is
+    only logged: the client resyncs on -1021 anyway)."""
+    client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
+                           clock=clock)
+    if sync:
+        try:
+            client.sync_time()
+        except ExchangeError as exc:
+            log.warning("clock_sync_failed", error=str(exc))
+    return client
 
 
 @dataclass
@@ -111,8 +119,7 @@ def _mail_before_exit(settings: TreasurySettings, sender: AlertSender, clock: Cl
 def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
                  clock: Clock) -> CoinRulesCache:
     """Clock, key audit, coin rules, policy journal. Raises StartRefused."""
-    client = new_client(settings, clock)
-    masked = mask_key(settings.credentials.key)
+    client = new_client(settings, clock, sync=False)
     try:
         offset = client.sync_time()
         restrictions = client.api_restrictions()
