@@ -255,6 +255,9 @@ class Judge:
         else:
             key = type(reply).__name__
         self.tally.replies[key] += 1
+        if expect != model.MALFORMED and obj is not None and model.nesting_depth(obj) > model.DEEP_NESTING \
+                and isinstance(reply, messages.Error) and reply.code == model.MALFORMED:
+            return []  # past the decoder's recursion limit: refused before it was read
         if expect in (model.MALFORMED, model.UNKNOWN_TYPE):
             if not isinstance(reply, messages.Error) or reply.code != expect or not reply.detail:
                 return [f"expected error {expect}, got {reply!r}"]

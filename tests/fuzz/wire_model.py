@@ -84,6 +84,23 @@ def classify_object(obj: Any) -> str:
     return VALID
 
 
+# A frame that nests deeper than this may meet the decoder's recursion limit, which depends
+# on how deep the server's own stack already is: `malformed` is then a right answer too.
+DEEP_NESTING = 200
+
+
+def nesting_depth(obj: Any) -> int:
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack += [(value, depth + 1) for value in item.values()]
+        elif isinstance(item, (list, tuple)):
+            stack += [(value, depth + 1) for value in item]
+    return deepest
+
+
 def classify_frame(payload: bytes) -> tuple[str, Any]:
     """The expectation for one payload frame, and the decoded value when it decodes."""
     if len(payload) > MAX_FRAME_BYTES:
