@@ -1,9 +1,11 @@
-"""The imperative shell: start-up (audit, clock, rules, reconcile), threads, and an orderly stop.
+"""The imperative shell: start-up (instance lock, audit, clock, rules), threads, and an orderly stop.
 
-Threads: the webhook server (and its connection threads), one order worker (the only
-one that places orders), one sweep worker (the only one that talks to the treasury's
-ROUTER), one event listener (the treasury's PUB feed). They share nothing but queues;
-each opens its own SQLite connection and exchange client.
+Threads: the webhook server (and its connection threads, which journal signals through
+one shared connection: signal_bot/intake.py), one order worker (the only one that places
+orders: it first recovers what an earlier process left unfinished, then drains the
+queue), one sweep worker (the only one that talks to the treasury's ROUTER), one event
+listener (the treasury's PUB feed). They share nothing but queues; each opens its own
+SQLite connection and exchange client.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from common.logs import get_logger, mask_key
 from signal_bot.audit import AuditError, audit_environment, audit_key, check_symbols
 from signal_bot.config_file import SignalConfig
 from signal_bot.events import EventListener
-from signal_bot.orders import OrderDesk
+from signal_bot.instance_lock import InstanceLock, InstanceLocked
+from signal_bot.intake import Intake
+from signal_bot.orders import Handled, OrderDesk
 from signal_bot.prices import PriceSource
 from signal_bot.risk import RiskLimits
 from signal_bot.signals import Signal, SignalError, decode_json_object, parse_signal
-from signal_bot.state import StateStore
+from signal_bot.state import SignalRow, StateFileError, StateStore
 from signal_bot.sweep import SweepWorker
 from signal_bot.symbol_rules import SymbolRules
-from signal_bot.webhook import WebhookServer, queue_submitter
+from signal_bot.webhook import WebhookServer
 
 log = get_logger("signal.app")
 
@@ -118,14 +122,19 @@ def _sweep_worker(settings: SignalSettings, config: SignalConfig, started: Start
 
 
 class OrderWorker:
-    """The one thread that places orders: reconciles first, then drains the signal queue."""
+    """The one thread that places orders: recovers what an earlier run left, then drains the queue.
+
+    `start` returns once the unfinished rows are listed (before the webhook can add any);
+    they are recovered in arrival order before the first new signal is handled.
+    """
 
     def __init__(self, make_desk: Callable[[StateStore], OrderDesk], settings: SignalSettings,
-                 signals: "queue.Queue[Signal]", clock: Clock) -> None:
+                 signals: "queue.SimpleQueue[Signal]", clock: Clock, locked_at_ms: int) -> None:
         self._make_desk = make_desk
         self._settings = settings
         self._signals = signals
         self._clock = clock
+        self._locked_at_ms = locked_at_ms
         self._ready = threading.Event()
         self._failed: BaseException | None = None
         self._stopping = threading.Event()
@@ -136,45 +145,50 @@ class OrderWorker:
         self._thread.start()
         self._ready.wait(timeout)
         if self._failed is not None:
-            raise StartupError("reconcile_failed", f"reconciling unfinished orders failed: {self._failed}")
+            raise StartupError("state_unreadable", f"reading unfinished orders failed: {self._failed}")
         if not self._ready.is_set():
-            raise StartupError("reconcile_failed", "reconciling unfinished orders did not finish in time")
+            raise StartupError("state_unreadable", "reading unfinished orders did not finish in time")
 
     def _run(self) -> None:
         try:
             store = StateStore(self._settings.state_path)
             desk = self._make_desk(store)
-            desk.reconcile_pending(at_start=True)
+            unfinished = desk.unfinished()
         except Exception as exc:  # noqa: BLE001 - reported to start()
             self._failed = exc
             self._ready.set()
             return
         self._ready.set()
-        next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
         try:
-            while True:
-                if self._stopping.is_set() and (self._signals.empty() or self._past_deadline()):
-                    break
-                try:
-                    signal = self._signals.get(timeout=0.1)
-                except queue.Empty:
-                    signal = None
-                if signal is not None:
-                    try:
-                        desk.handle(signal)
-                    except Exception:  # noqa: BLE001 - one signal must not stop the desk
-                        log.error("signal_failed", id=signal.id, exc_info=True)
-                if self._clock.monotonic() >= next_reconcile and not self._stopping.is_set():
-                    desk.reconcile_pending()
-                    next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+            if unfinished:
+                recover_all(desk, unfinished, self._locked_at_ms + desk.settle_ms, self._stopping.wait)
+            self._drain(desk)
         finally:
             store.close()
+
+    def _drain(self, desk: OrderDesk) -> None:
+        next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+        while True:
+            if self._stopping.is_set() and (self._signals.empty() or self._past_deadline()):
+                break
+            try:
+                signal = self._signals.get(timeout=0.1)
+            except queue.Empty:
+                signal = None
+            if signal is not None:
+                try:
+                    desk.handle(signal)
+                except Exception:  # noqa: BLE001 - one signal must not stop the desk
+                    log.error("signal_failed", id=signal.id, exc_info=True)
+            if self._clock.monotonic() >= next_reconcile and not self._stopping.is_set():
+                desk.reconcile_pending()
+                next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and self._clock.monotonic() >= self._deadline
 
     def stop(self, budget: float) -> None:
-        """Finish queued signals within `budget` seconds; what is left is abandoned (logged)."""
+        """Finish queued signals within `budget` seconds; what is left stays journaled for the next start."""
         self._deadline = self._clock.monotonic() + budget
         self._stopping.set()
         self._thread.join(budget + 0.5)
@@ -185,10 +199,31 @@ class OrderWorker:
             except queue.Empty:
                 break
         if left:
-            log.warning("signals_abandoned", count=len(left), ids=",".join(left[:50]))
+            log.warning("signals_deferred", count=len(left), ids=",".join(left[:50]),
+                        detail="journaled; handled at the next start")
         if self._thread.is_alive():
             log.warning("order_in_flight_abandoned",
-                        detail="an order request is still running; its id stays placing and is reconciled at start")
+                        detail="an order request is still running; its id is looked up at the next start")
+
+
+def recover_all(desk: OrderDesk, rows: list[SignalRow], settled_at_ms: int,
+                wait: Callable[[float], bool]) -> list[Handled]:
+    """Settle each row an earlier process left, in order; `wait(seconds)` returns True to stop early."""
+    log.info("recovery_started", rows=len(rows), ids=",".join(r.id for r in rows[:50]))
+    done = []
+    for row in rows:
+        attempt = 0
+        while True:
+            outcome = desk.recover(row, settled_at_ms, attempt)
+            if isinstance(outcome, Handled):
+                done.append(outcome)
+                break
+            attempt += 1
+            if wait(outcome):
+                log.warning("recovery_interrupted", left=len(rows) - len(done))
+                return done
+    log.info("recovery_done", rows=len(rows), states=",".join(f"{h.signal_id}:{h.state}" for h in done[:50]))
+    return done
 
 
 class _StopFlag:
@@ -207,6 +242,22 @@ class _StopFlag:
         self.event.set()
 
 
+def _lock_state(settings: SignalSettings, clock: Clock) -> tuple[InstanceLock, int]:
+    """Take the state file's instance lock; also the moment from which the earlier process's requests age."""
+    try:
+        lock = InstanceLock(settings.state_path).acquire()
+    except InstanceLocked as exc:
+        raise StartupError(exc.code, str(exc)) from None
+    return lock, clock.now_ms()
+
+
+def _open_store(settings: SignalSettings, *, shared: bool = False) -> StateStore:
+    try:
+        return StateStore(settings.state_path, shared=shared)
+    except StateFileError as exc:
+        raise StartupError(exc.code, str(exc)) from None
+
+
 def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False,
         clock: Clock | None = None, stop: threading.Event | None = None) -> int:
     """`signal-bot run`: serve the webhook until SIGTERM/SIGINT (or `stop`), then exit 0."""
@@ -215,23 +266,34 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     if stop is None:
         flag.install()
         stop = flag.event
+    lock, locked_at_ms = _lock_state(settings, clock)
+    try:
+        return _serve(settings, config, dry_run, clock, stop, flag, locked_at_ms)
+    finally:
+        lock.release()
+
+
+def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock: Clock, stop: threading.Event,
+           flag: _StopFlag, locked_at_ms: int) -> int:
     started = start_up(settings, config, clock)
-    signals: "queue.Queue[Signal]" = queue.Queue(maxsize=config.webhook.queue_size)
+    intake = Intake(_open_store(settings, shared=True), "test" if dry_run else "live",
+                    config.webhook.queue_size, clock)
     sweeper = _sweep_worker(settings, config, started, clock)
     prices = PriceSource(started.client.ticker_price)
 
     def make_desk(store: StateStore) -> OrderDesk:
         return OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
-                         last_price=prices.last_price, on_fill=sweeper.after_fill)
+                         last_price=prices.last_price, on_fill=sweeper.after_fill,
+                         recv_window_ms=started.client.recv_window_ms)
 
-    orders = OrderWorker(make_desk, settings, signals, clock)
+    orders = OrderWorker(make_desk, settings, intake.queue, clock, locked_at_ms)
     orders.start()
     sweeper.start()
     events = EventListener(lambda: EventSubscriber(settings.event_endpoint, started.keys, started.server_public),
                            on_event=sweeper.on_event).start()
     try:
         server = WebhookServer(settings.webhook_host, settings.webhook_port, settings.webhook_secret,
-                               queue_submitter(signals)).start()
+                               intake.submit).start()
     except OSError as exc:
         orders.stop(1.0)
         sweeper.stop(1.0)
@@ -246,6 +308,7 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     log.info("signal_bot_stopping", signal=flag.signal_name or "stop")
     begun = clock.monotonic()
     server.stop()
+    intake.close()
     orders.stop(budget=4.0)
     remaining = max(0.5, STOP_BUDGET_SECONDS - (clock.monotonic() - begun) - 1.0)
     if not sweeper.stop(timeout=remaining):
@@ -276,16 +339,30 @@ def replay(settings: SignalSettings, config: SignalConfig, source: IO[str], *, d
     clock = clock or SystemClock()
     flag = _StopFlag()
     flag.install()
+    lock, locked_at_ms = _lock_state(settings, clock)
+    try:
+        return _replay(settings, config, source, dry_run, clock, err, flag, locked_at_ms)
+    finally:
+        lock.release()
+
+
+def _replay(settings: SignalSettings, config: SignalConfig, source: IO[str], dry_run: bool, clock: Clock,
+            err: IO[str], flag: _StopFlag, locked_at_ms: int) -> int:
     started = start_up(settings, config, clock)
     sweeper = _sweep_worker(settings, config, started, clock)
     prices = PriceSource(started.client.ticker_price)
-    store = StateStore(settings.state_path)
+    store = _open_store(settings)
     desk = OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
-                     last_price=prices.last_price, on_fill=sweeper.after_fill)
-    desk.reconcile_pending(at_start=True)
+                     last_price=prices.last_price, on_fill=sweeper.after_fill,
+                     recv_window_ms=started.client.recv_window_ms)
     sweeper.start()
     good = bad = 0
     try:
+        unfinished = desk.unfinished()
+        if unfinished:
+            def wait(seconds: float) -> bool:
+                return flag.event.wait(seconds)
+            recover_all(desk, unfinished, locked_at_ms + desk.settle_ms, wait)
         for number, item in read_signals(source):
             if flag.event.is_set():
                 break
@@ -296,7 +373,8 @@ def replay(settings: SignalSettings, config: SignalConfig, source: IO[str], *, d
                 log.warning("replay_line_skipped", line=number, field=item.field, detail=item.detail)
                 continue
             good += 1
-            desk.handle(item)
+            if desk.accept(item):       # journaled (fsync) first, like a webhook 202
+                desk.handle(item)
     finally:
         store.close()
         budget = config.treasury.timeout_seconds * config.treasury.retries + 5

@@ -1,13 +1,28 @@
-"""The order desk: one signal -> risk -> claim its id -> POST /api/v3/order -> record and log.
+"""The order desk: one journaled signal -> risk -> POST /api/v3/order -> record and log.
 
-Single-threaded by design (the order worker owns it). The order of operations is what
-makes a signal trade at most once:
-1. duplicate check (the state file), 2. pure risk plan, 3. rate window,
-4. claim the id as `placing` and COMMIT (durably), 5. send, 6. record the outcome.
-An order whose outcome is unknown (timeout, 5XX) is never sent again blindly: it is
-looked up by its client order id; proven absent it is `failed` (not resent: a late
-signal is not worth the risk of a double trade); not provable it stays `placing` and
-is looked up again later and at every start.
+Single-threaded by design (the order worker owns it). What makes a signal trade exactly once:
+1. Every signal is journaled as `received` and committed with fsync before it is
+   acknowledged (the webhook's 202; `accept` for replay). A repeated id is a duplicate
+   there and never reaches the desk twice.
+2. The desk handles only `received` rows: pure risk plan and rate window (`refused`), or
+   the order is sent. The journal row is the claim: nothing is written between it and the
+   send, so a `received` row means "its order may have been sent".
+3. The outcome is recorded. An unknown outcome (timeout, 5XX) is never sent again blindly:
+   it is looked up by its client order id.
+
+When is "no such order" a proof? A signed request is executed only within recvWindow of
+its timestamp, so a look-up made at least recvWindow + SETTLE_MARGIN_MS after the last
+moment a request for the order could have been signed proves the order never was and never
+will be ("settled"). That moment is, at run time, when new_order returned (the client's one
+-1021 re-signing included); for rows left by an earlier process, when this process took the
+state file's instance lock (the earlier one was dead by then: signal_bot/instance_lock.py).
+
+At start, `recover` takes the rows left `received` or `placing`, in arrival order:
+- found on the exchange -> `placed` (and swept), whatever the state;
+- `received`, proven absent -> it never traded and never can: decided and sent now;
+- `placing` (the outcome was unknown at run time), proven absent -> `failed` `order_absent`,
+  not resent, as at run time;
+- absent but not yet settled -> wait until settled, then look again.
 """
 
 from __future__ import annotations
@@ -29,9 +44,14 @@ log = get_logger("signal.orders")
 
 # Look-ups after an unknown outcome: wait, look, wait longer, look again.
 RECONCILE_DELAYS = (0.25, 1.0, 2.0)
-# A `placing` order still unknown this long after its claim is looked up again by the
-# periodic pass; absent by then, it never reached the matching engine.
+# Clock offsets measured by two processes (or two syncs) may differ by this much.
+SETTLE_MARGIN_MS = 2000
+DEFAULT_RECV_WINDOW_MS = 5000
+# The periodic pass calls a `placing` order absent only this long after it was marked so
+# (after its new_order returned): far past any recvWindow.
 ABSENT_AFTER_MS = 60_000
+# At start, a look-up that fails is tried again after these pauses, then left `placing`.
+RECOVERY_LOOKUP_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
 class OrderClient(Protocol):
@@ -49,23 +69,39 @@ class Handled:
     filled: bool = False
 
 
-def plan_fields(signal: Signal, plan: OrderPlan | None) -> dict[str, str | None]:
-    """The columns recorded for a signal: the order as sent, or the signal as received."""
-    if plan is None:
-        return {"symbol": signal.symbol, "side": signal.side, "type": signal.type,
-                "quantity": signal.quantity, "quote_order_qty": signal.quote_amount,
-                "price": signal.price, "time_in_force": signal.time_in_force}
+def received_fields(signal: Signal) -> dict[str, str | None]:
+    """The columns journaled for a signal: as received."""
+    return {"symbol": signal.symbol, "side": signal.side, "type": signal.type,
+            "quantity": signal.quantity, "quote_order_qty": signal.quote_amount,
+            "price": signal.price, "time_in_force": signal.time_in_force}
+
+
+def plan_columns(plan: OrderPlan) -> dict[str, str | None]:
+    """The columns recorded once decided: the order as sent (canonical amounts)."""
     d = plan.describe()
     return {"symbol": plan.symbol, "side": plan.side, "type": plan.type, "quantity": d.get("quantity"),
             "quote_order_qty": d.get("quote_order_qty"), "price": d.get("price"),
             "time_in_force": plan.time_in_force}
 
 
+def signal_of(row: SignalRow) -> Signal:
+    """The signal a `received` row journaled (its columns hold it as received)."""
+    return Signal(id=row.id, symbol=row.symbol, side=row.side, type=row.type,  # type: ignore[arg-type]
+                  quantity=row.quantity, quote_amount=row.quote_order_qty, price=row.price,
+                  time_in_force=row.time_in_force)  # type: ignore[arg-type]
+
+
+def log_duplicate(signal: Signal) -> None:
+    log.info("order_refused", id=signal.id, symbol=signal.symbol, side=signal.side, type=signal.type,
+             reason="duplicate", detail="this id was seen before")
+
+
 class OrderDesk:
     def __init__(self, client: OrderClient, store: StateStore, rules: Mapping[str, SymbolRules],
                  limits: RiskLimits, clock: Clock, *, dry_run: bool = False,
                  last_price: Callable[[str], Decimal | None] = lambda symbol: None,
-                 on_fill: Callable[[str], None] = lambda signal_id: None) -> None:
+                 on_fill: Callable[[str], None] = lambda signal_id: None,
+                 recv_window_ms: int = DEFAULT_RECV_WINDOW_MS) -> None:
         self._client = client
         self._store = store
         self._rules = rules
@@ -75,12 +111,34 @@ class OrderDesk:
         self._mode = "test" if dry_run else "live"
         self._last_price = last_price
         self._on_fill = on_fill
+        self._settle_ms = recv_window_ms + SETTLE_MARGIN_MS
         self._sent_at: tuple[float, ...] = ()
 
+    @property
+    def settle_ms(self) -> int:
+        """How long after its last possible signing an order's absence becomes a proof."""
+        return self._settle_ms
+
     # -- one signal -------------------------------------------------------------------------
+    def accept(self, signal: Signal) -> bool:
+        """Journal a signal durably (replay's 202); False for a seen id (logged as a duplicate)."""
+        if self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms()):
+            return True
+        log_duplicate(signal)
+        return False
+
     def handle(self, signal: Signal) -> Handled:
-        if self._store.seen(self._mode, signal.id):
-            return self._refused(signal, None, Refusal("duplicate", "this id was seen before"), record=False)
+        """Decide and send one journaled signal; an id not (or no longer) `received` sends nothing."""
+        row = self._store.signal(self._mode, signal.id)
+        if row is None:
+            log.error("signal_not_journaled", id=signal.id, detail="refused: every signal is journaled first")
+            return Handled(signal.id, "refused", "not_journaled")
+        if row.state != "received":
+            log_duplicate(signal)
+            return Handled(signal.id, "refused", "duplicate")
+        return self._trade(signal)
+
+    def _trade(self, signal: Signal) -> Handled:
         price = None
         if signal.type == "MARKET" and signal.quantity is not None and signal.symbol in self._rules:
             price = self._last_price(signal.symbol)
@@ -92,14 +150,11 @@ class OrderDesk:
         if not allowed:
             return self._refused(signal, plan, Refusal(
                 "rate_limited", f"over max_orders_per_minute {self._limits.max_orders_per_minute}"))
-        if not self._store.claim(self._mode, signal.id, plan_fields(signal, plan), self._clock.now_ms()):
-            return self._refused(signal, plan, Refusal("duplicate", "this id was seen before"), record=False)
         return self._send(plan)
 
-    def _refused(self, signal: Signal, plan: OrderPlan | None, refusal: Refusal, *, record: bool = True) -> Handled:
-        if record and not self._store.record_refusal(self._mode, signal.id, plan_fields(signal, plan),
-                                                     refusal.code, self._clock.now_ms()):
-            refusal = Refusal("duplicate", "this id was seen before")
+    def _refused(self, signal: Signal, plan: OrderPlan | None, refusal: Refusal) -> Handled:
+        order = plan_columns(plan) if plan is not None else None
+        self._store.refuse(self._mode, signal.id, refusal.code, self._clock.now_ms(), order)
         log.info("order_refused", id=signal.id, symbol=signal.symbol, side=signal.side, type=signal.type,
                  reason=refusal.code, detail=refusal.detail)
         return Handled(signal.id, "refused", refusal.code)
@@ -111,58 +166,71 @@ class OrderDesk:
                 quantity=plan.quantity, quote_order_qty=plan.quote_order_qty, price=plan.price,
                 time_in_force=plan.time_in_force, test=self._dry_run)
         except binance.OutcomeUnknown as exc:
+            settled_at = self._clock.now_ms() + self._settle_ms
             log.warning("order_outcome_unknown", id=plan.client_order_id, symbol=plan.symbol, error=exc.code,
                         detail=exc.message)
-            return self._reconcile_now(plan.client_order_id, plan.symbol)
+            return self._reconcile_now(plan, plan_columns(plan), settled_at)
         except binance.ExchangeUnavailable as exc:
             # The client proved nothing was sent (no connection, or "busy" before processing).
             return self._finish_error(plan, "failed", exc)
         except binance.ExchangeError as exc:
             return self._finish_error(plan, "rejected", exc)
-        except Exception as exc:  # noqa: BLE001 - a bug after sending: the order may exist
+        except Exception:  # noqa: BLE001 - a bug after sending: the order may exist
             log.error("order_outcome_unknown", id=plan.client_order_id, symbol=plan.symbol,
-                      error=type(exc).__name__, exc_info=True)
+                      error="internal", exc_info=True)
+            self._store.mark_placing(self._mode, plan.client_order_id, self._clock.now_ms(), plan_columns(plan))
             return Handled(plan.client_order_id, "unknown", "internal")
         if result is None:  # /order/test: validated, never placed
-            self._store.finish(self._mode, plan.client_order_id, "placed", self._clock.now_ms(), order_status="TEST")
+            self._store.finish(self._mode, plan.client_order_id, "placed", self._clock.now_ms(),
+                               order_status="TEST", order=plan_columns(plan))
             log.info("order_placed", id=plan.client_order_id, dry_run=True, status="TEST",
                      notional=canonical(plan.notional), **plan.describe())
             return Handled(plan.client_order_id, "placed")
-        return self._placed(plan.client_order_id, result, plan.describe())
+        return self._placed(plan.client_order_id, result, plan.describe(), order=plan_columns(plan))
 
     def _finish_error(self, plan: OrderPlan, state: str, exc: binance.ExchangeError) -> Handled:
-        self._store.finish(self._mode, plan.client_order_id, state, self._clock.now_ms(), reason_code=exc.code)
+        self._store.finish(self._mode, plan.client_order_id, state, self._clock.now_ms(), reason_code=exc.code,
+                           order=plan_columns(plan))
         log.warning("order_rejected" if state == "rejected" else "order_failed", id=plan.client_order_id,
                     reason=exc.code, binance_code=exc.binance_code, detail=exc.message, **plan.describe())
         return Handled(plan.client_order_id, state, exc.code)
 
-    def _placed(self, signal_id: str, result: Any, described: Mapping[str, str], *, reconciled: bool = False) -> Handled:
+    def _placed(self, signal_id: str, result: Any, described: Mapping[str, str], *, reconciled: bool = False,
+                order: Mapping[str, str | None] | None = None) -> Handled:
         executed = Decimal(result.executed_qty)
         quote = Decimal(result.cummulative_quote_qty)
-        self._store.finish(self._mode, signal_id, "placed", self._clock.now_ms(), order_id=str(result.order_id),
-                           order_status=result.status, executed_qty=canonical(executed),
-                           cummulative_quote_qty=canonical(quote))
+        recorded = self._store.finish(self._mode, signal_id, "placed", self._clock.now_ms(),
+                                      order_id=str(result.order_id), order_status=result.status,
+                                      executed_qty=canonical(executed), cummulative_quote_qty=canonical(quote),
+                                      order=order)
         fill = {"executed_qty": canonical(executed), "cummulative_quote_qty": canonical(quote)}
         if executed > 0:
             fill["avg_price"] = canonical((quote / executed).quantize(Decimal("1e-12")).normalize())
         log.info("order_placed", id=signal_id, order_id=result.order_id, status=result.status,
                  reconciled=reconciled, **described, **fill)
-        if executed > 0 and not self._dry_run:
+        # Only the pass that recorded the order asks for its sweep: a fill is swept once.
+        if recorded and executed > 0 and not self._dry_run:
             self._on_fill(signal_id)
         return Handled(signal_id, "placed", filled=executed > 0)
 
-    # -- reconciliation ----------------------------------------------------------------------
-    def _reconcile_now(self, signal_id: str, symbol: str) -> Handled:
-        absent = 0
+    # -- unknown outcomes ---------------------------------------------------------------------
+    def _reconcile_now(self, plan: OrderPlan, fields: Mapping[str, str | None], settled_at: int) -> Handled:
+        signal_id, symbol = plan.client_order_id, plan.symbol
+        verdict: Handled | str = "unknown"
         for delay in RECONCILE_DELAYS:
             self._clock.sleep(delay)
             verdict = self._look_up(signal_id, symbol)
-            if verdict == "absent":
-                absent += 1
-                if absent >= 2:
-                    return self._absent(signal_id)
-            elif verdict != "unknown":
+            if isinstance(verdict, Handled):
                 return verdict
+        if verdict == "absent":
+            # Absent now; a proof only once no request for it can still be executed.
+            self._clock.sleep(max(0, settled_at - self._clock.now_ms()) / 1000)
+            verdict = self._look_up(signal_id, symbol)
+            if isinstance(verdict, Handled):
+                return verdict
+            if verdict == "absent":
+                return self._absent(signal_id, fields)
+        self._store.mark_placing(self._mode, signal_id, self._clock.now_ms(), fields)
         log.error("order_outcome_unresolved", id=signal_id, symbol=symbol,
                   detail="stays placing; looked up again later and at start")
         return Handled(signal_id, "unknown", "outcome_unknown")
@@ -179,24 +247,21 @@ class OrderDesk:
         described = _describe_row(row) if row else {"symbol": symbol}
         return self._placed(signal_id, result, described, reconciled=True)
 
-    def _absent(self, signal_id: str) -> Handled:
-        self._store.finish(self._mode, signal_id, "failed", self._clock.now_ms(), reason_code="order_absent")
+    def _absent(self, signal_id: str, fields: Mapping[str, str | None] | None = None) -> Handled:
+        self._store.finish(self._mode, signal_id, "failed", self._clock.now_ms(), reason_code="order_absent",
+                           order=fields)
         log.warning("order_failed", id=signal_id, reason="order_absent",
                     detail="outcome was unknown; the exchange has no such order; not resent")
         return Handled(signal_id, "failed", "order_absent")
 
-    def reconcile_pending(self, *, at_start: bool = False) -> list[Handled]:
-        """Look up every `placing` order (at start, and periodically): placed, absent or still unknown."""
+    def reconcile_pending(self) -> list[Handled]:
+        """The periodic pass: look up every `placing` order; found -> placed, absent long enough -> failed."""
         if self._dry_run:
-            # Test orders leave nothing on the exchange to look up.
-            rows = self._store.placing("test")
-            for row in rows:
-                self._store.finish("test", row.id, "failed", self._clock.now_ms(), reason_code="interrupted")
-            return [Handled(r.id, "failed", "interrupted") for r in rows]
+            return []
         handled = []
         for row in self._store.placing("live"):
             verdict = self._look_up(row.id, row.symbol)
-            if verdict == "absent" and (at_start or self._clock.now_ms() - row.received_at >= ABSENT_AFTER_MS):
+            if verdict == "absent" and self._clock.now_ms() - row.updated_at >= ABSENT_AFTER_MS:
                 handled.append(self._absent(row.id))
             elif isinstance(verdict, Handled):
                 handled.append(verdict)
@@ -204,6 +269,54 @@ class OrderDesk:
                 log.warning("order_still_unknown", id=row.id, symbol=row.symbol)
                 handled.append(Handled(row.id, "unknown", "outcome_unknown"))
         return handled
+
+    # -- start: rows left by an earlier process -------------------------------------------------
+    def unfinished(self) -> list[SignalRow]:
+        """The rows to recover at start, `placing` first (the reconciliation), then `received`, each in arrival order."""
+        rows = self._store.unfinished(self._mode)
+        return [r for r in rows if r.state == "placing"] + [r for r in rows if r.state == "received"]
+
+    def recover(self, row: SignalRow, settled_at_ms: int, attempt: int = 0) -> Handled | float:
+        """Settle one row left by an earlier process: what became of it, or seconds to wait before asking again.
+
+        `settled_at_ms`: when no request of the earlier process can be executed any more
+        (this process's start + recvWindow + margin).
+        """
+        if self._dry_run:
+            # Test orders leave nothing on the exchange, and validating one twice trades nothing.
+            if row.state == "placing":
+                self._store.finish("test", row.id, "failed", self._clock.now_ms(), reason_code="interrupted")
+                return Handled(row.id, "failed", "interrupted")
+            return self._trade_recovered(row)
+        verdict = self._look_up(row.id, row.symbol)
+        if isinstance(verdict, Handled):
+            return verdict
+        if verdict == "absent":
+            wait_ms = settled_at_ms - self._clock.now_ms()
+            if wait_ms > 0:
+                return wait_ms / 1000
+            if row.state == "placing":
+                return self._absent(row.id)
+            return self._trade_recovered(row)
+        if attempt < len(RECOVERY_LOOKUP_DELAYS):
+            return RECOVERY_LOOKUP_DELAYS[attempt]
+        if row.state == "received":
+            self._store.mark_placing(self._mode, row.id, self._clock.now_ms())
+        log.warning("order_still_unknown", id=row.id, symbol=row.symbol,
+                    detail="look-ups failed at start; stays placing, looked up again later")
+        return Handled(row.id, "unknown", "outcome_unknown")
+
+    def _trade_recovered(self, row: SignalRow) -> Handled:
+        log.info("signal_recovered", id=row.id, seq=row.seq, received_at=row.received_at,
+                 detail="journaled before the last stop, never on the exchange: handled now")
+        try:
+            signal = signal_of(row)
+        except (TypeError, ValueError) as exc:
+            refusal = Refusal("invalid_signal", f"the journaled signal is not valid: {exc}")
+            self._store.refuse(self._mode, row.id, refusal.code, self._clock.now_ms())
+            log.error("order_refused", id=row.id, symbol=row.symbol, reason=refusal.code, detail=refusal.detail)
+            return Handled(row.id, "refused", refusal.code)
+        return self._trade(signal)
 
 
 def _describe_row(row: SignalRow) -> dict[str, str]:

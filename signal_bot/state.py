@@ -1,13 +1,21 @@
-"""The signal bot's state file (SQLite, WAL): seen signal ids and sweep intents.
+"""The signal bot's state file (SQLite, WAL): the signal journal and sweep intents.
 
-A signal id is claimed as `placing` and committed durably (synchronous=FULL) BEFORE its
-order is sent, so a restart never trades it twice; a `placing` row left by a crash is
-reconciled with GET /api/v3/order at the next start. A sweep intent is recorded with its
-exact content BEFORE it is sent, so every resend is the same intent. Outcome updates
-are committed with synchronous=NORMAL: losing one to a power cut leaves a `placing` or
-`unsent` row, which is reconciled or resent, never redone blindly.
+Signals. A valid signal is journaled as `received` and committed durably
+(synchronous=FULL) BEFORE the webhook answers 202 (or replay moves to the next line):
+nothing accepted can be lost. That row is also the order's claim: the order worker
+sends a `received` signal's order with no further write, so a `received` row means
+"accepted; its order may have been sent". After the send the outcome is recorded
+(`placed` / `rejected` / `failed`, or `placing` when the outcome stayed unknown), and a
+risk refusal as `refused`; these updates are committed with synchronous=NORMAL: losing
+one to a power cut leaves a `received` or `placing` row, which the next start looks up
+on the exchange before anything is sent again (signal_bot/orders.py: `recover`).
+A row's `seq` is its arrival order; every id is kept, so a repeat is a duplicate.
 
-One StateStore per thread (sqlite3 connections are not shared).
+Sweeps. A sweep intent is recorded with its exact content BEFORE it is sent, so every
+resend is the same intent.
+
+One StateStore per thread, except the webhook's journal, which shares one connection
+among the webhook's threads under a lock (`shared=True`).
 """
 
 from __future__ import annotations
@@ -16,32 +24,40 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from common.messages import TERMINAL_STATUSES
 
-SCHEMA = """
+SCHEMA_VERSION = 2
+
+SIGNALS_TABLE = """
 CREATE TABLE IF NOT EXISTS signals (
     mode        TEXT NOT NULL CHECK (mode IN ('live', 'test')),   -- test: --dry-run
     id          TEXT NOT NULL,          -- the signal id = newClientOrderId
     symbol      TEXT NOT NULL,
     side        TEXT NOT NULL,
     type        TEXT NOT NULL,
-    quantity    TEXT,                   -- as sent, canonical decimal
+    quantity    TEXT,                   -- as received, and once decided as sent (canonical)
     quote_order_qty TEXT,
     price       TEXT,
     time_in_force TEXT,
-    state       TEXT NOT NULL CHECK (state IN ('placing', 'placed', 'rejected', 'failed', 'refused')),
+    state       TEXT NOT NULL CHECK (state IN ('received', 'placing', 'placed', 'rejected', 'failed',
+                                               'refused')),
     reason_code TEXT,                   -- refusal / exchange error code
     order_id    TEXT,
     order_status TEXT,
     executed_qty TEXT,
     cummulative_quote_qty TEXT,
-    received_at INTEGER NOT NULL,       -- ms
+    received_at INTEGER NOT NULL,       -- ms, when journaled
     updated_at  INTEGER NOT NULL,       -- ms
+    seq         INTEGER NOT NULL,       -- arrival order, 1, 2, ...
     PRIMARY KEY (mode, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS signals_placing ON signals (state) WHERE state = 'placing';
+CREATE UNIQUE INDEX IF NOT EXISTS signals_seq ON signals (seq);
+CREATE INDEX IF NOT EXISTS signals_open ON signals (mode, seq) WHERE state IN ('received', 'placing');
+"""
+
+SWEEPS_TABLE = """
 CREATE TABLE IF NOT EXISTS sweeps (
     intent_id   TEXT PRIMARY KEY,       -- "sw-" + 32 hex of sha256(signal id)
     signal_id   TEXT NOT NULL,
@@ -61,8 +77,33 @@ CREATE TABLE IF NOT EXISTS sweeps (
 );
 """
 
+SCHEMA = SIGNALS_TABLE + SWEEPS_TABLE
+
+# Version 1 (no `seq`, no `received` state): its rows are kept, numbered in their order.
+_V1_COLUMNS = ("mode, id, symbol, side, type, quantity, quote_order_qty, price, time_in_force, state,"
+               " reason_code, order_id, order_status, executed_qty, cummulative_quote_qty, received_at,"
+               " updated_at")
+MIGRATE_FROM_V1 = f"""
+ALTER TABLE signals RENAME TO signals_v1;
+DROP INDEX IF EXISTS signals_placing;
+{SIGNALS_TABLE}
+INSERT INTO signals ({_V1_COLUMNS}, seq)
+    SELECT {_V1_COLUMNS}, ROW_NUMBER() OVER (ORDER BY received_at, mode, id) FROM signals_v1;
+DROP TABLE signals_v1;
+"""
+
+OPEN_STATES = ("received", "placing")
+FINAL_STATES = ("placed", "rejected", "failed")
+ORDER_COLUMNS = ("symbol", "side", "type", "quantity", "quote_order_qty", "price", "time_in_force")
+
 _OPEN_SWEEP = ("state = 'unsent' OR (state = 'decided' AND (status IS NULL OR status NOT IN ({})))"
                .format(", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES))))
+
+
+class StateFileError(Exception):
+    """The state file is from a newer version of the bot (or damaged); `code` is stable."""
+
+    code = "state_file_unusable"
 
 
 @dataclass(frozen=True)
@@ -84,6 +125,7 @@ class SignalRow:
     cummulative_quote_qty: str | None
     received_at: int
     updated_at: int
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -109,12 +151,20 @@ class SweepRow:
         return self.state == "unsent" or (self.state == "decided" and self.status not in TERMINAL_STATUSES)
 
 
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+OrderFields = Mapping[str, "str | None"]
+
+
 class StateStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
+        """`shared`: the connection may be used from several threads, serialised by the caller."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0,
-                                   check_same_thread=True)
+                                   check_same_thread=not shared)
         self._db.execute("PRAGMA busy_timeout=10000")
         self._durable: bool | None = None
         self._set_durable(True)
@@ -127,12 +177,29 @@ class StateStore:
             try:
                 if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                     self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(SCHEMA)
+                self._upgrade()
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
                     raise
                 time.sleep(0.05)
+
+    def _upgrade(self) -> None:
+        """Create the schema, or bring a version-1 file (no journal) up to this one, in one transaction."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with self._tx(durable=True) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return
+            if version > SCHEMA_VERSION:
+                raise StateFileError(f"{self.path}: state file version {version} is newer than this bot's "
+                                     f"({SCHEMA_VERSION})")
+            columns = {r[1] for r in db.execute("PRAGMA table_info(signals)")}
+            script = MIGRATE_FROM_V1 if columns and "seq" not in columns else SIGNALS_TABLE
+            for statement in _statements(script + SWEEPS_TABLE):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- plumbing ---------------------------------------------------------------------------
     def _set_durable(self, durable: bool) -> None:
@@ -163,54 +230,69 @@ class StateStore:
         row = self._db.execute("SELECT 1 FROM signals WHERE mode = ? AND id = ?", (mode, signal_id)).fetchone()
         return row is not None
 
-    def claim(self, mode: str, signal_id: str, order: dict[str, str | None], now_ms: int) -> bool:
-        """Record the id as `placing`, durably. False if it was already there (a duplicate)."""
+    def journal(self, mode: str, signal_id: str, order: OrderFields, now_ms: int) -> bool:
+        """Record an accepted signal as `received`, durably (fsync); False if the id was seen before."""
         with self._tx(durable=True) as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO signals (mode, id, symbol, side, type, quantity, quote_order_qty,"
-                " price, time_in_force, state, received_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'placing', ?, ?)",
+                " price, time_in_force, state, received_at, updated_at, seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?,"
+                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM signals))",
                 (mode, signal_id, order["symbol"], order["side"], order["type"], order.get("quantity"),
                  order.get("quote_order_qty"), order.get("price"), order.get("time_in_force"), now_ms, now_ms))
             return cur.rowcount == 1
 
-    def record_refusal(self, mode: str, signal_id: str, order: dict[str, str | None], code: str,
-                       now_ms: int) -> bool:
-        """Keep a refused id too, so the same id later is a duplicate; False if already seen."""
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO signals (mode, id, symbol, side, type, quantity, quote_order_qty,"
-                " price, time_in_force, state, reason_code, received_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'refused', ?, ?, ?)",
-                (mode, signal_id, order["symbol"], order["side"], order["type"], order.get("quantity"),
-                 order.get("quote_order_qty"), order.get("price"), order.get("time_in_force"), code,
-                 now_ms, now_ms))
-            return cur.rowcount == 1
+    def refuse(self, mode: str, signal_id: str, code: str, now_ms: int, order: OrderFields | None = None) -> bool:
+        """received -> refused (a risk check said no; nothing was sent). False if it was not `received`."""
+        return self._decide(mode, signal_id, "refused", now_ms, ("received",), order, reason_code=code)
 
     def finish(self, mode: str, signal_id: str, state: str, now_ms: int, *, reason_code: str | None = None,
                order_id: str | None = None, order_status: str | None = None, executed_qty: str | None = None,
-               cummulative_quote_qty: str | None = None) -> None:
-        if state not in ("placed", "rejected", "failed"):
+               cummulative_quote_qty: str | None = None, order: OrderFields | None = None) -> bool:
+        """received/placing -> placed, rejected or failed, once. False if the row was already decided."""
+        if state not in FINAL_STATES:
             raise ValueError(f"not a final state: {state}")
+        return self._decide(mode, signal_id, state, now_ms, OPEN_STATES, order, reason_code=reason_code,
+                            order_id=order_id, order_status=order_status, executed_qty=executed_qty,
+                            cummulative_quote_qty=cummulative_quote_qty)
+
+    def mark_placing(self, mode: str, signal_id: str, now_ms: int, order: OrderFields | None = None) -> bool:
+        """received -> placing: its order went out and the outcome is still unknown (looked up later)."""
+        return self._decide(mode, signal_id, "placing", now_ms, ("received",), order,
+                            reason_code="outcome_unknown")
+
+    def _decide(self, mode: str, signal_id: str, state: str, now_ms: int, from_states: tuple[str, ...],
+                order: OrderFields | None, **columns: str | None) -> bool:
+        sets = dict(columns)
+        if order is not None:
+            sets.update({name: order.get(name) for name in ORDER_COLUMNS})
+        assignments = ", ".join(f"{name} = ?" for name in sets)
+        marks = ", ".join("?" * len(from_states))
         with self._tx() as db:
-            db.execute(
-                "UPDATE signals SET state = ?, reason_code = ?, order_id = ?, order_status = ?,"
-                " executed_qty = ?, cummulative_quote_qty = ?, updated_at = ?"
-                " WHERE mode = ? AND id = ? AND state = 'placing'",
-                (state, reason_code, order_id, order_status, executed_qty, cummulative_quote_qty, now_ms,
-                 mode, signal_id))
+            cur = db.execute(
+                f"UPDATE signals SET state = ?, {assignments}, updated_at = ?"
+                f" WHERE mode = ? AND id = ? AND state IN ({marks})",
+                (state, *sets.values(), now_ms, mode, signal_id, *from_states))
+            return cur.rowcount == 1
 
     def placing(self, mode: str) -> list[SignalRow]:
-        return [SignalRow(*r) for r in self._db.execute(
-            "SELECT * FROM signals WHERE state = 'placing' AND mode = ? ORDER BY received_at", (mode,))]
+        return self._rows("SELECT * FROM signals WHERE mode = ? AND state = 'placing' ORDER BY seq", (mode,))
+
+    def unfinished(self, mode: str) -> list[SignalRow]:
+        """Rows still `received` or `placing`, in arrival order."""
+        return self._rows("SELECT * FROM signals WHERE mode = ? AND state IN ('received', 'placing')"
+                          " ORDER BY seq", (mode,))
 
     def signal(self, mode: str, signal_id: str) -> SignalRow | None:
         row = self._db.execute("SELECT * FROM signals WHERE mode = ? AND id = ?", (mode, signal_id)).fetchone()
         return SignalRow(*row) if row else None
 
     def signals(self) -> Iterator[SignalRow]:
-        for row in self._db.execute("SELECT * FROM signals ORDER BY received_at"):
+        for row in self._db.execute("SELECT * FROM signals ORDER BY seq"):
             yield SignalRow(*row)
+
+    def _rows(self, sql: str, params: tuple) -> list[SignalRow]:
+        return [SignalRow(*r) for r in self._db.execute(sql, params)]
 
     # -- sweeps -----------------------------------------------------------------------------
     def add_sweep(self, row: SweepRow) -> bool:

@@ -29,6 +29,9 @@ MAX_BODY_BYTES = 64 * 1024
 SIGNAL_PATH = "/signal"
 SIGNATURE_HEADER = "X-Signature"
 
+# What `submit` answers. A plain bool is read as True = ACCEPTED, False = QUEUE_FULL.
+ACCEPTED, DUPLICATE, QUEUE_FULL = "accepted", "duplicate", "queue_full"
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -108,10 +111,17 @@ class _Handler(BaseHTTPRequestHandler):
             log.info("webhook_refused", status=verdict.status, error=verdict.body["error"],
                      field=verdict.body.get("field"), detail=verdict.body["detail"])
             return self._send(verdict)
-        if not self.server.submit(verdict):
-            log.warning("webhook_queue_full", id=verdict.id)
-            return self._send(_error(503, "queue_full", "the bot is busy; retry later"))
-        self._send(Answer(202, {"accepted": True, "id": verdict.id}))
+        try:
+            outcome = self.server.submit(verdict)
+        except Exception:  # noqa: BLE001 - e.g. the disk: nothing was accepted, say so
+            log.error("webhook_submit_failed", id=verdict.id, exc_info=True)
+            return self._send(_error(503, "unavailable", "the signal could not be recorded; retry later"))
+        if outcome is True or outcome == ACCEPTED:
+            return self._send(Answer(202, {"accepted": True, "id": verdict.id}))
+        if outcome == DUPLICATE:
+            return self._send(Answer(202, {"accepted": True, "id": verdict.id, "duplicate": True}))
+        log.warning("webhook_queue_full", id=verdict.id)
+        self._send(_error(503, "queue_full", "the bot is busy; retry later"))
 
     def _method_not_allowed(self) -> None:
         if self.path.split("?", 1)[0] != SIGNAL_PATH:
@@ -122,13 +132,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class WebhookServer(ThreadingHTTPServer):
-    """Threaded HTTP server that hands valid signals to `submit` (which must not block)."""
+    """Threaded HTTP server that hands valid signals to `submit`, which must not wait for room:
+    it answers ACCEPTED, DUPLICATE or QUEUE_FULL (or a bool, see ACCEPTED)."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, secret: str, submit: Callable[[Signal], bool]) -> None:
+    def __init__(self, host: str, port: int, secret: str, submit: Callable[[Signal], "str | bool"]) -> None:
         self.secret = secret
         self.submit = submit
         self._counts: dict[int, int] = {}
@@ -161,12 +172,12 @@ class WebhookServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def queue_submitter(signals: "queue.Queue[Signal]") -> Callable[[Signal], bool]:
-    """A `submit` that never blocks: False when the bounded queue is full."""
-    def submit(signal: Signal) -> bool:
+def queue_submitter(signals: "queue.Queue[Signal]") -> Callable[[Signal], str]:
+    """A `submit` with no journal (tests): ACCEPTED, or QUEUE_FULL when the bounded queue is full."""
+    def submit(signal: Signal) -> str:
         try:
             signals.put_nowait(signal)
-            return True
+            return ACCEPTED
         except queue.Full:
-            return False
+            return QUEUE_FULL
     return submit

@@ -1,7 +1,8 @@
-"""The order desk: duplicates, risk, rate, claim-before-send, and reconciliation of unknown outcomes.
+"""The order desk: journal-as-claim, risk, rate, unknown outcomes, and recovery at start.
 
 The exchange here is a scripted stand-in for common.binance.BinanceClient (its real
 error types and reply structs); the desk and the state file (real SQLite) are real.
+Time is a FakeClock: the desk's sleeps advance it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pytest
 from common import binance
 from common.binance import Amount, OrderResult
 from common.clock import FakeClock
-from signal_bot.orders import ABSENT_AFTER_MS, OrderDesk
+from signal_bot.orders import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, SETTLE_MARGIN_MS, Handled, OrderDesk,
+                               received_fields)
 from signal_bot.risk import RiskLimits
 from signal_bot.signals import Signal
 from signal_bot.state import StateStore
@@ -24,6 +26,9 @@ D = Decimal
 RULES = {"BTCUSDT": SymbolRules("BTCUSDT", "TRADING", "BTC", "USDT", LotRule(D("0.001"), D("100"), D("0.001")),
                                 tick=D("0.01"), min_notional=D("5"))}
 LIMITS = RiskLimits(frozenset({"BTCUSDT"}), D("1000"), 3, "GTC")
+RECV_WINDOW_MS = 5000
+SETTLE_MS = RECV_WINDOW_MS + SETTLE_MARGIN_MS
+ABSENT = binance.OrderNotFound("Order does not exist.", binance_code=-2013)
 
 
 def result(client_id: str, executed: str = "0.01", status: str = "FILLED") -> OrderResult:
@@ -33,13 +38,15 @@ def result(client_id: str, executed: str = "0.01", status: str = "FILLED") -> Or
 
 
 class ScriptedExchange:
-    """new_order / get_order answers taken from lists, in order; every call is kept."""
+    """new_order / get_order answers taken from lists, in order; every call is kept with its time."""
 
-    def __init__(self, orders=(), lookups=()) -> None:
+    def __init__(self, clock: FakeClock, orders=(), lookups=()) -> None:
+        self.clock = clock
         self.orders = list(orders)
         self.lookups = list(lookups)
         self.sent: list[dict] = []
         self.looked_up: list[str] = []
+        self.looked_up_at: list[int] = []
 
     def new_order(self, **kwargs):
         self.sent.append(kwargs)
@@ -50,6 +57,7 @@ class ScriptedExchange:
 
     def get_order(self, *, symbol, orig_client_order_id):
         self.looked_up.append(orig_client_order_id)
+        self.looked_up_at.append(self.clock.now_ms())
         answer = self.lookups.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -68,166 +76,301 @@ def desk_parts(tmp_path):
     fills: list[str] = []
     clock = FakeClock()
 
-    def make(exchange, **kw):
-        return OrderDesk(exchange, store, RULES, LIMITS, clock, on_fill=fills.append, **kw)
+    def make(exchange, store=store, **kw):
+        return OrderDesk(exchange, store, RULES, LIMITS, clock, on_fill=fills.append,
+                         recv_window_ms=RECV_WINDOW_MS, **kw)
     yield make, store, fills, clock
     store.close()
 
 
+def submit(desk: OrderDesk, sig: Signal) -> Handled:
+    """What the webhook and the worker do together: journal (the 202), then handle."""
+    assert desk.accept(sig)
+    return desk.handle(sig)
+
+
 def test_a_signal_becomes_one_rounded_order_and_a_fill(desk_parts):
     """The order carries the signal id as newClientOrderId, rounded down; a fill asks for a sweep."""
-    make, store, fills, _ = desk_parts
-    exchange = ScriptedExchange()
-    handled = make(exchange).handle(signal())
+    make, store, fills, clock = desk_parts
+    exchange = ScriptedExchange(clock)
+    handled = submit(make(exchange), signal())
     assert handled.state == "placed" and handled.filled
     sent = exchange.sent[0]
     assert sent["new_client_order_id"] == "o1" and sent["quantity"] == D("0.010") and sent["price"] == D("20000.01")
     assert sent["time_in_force"] == "GTC" and sent["test"] is False
-    assert store.signal("live", "o1").state == "placed" and fills == ["o1"]
+    row = store.signal("live", "o1")
+    assert (row.state, row.quantity, row.price) == ("placed", "0.01", "20000.01") and fills == ["o1"]
 
 
-def test_the_order_is_claimed_before_it_is_sent(desk_parts, tmp_path):
-    """When new_order runs, the id is already committed as placing (seen by another connection)."""
-    make, _, _, _ = desk_parts
+def test_the_journal_row_is_the_claim_and_nothing_is_written_before_the_send(desk_parts, tmp_path):
+    """When new_order runs, another connection sees the id committed as received, untouched since journaled."""
+    make, _, _, clock = desk_parts
     seen_during_send = []
 
     class Peeking(ScriptedExchange):
         def new_order(self, **kwargs):
             other = StateStore(tmp_path / "state.sqlite")
-            seen_during_send.append(other.signal("live", kwargs["new_client_order_id"]).state)
+            row = other.signal("live", kwargs["new_client_order_id"])
+            seen_during_send.append((row.state, row.updated_at == row.received_at, row.quantity))
             other.close()
             return super().new_order(**kwargs)
 
-    make(Peeking()).handle(signal())
-    assert seen_during_send == ["placing"]
-
-
-def test_a_duplicate_id_places_no_second_order(desk_parts, caplog):
-    """The same id twice: one order, the second is refused as duplicate."""
-    make, _, _, _ = desk_parts
-    exchange = ScriptedExchange()
-    desk = make(exchange)
+    desk = make(Peeking(clock))
+    desk.accept(signal())
+    clock.advance(1)
     desk.handle(signal())
+    assert seen_during_send == [("received", True, "0.0109")]
+
+
+def test_a_duplicate_id_is_journaled_once_and_places_one_order(desk_parts, caplog):
+    """The same id twice: accept says no the second time (logged duplicate); handling it again sends nothing."""
+    make, _, _, clock = desk_parts
+    exchange = ScriptedExchange(clock)
+    desk = make(exchange)
+    submit(desk, signal())
     with caplog.at_level(logging.INFO):
+        assert not desk.accept(signal(quantity="0.5"))
         assert desk.handle(signal(quantity="0.5")).code == "duplicate"
     assert len(exchange.sent) == 1
-    assert any(r.getMessage() == "order_refused" and r.fields["reason"] == "duplicate" for r in caplog.records)
+    assert sum(r.getMessage() == "order_refused" and r.fields["reason"] == "duplicate" for r in caplog.records) == 2
 
 
 def test_a_restart_does_not_retrade_a_seen_id(desk_parts, tmp_path):
     """A new desk over the same state file refuses an id the old one placed."""
-    make, store, _, clock = desk_parts
-    make(ScriptedExchange()).handle(signal())
+    make, _, _, clock = desk_parts
+    submit(make(ScriptedExchange(clock)), signal())
     store2 = StateStore(tmp_path / "state.sqlite")
-    exchange = ScriptedExchange()
-    again = OrderDesk(exchange, store2, RULES, LIMITS, clock).handle(signal())
+    exchange = ScriptedExchange(clock)
+    again = make(exchange, store=store2)
+    assert not again.accept(signal()) and again.handle(signal()).code == "duplicate"
     store2.close()
-    assert again.code == "duplicate" and exchange.sent == []
+    assert exchange.sent == []
+
+
+def test_a_signal_that_was_never_journaled_is_not_sent(desk_parts, caplog):
+    """handle() without the journal row refuses (not_journaled): no order may go out unrecorded."""
+    make, store, _, clock = desk_parts
+    exchange = ScriptedExchange(clock)
+    with caplog.at_level(logging.ERROR):
+        assert make(exchange).handle(signal()).code == "not_journaled"
+    assert exchange.sent == [] and not store.seen("live", "o1")
+    assert any(r.getMessage() == "signal_not_journaled" for r in caplog.records)
 
 
 def test_risk_refusals_send_nothing_and_spend_the_id(desk_parts):
-    """unknown_symbol / below_min_notional: nothing sent, recorded as refused."""
-    make, store, _, _ = desk_parts
-    exchange = ScriptedExchange()
+    """unknown_symbol / below_min_notional: nothing sent, the row refused with its code."""
+    make, store, _, clock = desk_parts
+    exchange = ScriptedExchange(clock)
     desk = make(exchange)
-    assert desk.handle(signal("u1", symbol="ETHUSDT")).code == "unknown_symbol"
-    assert desk.handle(signal("u2", quantity="0.001", price="10")).code == "below_min_notional"
+    assert submit(desk, signal("u1", symbol="ETHUSDT")).code == "unknown_symbol"
+    assert submit(desk, signal("u2", quantity="0.001", price="10")).code == "below_min_notional"
     assert exchange.sent == []
-    assert store.signal("live", "u2").state == "refused"
+    assert (store.signal("live", "u2").state, store.signal("live", "u2").reason_code) == ("refused",
+                                                                                          "below_min_notional")
+    assert not desk.accept(signal("u2"))
 
 
 def test_the_rate_limit_refuses_the_fourth_order_in_a_minute(desk_parts):
     """max_orders_per_minute=3: the fourth is rate_limited; a minute later orders go again."""
-    make, _, _, clock = desk_parts
-    exchange = ScriptedExchange()
+    make, store, _, clock = desk_parts
+    exchange = ScriptedExchange(clock)
     desk = make(exchange)
-    codes = [desk.handle(signal(f"r{n}")).code for n in range(4)]
+    codes = [submit(desk, signal(f"r{n}")).code for n in range(4)]
     assert codes == [None, None, None, "rate_limited"]
+    assert store.signal("live", "r3").price == "20000.01"        # refused after planning: the plan is kept
     clock.advance(60)
-    assert desk.handle(signal("r5")).state == "placed"
+    assert submit(desk, signal("r5")).state == "placed"
     assert len(exchange.sent) == 4
 
 
 def test_market_by_quantity_uses_the_last_price_for_the_cap(desk_parts):
     """A MARKET-by-quantity notional over the cap at the last price is refused; without a price too."""
-    make, _, _, _ = desk_parts
-    desk = make(ScriptedExchange(), last_price=lambda s: D("50000"))
-    assert desk.handle(signal("m1", type="MARKET", price=None, quantity="0.03")).code == "over_max_quote"
-    desk = make(ScriptedExchange(), last_price=lambda s: None)
-    assert desk.handle(signal("m2", type="MARKET", price=None, quantity="0.01")).code == "no_reference_price"
+    make, _, _, clock = desk_parts
+    desk = make(ScriptedExchange(clock), last_price=lambda s: D("50000"))
+    assert submit(desk, signal("m1", type="MARKET", price=None, quantity="0.03")).code == "over_max_quote"
+    desk = make(ScriptedExchange(clock), last_price=lambda s: None)
+    assert submit(desk, signal("m2", type="MARKET", price=None, quantity="0.01")).code == "no_reference_price"
 
 
 def test_an_exchange_rejection_is_recorded_not_retried(desk_parts):
     """OrderRejected: state rejected with the code, one request only, no fill."""
-    make, store, fills, _ = desk_parts
-    exchange = ScriptedExchange(orders=[binance.OrderRejected("Filter failure: LOT_SIZE", binance_code=-1013)])
-    assert make(exchange).handle(signal()).state == "rejected"
+    make, store, fills, clock = desk_parts
+    exchange = ScriptedExchange(clock, orders=[binance.OrderRejected("Filter failure: LOT_SIZE", binance_code=-1013)])
+    assert submit(make(exchange), signal()).state == "rejected"
     assert len(exchange.sent) == 1 and fills == []
     assert store.signal("live", "o1").reason_code == "order_rejected"
 
 
 def test_an_unknown_outcome_is_looked_up_and_found_never_resent(desk_parts):
     """OutcomeUnknown then the look-up finds it: placed, and new_order was called once."""
-    make, store, fills, _ = desk_parts
-    exchange = ScriptedExchange(orders=[binance.OutcomeUnknown("HTTP 503")],
+    make, store, fills, clock = desk_parts
+    exchange = ScriptedExchange(clock, orders=[binance.OutcomeUnknown("HTTP 503")],
                                 lookups=[binance.ExchangeUnavailable("down"), result("o1")])
-    handled = make(exchange).handle(signal())
+    handled = submit(make(exchange), signal())
     assert handled.state == "placed" and len(exchange.sent) == 1
     assert exchange.looked_up == ["o1", "o1"] and fills == ["o1"]
     assert store.signal("live", "o1").order_id == "42"
 
 
-def test_an_unknown_outcome_proven_absent_fails_without_a_resend(desk_parts):
-    """Two look-ups saying -2013: failed with order_absent, and no second new_order."""
-    make, store, _, _ = desk_parts
-    exchange = ScriptedExchange(orders=[binance.OutcomeUnknown("timeout")],
-                                lookups=[binance.OrderNotFound("no order", binance_code=-2013)] * 2)
-    assert make(exchange).handle(signal()).code == "order_absent"
+def test_an_unknown_outcome_is_called_absent_only_once_settled(desk_parts):
+    """Absent at every look-up: failed order_absent, decided by a look-up recvWindow + margin after the send."""
+    make, store, _, clock = desk_parts
+    exchange = ScriptedExchange(clock, orders=[binance.OutcomeUnknown("timeout")], lookups=[ABSENT] * 4)
+    desk = make(exchange)
+    desk.accept(signal())
+    sent_at = clock.now_ms()
+    assert desk.handle(signal()).code == "order_absent"
     assert len(exchange.sent) == 1 and store.signal("live", "o1").state == "failed"
+    assert exchange.looked_up_at[-1] >= sent_at + SETTLE_MS
+
+
+def test_an_order_that_lands_late_is_found_by_the_settling_look_up(desk_parts):
+    """Absent three times, then there (a held request executed late): placed, not failed, never resent."""
+    make, store, fills, clock = desk_parts
+    exchange = ScriptedExchange(clock, orders=[binance.OutcomeUnknown("connection reset")],
+                                lookups=[ABSENT] * 3 + [result("o1")])
+    assert submit(make(exchange), signal()).state == "placed"
+    assert len(exchange.sent) == 1 and store.signal("live", "o1").state == "placed" and fills == ["o1"]
 
 
 def test_an_unresolvable_outcome_stays_placing_for_later(desk_parts):
     """Look-ups that all fail leave the id placing (still a duplicate for new signals)."""
-    make, store, _, _ = desk_parts
-    exchange = ScriptedExchange(orders=[binance.OutcomeUnknown("timeout")],
+    make, store, _, clock = desk_parts
+    exchange = ScriptedExchange(clock, orders=[binance.OutcomeUnknown("timeout")],
                                 lookups=[binance.ExchangeUnavailable("down")] * 3)
     desk = make(exchange)
-    assert desk.handle(signal()).code == "outcome_unknown"
+    assert submit(desk, signal()).code == "outcome_unknown"
     assert store.signal("live", "o1").state == "placing"
-    assert desk.handle(signal()).code == "duplicate" and len(exchange.sent) == 1
-
-
-def test_reconcile_at_start_settles_placing_rows(desk_parts):
-    """At start every placing id is looked up: found -> placed (and swept), absent -> failed."""
-    make, store, fills, _ = desk_parts
-    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}
-    store.claim("live", "p1", order, 1)
-    store.claim("live", "p2", order, 2)
-    exchange = ScriptedExchange(lookups=[result("p1"), binance.OrderNotFound("no", binance_code=-2013)])
-    handled = make(exchange).reconcile_pending(at_start=True)
-    assert [(h.signal_id, h.state) for h in handled] == [("p1", "placed"), ("p2", "failed")]
-    assert exchange.sent == [] and fills == ["p1"]
+    assert not desk.accept(signal()) and desk.handle(signal()).code == "duplicate" and len(exchange.sent) == 1
 
 
 def test_periodic_reconcile_waits_before_calling_an_order_absent(desk_parts):
-    """Outside start, a young placing row found absent stays placing until ABSENT_AFTER_MS."""
+    """A placing row found absent stays placing until ABSENT_AFTER_MS after it was marked; then failed."""
     make, store, _, clock = desk_parts
-    store.claim("live", "p1", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"},
-                clock.now_ms())
-    exchange = ScriptedExchange(lookups=[binance.OrderNotFound("no", binance_code=-2013)] * 2)
+    store.journal("live", "p1", received_fields(signal("p1")), clock.now_ms())
+    clock.advance(600)                              # queued for ten minutes, then sent: outcome unknown
+    store.mark_placing("live", "p1", clock.now_ms())
+    exchange = ScriptedExchange(clock, lookups=[ABSENT] * 2)
     desk = make(exchange)
     assert desk.reconcile_pending()[0].state == "unknown"
     clock.advance(ABSENT_AFTER_MS / 1000)
     assert desk.reconcile_pending()[0].state == "failed"
+    assert exchange.sent == []
 
 
 def test_dry_run_uses_the_test_endpoint_and_never_sweeps(desk_parts):
     """--dry-run: new_order(test=True), recorded in test mode, no fill callback."""
-    make, store, fills, _ = desk_parts
-    exchange = ScriptedExchange()
-    assert make(exchange, dry_run=True).handle(signal()).state == "placed"
+    make, store, fills, clock = desk_parts
+    exchange = ScriptedExchange(clock)
+    assert submit(make(exchange, dry_run=True), signal()).state == "placed"
     assert exchange.sent[0]["test"] is True and fills == []
     assert store.signal("test", "o1").order_status == "TEST" and not store.seen("live", "o1")
+
+
+# -- recovery at start: rows an earlier (killed) process left -----------------------------------
+
+def journaled(store: StateStore, clock: FakeClock, *ids: str, **kw) -> None:
+    for id_ in ids:
+        store.journal("live", id_, received_fields(signal(id_, **kw)), clock.now_ms())
+
+
+def test_recovery_lists_placing_rows_first_then_received_in_arrival_order(desk_parts):
+    """unfinished(): the reconciliation of placing rows comes before the journal's received rows."""
+    make, store, _, clock = desk_parts
+    journaled(store, clock, "a", "b", "c", "d")
+    store.mark_placing("live", "c", clock.now_ms())
+    store.refuse("live", "b", "over_max_quote", clock.now_ms())
+    assert [r.id for r in make(ScriptedExchange(clock)).unfinished()] == ["c", "a", "d"]
+
+
+def test_a_received_row_found_on_the_exchange_is_placed_without_a_send(desk_parts):
+    """The killed process had sent it: the look-up finds it; placed and swept, nothing sent again."""
+    make, store, fills, clock = desk_parts
+    journaled(store, clock, "k1")
+    exchange = ScriptedExchange(clock, lookups=[result("k1")])
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    assert desk.recover(row, settled_at_ms=clock.now_ms() + SETTLE_MS) == Handled("k1", "placed", filled=True)
+    assert exchange.sent == [] and fills == ["k1"] and store.signal("live", "k1").state == "placed"
+
+
+def test_a_received_row_absent_before_settling_waits_then_is_traded_once(desk_parts):
+    """Absent while a request of the dead process could still land: wait; absent once settled: sent once."""
+    make, store, _, clock = desk_parts
+    journaled(store, clock, "k2")
+    settled_at = clock.now_ms() + SETTLE_MS
+    exchange = ScriptedExchange(clock, lookups=[ABSENT, ABSENT])
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    wait = desk.recover(row, settled_at)
+    assert wait == SETTLE_MS / 1000 and exchange.sent == []
+    clock.sleep(wait)
+    assert desk.recover(row, settled_at, attempt=1).state == "placed"
+    assert [s["new_client_order_id"] for s in exchange.sent] == ["k2"]
+    assert exchange.looked_up_at == [settled_at - SETTLE_MS, settled_at]
+    assert store.signal("live", "k2").state == "placed"
+
+
+def test_a_received_row_that_lands_while_waiting_is_not_sent_again(desk_parts):
+    """Absent at first, there at the settled look-up (the dead process's request was held): placed, no send."""
+    make, store, fills, clock = desk_parts
+    journaled(store, clock, "k3")
+    settled_at = clock.now_ms() + SETTLE_MS
+    exchange = ScriptedExchange(clock, lookups=[ABSENT, result("k3")])
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    clock.sleep(desk.recover(row, settled_at))
+    assert desk.recover(row, settled_at, attempt=1).state == "placed"
+    assert exchange.sent == [] and fills == ["k3"]
+
+
+def test_a_recovered_signal_still_meets_the_risk_checks(desk_parts):
+    """A journaled signal that is absent is decided now like a new one: a risk refusal sends nothing."""
+    make, store, _, clock = desk_parts
+    journaled(store, clock, "k4", symbol="ETHUSDT")            # not on the allow-list
+    exchange = ScriptedExchange(clock, lookups=[ABSENT])
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    assert desk.recover(row, settled_at_ms=clock.now_ms()).code == "unknown_symbol"
+    assert exchange.sent == [] and store.signal("live", "k4").state == "refused"
+
+
+def test_a_placing_row_proven_absent_fails_and_is_not_resent(desk_parts):
+    """placing (unknown outcome at run time) absent once settled: failed order_absent, as at run time."""
+    make, store, _, clock = desk_parts
+    journaled(store, clock, "p1")
+    store.mark_placing("live", "p1", clock.now_ms())
+    exchange = ScriptedExchange(clock, lookups=[ABSENT])
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    assert desk.recover(row, settled_at_ms=clock.now_ms()) == Handled("p1", "failed", "order_absent")
+    assert exchange.sent == []
+
+
+def test_failing_look_ups_at_start_are_retried_then_left_placing(desk_parts):
+    """The exchange cannot answer: retried after each RECOVERY_LOOKUP_DELAYS pause, then placing; nothing sent."""
+    make, store, _, clock = desk_parts
+    journaled(store, clock, "k5")
+    tries = len(RECOVERY_LOOKUP_DELAYS) + 1
+    exchange = ScriptedExchange(clock, lookups=[binance.ExchangeUnavailable("down")] * tries)
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    waits = [desk.recover(row, clock.now_ms(), attempt) for attempt in range(tries)]
+    assert waits[:-1] == list(RECOVERY_LOOKUP_DELAYS) and waits[-1].code == "outcome_unknown"
+    assert exchange.sent == [] and store.signal("live", "k5").state == "placing"
+
+
+def test_dry_run_recovery_revalidates_received_rows_and_fails_placing_ones(desk_parts):
+    """Test orders leave nothing to look up: a received row is validated again, a placing one is interrupted."""
+    make, store, _, clock = desk_parts
+    for id_ in ("t1", "t2"):
+        store.journal("test", id_, received_fields(signal(id_)), clock.now_ms())
+    store.mark_placing("test", "t2", clock.now_ms())
+    exchange = ScriptedExchange(clock)
+    desk = make(exchange, dry_run=True)
+    outcomes = [desk.recover(row, clock.now_ms() + SETTLE_MS) for row in desk.unfinished()]
+    assert [(h.signal_id, h.state) for h in outcomes] == [("t2", "failed"), ("t1", "placed")]
+    assert [s["new_client_order_id"] for s in exchange.sent] == ["t1"] and exchange.looked_up == []
 
 
 def test_the_price_source_caches_and_refuses_on_errors():

@@ -1,0 +1,56 @@
+"""Journal, then queue: how a webhook signal is accepted (the webhook's `submit` port).
+
+For each valid signal, from any webhook thread, under one lock:
+1. an id seen before is a DUPLICATE: answered 202 again (`"duplicate": true`), nothing
+   queued, nothing changed;
+2. a full queue is QUEUE_FULL: 503, and nothing is journaled (nothing was accepted);
+3. otherwise the signal is journaled as `received` and committed with fsync, then queued
+   for the order worker: ACCEPTED, answered 202. The 202 goes out only after the commit.
+A journal write that fails raises: the webhook answers 503 and nothing was accepted.
+
+The lock serialises the webhook's threads on one SQLite connection (SQLite admits one
+writer at a time anyway, and its busy handler would sleep); answers other than 202 never
+take it, so a burst of bad requests is not slowed by the disk. The queue is a
+`SimpleQueue` (the fastest hand-off to the waiting order worker); its bound is enforced here.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from common.clock import Clock
+from signal_bot.orders import log_duplicate, received_fields
+from signal_bot.signals import Signal
+from signal_bot.state import StateStore
+from signal_bot.webhook import ACCEPTED, DUPLICATE, QUEUE_FULL
+
+
+class Intake:
+    def __init__(self, store: StateStore, mode: str, capacity: int, clock: Clock) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._store = store
+        self._mode = mode
+        self._capacity = capacity
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.queue: "queue.SimpleQueue[Signal]" = queue.SimpleQueue()
+
+    def submit(self, signal: Signal) -> str:
+        """ACCEPTED (journaled durably, queued), DUPLICATE or QUEUE_FULL; raises if the journal fails."""
+        with self._lock:
+            fresh = not self._store.seen(self._mode, signal.id)
+            if fresh:
+                if self.queue.qsize() >= self._capacity:
+                    return QUEUE_FULL
+                fresh = self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms())
+            if fresh:
+                self.queue.put(signal)
+                return ACCEPTED
+        log_duplicate(signal)
+        return DUPLICATE
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
