@@ -28,6 +28,7 @@ Findings name where and which secret (its origin and masked value), never the va
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import tomllib
@@ -162,13 +163,19 @@ def unique(secrets: Iterable[Secret]) -> list[Secret]:
 # -- scanning ---------------------------------------------------------------------------------
 
 def _files(folder: Path) -> Iterator[Path]:
-    """Regular files under `folder`, leaving out folders that hold IGNORE_MARKER."""
-    if not folder.is_dir():
+    """Regular files under `folder`, not following symlinks (pytest's `...current` links
+    point at folders scanned anyway), leaving out folders that hold IGNORE_MARKER."""
+    if not folder.is_dir() or folder.is_symlink():
         return
-    ignored = [marker.parent for marker in folder.rglob(IGNORE_MARKER)]
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink() and not any(path.is_relative_to(i) for i in ignored):
-            yield path
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        if IGNORE_MARKER in files:
+            dirs.clear()
+            continue
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if not path.is_symlink() and path.is_file():
+                yield path
 
 
 def is_input(path: Path) -> bool:
@@ -212,23 +219,25 @@ def scan_sqlite(path: Path, secrets: list[Secret], report: ScanReport) -> list[F
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         report.databases += 1
         for table in tables:
+            rows_before = report.rows
             quoted = '"' + table.replace('"', '""') + '"'
-            cursor = conn.execute(f"SELECT rowid, * FROM {quoted}")
+            cursor = conn.execute(f"SELECT * FROM {quoted}")   # (WITHOUT ROWID tables have no rowid)
             columns = [d[0] for d in cursor.description]
             while rows := cursor.fetchmany(5000):
+                first_row = report.rows - rows_before
                 report.rows += len(rows)
                 # One joined buffer per chunk: a find per secret, rows looked at only on a hit.
-                blob = b"\x00".join(_as_bytes(v) for row in rows for v in row[1:])
+                blob = b"\x00".join(_as_bytes(v) for row in rows for v in row)
                 for secret in secrets:
                     needle = secret.value.encode()
                     if needle not in blob:
                         continue
-                    for row in rows:
-                        for column, value in zip(columns[1:], row[1:]):
+                    for index, row in enumerate(rows):
+                        for column, value in zip(columns, row):
                             data = _as_bytes(value)
                             at = data.find(needle)
                             if at >= 0:
-                                findings.append(Finding(f"{path} {table}.{column} rowid={row[0]}",
+                                findings.append(Finding(f"{path} {table}.{column} row #{first_row + index + 1}",
                                                         secret, _context(data, at, needle)))
     except sqlite3.Error as exc:
         report.unreadable.append(f"{path}: {type(exc).__name__}: {exc}")

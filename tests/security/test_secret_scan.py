@@ -79,14 +79,17 @@ def test_secrets_in_ledger_text_and_blob_columns_and_in_an_unmerged_wal_are_foun
     conn.execute("CREATE TABLE t (a TEXT, b BLOB, c INTEGER)")
     conn.execute("INSERT INTO t VALUES ('clean', ?, 1)", (b"\x81\xa1x" + PLANTED.encode(),))
     conn.execute("INSERT INTO t VALUES (?, NULL, 2)", (f"detail: {PLANTED}",))
+    conn.execute("CREATE TABLE w (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID")
+    conn.execute("INSERT INTO w VALUES ('k', ?)", (PLANTED,))
     conn.commit()
     assert (folder / "ledger.sqlite-wal").stat().st_size > 0
     report = scan_run(base, [])
     conn.close()
     where = sorted(f.where for f in report.findings)
-    assert f"{db} t.a rowid=2" in where and f"{db} t.b rowid=1" in where
+    assert f"{db} t.a row #2" in where and f"{db} t.b row #1" in where
+    assert f"{db} w.v row #1" in where
     assert f"{db}-wal" in where
-    assert report.databases == 1 and report.rows == 2 and report.unreadable == []
+    assert report.databases == 1 and report.rows == 3 and report.unreadable == []
 
 
 def test_captured_output_and_mails_are_scanned_for_every_secret_of_the_run(tmp_path):
