@@ -15,6 +15,7 @@ import signal as signals_module
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Callable, Iterable
 
 from common import binance
@@ -128,10 +129,10 @@ class OrderWorker:
     they are recovered in arrival order before the first new signal is handled.
     """
 
-    def __init__(self, make_desk: Callable[[StateStore], OrderDesk], settings: SignalSettings,
+    def __init__(self, make_desk: Callable[[StateStore], OrderDesk], state_path: Path,
                  signals: "queue.SimpleQueue[Signal]", clock: Clock, locked_at_ms: int) -> None:
         self._make_desk = make_desk
-        self._settings = settings
+        self._state_path = state_path
         self._signals = signals
         self._clock = clock
         self._locked_at_ms = locked_at_ms
@@ -151,7 +152,7 @@ class OrderWorker:
 
     def _run(self) -> None:
         try:
-            store = StateStore(self._settings.state_path)
+            store = StateStore(self._state_path)
             desk = self._make_desk(store)
             unfinished = desk.unfinished()
         except Exception as exc:  # noqa: BLE001 - reported to start()
@@ -219,6 +220,7 @@ def recover_all(desk: OrderDesk, rows: list[SignalRow], settled_at_ms: int,
                 done.append(outcome)
                 break
             attempt += 1
+            log.info("recovery_waiting", id=row.id, state=row.state, seconds=round(outcome, 3))
             if wait(outcome):
                 log.warning("recovery_interrupted", left=len(rows) - len(done))
                 return done
@@ -286,7 +288,7 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
                          last_price=prices.last_price, on_fill=sweeper.after_fill,
                          recv_window_ms=started.client.recv_window_ms)
 
-    orders = OrderWorker(make_desk, settings, intake.queue, clock, locked_at_ms)
+    orders = OrderWorker(make_desk, settings.state_path, intake.queue, clock, locked_at_ms)
     orders.start()
     sweeper.start()
     events = EventListener(lambda: EventSubscriber(settings.event_endpoint, started.keys, started.server_public),

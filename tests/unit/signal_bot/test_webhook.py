@@ -145,3 +145,65 @@ def test_judge_checks_the_signature_before_parsing():
     assert judge(body, signature_of(SECRET, body), SECRET).id == "wh-1"
     assert judge(body + b" ", signature_of(SECRET, body), SECRET).status == 401
     assert judge(b"{bad", signature_of(SECRET, b"{bad"), SECRET).status == 400
+
+
+# -- with the bot's real intake: journal (SQLite, fsync), then queue ----------------------------
+
+@pytest.fixture
+def journaled(tmp_path):
+    from common.clock import SystemClock
+    from signal_bot.intake import Intake
+    from signal_bot.state import StateStore
+    intake = Intake(StateStore(tmp_path / "state.sqlite", shared=True), "live", 2, SystemClock())
+    server = WebhookServer("127.0.0.1", 0, SECRET, intake.submit).start()
+    session = requests.Session()
+    reader = StateStore(tmp_path / "state.sqlite")
+    yield f"http://127.0.0.1:{server.port}", intake, session, reader
+    reader.close()
+    session.close()
+    server.stop()
+    intake.close()
+
+
+def test_a_202_means_the_signal_is_already_journaled(journaled):
+    """When the client holds the 202, the row is committed (another connection sees it) and queued."""
+    base, intake, session, reader = journaled
+    answer = post(session, base, {**SIGNAL, "passphrase": SECRET})
+    assert answer.status_code == 202 and answer.json() == {"accepted": True, "id": "wh-1"}
+    assert reader.signal("live", "wh-1").state == "received"
+    assert intake.queue.get_nowait().id == "wh-1"
+
+
+def test_a_repeated_id_is_202_again_with_duplicate_noted(journaled):
+    """The same id again: 202 {"duplicate": true}; nothing queued a second time."""
+    base, intake, session, _ = journaled
+    post(session, base, {**SIGNAL, "passphrase": SECRET})
+    answer = post(session, base, {**SIGNAL, "quantity": "5", "passphrase": SECRET})
+    assert answer.status_code == 202
+    assert answer.json() == {"accepted": True, "id": "wh-1", "duplicate": True}
+    assert intake.queue.qsize() == 1
+
+
+def test_a_full_queue_is_503_and_journals_nothing(journaled):
+    """503 queue_full is decided before the journal: the refused id is not spent."""
+    base, intake, session, reader = journaled
+    for n in range(2):
+        assert post(session, base, {**SIGNAL, "id": f"f{n}", "passphrase": SECRET}).status_code == 202
+    answer = post(session, base, {**SIGNAL, "id": "f2", "passphrase": SECRET})
+    assert answer.status_code == 503 and answer.json()["error"] == "queue_full"
+    assert not reader.seen("live", "f2")
+
+
+def test_a_signal_that_cannot_be_journaled_is_503_and_not_accepted(journaled, tmp_path):
+    """The journal write fails: 503 unavailable, the server keeps serving, nothing queued."""
+    import sqlite3
+    base, intake, session, _ = journaled
+    db = sqlite3.connect(tmp_path / "state.sqlite")
+    db.execute("CREATE TRIGGER no_room BEFORE INSERT ON signals WHEN NEW.id = 'boom'"
+               " BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    db.commit()
+    db.close()
+    answer = post(session, base, {**SIGNAL, "id": "boom", "passphrase": SECRET})
+    assert answer.status_code == 503 and answer.json()["error"] == "unavailable"
+    assert intake.queue.empty()
+    assert post(session, base, {**SIGNAL, "id": "after", "passphrase": SECRET}).status_code == 202
