@@ -304,3 +304,36 @@ def test_replay_trades_good_lines_and_reports_bad_ones(tmp_path, sandbox):
     log = proc.log()
     assert "line 2: skipped" in log and "line 3: skipped (quantity)" in log
     assert {o["clientOrderId"] for o in orders_with(sandbox, "rp-")} == {"rp-1", "rp-3"}
+
+
+def test_signals_accepted_just_before_a_sigkill_are_traded_exactly_once_after_a_restart(bots, sandbox):
+    """Two 202s, then SIGKILL while the first order is held in flight at the exchange and the second is
+    still queued behind it: after a restart each id is on the sandbox exactly once, in arrival order - the
+    held one found by its client order id (not resent), the queued one placed from the journal."""
+    bot = bots("killed")
+    held, queued = "die-held", "die-queued"
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "50000"}
+    sandbox.add_fault("/api/v3/order", "latency", count=1, seconds=4.0, method="POST")
+    try:
+        assert bot.post({**order, "id": held}).status_code == 202
+        assert bot.post({**order, "id": queued}).status_code == 202
+        wait_until(lambda: sandbox.faults() == [], timeout=5, interval=0.01,
+                   what="the sandbox to hold the first order")
+    finally:
+        sandbox.clear_faults()
+    bot.proc.kill9()
+    assert "event=order_placed" not in bot.log()          # nothing was answered before it died
+    again = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(bot.folder / "signal.env")],
+                 bot.folder / "restarted.log", cwd=bot.folder).start()
+    try:
+        again.wait_for_log(f"event=order_placed id={queued}", timeout=30)
+        again.wait_for_log("event=recovery_done", timeout=5)
+        log = again.log()
+    finally:
+        assert again.terminate() == 0
+    (first,) = orders_with(sandbox, held)
+    (second,) = orders_with(sandbox, queued)
+    assert first["receivedAt"] < second["receivedAt"]
+    assert "reconciled=True" in next(l for l in log.splitlines() if f"event=order_placed id={held}" in l)
+    assert f"event=signal_recovered id={queued}" in log
+    assert f"event=signal_recovered id={held}" not in log
