@@ -16,8 +16,10 @@ Secrets are collected from what the tests configured, never guessed:
   (`...-not-real...`), except those that are wrong on purpose (`wrong-...`).
 Values shorter than MIN_LENGTH are ignored (too short to find without false alarms).
 
-What is scanned (everything under the run's folder except the inputs that hold secrets
-by design: `*.env`, `*.key_secret`, `*.toml`): every other file's raw bytes (process
+What is scanned (everything under the run's folder except the configuration inputs,
+which hold secrets by design: `*.env`, `*.key_secret`, `*.toml`, and `*.key`
+certificates, which a test may fill with a secret key on purpose to see it refused):
+every other file's raw bytes (process
 logs, state files, SQLite files and their WAL, so deleted rows and free pages count
 too), and each SQLite database's rows, every text and blob column. A secret is looked
 for in its own test folder's outputs (a test's keys never reach another test's
@@ -39,7 +41,7 @@ from typing import Iterable, Iterator
 MIN_LENGTH = 8
 # A folder holding this file is skipped whole: the scanner's own tests plant secrets on purpose.
 IGNORE_MARKER = ".secret-scan-ignore"
-INPUT_SUFFIXES = frozenset({".env", ".key_secret", ".toml"})
+INPUT_SUFFIXES = frozenset({".env", ".key_secret", ".key", ".toml"})
 SECRET_ENV_NAME = re.compile(r"(_SECRET|_PASSWORD|_API_KEY|_PASSPHRASE)\Z")
 SOURCE_LITERAL = re.compile(rb"""["']([A-Za-z0-9_.-]*-not-real[A-Za-z0-9_.-]*)["']""")
 DELIBERATELY_WRONG = re.compile(r"\A(wrong|bad|another|unknown|nope|other)-")
