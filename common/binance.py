@@ -225,9 +225,9 @@ def format_amount(value: Decimal, name: str) -> str:
 
 # --------------------------------------------------------------------------- replies
 
-UtcTime = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")]
+UtcTime = Annotated[str, Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\Z")]
 # completeTime is documented only for completed withdrawals; tolerate it empty before that.
-MaybeUtcTime = Annotated[str, Meta(pattern=r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})?$")]
+MaybeUtcTime = Annotated[str, Meta(pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})?\Z")]
 
 
 def utc_time_ms(text: str) -> int:
