@@ -22,6 +22,7 @@ write is atomic across the treasury's threads and `treasuryctl`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -235,6 +236,10 @@ class Ledger:
     def __init__(self, path: Path | str, *, extra_schema: Sequence[str] = ()) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Owner-only whatever the umask (SQLite gives -wal and -shm the file's mode): the
+            # ledger holds the whitelist's addresses and every request, for the treasury alone.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0,
                                     check_same_thread=True)
         mode = self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
