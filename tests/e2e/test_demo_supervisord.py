@@ -26,7 +26,7 @@ from demo.prepare import DemoFiles, DemoPorts, prepare, supervisord_environ
 from demo.story import Story
 from tests.support.ports import free_port
 from tests.support.procs import BIN, script
-from tests.support.waiting import wait_until
+from tests.support.waiting import Timeout, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +68,13 @@ class Demo:
 
     def log(self) -> str:
         return self.output.read_text(errors="replace")
+
+    def wait(self, condition, *, timeout: float, what: str):
+        """wait_until, and on a timeout the end of the log says why."""
+        try:
+            return wait_until(condition, timeout=timeout, what=what)
+        except Timeout as exc:
+            raise AssertionError(f"{exc}\n--- supervisord output (end) ---\n{self.log()[-6000:]}") from None
 
     def rpc(self):
         transport = SupervisorTransport(None, None, f"unix://{self.files.socket}")
@@ -141,9 +148,9 @@ def port_is_free(port: int) -> bool:
 
 def test_the_demo_config_runs_the_story_to_a_completed_sweep_and_stops_every_program_cleanly(demo):
     """Real supervisord: orders, refusals, a sweep withdrawn to completed, mails printed; SIGTERM stops all with 0."""
-    (sweep,) = wait_until(demo.completed_sweeps, timeout=60, what="the sweep's withdrawal to be completed")
+    (sweep,) = demo.wait(demo.completed_sweeps, timeout=60, what="the sweep's withdrawal to be completed")
     assert demo.statuses_of(sweep) == SWEEP_PATH
-    wait_until(lambda: demo.story().complete, timeout=30,
+    demo.wait(lambda: demo.story().complete, timeout=30,
                what="every milestone in the log, the completion mail printed last")
     story = demo.story()
     assert story.sweep_intents == [sweep]
@@ -155,7 +162,7 @@ def test_the_demo_config_runs_the_story_to_a_completed_sweep_and_stops_every_pro
         assert expected in log
     assert "demo-webhook-secret-not-real" not in log and "demo-treasury-secret-not-real" not in log
 
-    wait_until(lambda: demo.states()["feeder"]["statename"] == "EXITED", timeout=30, what="the feeder to finish")
+    demo.wait(lambda: demo.states()["feeder"]["statename"] == "EXITED", timeout=30, what="the feeder to finish")
     states = demo.states()
     assert {name: states[name]["statename"] for name in LONG_RUNNING} == dict.fromkeys(LONG_RUNNING, "RUNNING")
     assert states["feeder"]["exitstatus"] == 0
@@ -180,9 +187,9 @@ def test_the_demo_config_runs_the_story_to_a_completed_sweep_and_stops_every_pro
 
 def test_supervisorctl_stops_both_bots_within_stopwaitsecs_closing_sockets_and_ledger(demo):
     """`supervisorctl stop`: each bot exits 0 in time, its ports reopen, the ledger is closed; both restart."""
-    wait_until(lambda: all(demo.states()[n]["statename"] == "RUNNING" for n in ("treasury", "signal")),
+    demo.wait(lambda: all(demo.states()[n]["statename"] == "RUNNING" for n in ("treasury", "signal")),
                timeout=30, what="both bots RUNNING")
-    wait_until(demo.completed_sweeps, timeout=60, what="the sweep completed (the ledger in use)")
+    demo.wait(demo.completed_sweeps, timeout=60, what="the sweep completed (the ledger in use)")
     for name, ports in (("signal", [demo.ports.webhook]),
                         ("treasury", [demo.ports.intent, demo.ports.event])):
         began = time.monotonic()
@@ -202,7 +209,7 @@ def test_supervisorctl_stops_both_bots_within_stopwaitsecs_closing_sockets_and_l
 
     result = demo.ctl("start", "treasury", "signal")
     assert result.returncode == 0, result.stdout + result.stderr
-    wait_until(lambda: demo.log().count("event=treasury_ready") == 2, timeout=30, what="the treasury ready again")
-    wait_until(lambda: demo.log().count("event=signal_bot_started") == 2, timeout=30, what="the signal bot again")
+    demo.wait(lambda: demo.log().count("event=treasury_ready") == 2, timeout=30, what="the treasury ready again")
+    demo.wait(lambda: demo.log().count("event=signal_bot_started") == 2, timeout=30, what="the signal bot again")
     assert demo.terminate() == 0
     assert re.search(r"stopped: treasury \(exit status 0\)[\s\S]*stopped: treasury \(exit status 0\)", demo.log())

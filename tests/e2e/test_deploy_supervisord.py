@@ -21,7 +21,7 @@ from demo.prepare import DEMO_WEBHOOK_SECRET, DemoPorts, prepare
 from tests.support.ports import free_port
 from tests.support.procs import BIN, Proc, script
 from tests.support.sandbox import start_sandbox
-from tests.support.waiting import wait_until
+from tests.support.waiting import Timeout, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -72,8 +72,12 @@ def test_the_two_host_configs_run_both_bots_that_sweep_and_stop_cleanly(tmp_path
             proc = Proc(f"supervisord-{host}", [script("supervisord"), "-c", str(config)],
                         tmp_path / f"supervisord-{host}.out").start()
             supervisors.append((config, proc))
-            wait_until(lambda: ready in (program_log.read_text() if program_log.exists() else ""), timeout=30,
-                       what=f"{bot} started by its supervisord")
+            try:
+                wait_until(lambda: ready in (program_log.read_text() if program_log.exists() else ""), timeout=30,
+                           what=f"{bot} started by its supervisord")
+            except Timeout as exc:
+                program = program_log.read_text() if program_log.exists() else "(no program log)"
+                raise AssertionError(f"{exc}\n{proc.log()[-3000:]}\n{program[-3000:]}") from None
         answer = requests.post(f"http://127.0.0.1:{ports.webhook}/signal", timeout=10, data=json.dumps({
             "id": "deploy-sell-1", "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.01",
             "passphrase": DEMO_WEBHOOK_SECRET}))
