@@ -279,9 +279,12 @@ def cmd_alerts_list(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="treasuryctl", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    env_help = "the treasury's env file (default: treasury.env in the working folder)"
+    # Accepted before or after the command: `treasuryctl --env-file F status` and
+    # `treasuryctl status --env-file F` both work.
+    parser.add_argument("--env-file", default="treasury.env", help=env_help)
     env = argparse.ArgumentParser(add_help=False)
-    env.add_argument("--env-file", default="treasury.env",
-                     help="the treasury's env file (default: treasury.env in the working folder)")
+    env.add_argument("--env-file", default=argparse.SUPPRESS, help=env_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     keys = sub.add_parser("keys", help="CURVE certificates").add_subparsers(dest="keys_command", required=True)

@@ -372,3 +372,12 @@ def test_the_help_lists_every_command(capsys):
     for command in ("keys", "check", "status", "list", "show", "approve", "reject", "resolve", "alerts"):
         assert command in out
     assert HOT_ADDRESS not in out
+
+
+def test_env_file_is_accepted_before_or_after_the_command(capsys):
+    """`treasuryctl --env-file F status` and `treasuryctl status --env-file F` read the same file."""
+    from treasury_bot import ctl
+    assert ctl.main(["--env-file", "/nonexistent-before", "status"]) == 2
+    assert "/nonexistent-before" in capsys.readouterr().err
+    assert ctl.main(["status", "--env-file", "/nonexistent-after"]) == 2
+    assert "/nonexistent-after" in capsys.readouterr().err
