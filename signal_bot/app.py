@@ -10,6 +10,7 @@ SQLite connection and exchange client.
 
 from __future__ import annotations
 
+import os
 import queue
 import signal as signals_module
 import sys
@@ -17,6 +18,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
+
+import requests
 
 from common import binance
 from common.clock import Clock, SystemClock
@@ -30,7 +33,7 @@ from signal_bot.config_file import SignalConfig
 from signal_bot.events import EventListener
 from signal_bot.instance_lock import InstanceLock, InstanceLocked
 from signal_bot.intake import Intake
-from signal_bot.orders import Handled, OrderDesk
+from signal_bot.orders import Handled, Journaled, OrderDesk
 from signal_bot.prices import PriceSource
 from signal_bot.risk import RiskLimits
 from signal_bot.signals import Signal, SignalError, decode_json_object, parse_signal
@@ -97,9 +100,31 @@ def _symbol_infos(client: binance.BinanceClient, symbols: list[str]) -> list[Any
         return found
 
 
+def exchange_session(base_url: str) -> requests.Session:
+    """A requests session that reads its environment once, here, instead of on every request.
+
+    With `trust_env` on, requests looks up the proxy variables (and ~/.netrc) again for
+    each call: ~0.15 ms an order. The proxies that apply to `base_url` (NO_PROXY honoured)
+    and a REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE are taken now; a netrc login is never used
+    (the API key goes in its header). No retries below the client: a retried POST could
+    trade twice.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    proxies = requests.utils.get_environ_proxies(base_url)
+    session.proxies.update({scheme: url for scheme, url in proxies.items() if scheme != "no"})
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    adapter = requests.adapters.HTTPAdapter(max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 def make_client(settings: SignalSettings, clock: Clock) -> binance.BinanceClient:
     return binance.BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
-                                 clock=clock)
+                                 clock=clock, session=exchange_session(settings.base_url))
 
 
 def _limits(config: SignalConfig) -> RiskLimits:
@@ -123,19 +148,29 @@ def _sweep_worker(settings: SignalSettings, config: SignalConfig, started: Start
 
 
 class OrderWorker:
-    """The one thread that places orders: recovers what an earlier run left, then drains the queue.
+    """Places the orders: recovers what an earlier run left, then trades the queued signals.
 
-    `start` returns once the unfinished rows are listed (before the webhook can add any);
-    they are recovered in arrival order before the first new signal is handled.
+    Trading happens under one lock (the desk's) by whichever thread takes it: usually the
+    webhook thread that has just answered 202 (`run_queued`: the order goes out with no
+    hand-off to another thread to wake), otherwise this worker's own thread, which drains
+    the queue every POLL_SECONDS, runs the periodic reconciliation, and holds the lock
+    through the start-up recovery. Signals leave the queue only in the lock holder's hands,
+    so they trade one at a time, in arrival order. `start` returns once the unfinished rows
+    are listed and the lock is taken: no new signal can trade before they are recovered.
     """
 
+    POLL_SECONDS = 0.1
+
     def __init__(self, make_desk: Callable[[StateStore], OrderDesk], state_path: Path,
-                 signals: "queue.SimpleQueue[Signal]", clock: Clock, locked_at_ms: int) -> None:
+                 signals: "queue.SimpleQueue[Journaled]", clock: Clock, locked_at_ms: int) -> None:
         self._make_desk = make_desk
         self._state_path = state_path
         self._signals = signals
         self._clock = clock
         self._locked_at_ms = locked_at_ms
+        self._desk_lock = threading.Lock()
+        self._desk: OrderDesk | None = None       # set (lock held) once recovery is done
+        self.recovered = threading.Event()         # set then too
         self._ready = threading.Event()
         self._failed: BaseException | None = None
         self._stopping = threading.Event()
@@ -150,40 +185,73 @@ class OrderWorker:
         if not self._ready.is_set():
             raise StartupError("state_unreadable", "reading unfinished orders did not finish in time")
 
+    def run_queued(self) -> None:
+        """Trade what is queued, now, on the calling thread, unless the desk is busy (its holder will).
+
+        After releasing, look again: a signal queued while we held the lock found it taken.
+        """
+        while not self._past_deadline() and self._desk_lock.acquire(blocking=False):
+            try:
+                if self._desk is None:      # still recovering, or stopped
+                    return
+                self._drain(self._desk)
+            finally:
+                self._desk_lock.release()
+            if self._signals.empty():
+                return
+
     def _run(self) -> None:
+        self._desk_lock.acquire()
         try:
-            store = StateStore(self._state_path)
+            store = StateStore(self._state_path, shared=True)   # used by whichever thread holds the lock
             desk = self._make_desk(store)
             unfinished = desk.unfinished()
         except Exception as exc:  # noqa: BLE001 - reported to start()
             self._failed = exc
+            self._desk_lock.release()
             self._ready.set()
             return
         self._ready.set()
         try:
             if unfinished:
                 recover_all(desk, unfinished, self._locked_at_ms + desk.settle_ms, self._stopping.wait)
-            self._drain(desk)
+            self._desk = desk
+            self.recovered.set()
         finally:
-            store.close()
+            self._desk_lock.release()
+        try:
+            self._serve(desk)
+        finally:
+            with self._desk_lock:
+                self._desk = None
+                store.close()
+
+    def _serve(self, desk: OrderDesk) -> None:
+        next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+        while not self._stopping.wait(self.POLL_SECONDS):
+            with self._desk_lock:
+                self._drain(desk)
+                if self._clock.monotonic() >= next_reconcile:
+                    desk.reconcile_pending()
+                    next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+        remaining = None if self._deadline is None else self._deadline - self._clock.monotonic()
+        if remaining is not None and remaining > 0 and self._desk_lock.acquire(timeout=remaining):
+            try:
+                self._drain(desk)
+            finally:
+                self._desk_lock.release()
 
     def _drain(self, desk: OrderDesk) -> None:
-        next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
-        while True:
-            if self._stopping.is_set() and (self._signals.empty() or self._past_deadline()):
-                break
+        """Handle queued signals in order (the desk lock is held) until none is left or the stop deadline."""
+        while not self._past_deadline():
             try:
-                signal = self._signals.get(timeout=0.1)
+                journaled = self._signals.get_nowait()
             except queue.Empty:
-                signal = None
-            if signal is not None:
-                try:
-                    desk.handle(signal)
-                except Exception:  # noqa: BLE001 - one signal must not stop the desk
-                    log.error("signal_failed", id=signal.id, exc_info=True)
-            if self._clock.monotonic() >= next_reconcile and not self._stopping.is_set():
-                desk.reconcile_pending()
-                next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS
+                return
+            try:
+                desk.handle(journaled)
+            except Exception:  # noqa: BLE001 - one signal must not stop the desk
+                log.error("signal_failed", id=journaled.signal.id, exc_info=True)
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and self._clock.monotonic() >= self._deadline
@@ -196,7 +264,7 @@ class OrderWorker:
         left = []
         while True:
             try:
-                left.append(self._signals.get_nowait().id)
+                left.append(self._signals.get_nowait().signal.id)
             except queue.Empty:
                 break
         if left:
@@ -253,9 +321,9 @@ def _lock_state(settings: SignalSettings, clock: Clock) -> tuple[InstanceLock, i
     return lock, clock.now_ms()
 
 
-def _open_store(settings: SignalSettings, *, shared: bool = False) -> StateStore:
+def _open_store(settings: SignalSettings, *, journal: bool = False) -> StateStore:
     try:
-        return StateStore(settings.state_path, shared=shared)
+        return StateStore(settings.state_path, shared=journal, autocheckpoint=not journal)
     except StateFileError as exc:
         raise StartupError(exc.code, str(exc)) from None
 
@@ -278,7 +346,7 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
 def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock: Clock, stop: threading.Event,
            flag: _StopFlag, locked_at_ms: int) -> int:
     started = start_up(settings, config, clock)
-    intake = Intake(_open_store(settings, shared=True), "test" if dry_run else "live",
+    intake = Intake(_open_store(settings, journal=True), "test" if dry_run else "live",
                     config.webhook.queue_size, clock)
     sweeper = _sweep_worker(settings, config, started, clock)
     prices = PriceSource(started.client.ticker_price)
@@ -295,7 +363,7 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
                            on_event=sweeper.on_event).start()
     try:
         server = WebhookServer(settings.webhook_host, settings.webhook_port, settings.webhook_secret,
-                               intake.submit).start()
+                               intake.submit, after_accept=orders.run_queued).start()
     except OSError as exc:
         orders.stop(1.0)
         sweeper.stop(1.0)
@@ -375,8 +443,9 @@ def _replay(settings: SignalSettings, config: SignalConfig, source: IO[str], dry
                 log.warning("replay_line_skipped", line=number, field=item.field, detail=item.detail)
                 continue
             good += 1
-            if desk.accept(item):       # journaled (fsync) first, like a webhook 202
-                desk.handle(item)
+            journaled = desk.accept(item)      # committed (fsync) first, like a webhook 202
+            if journaled is not None:
+                desk.handle(journaled)
     finally:
         store.close()
         budget = config.treasury.timeout_seconds * config.treasury.retries + 5

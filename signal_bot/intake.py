@@ -1,11 +1,12 @@
 """Journal, then queue: how a webhook signal is accepted (the webhook's `submit` port).
 
 For each valid signal, from any webhook thread, under one lock:
-1. an id seen before is a DUPLICATE: answered 202 again (`"duplicate": true`), nothing
-   queued, nothing changed;
-2. a full queue is QUEUE_FULL: 503, and nothing is journaled (nothing was accepted);
-3. otherwise the signal is journaled as `received` and committed with fsync, then queued
-   for the order worker: ACCEPTED, answered 202. The 202 goes out only after the commit.
+1. a full queue is QUEUE_FULL: 503, and nothing is journaled (nothing was accepted) -
+   unless the id was seen before, which is a DUPLICATE whatever the queue;
+2. otherwise the signal is journaled as `received` and committed with fsync (INSERT OR
+   IGNORE: an id seen before is a DUPLICATE, answered 202 again with `"duplicate": true`,
+   nothing queued, nothing changed), then queued for the order worker: ACCEPTED, answered
+   202. The 202 goes out only after the commit.
 A journal write that fails raises: the webhook answers 503 and nothing was accepted.
 
 The lock serialises the webhook's threads on one SQLite connection (SQLite admits one
@@ -20,7 +21,7 @@ import queue
 import threading
 
 from common.clock import Clock
-from signal_bot.orders import log_duplicate, received_fields
+from signal_bot.orders import Journaled, log_duplicate, received_fields
 from signal_bot.signals import Signal
 from signal_bot.state import StateStore
 from signal_bot.webhook import ACCEPTED, DUPLICATE, QUEUE_FULL
@@ -35,18 +36,16 @@ class Intake:
         self._capacity = capacity
         self._clock = clock
         self._lock = threading.Lock()
-        self.queue: "queue.SimpleQueue[Signal]" = queue.SimpleQueue()
+        self.queue: "queue.SimpleQueue[Journaled]" = queue.SimpleQueue()
 
     def submit(self, signal: Signal) -> str:
         """ACCEPTED (journaled durably, queued), DUPLICATE or QUEUE_FULL; raises if the journal fails."""
         with self._lock:
-            fresh = not self._store.seen(self._mode, signal.id)
-            if fresh:
-                if self.queue.qsize() >= self._capacity:
+            if self.queue.qsize() >= self._capacity:
+                if not self._store.seen(self._mode, signal.id):
                     return QUEUE_FULL
-                fresh = self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms())
-            if fresh:
-                self.queue.put(signal)
+            elif self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms()):
+                self.queue.put(Journaled(signal))
                 return ACCEPTED
         log_duplicate(signal)
         return DUPLICATE

@@ -60,6 +60,17 @@ class OrderClient(Protocol):
 
 
 @dataclass(frozen=True)
+class Journaled:
+    """A signal whose `received` row was just committed (fsync) by this process: what `handle` takes.
+
+    Made only where the journal INSERT succeeded (`OrderDesk.accept`, the webhook's intake),
+    each handed to the desk once, so the desk reads nothing back before it sends.
+    """
+
+    signal: Signal
+
+
+@dataclass(frozen=True)
 class Handled:
     """What became of one signal: state is placed / rejected / failed / refused / unknown."""
 
@@ -120,23 +131,16 @@ class OrderDesk:
         return self._settle_ms
 
     # -- one signal -------------------------------------------------------------------------
-    def accept(self, signal: Signal) -> bool:
-        """Journal a signal durably (replay's 202); False for a seen id (logged as a duplicate)."""
+    def accept(self, signal: Signal) -> Journaled | None:
+        """Journal a signal durably (replay's 202); None for a seen id (logged as a duplicate)."""
         if self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms()):
-            return True
+            return Journaled(signal)
         log_duplicate(signal)
-        return False
+        return None
 
-    def handle(self, signal: Signal) -> Handled:
-        """Decide and send one journaled signal; an id not (or no longer) `received` sends nothing."""
-        row = self._store.signal(self._mode, signal.id)
-        if row is None:
-            log.error("signal_not_journaled", id=signal.id, detail="refused: every signal is journaled first")
-            return Handled(signal.id, "refused", "not_journaled")
-        if row.state != "received":
-            log_duplicate(signal)
-            return Handled(signal.id, "refused", "duplicate")
-        return self._trade(signal)
+    def handle(self, journaled: Journaled) -> Handled:
+        """Decide and send one signal journaled just now (rows of an earlier run go through `recover`)."""
+        return self._trade(journaled.signal)
 
     def _trade(self, signal: Signal) -> Handled:
         price = None

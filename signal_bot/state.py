@@ -159,8 +159,11 @@ OrderFields = Mapping[str, "str | None"]
 
 
 class StateStore:
-    def __init__(self, path: Path, *, shared: bool = False) -> None:
-        """`shared`: the connection may be used from several threads, serialised by the caller."""
+    def __init__(self, path: Path, *, shared: bool = False, autocheckpoint: bool = True) -> None:
+        """`shared`: the connection may be used from several threads, serialised by the caller.
+        `autocheckpoint=False`: this connection's commits never run a WAL checkpoint (the
+        webhook's journal: a checkpoint's extra fsyncs stay off the path to the 202; the
+        other connections' commits, after the orders, run them)."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0,
@@ -169,6 +172,8 @@ class StateStore:
         self._durable: bool | None = None
         self._set_durable(True)
         self._prepare()
+        if not autocheckpoint:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
 
     def _prepare(self) -> None:
         """WAL and the schema. Two connections creating one file at once can meet SQLITE_BUSY

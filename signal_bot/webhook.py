@@ -117,11 +117,20 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("webhook_submit_failed", id=verdict.id, exc_info=True)
             return self._send(_error(503, "unavailable", "the signal could not be recorded; retry later"))
         if outcome is True or outcome == ACCEPTED:
-            return self._send(Answer(202, {"accepted": True, "id": verdict.id}))
+            self._send(Answer(202, {"accepted": True, "id": verdict.id}))
+            return self._after_accept()
         if outcome == DUPLICATE:
             return self._send(Answer(202, {"accepted": True, "id": verdict.id, "duplicate": True}))
         log.warning("webhook_queue_full", id=verdict.id)
         self._send(_error(503, "queue_full", "the bot is busy; retry later"))
+
+    def _after_accept(self) -> None:
+        """The 202 is out; now the server's `after_accept` (in the bot: trade it on this thread)."""
+        if self.server.after_accept is not None:
+            try:
+                self.server.after_accept()
+            except Exception:  # noqa: BLE001 - the signal is journaled; the order worker retries
+                log.error("after_accept_failed", exc_info=True)
 
     def _method_not_allowed(self) -> None:
         if self.path.split("?", 1)[0] != SIGNAL_PATH:
@@ -133,15 +142,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 class WebhookServer(ThreadingHTTPServer):
     """Threaded HTTP server that hands valid signals to `submit`, which must not wait for room:
-    it answers ACCEPTED, DUPLICATE or QUEUE_FULL (or a bool, see ACCEPTED)."""
+    it answers ACCEPTED, DUPLICATE or QUEUE_FULL (or a bool, see ACCEPTED). After an ACCEPTED
+    signal's 202 is written, the same thread calls `after_accept` (if given)."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, secret: str, submit: Callable[[Signal], "str | bool"]) -> None:
+    def __init__(self, host: str, port: int, secret: str, submit: Callable[[Signal], "str | bool"], *,
+                 after_accept: Callable[[], None] | None = None) -> None:
         self.secret = secret
         self.submit = submit
+        self.after_accept = after_accept
         self._counts: dict[int, int] = {}
         self._counts_lock = threading.Lock()
         self._thread: threading.Thread | None = None

@@ -1,4 +1,5 @@
-"""The order worker's start: rows a killed process left are recovered, in order, before any new signal.
+"""The order worker: rows a killed process left are recovered, in order, before any new signal;
+queued signals trade one at a time in arrival order, on the accepting thread when the desk is free.
 
 Real SQLite file, real OrderDesk and OrderWorker thread; the exchange is the scripted
 stand-in of test_orders.py.
@@ -83,6 +84,8 @@ def test_the_worker_recovers_old_rows_before_handling_new_signals(tmp_path):
     exchange.get_order = slow_lookup
     worker.start()
     assert intake.submit(signal("new")) == "accepted"
+    worker.run_queued()          # a webhook thread after its 202: the desk is busy recovering, so no-op
+    assert exchange.sent == []
     gate.set()
     wait_until(lambda: len(exchange.sent) == 2, timeout=10, what="the old unsent and the new order")
     worker.stop(budget=2.0)
@@ -104,3 +107,105 @@ def test_a_worker_that_cannot_read_the_state_file_stops_the_start(tmp_path):
     with pytest.raises(StartupError) as caught:
         worker.start(timeout=10)
     assert caught.value.code == "state_unreadable" and exchange.sent == []
+
+
+class ThreadNoting(ScriptedExchange):
+    """Also notes which thread sent each order, and whether two sends ever overlapped."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(clock)
+        self.threads: list[str] = []
+        self.busy = threading.Lock()
+        self.overlaps = 0
+
+    def new_order(self, **kwargs):
+        if not self.busy.acquire(blocking=False):
+            self.overlaps += 1
+            self.busy.acquire()
+        try:
+            self.threads.append(threading.current_thread().name)
+            return super().new_order(**kwargs)
+        finally:
+            self.busy.release()
+
+
+def running_worker(tmp_path, exchange) -> tuple[OrderWorker, Intake]:
+    path = tmp_path / "state.sqlite"
+    clock = SystemClock()
+    intake = Intake(StateStore(path, shared=True), "live", 1000, clock)
+    limits = LIMITS.__class__(LIMITS.symbols, LIMITS.max_quote_per_order, 100_000, "GTC")
+    worker = OrderWorker(lambda store: OrderDesk(exchange, store, RULES, limits, clock), path, intake.queue,
+                         clock, locked_at_ms=clock.now_ms() - SETTLE_MS)
+    worker.start()
+    return worker, intake
+
+
+def test_an_accepted_signal_trades_on_the_accepting_thread(tmp_path):
+    """run_queued() after the 202: the order goes out from the webhook's thread, not via a hand-off."""
+    exchange = ThreadNoting(FakeClock())
+    worker, intake = running_worker(tmp_path, exchange)
+    assert worker.recovered.wait(5)
+    accepting = threading.Thread(target=lambda: (intake.submit(signal("a1")), worker.run_queued()),
+                                 name="webhook-accept")
+    accepting.start()
+    accepting.join(10)
+    worker.stop(budget=2.0)
+    intake.close()
+    assert exchange.threads == ["webhook-accept"]
+
+
+def test_concurrent_accepts_trade_each_signal_once_one_at_a_time_in_arrival_order(tmp_path):
+    """Eight accepting threads: every id traded once, never two sends at once, in journal (seq) order."""
+    exchange = ThreadNoting(FakeClock())
+    worker, intake = running_worker(tmp_path, exchange)
+
+    def accept(k: int) -> None:
+        for n in range(25):
+            intake.submit(signal(f"c{k}-{n}"))
+            worker.run_queued()
+    threads = [threading.Thread(target=accept, args=(k,), name=f"accept-{k}") for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    wait_until(lambda: len(exchange.sent) == 200, timeout=10, what="every order")
+    worker.stop(budget=2.0)
+    intake.close()
+    reader = StateStore(tmp_path / "state.sqlite")
+    by_seq = [r.id for r in reader.signals()]
+    states = {r.state for r in reader.signals()}
+    reader.close()
+    assert [s["new_client_order_id"] for s in exchange.sent] == by_seq
+    assert exchange.overlaps == 0 and states == {"placed"}
+
+
+def test_after_a_stop_queued_signals_stay_journaled_for_the_next_start(tmp_path):
+    """Once stopped, run_queued trades nothing; what is queued is left `received` (and logged deferred)."""
+    exchange = ThreadNoting(FakeClock())
+    worker, intake = running_worker(tmp_path, exchange)
+    worker.stop(budget=1.0)
+    assert intake.submit(signal("late")) == "accepted"
+    worker.run_queued()
+    intake.close()
+    assert exchange.sent == []
+    reader = StateStore(tmp_path / "state.sqlite")
+    assert reader.signal("live", "late").state == "received"
+    reader.close()
+
+
+def test_the_exchange_session_reads_proxies_and_ca_bundle_once_and_never_retries(monkeypatch):
+    """Proxy variables (NO_PROXY honoured) and REQUESTS_CA_BUNDLE are taken at creation, not per request;
+    no adapter retries (a retried POST could trade twice)."""
+    from signal_bot.app import exchange_session
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "sandbox.local")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/test-bundle-not-real.pem")
+    proxied = exchange_session("https://api.binance.com")
+    direct = exchange_session("https://sandbox.local:9000")
+    assert proxied.trust_env is False and proxied.proxies == {"https": "http://proxy.invalid:3128"}
+    assert direct.proxies == {} and proxied.verify == "/etc/ssl/test-bundle-not-real.pem"
+    for prefix in ("http://", "https://"):
+        retries = proxied.get_adapter(prefix + "x").max_retries
+        assert retries.total == 0 and not retries.read
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed.invalid:1")
+    assert proxied.proxies == {"https": "http://proxy.invalid:3128"}      # read once, at creation

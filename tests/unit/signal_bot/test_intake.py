@@ -36,7 +36,7 @@ def test_an_accepted_signal_is_committed_before_submit_returns_and_then_queued(i
     row = reader.signal("live", "a1")
     reader.close()
     assert (row.state, row.quote_order_qty, row.seq) == ("received", "25", 1)
-    assert intake.queue.get_nowait().id == "a1"
+    assert intake.queue.get_nowait().signal.id == "a1"
 
 
 def test_a_repeated_id_is_a_duplicate_and_changes_nothing(intake, tmp_path):
@@ -93,7 +93,7 @@ def test_concurrent_submits_journal_each_id_once_in_queue_order(tmp_path):
         t.join()
     queued = []
     while not intake.queue.empty():
-        queued.append(intake.queue.get_nowait().id)
+        queued.append(intake.queue.get_nowait().signal.id)
     intake.close()
     reader = other_connection(tmp_path)
     by_seq = [r.id for r in reader.signals()]

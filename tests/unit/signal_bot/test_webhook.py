@@ -171,7 +171,7 @@ def test_a_202_means_the_signal_is_already_journaled(journaled):
     answer = post(session, base, {**SIGNAL, "passphrase": SECRET})
     assert answer.status_code == 202 and answer.json() == {"accepted": True, "id": "wh-1"}
     assert reader.signal("live", "wh-1").state == "received"
-    assert intake.queue.get_nowait().id == "wh-1"
+    assert intake.queue.get_nowait().signal.id == "wh-1"
 
 
 def test_a_repeated_id_is_202_again_with_duplicate_noted(journaled):
@@ -207,3 +207,28 @@ def test_a_signal_that_cannot_be_journaled_is_503_and_not_accepted(journaled, tm
     assert answer.status_code == 503 and answer.json()["error"] == "unavailable"
     assert intake.queue.empty()
     assert post(session, base, {**SIGNAL, "id": "after", "passphrase": SECRET}).status_code == 202
+
+
+def test_after_accept_runs_after_the_202_and_its_failure_changes_no_answer(tmp_path):
+    """The hook (the bot trades there) runs once per ACCEPTED signal, after the 202 is written (a hook
+    that waits for the client to hold its 202 does not stall it); if it raises, the next request is served."""
+    import threading
+    signals: queue.Queue = queue.Queue(maxsize=10)
+    calls: list[object] = []
+    client_has_202 = threading.Event()
+
+    def after_accept() -> None:
+        calls.append(signals.qsize() if client_has_202.wait(5) else "202 not yet sent")
+        raise RuntimeError("boom")
+    server = WebhookServer("127.0.0.1", 0, SECRET, queue_submitter(signals), after_accept=after_accept).start()
+    session = requests.Session()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        assert post(session, base, {**SIGNAL, "passphrase": SECRET}).status_code == 202
+        client_has_202.set()
+        assert post(session, base, {**SIGNAL, "passphrase": "bad-secret-not-real"}).status_code == 401
+        assert post(session, base, {**SIGNAL, "id": "wh-2", "passphrase": SECRET}).status_code == 202
+    finally:
+        session.close()
+        server.stop()
+    assert calls == [1, 2]
