@@ -1,19 +1,25 @@
 """Webhook-to-order latency of the signal bot, next to a raw signed `requests` POST, in one run.
 
 Starts a sandbox exchange and a signal bot (real processes, loopback), then for N rounds,
-alternating the two paths so drift hits both alike:
-  bot: t0 just before POST /signal to the bot's webhook;
-  raw: t0 just before signing and POSTing the same order to the sandbox's /api/v3/order
-       with `requests` (a kept-alive session, like the bot's client).
+rotating the paths so drift hits all alike:
+  bot:  t0 just before POST /signal to the bot's webhook;
+  raw:  t0 just before signing and POSTing the same order to the sandbox's /api/v3/order
+        with `requests` (a kept-alive default session): the baseline of the overhead;
+  lean: the same with a session that does not re-read the environment on every request
+        (`trust_env = False`), as the bot's exchange session does: shown for comparison.
 Each path's latency is the sandbox's `receivedAt` for that clientOrderId (wall-clock ms as
 a float, taken when the sandbox starts handling the request) minus t0 (the same host's
 wall clock, so both ends read one clock; microsecond resolution). Rounds are paced so one
 order is done before the next starts: this measures latency, not queueing. Overhead is
-bot minus raw at each percentile. The bot runs as configured for production (durable
-claim with fsync before each order, INFO logging).
+bot minus raw at each percentile. The bot runs as configured for production (each signal
+journaled in SQLite with synchronous=FULL - one fsync - before its 202 and its order,
+INFO logging). After the rounds, the same kind of commit (one row, synchronous=FULL, WAL)
+is timed on a scratch file in the same folder, paced alike: the part of the overhead that
+durability costs on this disk.
 
 Usage: .venv/bin/python bench/signal_to_order.py [--signals 300] [--pace-ms 50]
-Ends with one line: RESULT overhead_p50_ms=... overhead_p99_ms=... (target: p50 <= 1.5 ms)
+Ends with one line: RESULT overhead_p50_ms=... overhead_p99_ms=... overhead_vs_lean_p50_ms=...
+fsync_commit_p50_ms=... (target: overhead p50 <= 1.5 ms)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import hmac
 import json
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -107,14 +114,31 @@ def raw_order(session: requests.Session, base_url: str, client_id: str, offset_m
     answer.raise_for_status()
 
 
+def time_commits(path: Path, count: int, pace_ms: float) -> list[float]:
+    """Milliseconds per one-row commit with synchronous=FULL in WAL mode (the journal's), paced like the rounds."""
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, body TEXT)")
+    took = []
+    for n in range(count):
+        t0 = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t VALUES (?, ?)", (f"c{n}", "x" * 120))
+        db.execute("COMMIT")
+        took.append((time.perf_counter() - t0) * 1000)
+        time.sleep(pace_ms / 1000)
+    db.close()
+    return took
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=int, default=300, help="measured rounds per path (default 300)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--pace-ms", type=float, default=50.0,
-                        help="pause between rounds (default 50 ms: the sandbox answers each order ~40 ms late, "
-                             "a Nagle/delayed-ACK stall on its side, and the bot's one order worker must be "
-                             "free again, or this would measure queueing)")
+                        help="pause between rounds (default 50 ms: the bot trades one signal at a time, so "
+                             "each order must be done before the next signal, or this would measure queueing)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-signal-"))
@@ -142,12 +166,15 @@ def main() -> int:
 
         webhook = requests.Session()
         raw = requests.Session()
+        lean = requests.Session()
+        lean.trust_env = False
         offset_ms = requests.get(base_url + "/api/v3/time", timeout=5).json()["serverTime"] - int(time.time() * 1000)
         sent: dict[str, float] = {}
         ack_ms: list[float] = []
         total = args.warmup + args.signals
+        rotations = (("bot", "raw", "lean"), ("raw", "lean", "bot"), ("lean", "bot", "raw"))
         for i in range(total):
-            for path in ("bot", "raw") if i % 2 == 0 else ("raw", "bot"):
+            for path in rotations[i % 3]:
                 client_id = f"{path}-{i}"
                 t0 = time.time()
                 if path == "bot":
@@ -159,7 +186,7 @@ def main() -> int:
                     if i >= args.warmup:
                         ack_ms.append((time.time() - t0) * 1000)
                 else:
-                    raw_order(raw, base_url, client_id, offset_ms)
+                    raw_order(raw if path == "raw" else lean, base_url, client_id, offset_ms)
                 if i >= args.warmup:
                     sent[client_id] = t0 * 1000
                 time.sleep(args.pace_ms / 1000)
@@ -176,13 +203,16 @@ def main() -> int:
             raise SystemExit(f"{len(missing)} orders never reached the sandbox, e.g. {missing[:3]}")
         bot_ms = [orders[c] - t for c, t in sent.items() if c.startswith("bot-")]
         raw_ms = [orders[c] - t for c, t in sent.items() if c.startswith("raw-")]
+        lean_ms = [orders[c] - t for c, t in sent.items() if c.startswith("lean-")]
+        commit_ms = time_commits(work / "scratch.sqlite", min(args.signals, 200), args.pace_ms)
     finally:
         if bot is not None:
             stop(bot)
         stop(sandbox)
 
     rows = [("signal bot (webhook -> order)", bot_ms), ("raw requests POST (signed)", raw_ms),
-            ("bot webhook 202 round trip", ack_ms)]
+            ("lean requests POST (trust_env off)", lean_ms), ("bot webhook 202 round trip", ack_ms),
+            ("SQLite commit, synchronous=FULL", commit_ms)]
     print(f"signal -> order latency, {args.signals} rounds per path, paced {args.pace_ms:g} ms, loopback")
     print(f"{'path':34} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for name, values in rows:
@@ -190,8 +220,11 @@ def main() -> int:
               f"{percentile(values, .99):8.3f} {statistics.fmean(values):8.3f}")
     p50 = percentile(bot_ms, .5) - percentile(raw_ms, .5)
     p99 = percentile(bot_ms, .99) - percentile(raw_ms, .99)
+    lean_p50 = percentile(bot_ms, .5) - percentile(lean_ms, .5)
     print(f"{'overhead (bot - raw)':34} {p50:8.3f} {'':8} {p99:8.3f}")
-    print(f"RESULT overhead_p50_ms={p50:.3f} overhead_p99_ms={p99:.3f}")
+    print(f"{'overhead (bot - lean)':34} {lean_p50:8.3f}")
+    print(f"RESULT overhead_p50_ms={p50:.3f} overhead_p99_ms={p99:.3f} overhead_vs_lean_p50_ms={lean_p50:.3f} "
+          f"fsync_commit_p50_ms={percentile(commit_ms, .5):.3f}")
     return 0
 
 
