@@ -1,11 +1,13 @@
 """The imperative shell: start-up (instance lock, audit, clock, rules), threads, and an orderly stop.
 
 Threads: the webhook server (and its connection threads, which journal signals through
-one shared connection: signal_bot/intake.py), one order worker (the only one that places
-orders: it first recovers what an earlier process left unfinished, then drains the
-queue), one sweep worker (the only one that talks to the treasury's ROUTER), one event
-listener (the treasury's PUB feed). They share nothing but queues; each opens its own
-SQLite connection and exchange client.
+one shared connection: signal_bot/intake.py), the order worker (it owns the order desk:
+one lock, under which exactly one thread at a time places orders - the worker while it
+recovers what an earlier process left unfinished, then whichever of it and the webhook
+threads takes the lock first; see OrderWorker), one sweep worker (the only one that
+talks to the treasury's ROUTER), one event listener (the treasury's PUB feed). They share
+nothing but queues and that lock; the journal, the desk, the sweeps each have their own
+SQLite connection, the desk and the sweeps their own exchange client.
 """
 
 from __future__ import annotations

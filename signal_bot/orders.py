@@ -1,12 +1,14 @@
 """The order desk: one journaled signal -> risk -> POST /api/v3/order -> record and log.
 
-Single-threaded by design (the order worker owns it). What makes a signal trade exactly once:
+Used by one thread at a time (under the order worker's lock, signal_bot/app.py). What makes a
+signal trade exactly once:
 1. Every signal is journaled as `received` and committed with fsync before it is
    acknowledged (the webhook's 202; `accept` for replay). A repeated id is a duplicate
    there and never reaches the desk twice.
-2. The desk handles only `received` rows: pure risk plan and rate window (`refused`), or
-   the order is sent. The journal row is the claim: nothing is written between it and the
-   send, so a `received` row means "its order may have been sent".
+2. The desk decides a signal handed to it once as a `Journaled` token (made only where the
+   journal INSERT succeeded) or, at start, a row still `received`: pure risk plan and rate
+   window (`refused`), or the order is sent. The journal row is the claim: nothing is
+   written between it and the send, so a `received` row means "its order may have been sent".
 3. The outcome is recorded. An unknown outcome (timeout, 5XX) is never sent again blindly:
    it is looked up by its client order id.
 
