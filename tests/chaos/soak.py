@@ -546,7 +546,7 @@ class SoakReport:
     unknown_orders: list[str]
     signals_posted: int
     signals_202: int
-    signals_202_never_traded: int     # lost with the bot's memory queue at a kill (202 is not durable)
+    signals_202_never_traded: int     # answered 202 but no order on the exchange: a lost signal
     reposts: int
     replays: int
     conflicts: int

@@ -74,3 +74,8 @@ def test_no_signal_is_traded_twice_across_signal_bot_kills(soak):
     become at most one sandbox order each, and no order has an id that was never posted."""
     assert soak.orders > 0 and soak.reposts > 0
     assert (soak.order_doubles, soak.unknown_orders) == ([], []), soak.summary()
+
+
+def test_every_signal_answered_202_is_traded_across_signal_bot_kills(soak):
+    """A 202 is durable: every signal the bot accepted before a SIGKILL is on the exchange."""
+    assert soak.signals_202 > 0 and soak.signals_202_never_traded == 0, soak.summary()
