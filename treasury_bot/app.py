@@ -45,22 +45,8 @@ class StartRefused(Exception):
     """The treasury must not run; the message says why (and was alerted where it matters)."""
 
 
-def open_ledger(path, *, auto_checkpoint: bool = True) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA], auto_checkpoint=auto_checkpoint)
-
-
-CHECKPOINT_EVERY_S = 1.0
-
-
-def checkpointer(ledger_path, stop: threading.Event) -> None:
-    """Checkpoints the WAL once a second, off the decider's thread."""
-    ledger = open_ledger(ledger_path)
-    try:
-        while not stop.wait(CHECKPOINT_EVERY_S):
-            ledger.checkpoint()
-    finally:
-        ledger.checkpoint()
-        ledger.close()
+def open_ledger(path) -> Ledger:
+    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
 
 
 def new_client(settings: TreasurySettings, clock: Clock, *, sync: bool = True) -> BinanceClient:
@@ -104,7 +90,7 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     except (PolicyError, ConfigError) as exc:
         log.critical("start_refused", reason=str(exc))
         return EXIT_CONFIG
-    ledger = open_ledger(settings.ledger_path, auto_checkpoint=False)
+    ledger = open_ledger(settings.ledger_path)
     sender = AlertSender(settings.ledger_path, settings.smtp, clock=clock)
     sender.start()
     running = Running(ledger, sender)
@@ -240,7 +226,6 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
             ledger, new_client(settings, clock), clock, interval_s=poll_s,
             stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
-        _thread("checkpointer", stop, running, lambda: checkpointer(settings.ledger_path, stop)),
     )
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),
@@ -250,7 +235,7 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
 
 def _with_ledger(settings: TreasurySettings, body):
     def target() -> None:
-        ledger = open_ledger(settings.ledger_path, auto_checkpoint=False)
+        ledger = open_ledger(settings.ledger_path)
         try:
             body(ledger)
         finally:

@@ -233,8 +233,7 @@ def _withdrawal(row: tuple) -> WithdrawalRecord:
 class Ledger:
     """One connection to the ledger file; not shared between threads."""
 
-    def __init__(self, path: Path | str, *, extra_schema: Sequence[str] = (),
-                 auto_checkpoint: bool = True) -> None:
+    def __init__(self, path: Path | str, *, extra_schema: Sequence[str] = ()) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -249,10 +248,6 @@ class Ledger:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=10000")
-        if not auto_checkpoint:
-            # The treasury's busy connections leave WAL checkpoints (an fsync of the main
-            # file) to a background thread, so no decision ever waits for one.
-            self.conn.execute("PRAGMA wal_autocheckpoint=0")
         self._in_transaction = False
         self._next_intent_seq: int | None = None
         self._migrate(extra_schema)
@@ -271,11 +266,6 @@ class Ledger:
 
     def close(self) -> None:
         self.conn.close()
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """Copy what the WAL holds into the main file without blocking writers (PASSIVE);
-        returns SQLite's (busy, wal pages, pages checkpointed)."""
-        return tuple(self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
 
     # -- transactions -------------------------------------------------------------
 

@@ -330,19 +330,3 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path):
     thread.join(5)
     assert first.get_intent("a").status == "submitted"
     first.close()
-
-
-def test_without_auto_checkpoint_the_wal_is_checkpointed_only_on_request(tmp_path):
-    """A busy connection leaves checkpoints to `checkpoint()`, which copies every WAL page."""
-    from treasury_bot.ledger import Ledger
-    ledger = Ledger(tmp_path / "l.sqlite", auto_checkpoint=False)
-    try:
-        for n in range(1200):  # more than SQLite's default 1000-page auto-checkpoint
-            with ledger.transaction():
-                ledger.set_meta(f"k{n}", "x" * 2000)
-        wal_bytes = (tmp_path / "l.sqlite-wal").stat().st_size
-        busy, wal_pages, checkpointed = ledger.checkpoint()
-    finally:
-        ledger.close()
-    assert wal_bytes > 1000 * 4096  # never reset by an automatic checkpoint
-    assert wal_pages > 1000 and busy == 0 and checkpointed == wal_pages
