@@ -216,10 +216,11 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
-def cmd_approve(args) -> int:
-    ledger, policy, _ = _ledger_and_policy(args, need_policy=True)
+def _operator_action(args, action, *, need_policy: bool = False) -> int:
+    """Run one operator action on the ledger; print its result, or why it was refused."""
+    ledger, policy, _ = _ledger_and_policy(args, need_policy=need_policy)
     try:
-        result = approve(ledger, policy, args.intent_id, SystemClock(), args.note or "")
+        result = action(ledger, policy, SystemClock())
     except OperatorError as exc:
         print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
         return EXIT_FAIL
@@ -227,32 +228,21 @@ def cmd_approve(args) -> int:
         ledger.close()
     print(f"{result.intent_id}: {result.message} (status {result.status})")
     return EXIT_OK
+
+
+def cmd_approve(args) -> int:
+    return _operator_action(args, lambda ledger, policy, clock: approve(
+        ledger, policy, args.intent_id, clock, args.note or ""), need_policy=True)
 
 
 def cmd_reject(args) -> int:
-    ledger, _, _ = _ledger_and_policy(args)
-    try:
-        result = reject(ledger, args.intent_id, SystemClock(), args.note or "")
-    except OperatorError as exc:
-        print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
-        return EXIT_FAIL
-    finally:
-        ledger.close()
-    print(f"{result.intent_id}: {result.message} (status {result.status})")
-    return EXIT_OK
+    return _operator_action(args, lambda ledger, _policy, clock: reject(
+        ledger, args.intent_id, clock, args.note or ""))
 
 
 def cmd_resolve(args) -> int:
-    ledger, _, _ = _ledger_and_policy(args)
-    try:
-        result = resolve(ledger, args.intent_id, args.as_status, args.note, SystemClock())
-    except OperatorError as exc:
-        print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
-        return EXIT_FAIL
-    finally:
-        ledger.close()
-    print(f"{result.intent_id}: {result.message}")
-    return EXIT_OK
+    return _operator_action(args, lambda ledger, _policy, clock: resolve(
+        ledger, args.intent_id, args.as_status, args.note, clock))
 
 
 def cmd_alerts_test(args) -> int:

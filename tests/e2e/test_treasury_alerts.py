@@ -19,14 +19,14 @@ import re
 import sqlite3
 import statistics
 import time
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
 import pytest
 
+from tests.support.alert_mails import AlertMail, alert_mail, alert_mails, wait_alert
 from tests.support.sandbox import DEMO_TREASURY, sandbox_process
-from tests.support.smtp import ReceivedMail, SmtpSink
+from tests.support.smtp import SmtpSink
 from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
 from tests.support.waiting import wait_until
 
@@ -52,47 +52,6 @@ def treasury(tmp_path, sandbox, sink) -> Iterator[TreasuryProcess]:
     process = TreasuryProcess(tmp_path, sandbox, smtp=(sink.host, sink.port)).start()
     yield process
     process.terminate()
-
-
-@dataclass(frozen=True)
-class AlertMail:
-    kind: str
-    severity: str
-    count: int
-    intent_ids: tuple[str, ...]
-    mail: ReceivedMail
-
-    @property
-    def subject(self) -> str:
-        return self.mail.subject
-
-    @property
-    def body(self) -> str:
-        return self.mail.body
-
-
-INTENT_ID_LINE = re.compile(r"^\s*Intent id:\s+(\S+)\s*$", re.MULTILINE)
-
-
-def alert_mail(mail: ReceivedMail) -> AlertMail:
-    header = mail.header("X-Treasury-Alert") or ""
-    fields = dict(part.strip().split("=", 1) for part in header.split(";") if "=" in part)
-    return AlertMail(fields.get("kind", ""), fields.get("severity", ""), int(fields.get("count", "0")),
-                     tuple(INTENT_ID_LINE.findall(mail.body)), mail)
-
-
-def alert_mails(sink: SmtpSink, kind: str, intent_id: str | None = None) -> list[AlertMail]:
-    found = [alert_mail(m) for m in sink.mails]
-    return [a for a in found if a.kind == kind and (intent_id is None or intent_id in a.intent_ids)]
-
-
-def wait_alert(sink: SmtpSink, kind: str, intent_id: str | None = None, timeout: float = 15.0) -> AlertMail:
-    """The one mail of this kind (about this intent) once it arrived; fails on a second."""
-    wait_until(lambda: alert_mails(sink, kind, intent_id), timeout=timeout,
-               what=f"a {kind} mail about {intent_id} (have: {[alert_mail(m).kind for m in sink.mails]})")
-    found = alert_mails(sink, kind, intent_id)
-    assert len(found) == 1, [a.subject for a in found]
-    return found[0]
 
 
 def fact(mail: AlertMail, label: str) -> str:
