@@ -356,7 +356,8 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
     def make_desk(store: StateStore) -> OrderDesk:
         return OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
                          last_price=prices.last_price, on_fill=sweeper.after_fill,
-                         recv_window_ms=started.client.recv_window_ms)
+                         recv_window_ms=started.client.recv_window_ms,
+                         max_signal_age_ms=config.orders.max_signal_age_seconds * 1000)
 
     orders = OrderWorker(make_desk, settings.state_path, intake.queue, clock, locked_at_ms)
     orders.start()
@@ -426,7 +427,8 @@ def _replay(settings: SignalSettings, config: SignalConfig, source: IO[str], dry
     store = _open_store(settings)
     desk = OrderDesk(started.client, store, started.rules, _limits(config), clock, dry_run=dry_run,
                      last_price=prices.last_price, on_fill=sweeper.after_fill,
-                     recv_window_ms=started.client.recv_window_ms)
+                     recv_window_ms=started.client.recv_window_ms,
+                     max_signal_age_ms=config.orders.max_signal_age_seconds * 1000)
     sweeper.start()
     good = bad = 0
     try:

@@ -48,6 +48,8 @@ class Risk(Struct, frozen=True, forbid_unknown_fields=True):
 
 class Orders(Struct, frozen=True, forbid_unknown_fields=True):
     time_in_force: Literal["GTC", "IOC", "FOK"] = "GTC"
+    # A signal journaled before a stop is traded at the next start only while younger.
+    max_signal_age_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 120
 
 
 class Sweep(Struct, frozen=True, forbid_unknown_fields=True):

@@ -48,6 +48,7 @@ log = get_logger("signal.orders")
 RECONCILE_DELAYS = (0.25, 1.0, 2.0)
 # Clock offsets measured by two processes (or two syncs) may differ by this much.
 SETTLE_MARGIN_MS = 2000
+DEFAULT_MAX_SIGNAL_AGE_MS = 120_000   # a recovered signal older than this is refused, not traded
 DEFAULT_RECV_WINDOW_MS = 5000
 # The periodic pass calls a `placing` order absent only this long after it was marked so
 # (after its new_order returned): far past any recvWindow.
@@ -114,7 +115,8 @@ class OrderDesk:
                  limits: RiskLimits, clock: Clock, *, dry_run: bool = False,
                  last_price: Callable[[str], Decimal | None] = lambda symbol: None,
                  on_fill: Callable[[str], None] = lambda signal_id: None,
-                 recv_window_ms: int = DEFAULT_RECV_WINDOW_MS) -> None:
+                 recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
+                 max_signal_age_ms: int = DEFAULT_MAX_SIGNAL_AGE_MS) -> None:
         self._client = client
         self._store = store
         self._rules = rules
@@ -125,6 +127,7 @@ class OrderDesk:
         self._last_price = last_price
         self._on_fill = on_fill
         self._settle_ms = recv_window_ms + SETTLE_MARGIN_MS
+        self._max_signal_age_ms = max_signal_age_ms
         self._sent_at: tuple[float, ...] = ()
 
     @property
@@ -313,6 +316,15 @@ class OrderDesk:
         return Handled(row.id, "unknown", "outcome_unknown")
 
     def _trade_recovered(self, row: SignalRow) -> Handled:
+        age_ms = self._clock.now_ms() - row.received_at
+        if age_ms > self._max_signal_age_ms:
+            # A signal is a view of the market when it was sent; after a long stop, trading
+            # it blind would be acting on a stale view.
+            refusal = Refusal("stale_signal", f"received {age_ms // 1000} s ago, over "
+                                              f"orders.max_signal_age_seconds ({self._max_signal_age_ms // 1000} s)")
+            self._store.refuse(self._mode, row.id, refusal.code, self._clock.now_ms())
+            log.warning("order_refused", id=row.id, symbol=row.symbol, reason=refusal.code, detail=refusal.detail)
+            return Handled(row.id, "refused", refusal.code)
         log.info("signal_recovered", id=row.id, seq=row.seq, received_at=row.received_at,
                  detail="journaled before the last stop, never on the exchange: handled now")
         try:

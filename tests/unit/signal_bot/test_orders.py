@@ -383,3 +383,17 @@ def test_the_price_source_caches_and_refuses_on_errors():
     assert prices.last_price("BTCUSDT") is None
     assert prices.last_price("BTCUSDT") is None
     assert calls == ["BTCUSDT"] * 3
+
+
+def test_a_recovered_signal_older_than_the_age_limit_is_refused_not_traded(desk_parts):
+    """After a long stop a journaled signal is stale: refused stale_signal, nothing sent."""
+    make, store, _, clock = desk_parts
+    journaled(store, clock, "old-1")
+    settled_at = clock.now_ms() + SETTLE_MS
+    clock.sleep(121)  # past the default 120 s
+    exchange = ScriptedExchange(clock, lookups=[ABSENT])
+    desk = make(exchange)
+    (row,) = desk.unfinished()
+    handled = desk.recover(row, settled_at)
+    assert (handled.state, handled.code) == ("refused", "stale_signal")
+    assert exchange.sent == [] and store.signal("live", "old-1").state == "refused"
