@@ -81,6 +81,11 @@ class Executor:
                 if withdrawal is None or withdrawal.unknown_since is None:
                     self.ledger.update_withdrawal(record.seq, unknown_since=now)
                     log.warning("recovering_unknown_outcome", intent_id=record.intent_id)
+        # Keep the spacing across a restart: the last apply of the previous process counts.
+        last = self.ledger.conn.execute("SELECT MAX(last_attempt_at) FROM withdrawals").fetchone()[0]
+        if last is not None:
+            wait_s = self.spacing_s - (now - last) / 1000
+            self.schedule.next_apply_at = self.clock.monotonic() + max(0.0, wait_s)
 
     def step(self) -> bool:
         """Do one piece of work; return whether there was any."""

@@ -407,3 +407,31 @@ def test_step_does_nothing_without_work(rig):
     """No queued or unknown intents: step reports no work and calls nothing."""
     assert rig.executor.step() is False
     assert rig.exchange.applies == [] and rig.exchange.lookups == []
+
+
+def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
+    """A new executor waits out min_seconds_between_withdrawals counted from the last apply
+    of the process before it."""
+    from common.clock import FakeClock
+    from treasury_bot.executor import Executor
+    from tests.unit.treasury_bot.core_support import open_ledger
+    clock = FakeClock()
+    ledger = open_ledger(tmp_path / "ledger.sqlite")
+    try:
+        with ledger.transaction():
+            ledger.conn.execute("INSERT INTO intents(seq, intent_id, client, coin, network, destination, amount,"
+                                " reason, created_at, raw_request, received_at, outcome, reason_code, detail,"
+                                " status, updated_at) VALUES (1, 'i1', 'signal', 'USDT', 'TRX', 'cold-wallet',"
+                                " '10', 'r', 0, x'00', 0, 'accepted', NULL, '', 'completed', 0)")
+            ledger.update_withdrawal(1, last_attempt_at=clock.now_ms() - 1000)
+        policy = _spaced_policy(5)
+        executor = Executor(ledger, object(), policy, clock)
+        executor.recover()
+        assert executor.schedule.next_apply_at == pytest.approx(clock.monotonic() + 4.0)
+    finally:
+        ledger.close()
+
+
+def _spaced_policy(seconds: int):
+    from tests.unit.treasury_bot.core_support import make_policy
+    return make_policy(min_seconds=str(seconds))
