@@ -218,6 +218,11 @@ _INTENT_COLUMNS = (
     "i.updated_at, i.address, i.tag, i.counted_at, w.withdrawal_id, w.tx_id"
 )
 _INTENT_FROM = "intents i LEFT JOIN withdrawals w ON w.intent_seq = i.seq"
+_WITHDRAWAL_COLUMNS = (
+    "w.intent_seq, w.withdrawal_id, w.tx_id, w.exchange_status, w.attempts, w.first_attempt_at,"
+    " w.last_attempt_at, w.unknown_since, w.submitted_at, w.finished_at, w.last_polled_at,"
+    " w.error_code, w.error_message, w.stuck_alerted"
+)
 
 
 def _intent(row: tuple) -> IntentRecord:
@@ -436,9 +441,7 @@ class Ledger:
 
     def withdrawal(self, intent_seq: int) -> WithdrawalRecord | None:
         row = self.conn.execute(
-            "SELECT intent_seq, withdrawal_id, tx_id, exchange_status, attempts, first_attempt_at,"
-            " last_attempt_at, unknown_since, submitted_at, finished_at, last_polled_at, error_code,"
-            " error_message, stuck_alerted FROM withdrawals WHERE intent_seq = ?", (intent_seq,)).fetchone()
+            f"SELECT {_WITHDRAWAL_COLUMNS} FROM withdrawals w WHERE w.intent_seq = ?", (intent_seq,)).fetchone()
         return _withdrawal(row) if row else None
 
     def update_withdrawal(self, intent_seq: int, **fields) -> None:
@@ -456,19 +459,15 @@ class Ledger:
                               (*fields.values(), intent_seq))
 
     def open_withdrawals(self) -> list[tuple[IntentRecord, WithdrawalRecord]]:
-        """Withdrawals the exchange knows and that have not reached a final status."""
+        """Withdrawals the exchange knows and that have not reached a final status (one query)."""
         marks = ",".join("?" * len(OPEN_EXCHANGE_STATUSES))
         rows = self.conn.execute(
-            f"SELECT i.seq FROM intents i WHERE i.status IN ({marks})"
+            f"SELECT {_INTENT_COLUMNS}, {_WITHDRAWAL_COLUMNS} FROM intents i"
+            f" JOIN withdrawals w ON w.intent_seq = i.seq WHERE i.status IN ({marks})"
             f" AND i.status NOT IN ('completed','failed','rejected','cancelled','denied')"
             f" ORDER BY i.seq", OPEN_EXCHANGE_STATUSES).fetchall()
-        result = []
-        for (seq,) in rows:
-            record = self.get_intent_by_seq(seq)
-            withdrawal = self.withdrawal(seq)
-            if record is not None and withdrawal is not None:
-                result.append((record, withdrawal))
-        return result
+        width = len(IntentRecord.__dataclass_fields__)
+        return [(_intent(row[:width]), _withdrawal(row[width:])) for row in rows]
 
     # -- start-up journal ---------------------------------------------------------------
 
