@@ -26,6 +26,7 @@ class Finding:
     ok: bool
     detail: str
     fatal: bool = False
+    overridden: bool = False   # failed, but the policy file allows it (warned at every start)
 
 
 def audit_key(restrictions: ApiRestrictions, account: Account, policy: Policy) -> list[Finding]:
@@ -60,7 +61,8 @@ def _override(check: str, ok: bool, allowed: bool, problem: str, setting: str) -
     if ok:
         return Finding(check, True, "yes")
     if allowed:
-        return Finding(check, False, f"{problem}; started anyway because the policy says {setting}")
+        return Finding(check, False, f"{problem}; started anyway because the policy says {setting}",
+                       overridden=True)
     return Finding(check, False, f"{problem}; refusing to start (policy: {setting} overrides)", fatal=True)
 
 

@@ -6,18 +6,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from common.clock import SystemClock
-from common.config import ConfigError, TreasurySettings, load_env, load_treasury_settings
+from common.config import ConfigError, TreasurySettings, load_treasury_settings
 from common.curve import generate, load_authorized_clients, load_key_pair
 from common.logs import mask_key, setup_logging
 from common.messages import TERMINAL_STATUSES
 from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
-from treasury_bot.ledger import IntentRecord, Ledger
+from treasury_bot.ledger import IntentRecord
 from treasury_bot.operator import OperatorError, approve, reject, resolve
 from treasury_bot.policy_file import PolicyError, load_policy
 
@@ -56,7 +55,7 @@ def parse_since(text: str, now_ms: int) -> int:
 def cmd_keys_generate(args) -> int:
     public, secret = generate(Path(args.dir), args.name)
     print(f"public certificate: {public}  (give it to the treasury's TREASURY_AUTHORIZED_CLIENTS_DIR,")
-    print(f"                     or, for the treasury's own pair, to each client's TREASURY_CURVE_PUBLIC_FILE)")
+    print("                     or, for the treasury's own pair, to each client's TREASURY_CURVE_PUBLIC_FILE)")
     print(f"secret certificate: {secret}  (mode 0600; never leaves this host)")
     return EXIT_OK
 
@@ -116,8 +115,7 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     finally:
         client.close()
     for finding in findings:
-        ok = finding.ok or not finding.fatal and finding.check.startswith("key") and "anyway" in finding.detail
-        lines.append((ok, finding.check, finding.detail))
+        lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
     return lines
 
 
