@@ -25,7 +25,6 @@ import argparse
 import multiprocessing as mp
 import os
 import sqlite3
-import statistics
 import sys
 import tempfile
 import threading

@@ -29,7 +29,7 @@ from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
 from treasury_bot.executor import Executor
-from treasury_bot.ledger import Ledger
+from treasury_bot.ledger import OPEN_STATUSES, Ledger
 from treasury_bot.poller import Poller
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy
 from treasury_bot.quarantine import Seen, observe, usable_from
@@ -177,10 +177,8 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
         ledger.record_policy_start(loaded.sha256, str(loaded.path), now)
         if previous_hash is not None and previous_hash != loaded.sha256:
             alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), now)
-        open_count = len(ledger.intents_with_status(
-            ["queued", "submitting", "submitted", "email_sent", "awaiting_approval", "processing",
-             "needs_review"], limit=100000))
-        pending = len(ledger.intents_with_status(["pending_approval"], limit=100000))
+        pending = ledger.count_with_status(["pending_approval"])
+        open_count = ledger.count_with_status(OPEN_STATUSES) - pending
         smtp = settings.smtp
         alerting.start_summary(
             ledger.conn, at=now, version=__version__, api_key=settings.credentials.key,

@@ -23,9 +23,6 @@ log = get_logger("treasury.coin_rules")
 CoinRules = Mapping[tuple[str, str], NetworkRule]
 
 
-rules_from_config = coin_rules_from_config
-
-
 def to_snapshot(rules: CoinRules) -> list[dict]:
     return [{"coin": r.coin, "network": r.network, "withdraw_enable": r.withdraw_enable,
              "withdraw_min": str(r.withdraw_min), "withdraw_max": str(r.withdraw_max),
@@ -57,7 +54,7 @@ class CoinRulesCache:
         self.fetched_at_ms: int | None = None
 
     def refresh(self, ledger: Ledger) -> CoinRules:
-        rules = rules_from_config(self.client.coin_config())
+        rules = coin_rules_from_config(self.client.coin_config())
         now = self.clock.now_ms()
         with ledger.transaction():
             ledger.save_coin_rules(to_snapshot(rules), now)

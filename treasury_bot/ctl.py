@@ -13,10 +13,9 @@ from common.clock import SystemClock
 from common.config import ConfigError, TreasurySettings, load_treasury_settings
 from common.curve import generate, load_authorized_clients, load_key_pair
 from common.logs import mask_key, setup_logging
-from common.messages import TERMINAL_STATUSES
 from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
-from treasury_bot.ledger import IntentRecord
+from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
 from treasury_bot.operator import OperatorError, approve, reject, resolve
 from treasury_bot.policy_file import PolicyError, load_policy
 
@@ -135,7 +134,7 @@ def cmd_status(args) -> int:
     ledger, policy, _ = _ledger_and_policy(args, need_policy=True)
     try:
         now = SystemClock().now_ms()
-        open_items = [r for r in ledger.list_intents(limit=100000) if r.status not in TERMINAL_STATUSES]
+        open_items = ledger.intents_with_status(OPEN_STATUSES, limit=100_000)
         print(f"open intents: {len(open_items)}")
         for record in open_items:
             print("  " + _line(record))

@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from common.messages import TERMINAL_STATUSES
+from common.messages import STATUSES, TERMINAL_STATUSES
 
 SCHEMA_VERSION = 1
 
@@ -130,6 +130,7 @@ CREATE TABLE IF NOT EXISTS coin_rules (
 );
 """
 
+OPEN_STATUSES = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)
 OPEN_EXCHANGE_STATUSES = ("submitted", "email_sent", "awaiting_approval", "processing")
 
 
@@ -397,6 +398,13 @@ class Ledger:
             f"SELECT {_INTENT_COLUMNS} FROM {_INTENT_FROM} WHERE i.status IN ({marks})"
             f" AND i.status NOT IN ('completed','failed','rejected','cancelled','denied')"
             f" ORDER BY i.seq LIMIT ?", (*statuses, limit))]
+
+    def count_with_status(self, statuses: Sequence[str]) -> int:
+        marks = ",".join("?" * len(statuses))
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM intents i WHERE i.status IN ({marks})"
+            f" AND i.status NOT IN ('completed','failed','rejected','cancelled','denied')",
+            tuple(statuses)).fetchone()[0]
 
     def list_intents(self, *, status: str | None = None, since_ms: int | None = None,
                      limit: int = 200) -> list[IntentRecord]:

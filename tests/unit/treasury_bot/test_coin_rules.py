@@ -15,7 +15,8 @@ from common.clock import FakeClock
 from tests.support.treasury import TRX_RULE
 from tests.support.waiting import wait_until
 from tests.unit.treasury_bot.core_support import T0, open_ledger
-from treasury_bot.coin_rules import CoinRulesCache, from_snapshot, rules_from_config, to_snapshot
+from treasury_bot.coin_rules import CoinRulesCache, from_snapshot, to_snapshot
+from treasury_bot.policy import coin_rules_from_config as rules_from_config
 from treasury_bot.policy import NetworkRule
 
 
