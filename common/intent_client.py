@@ -65,12 +65,13 @@ class IntentClient:
             try:
                 self._socket.send(frame)
             except zmq.Again:
-                pass  # no connection came up in time; counts as a try without reply
+                why = "no_link"  # no connection came up in time; counts as a try without reply
             else:
                 if self._socket.poll(int(self.timeout * 1000), zmq.POLLIN):
                     return messages.decode_reply(self._socket.recv())
-            log.warning("treasury_no_reply", attempt=attempt, retries=self.retries,
-                        endpoint=self.endpoint, request=getattr(message, "intent_id", type(message).__name__))
+                why = "no_reply"
+            log.warning("treasury_no_reply", attempt=attempt, retries=self.retries, endpoint=self.endpoint,
+                        why=why, request=getattr(message, "intent_id", type(message).__name__))
             self._close()
         raise TreasuryUnavailable(f"no reply from {self.endpoint} after {self.retries} tries")
 

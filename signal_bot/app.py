@@ -27,8 +27,7 @@ from common import binance
 from common.clock import Clock, SystemClock
 from common.config import SignalSettings
 from common.curve import KeyPair
-from common.intent_client import EventSubscriber
-from signal_bot.treasury_link import TreasuryClient
+from common.intent_client import EventSubscriber, IntentClient
 from common.logs import get_logger, mask_key
 from signal_bot.audit import AuditError, audit_environment, audit_key, check_symbols
 from signal_bot.config_file import SignalConfig
@@ -140,8 +139,8 @@ def _sweep_worker(settings: SignalSettings, config: SignalConfig, started: Start
         client.sync_time()
         return client
 
-    def make_intent_client() -> TreasuryClient:
-        return TreasuryClient(settings.intent_endpoint, started.keys, started.server_public,
+    def make_intent_client() -> IntentClient:
+        return IntentClient(settings.intent_endpoint, started.keys, started.server_public,
                             timeout=config.treasury.timeout_seconds, retries=config.treasury.retries)
 
     retry = config.sweep.retry_seconds if config.sweep else 30.0

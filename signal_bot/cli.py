@@ -18,8 +18,7 @@ import msgspec
 from common import messages
 from common.clock import SystemClock
 from common.config import ConfigError, SignalSettings, load_signal_settings
-from common.intent_client import TreasuryUnavailable
-from signal_bot.treasury_link import TreasuryClient
+from common.intent_client import IntentClient, TreasuryUnavailable
 from common.logs import get_logger, setup_logging
 from common.money import AmountError, canonical, parse_amount
 from signal_bot import app
@@ -142,7 +141,7 @@ def _intent(args: argparse.Namespace, settings: SignalSettings) -> int:
         messages.decode_request(messages.encode(intent))
     except messages.WireError as exc:
         return _refuse(f"invalid intent: {exc.detail}")
-    client = TreasuryClient(settings.intent_endpoint, keys, server_public,
+    client = IntentClient(settings.intent_endpoint, keys, server_public,
                           timeout=treasury.timeout_seconds, retries=treasury.retries)
     try:
         reply = client.send_intent(intent)

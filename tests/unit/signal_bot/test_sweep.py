@@ -12,10 +12,10 @@ from common import messages
 from common.binance import Account, Amount, Balance
 from common.clock import SystemClock
 from common.money import is_multiple
+from common.intent_client import IntentClient
 from signal_bot.config_file import Sweep
 from signal_bot.state import StateStore
 from signal_bot.sweep import SweepWorker, plan_sweep, sweep_intent_id
-from signal_bot.treasury_link import TreasuryClient
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
@@ -87,7 +87,7 @@ def rig(tmp_path):
             treasury.start()
 
         def make_client():
-            return TreasuryClient(treasury.intent_endpoint, files.signal_keys(), files.server_public(),
+            return IntentClient(treasury.intent_endpoint, files.signal_keys(), files.server_public(),
                                   timeout=0.3, retries=2)
         w = SweepWorker(tmp_path / "state.sqlite", SWEEP, lambda: balances, make_client, SystemClock(),
                         retry_seconds=retry_seconds).start()
@@ -227,7 +227,7 @@ def test_the_real_treasury_server_decides_a_sweep_once(tmp_path):
     balances = Balances("1100")
     worker = SweepWorker(
         tmp_path / "state.sqlite", SWEEP, lambda: balances,
-        lambda: TreasuryClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
+        lambda: IntentClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
                                retries=2),
         SystemClock(), retry_seconds=60).start()
     store = StateStore(tmp_path / "state.sqlite")
@@ -236,7 +236,7 @@ def test_the_real_treasury_server_decides_a_sweep_once(tmp_path):
         row = wait_until(lambda: next((r for r in store.sweeps() if r.state == "decided"), None), timeout=10,
                          what="the real decision")
         assert (row.outcome, row.status, row.amount) == ("accepted", "queued", "100")
-        again = TreasuryClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
+        again = IntentClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
                                retries=1)
         from signal_bot.sweep import intent_of
         repeat = again.send_intent(intent_of(store.sweep(row.intent_id)))   # a resend: same decision
