@@ -59,10 +59,15 @@ def total(values) -> Decimal:
 
 
 def is_multiple(amount: Decimal, step: Decimal) -> bool:
-    """True when amount is a whole number of steps (a step of 0 allows anything)."""
+    """True when amount is a whole number of steps (a step of 0 allows anything).
+
+    Exact for any finite values: integer arithmetic on the two fractions, where a
+    Decimal remainder would fail once amount / step passes the context's 80 digits."""
     if step == 0:
         return True
-    return MONEY_CONTEXT.remainder(amount, step) == 0
+    a_num, a_den = amount.as_integer_ratio()
+    s_num, s_den = step.as_integer_ratio()
+    return (a_num * s_den) % (a_den * s_num) == 0
 
 
 def floor_to_step(amount: Decimal, step: Decimal) -> Decimal:

@@ -49,7 +49,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Optional
 
-from common.money import MONEY_CONTEXT, add, canonical
+from common.money import MONEY_CONTEXT, add, canonical, is_multiple
 from treasury_bot.policy_file import Destination, Policy
 
 ACCEPTED = "accepted"
@@ -376,7 +376,7 @@ def _check_exchange_amount(case: _Case, rule: NetworkRule) -> Verdict | None:
     if rule.withdraw_max > 0 and amount > rule.withdraw_max:
         return _reject("above_exchange_maximum",
                        f"{shown} is above the exchange's withdrawMax {canonical(rule.withdraw_max)}")
-    if not _is_whole_multiple(amount, rule.withdraw_multiple):
+    if not is_multiple(amount, rule.withdraw_multiple):
         return _reject("not_a_multiple", f"{shown} is not a multiple of the exchange's "
                                          f"withdrawIntegerMultiple {canonical(rule.withdraw_multiple)}")
     return None
@@ -462,15 +462,6 @@ def _regex_problem(regex: str, text: str, what: str, name: str, where: str) -> s
     except (re.error, OverflowError, RecursionError):
         return f"{what} cannot be checked: the exchange's {name} for {where} does not compile"
     return None if matched else f"{what} does not match the exchange's {name} for {where}"
-
-
-def _is_whole_multiple(amount: Decimal, step: Decimal) -> bool:
-    """Exact for any finite values (money.is_multiple's remainder fails past 80 digits)."""
-    if step == 0:
-        return True
-    a_num, a_den = amount.as_integer_ratio()
-    s_num, s_den = step.as_integer_ratio()
-    return (a_num * s_den) % (a_den * s_num) == 0
 
 
 def _seconds(ms: int) -> str:

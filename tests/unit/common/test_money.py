@@ -131,3 +131,11 @@ def test_floor_to_step_is_the_largest_multiple_not_above(amount, step):
     floored = floor_to_step(amount, step)
     assert is_multiple(floored, step)
     assert floored <= amount < floored + step
+
+
+def test_is_multiple_stays_exact_past_the_context_precision():
+    """A 64-digit amount over a 1e-18 step: an exact answer, not an InvalidOperation."""
+    from common.money import is_multiple
+    huge = Decimal("9" * 45 + "." + "1" * 18)
+    assert is_multiple(huge, Decimal("0.000000000000000001"))
+    assert not is_multiple(huge, Decimal("0.01"))
