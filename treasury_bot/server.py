@@ -63,9 +63,6 @@ class Authenticator:
         # Never CURVE_ALLOW_ANY: only the certificates in the folder get a connection.
         self._auth.configure_curve(domain="*", location=clients_dir)
 
-    def reload(self, clients_dir: str) -> None:
-        self._auth.configure_curve(domain="*", location=clients_dir)
-
     def stop(self) -> None:
         self._auth.stop()
 
