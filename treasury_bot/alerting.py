@@ -109,14 +109,18 @@ def key_audit_failed(conn: sqlite3.Connection, problems: Sequence[str], api_key:
                                                 detail="; ".join(problems)))
 
 
-def policy_changed(conn: sqlite3.Connection, old_hash: str | None, new_hash: str, path: str, at: int) -> None:
-    store.enqueue(conn, events.policy_changed(at_ms=at, path=path, old_sha256=old_hash, new_sha256=new_hash))
+def policy_changed(conn: sqlite3.Connection, old_hash: str | None, new_hash: str, path: str, at: int,
+                   pending_loosenings: Sequence[str] = ()) -> None:
+    store.enqueue(conn, events.policy_changed(at_ms=at, path=path, old_sha256=old_hash, new_sha256=new_hash,
+                                              pending_loosenings=tuple(pending_loosenings)))
 
 
 def start_summary(conn: sqlite3.Connection, *, at: int, version: str, api_key: str | None,
                   policy_sha256: str, destinations: int, open_withdrawals: int,
-                  pending_approvals: int, mail: str, warnings: Sequence[str]) -> None:
+                  pending_approvals: int, mail: str, warnings: Sequence[str],
+                  pending_loosenings: Sequence[str] = ()) -> None:
     store.enqueue(conn, events.start_summary(
         at_ms=at, version=version, api_key=api_key, policy_sha256=policy_sha256,
         destinations=destinations, open_withdrawals=open_withdrawals,
-        pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings)))
+        pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings),
+        pending_loosenings=tuple(pending_loosenings)))

@@ -31,8 +31,10 @@ from treasury_bot.decider import DecisionContext
 from treasury_bot.executor import Executor
 from treasury_bot.ledger import OPEN_STATUSES, Ledger
 from treasury_bot.poller import Poller
-from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy
-from treasury_bot.quarantine import Seen, observe, usable_from
+from treasury_bot.loosening import Resolution, describe
+from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
+from treasury_bot.policy_in_force import LivePolicy, record, resolve_from_ledger
+from treasury_bot.quarantine import Seen, observe
 from treasury_bot.server import Authenticator, IntentServer
 
 log = get_logger("treasury")
@@ -84,7 +86,7 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     if settings.smtp is None:
         log.warning("alerts_not_mailed", detail="SMTP_HOST is not set: alerts are only logged")
     try:
-        loaded = load_policy(settings.policy_file)
+        loaded = load_policy_for(settings.policy_file, settings.base_url)
         keys = load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
         clients = load_authorized_clients(settings.authorized_clients_dir)
     except (PolicyError, ConfigError) as exc:
@@ -95,9 +97,9 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     sender.start()
     running = Running(ledger, sender)
     try:
-        cache = start_checks(settings, loaded, ledger, clock)
+        cache, resolution = start_checks(settings, loaded, ledger, clock)
         _install_signal_handlers(stop)
-        serve(settings, loaded, keys, clients, running, cache, clock, stop)
+        serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution)
         return EXIT_CRASH if running.crashed else EXIT_OK
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
@@ -117,8 +119,15 @@ def _mail_before_exit(settings: TreasurySettings, sender: AlertSender, clock: Cl
 
 
 def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
-                 clock: Clock) -> CoinRulesCache:
+                 clock: Clock) -> tuple[CoinRulesCache, Resolution]:
     """Clock, key audit, coin rules, policy journal. Raises StartRefused."""
+    # The audit, like every later use, sees the policy in force, not the raw file: a
+    # freshly set allow_* override waits for its quarantine (DESIGN section 9). Recorded
+    # before the audit can refuse the start: else a refused start would never record
+    # when the override was first seen, and its quarantine would never run.
+    with ledger.transaction():
+        resolution = resolve_from_ledger(ledger, loaded.policy, clock.now_ms())
+        record(ledger, resolution, clock.now_ms())
     client = new_client(settings, clock, sync=False)
     try:
         offset = client.sync_time()
@@ -130,7 +139,8 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
         raise StartRefused(f"key self-audit: the exchange refused the key ({exc.binance_code})") from None
     except ExchangeError as exc:
         raise StartRefused(f"cannot reach the exchange for the self-audit: {exc}") from None
-    findings = audit_key(restrictions, account, loaded.policy)
+    findings = audit_key(restrictions, account, resolution.effective,
+                         {p.setting: p.effective_at for p in resolution.pending})
     for finding in findings:
         if not finding.ok:
             log.warning("key_audit", check=finding.check, detail=finding.detail, fatal=finding.fatal)
@@ -143,16 +153,16 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
         rules = cache.refresh(ledger)
     except ExchangeError as exc:
         raise StartRefused(f"cannot load the exchange's coin rules: {exc}") from None
-    whitelist = audit_whitelist(loaded.policy, rules)
+    whitelist = audit_whitelist(resolution.effective, rules)
     for finding in whitelist:
         if not finding.ok:
             log.warning("whitelist_audit", check=finding.check, detail=finding.detail)
     warnings = [f.detail for f in findings if not f.ok]
     warnings += [f"{f.check}: {f.detail}" for f in whitelist if not f.ok]
-    journal_start(ledger, loaded, clock.now_ms(), settings, warnings)
+    resolution = journal_start(ledger, loaded, clock.now_ms(), settings, warnings)
     log.info("start_checks_passed", api_key=mask_key(settings.credentials.key), clock_offset_ms=offset,
              coin_networks=len(rules), warnings=len(warnings))
-    return cache
+    return cache, resolution
 
 
 def _audit_failed(ledger: Ledger, problems: list[str], api_key: str, clock: Clock) -> None:
@@ -161,9 +171,13 @@ def _audit_failed(ledger: Ledger, problems: list[str], api_key: str, clock: Cloc
 
 
 def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: TreasurySettings,
-                  warnings: list[str]) -> None:
-    """Record the policy hash and the destinations seen; alert what changed; one commit."""
+                  warnings: list[str]) -> Resolution:
+    """Record the policy hash, the destinations seen, the policy in force and the pending
+    loosenings; alert what changed; one commit. Returns the policy in force at `now`."""
     with ledger.transaction():
+        resolution = resolve_from_ledger(ledger, loaded.policy, now)
+        record(ledger, resolution, now)
+        pending_lines = [describe(p) for p in resolution.pending]
         previous_hash = ledger.last_policy_hash()
         known = {label: Seen(*row) for label, row in ledger.destinations_seen().items()}
         observations = observe(loaded.policy, known, now)
@@ -176,7 +190,8 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
                    f"{loaded.policy.quarantine_hours} h" for o in observations if o.change]
         ledger.record_policy_start(loaded.sha256, str(loaded.path), now)
         if previous_hash is not None and previous_hash != loaded.sha256:
-            alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), now)
+            alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), now,
+                                    pending_loosenings=pending_lines)
         pending = ledger.count_with_status(["pending_approval"])
         open_count = ledger.count_with_status(OPEN_STATUSES) - pending
         smtp = settings.smtp
@@ -185,25 +200,28 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
             policy_sha256=loaded.sha256, destinations=len(loaded.policy.destinations),
             open_withdrawals=open_count, pending_approvals=pending,
             mail=f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp else "log only (SMTP_HOST not set)",
-            warnings=warnings + (changes if previous_hash is not None else []))
+            warnings=warnings + (changes if previous_hash is not None else []),
+            pending_loosenings=pending_lines)
     log.info("policy_journaled", sha256=loaded.sha256, changed=previous_hash not in (None, loaded.sha256),
-             destination_changes=len(changes))
-
-
-def current_usable_from(ledger: Ledger, loaded: LoadedPolicy) -> dict[str, int]:
-    known = {label: Seen(*row) for label, row in ledger.destinations_seen().items()}
-    return usable_from(loaded.policy, known)
+             destination_changes=len(changes), pending_loosenings=len(pending_lines))
+    return resolution
 
 
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
-          cache: CoinRulesCache, clock: Clock, stop: threading.Event) -> None:
-    policy = loaded.policy
-    usable = current_usable_from(running.ledger, loaded)
+          cache: CoinRulesCache, clock: Clock, stop: threading.Event,
+          resolution: Resolution | None = None) -> None:
+    # Every use below takes the policy IN FORCE (DESIGN section 9), never the raw file.
+    if resolution is None:
+        resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
+    live = LivePolicy(loaded.policy, resolution)
+    policy = resolution.effective
     running.context = zmq.Context()
     running.auth = Authenticator(running.context, str(settings.authorized_clients_dir))
 
     def decision_context() -> DecisionContext:
-        return DecisionContext(policy, cache.rules, usable, clock.now_ms())
+        now = clock.now_ms()
+        current = live.at(now)  # a pending loosening whose time has come applies now
+        return DecisionContext(current.effective, cache.rules, current.usable_from, now)
 
     running.server = IntentServer(
         context=running.context, keys=keys, clients=clients,

@@ -5,6 +5,10 @@ an account-level flag (false: the account cannot withdraw at all). The treasury 
 to run when its key cannot withdraw, when it can trade (unless `allow_trading_key`),
 when it has no IP restriction (unless `allow_unrestricted_ip`), or when the account
 cannot withdraw. An operator's override is a warning at every start, never silent.
+
+`policy` is the policy IN FORCE (treasury_bot/loosening.py), never the raw file: turning an
+override on is a loosening, so it overrides only once its quarantine has run (DESIGN
+section 9); until then the refusal says when it will (`pending_until`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ class Finding:
     overridden: bool = False   # failed, but the policy file allows it (warned at every start)
 
 
-def audit_key(restrictions: ApiRestrictions, account: Account, policy: Policy) -> list[Finding]:
+def audit_key(restrictions: ApiRestrictions, account: Account, policy: Policy,
+              pending_until: Mapping[str, int] | None = None) -> list[Finding]:
+    """`pending_until`: setting -> when its pending loosening takes effect (ms)."""
+    pending_until = pending_until or {}
     findings = [
         Finding("key can withdraw", restrictions.enable_withdrawals,
                 "enableWithdrawals is true" if restrictions.enable_withdrawals
@@ -37,9 +44,10 @@ def audit_key(restrictions: ApiRestrictions, account: Account, policy: Policy) -
                 fatal=not restrictions.enable_withdrawals),
         _override("key cannot trade", not restrictions.enable_spot_and_margin_trading,
                   policy.allow_trading_key, "the key can trade (enableSpotAndMarginTrading)",
-                  "allow_trading_key = true"),
+                  "allow_trading_key = true", pending_until.get("allow_trading_key")),
         _override("key is IP-restricted", restrictions.ip_restrict, policy.allow_unrestricted_ip,
-                  "the key has no IP restriction (ipRestrict is false)", "allow_unrestricted_ip = true"),
+                  "the key has no IP restriction (ipRestrict is false)", "allow_unrestricted_ip = true",
+                  pending_until.get("allow_unrestricted_ip")),
         Finding("account can withdraw", account.can_withdraw,
                 "canWithdraw is true" if account.can_withdraw
                 else "the account cannot withdraw at all (canWithdraw is false)",
@@ -57,12 +65,17 @@ def audit_key(restrictions: ApiRestrictions, account: Account, policy: Policy) -
     return findings
 
 
-def _override(check: str, ok: bool, allowed: bool, problem: str, setting: str) -> Finding:
+def _override(check: str, ok: bool, allowed: bool, problem: str, setting: str,
+              pending_until: int | None = None) -> Finding:
     if ok:
         return Finding(check, True, "yes")
     if allowed:
         return Finding(check, False, f"{problem}; started anyway because the policy says {setting}",
                        overridden=True)
+    if pending_until is not None:
+        from treasury_bot.alerts.render import iso_utc  # a pure formatter
+        return Finding(check, False, f"{problem}; refusing to start ({setting} is a loosening in its "
+                                     f"quarantine: it overrides from {iso_utc(pending_until)})", fatal=True)
     return Finding(check, False, f"{problem}; refusing to start (policy: {setting} overrides)", fatal=True)
 
 

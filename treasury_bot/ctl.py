@@ -17,7 +17,7 @@ from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
 from treasury_bot.operator import OperatorError, approve, reject, resolve
-from treasury_bot.policy_file import PolicyError, load_policy
+from treasury_bot.policy_file import PolicyError, load_policy_for
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -71,7 +71,7 @@ def cmd_check(args) -> int:
         return _print_check(lines)
     policy = None
     try:
-        loaded = load_policy(settings.policy_file)
+        loaded = load_policy_for(settings.policy_file, settings.base_url)
         policy = loaded.policy
         lines.append((True, "policy", f"{loaded.path} sha256 {loaded.sha256[:16]}…, "
                                       f"{len(policy.destinations)} destination(s)"))
@@ -90,8 +90,12 @@ def cmd_check(args) -> int:
     try:
         ledger = open_ledger(settings.ledger_path)
         count = ledger.conn.execute("SELECT COUNT(*) FROM intents").fetchone()[0]
-        ledger.close()
         lines.append((True, "ledger", f"{settings.ledger_path} ({count} intents)"))
+        if policy is not None:
+            # What the treasury would run with: the audit below judges the policy IN FORCE.
+            lines.extend(_pending_lines(ledger, policy))
+            policy = _in_force(ledger, policy).effective
+        ledger.close()
     except Exception as exc:  # any failure to open is the check's answer
         lines.append((False, "ledger", f"{settings.ledger_path}: {type(exc).__name__}: {exc}"))
     if policy is not None:
@@ -126,7 +130,7 @@ def _print_check(lines) -> int:
 
 def _ledger_and_policy(args, need_policy: bool = False):
     settings = load_treasury_settings(args.env_file)
-    policy = load_policy(settings.policy_file).policy if need_policy else None
+    policy = load_policy_for(settings.policy_file, settings.base_url).policy if need_policy else None
     return open_ledger(settings.ledger_path), policy, settings
 
 
@@ -134,6 +138,9 @@ def cmd_status(args) -> int:
     ledger, policy, _ = _ledger_and_policy(args, need_policy=True)
     try:
         now = SystemClock().now_ms()
+        for _, name, detail in _pending_lines(ledger, policy):
+            print(f"{name}: {detail}")
+        policy = _in_force(ledger, policy).effective  # the limits in force, not the file's
         open_items = ledger.intents_with_status(OPEN_STATUSES, limit=100_000)
         print(f"open intents: {len(open_items)}")
         for record in open_items:
@@ -327,3 +334,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _in_force(ledger, policy):
+    from treasury_bot.policy_in_force import resolve_from_ledger
+    return resolve_from_ledger(ledger, policy, SystemClock().now_ms())
+
+
+def _pending_lines(ledger, policy) -> list[tuple[bool, str, str]]:
+    """The loosenings waiting for their quarantine (DESIGN section 9), one line each. A
+    change the treasury has not seen yet (edited since its start) shows as first seen now:
+    its quarantine starts only when the treasury next starts."""
+    from treasury_bot.loosening import describe
+    pending = _in_force(ledger, policy).pending
+    if not pending:
+        return [(True, "pending loosenings", "none")]
+    return [(True, "pending loosening", describe(p)) for p in pending]

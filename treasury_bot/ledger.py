@@ -11,6 +11,8 @@ Tables:
   exchange id, tx id, errors, reconciliation and stuck-alert marks.
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - policy_starts: the policy file's hash at each start; destinations_seen: quarantine.
+- policy_in_force, pending_loosenings: the policy in force and the loosenings waiting
+  for their quarantine (treasury_bot/loosening.py).
 - coin_rules: the last exchange coin rules snapshot, for treasuryctl's approvals.
 - the alert outbox tables (treasury_bot/alerts/store.py), written in the same
   transactions as the changes that raise them.
@@ -122,6 +124,20 @@ CREATE TABLE IF NOT EXISTS destinations_seen (
     tag          TEXT,
     first_seen_at INTEGER NOT NULL,
     changed_at   INTEGER NOT NULL
+);
+-- Tighten at once, loosen later (treasury_bot/loosening.py, DESIGN section 9): the
+-- policy in force as last recorded, and the loosenings seen but not yet in force.
+CREATE TABLE IF NOT EXISTS policy_in_force (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    recorded_at  INTEGER NOT NULL,
+    body         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_loosenings (
+    setting       TEXT PRIMARY KEY,
+    old_value     TEXT NOT NULL,
+    new_value     TEXT NOT NULL,
+    first_seen_at INTEGER NOT NULL,
+    effective_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS coin_rules (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
@@ -517,6 +533,32 @@ class Ledger:
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)"
                           " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- tighten at once, loosen later (treasury_bot/loosening.py) ----------------------
+
+    def policy_in_force(self) -> str | None:
+        """The canonical JSON of the policy in force at the last start, if any."""
+        row = self.conn.execute("SELECT body FROM policy_in_force WHERE id = 1").fetchone()
+        return row[0] if row else None
+
+    def pending_loosenings(self) -> list[tuple[str, str, str, int, int]]:
+        """(setting, old_value, new_value, first_seen_at, effective_at), by setting."""
+        return self.conn.execute(
+            "SELECT setting, old_value, new_value, first_seen_at, effective_at"
+            " FROM pending_loosenings ORDER BY setting").fetchall()
+
+    def record_policy_in_force(self, body: str, pending: Sequence[tuple[str, str, str, int, int]],
+                               at: int) -> None:
+        """Replace the recorded policy in force and every pending loosening (one call, so
+        that a dropped pending change goes in the same transaction as its replacement)."""
+        self.conn.execute(
+            "INSERT INTO policy_in_force(id, recorded_at, body) VALUES (1, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET recorded_at = excluded.recorded_at, body = excluded.body",
+            (at, body))
+        self.conn.execute("DELETE FROM pending_loosenings")
+        self.conn.executemany(
+            "INSERT INTO pending_loosenings(setting, old_value, new_value, first_seen_at, effective_at)"
+            " VALUES (?,?,?,?,?)", pending)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -17,7 +17,7 @@ from treasury_bot.decider import load_usage_excluding
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy import IntentFacts, recheck_for_approval
 from treasury_bot.policy_file import Policy
-from treasury_bot.quarantine import Seen, usable_from
+from treasury_bot.policy_in_force import resolve_from_ledger
 
 SOURCE = "operator"
 
@@ -54,13 +54,16 @@ def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: 
         snapshot = ledger.load_coin_rules()
         if snapshot is None:
             raise OperatorError("no_coin_rules", "the treasury has not saved the exchange's coin rules yet")
-        known = {label: Seen(*row) for label, row in ledger.destinations_seen().items()}
+        # The policy IN FORCE (DESIGN section 9): a loosening still in its quarantine does
+        # not let the operator approve what the old, stricter value forbids.
+        in_force = resolve_from_ledger(ledger, policy, now)
+        policy = in_force.effective
         facts = IntentFacts(intent_id=record.intent_id, client=record.client, coin=record.coin,
                             network=record.network, destination=record.destination,
                             amount=record.amount_value, created_at_ms=record.created_at)
         verdict = recheck_for_approval(
             facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
-            from_snapshot(snapshot[1]), usable_from(policy, known), now)
+            from_snapshot(snapshot[1]), in_force.usable_from, now)
         if verdict.outcome != "accepted":
             raise OperatorError(verdict.reason_code or "refused",
                                 f"approval refused now: {verdict.reason_code}: {verdict.detail}")

@@ -415,3 +415,25 @@ def _toml_type(value: Any) -> str:
 
 def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
+
+
+# --- checks that need the environment (DESIGN section 9) -----------------------------
+
+def check_for_exchange(loaded: LoadedPolicy, base_url: str) -> LoadedPolicy:
+    """`quarantine_hours = 0` only against a loopback exchange (the sandbox): the same rule
+    as TREASURY_SANDBOX_POLL_SECONDS (common/config.py). With no quarantine, an edited
+    file could redirect funds at the next start (issue 10 defect 5)."""
+    from urllib.parse import urlsplit
+
+    from common.config import _is_loopback  # the one definition of "loopback host"
+
+    if loaded.policy.quarantine_hours == 0 and not _is_loopback(urlsplit(base_url).hostname or ""):
+        raise PolicyError(str(loaded.path), "quarantine_hours",
+                          "0 is only allowed with a loopback BINANCE_BASE_URL (the sandbox): "
+                          "new and loosened settings need a quarantine above 0 (default 24)")
+    return loaded
+
+
+def load_policy_for(path: str | os.PathLike[str], base_url: str) -> LoadedPolicy:
+    """load_policy, then the checks that depend on which exchange it is used against."""
+    return check_for_exchange(load_policy(path), base_url)

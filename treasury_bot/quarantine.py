@@ -1,8 +1,11 @@
-"""Destination quarantine: a whitelist entry is usable only `quarantine_hours` after the
-treasury first saw it or after its address last changed. Pure functions.
+"""Destination sightings: what is new or changed in the whitelist since the ledger last
+saw it (journaled in destinations_seen and mailed at the start that notices it). Pure.
 
-So a compromised policy file cannot redirect funds at once: a new or re-pointed label
-waits, and the change is mailed at the start that notices it.
+WHEN a destination becomes usable is no longer computed here: it used to be
+`changed_at + the CURRENT quarantine_ms`, so lowering `quarantine_hours` in the file
+shortened quarantines already running, retroactively (issue 10 defect 5). A new or
+changed destination is now a pending loosening (treasury_bot/loosening.py): its effective
+time is stored when first seen, extended if the quarantine is raised, never shortened.
 """
 
 from __future__ import annotations
@@ -51,14 +54,4 @@ def observe(policy: Policy, known: Mapping[str, Seen], now_ms: int) -> list[Obse
                                       "changed"))
         else:
             result.append(Observation(destination.label, previous, None))
-    return result
-
-
-def usable_from(policy: Policy, known: Mapping[str, Seen]) -> dict[str, int]:
-    """When each current destination leaves quarantine (labels the ledger never saw: absent)."""
-    result = {}
-    for destination in policy.destinations:
-        seen = known.get(destination.label)
-        if seen is not None and (seen.coin, seen.network, seen.address, seen.tag) == _entry(destination):
-            result[destination.label] = seen.changed_at + policy.quarantine_ms
     return result

@@ -81,9 +81,12 @@ def _transfer_alert(kind: str, transfer: Transfer, at_ms: int, status: str,
 
 def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha256: str,
                   destinations: int, open_withdrawals: int, pending_approvals: int,
-                  mail: str, warnings: Sequence[str] = ()) -> Alert:
+                  mail: str, warnings: Sequence[str] = (),
+                  pending_loosenings: Sequence[str] = ()) -> Alert:
     """The treasury started. `mail` says where alerts go ("smtp.example.com:587 starttls");
-    `warnings` (e.g. "allow_unrestricted_ip is set") make it a WARNING."""
+    `warnings` (e.g. "allow_unrestricted_ip is set") make it a WARNING. `pending_loosenings`:
+    one line per loosening waiting for its quarantine, with the UTC time it takes effect
+    (DESIGN section 9), never cut short: the operator must see every one."""
     facts: dict[str, FactValue] = {
         "version": version,
         "api_key": mask_key(api_key),
@@ -93,6 +96,7 @@ def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha25
         "pending_approvals": pending_approvals,
         "mail": _text(mail),
         "warnings": _text("; ".join(warnings)) if warnings else None,
+        "pending_loosenings": "; ".join(pending_loosenings) if pending_loosenings else None,
     }
     return _make(model.START_SUMMARY, None, facts, at_ms)
 
@@ -117,10 +121,13 @@ def exchange_auth_error(*, at_ms: int, api_key: str | None, exchange_code: int |
     return _make(model.EXCHANGE_AUTH_ERROR, intent_id, facts, at_ms)
 
 
-def policy_changed(*, at_ms: int, path: str, old_sha256: str | None, new_sha256: str) -> Alert:
-    """The policy file's hash differs from the one journaled at the previous start."""
+def policy_changed(*, at_ms: int, path: str, old_sha256: str | None, new_sha256: str,
+                   pending_loosenings: Sequence[str] = ()) -> Alert:
+    """The policy file's hash differs from the one journaled at the previous start;
+    `pending_loosenings` as in start_summary."""
     facts: dict[str, FactValue] = {"path": _text(path, 500), "old_sha256": old_sha256,
-                                   "new_sha256": new_sha256}
+                                   "new_sha256": new_sha256,
+                                   "pending_loosenings": "; ".join(pending_loosenings) or None}
     return _make(model.POLICY_CHANGED, None, facts, at_ms)
 
 

@@ -288,6 +288,7 @@ _FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("pending_approvals", "Pending approvals"),
     ("mail", "Alerts go to"),
     ("warnings", "Warnings"),
+    ("pending_loosenings", "Pending loosenings"),
     ("detail", "Detail"),
     ("reason", "Client's reason (as sent)"),
 )
@@ -314,6 +315,11 @@ def fact_lines(alert: Alert, indent: str = "  ") -> list[str]:
     known = {key for key, _ in _FACT_ROWS}
     skip = {"coin"} if facts.get("amount") is not None or facts.get("used") is not None else set()
     for key, label in _FACT_ROWS:
+        if key == "pending_loosenings" and facts.get(key):
+            # One row each, never cut: every pending loosening must reach the operator.
+            for index, line in enumerate(str(facts[key]).split("; ")):
+                rows.append((label if index == 0 else "", one_line(line, 1000)))
+            continue
         if facts.get(key) not in (None, "") and key not in skip:
             rows.append((label, _fact_value(key, facts)))
     for key in sorted(k for k in facts if k not in known and facts[k] not in (None, "")):

@@ -43,7 +43,8 @@ class Site:
 
     def __init__(self, folder, *, policy_prefix: str = "") -> None:
         self.folder = folder
-        self.text = policy_prefix + policy_text(window_cap="5000", approval_above="800")
+        # quarantine_hours 0 is refused against a non-loopback exchange (issue 10 defect 5).
+        self.text = policy_prefix + policy_text(window_cap="5000", approval_above="800", quarantine_hours="1")
         self.policy = parse_policy(self.text)
         (folder / "treasury.toml").write_text(self.text)
         generate(folder / "keys", "treasury")
@@ -175,7 +176,7 @@ def test_status_prints_open_intents_window_usage_and_last_poll(site, capsys):
 
 def test_status_shows_a_destinations_own_window(tmp_path, capsys):
     """A destination with its own window_cap gets its own usage line."""
-    text = policy_text(cold_window_cap="1000", approval_above=None)
+    text = policy_text(cold_window_cap="1000", approval_above=None, quarantine_hours="1")
     (tmp_path / "custom").mkdir()
     site = Site(tmp_path / "custom")
     (site.folder / "treasury.toml").write_text(text)

@@ -1,5 +1,5 @@
-"""Destination quarantine: what is new or changed since the ledger last saw the whitelist,
-and when each destination becomes usable. Pure functions, table-driven."""
+"""Destination sightings: what is new or changed since the ledger last saw the whitelist.
+When a destination becomes usable is tests/unit/treasury_bot/test_loosening.py's."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from tests.support.treasury import COLD_ADDRESS, HOT_ADDRESS
 from tests.unit.treasury_bot.core_support import make_policy
-from treasury_bot.quarantine import Seen, observe, usable_from
+from treasury_bot.quarantine import Seen, observe
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
@@ -40,28 +40,7 @@ def test_any_change_of_the_entry_restarts_its_quarantine(field, value):
     assert cold.seen.address == COLD_ADDRESS and cold.seen.tag == "777"
 
 
-def test_usable_from_is_the_last_change_plus_the_quarantine():
-    """A destination is usable quarantine_hours after its last change."""
-    assert usable_from(POLICY, {"cold-wallet": COLD, "hot-wallet": HOT}) == {
-        "cold-wallet": COLD.changed_at + 24 * HOUR, "hot-wallet": HOT.changed_at + 24 * HOUR}
-
-
-def test_a_label_unseen_or_seen_differently_has_no_usable_time():
-    """Fail closed: unknown to the ledger, or its entry differs from the policy: absent."""
-    moved = Seen(**{**HOT.__dict__, "address": COLD_ADDRESS})
-    assert usable_from(POLICY, {"hot-wallet": moved}) == {}
-
-
-@pytest.mark.parametrize("hours, wait_ms", [("0", 0), ("0.5", HOUR // 2), ("1", HOUR),
-                                            ("0.0000001", 1)])
-def test_quarantine_hours_in_milliseconds_round_up(hours, wait_ms):
-    """Zero for demos; fractions of an hour are rounded up to the next millisecond, never down."""
-    policy = make_policy(quarantine_hours=hours, cold_tag="777")
-    assert usable_from(policy, {"cold-wallet": COLD})["cold-wallet"] == COLD.changed_at + wait_ms
-
-
 def test_labels_gone_from_the_policy_are_ignored():
-    """A label the ledger saw but the policy dropped is neither observed nor usable."""
+    """A label the ledger saw but the policy dropped is not observed."""
     ghost = Seen("USDT", "TRX", COLD_ADDRESS, None, 0, 0)
     assert "ghost" not in {o.label for o in observe(POLICY, {"ghost": ghost}, NOW)}
-    assert "ghost" not in usable_from(POLICY, {"ghost": ghost})
