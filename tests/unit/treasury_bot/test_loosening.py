@@ -1,0 +1,325 @@
+"""Tighten at once, loosen later (DESIGN section 9; issue 10 defect 5): the pure rule of
+treasury_bot/loosening.py, setting by setting, over restarts, reverts and quarantine edits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Callable
+
+import msgspec
+import pytest
+
+from tests.support.treasury import COIN_RULES, HOT_ADDRESS
+from tests.unit.treasury_bot.core_support import T0, make_policy
+from treasury_bot.policy import IntentFacts, Usage, decide
+from treasury_bot.loosening import Pending, decode_policy, describe, encode_policy, resolve
+from treasury_bot.policy_file import CoinLimits, Destination, LoadedPolicy, Policy, PolicyError, check_for_exchange
+
+HOUR = 3_600_000
+Q = 24 * HOUR
+BASE = make_policy(quarantine_hours="24", cold_window_cap="2000")   # cold: max 900, cap 2000
+
+
+# -- policy builders (every change one field, on the frozen structs) ------------------------
+
+def top(policy: Policy, **fields: Any) -> Policy:
+    return msgspec.structs.replace(policy, **fields)
+
+
+def limits(policy: Policy, **fields: Any) -> Policy:
+    return top(policy, limits=msgspec.structs.replace(policy.limits, **fields))
+
+
+def coins(policy: Policy, **tables: CoinLimits | None) -> Policy:
+    merged = {**policy.limits.coins, **tables}
+    return limits(policy, coins=MappingProxyType({k: v for k, v in merged.items() if v is not None}))
+
+
+def usdt(policy: Policy, **fields: Any) -> Policy:
+    return coins(policy, USDT=msgspec.structs.replace(policy.limits.coins["USDT"], **fields))
+
+
+def dest(policy: Policy, label: str, **fields: Any) -> Policy:
+    return top(policy, destinations=tuple(
+        msgspec.structs.replace(d, **fields) if d.label == label else d for d in policy.destinations))
+
+
+def without(policy: Policy, label: str) -> Policy:
+    return top(policy, destinations=tuple(d for d in policy.destinations if d.label != label))
+
+
+NEW_DEST = Destination(label="third", coin="USDT", network="TRX", address=HOT_ADDRESS)
+BTC = CoinLimits(max_per_transfer=Decimal("1"), window_cap=Decimal("2"))
+
+
+def cold(p: Policy) -> Destination:
+    return p.destination("cold-wallet")
+
+
+def hot(p: Policy) -> Destination:
+    return p.destination("hot-wallet")
+
+
+# (id, in force, file, setting, how to read the setting, quarantine that applies)
+Case = tuple[str, Policy, Policy, str, Callable[[Policy], Any], int]
+
+LOOSENINGS: list[Case] = [
+    ("quarantine-lowered", BASE, top(BASE, quarantine_hours=Decimal(2)), "quarantine_hours",
+     lambda p: p.quarantine_hours, Q),
+    ("trading-key-on", BASE, top(BASE, allow_trading_key=True), "allow_trading_key",
+     lambda p: p.allow_trading_key, Q),
+    ("unrestricted-ip-on", BASE, top(BASE, allow_unrestricted_ip=True), "allow_unrestricted_ip",
+     lambda p: p.allow_unrestricted_ip, Q),
+    ("window-hours-lowered", BASE, limits(BASE, window_hours=12), "limits.window_hours",
+     lambda p: p.limits.window_hours, Q),
+    ("per-hour-raised", BASE, limits(BASE, max_transfers_per_hour=40), "limits.max_transfers_per_hour",
+     lambda p: p.limits.max_transfers_per_hour, Q),
+    ("coin-max-raised", BASE, usdt(BASE, max_per_transfer=Decimal(2000)), "limits.coins.USDT.max_per_transfer",
+     lambda p: p.limits.coins["USDT"].max_per_transfer, Q),
+    ("coin-cap-raised", BASE, usdt(BASE, window_cap=Decimal(9000)), "limits.coins.USDT.window_cap",
+     lambda p: p.limits.coins["USDT"].window_cap, Q),
+    ("approval-raised", BASE, usdt(BASE, approval_above=Decimal(1600)), "limits.coins.USDT.approval_above",
+     lambda p: p.limits.coins["USDT"].approval_above, Q),
+    ("approval-removed", BASE, usdt(BASE, approval_above=None), "limits.coins.USDT.approval_above",
+     lambda p: p.limits.coins["USDT"].approval_above, Q),
+    ("coin-table-new", BASE, coins(BASE, BTC=BTC), "limits.coins.BTC",
+     lambda p: p.limits.coins.get("BTC"), Q),
+    ("dest-max-raised", BASE, dest(BASE, "cold-wallet", max_per_transfer=Decimal(950)),
+     "destination.cold-wallet.max_per_transfer", lambda p: cold(p).max_per_transfer, Q),
+    ("dest-max-removed", BASE, dest(BASE, "cold-wallet", max_per_transfer=None),
+     "destination.cold-wallet.max_per_transfer", lambda p: cold(p).max_per_transfer, Q),
+    ("dest-cap-raised", BASE, dest(BASE, "cold-wallet", window_cap=Decimal(3000)),
+     "destination.cold-wallet.window_cap", lambda p: cold(p).window_cap, Q),
+    ("dest-cap-removed", BASE, dest(BASE, "cold-wallet", window_cap=None),
+     "destination.cold-wallet.window_cap", lambda p: cold(p).window_cap, Q),
+    ("clients-widened", BASE, dest(BASE, "hot-wallet", clients=("other", "signal")),
+     "destination.hot-wallet.clients", lambda p: hot(p).clients, Q),
+    ("clients-all", BASE, dest(BASE, "hot-wallet", clients=None),
+     "destination.hot-wallet.clients", lambda p: hot(p).clients, Q),
+    # The stricter (longer) quarantine of the two applies: a raise comes at once, and the
+    # loosening made with it waits the new, longer one.
+    ("cap-raised-with-a-longer-quarantine", BASE,
+     usdt(top(BASE, quarantine_hours=Decimal(48)), window_cap=Decimal(9000)),
+     "limits.coins.USDT.window_cap", lambda p: p.limits.coins["USDT"].window_cap, 2 * Q),
+]
+
+TIGHTENINGS: list[Case] = [
+    ("quarantine-raised", BASE, top(BASE, quarantine_hours=Decimal(48)), "", lambda p: p.quarantine_hours, 0),
+    ("trading-key-off", top(BASE, allow_trading_key=True), BASE, "", lambda p: p.allow_trading_key, 0),
+    ("unrestricted-ip-off", top(BASE, allow_unrestricted_ip=True), BASE, "",
+     lambda p: p.allow_unrestricted_ip, 0),
+    ("window-hours-raised", BASE, limits(BASE, window_hours=48), "", lambda p: p.limits.window_hours, 0),
+    ("per-hour-lowered", BASE, limits(BASE, max_transfers_per_hour=5), "",
+     lambda p: p.limits.max_transfers_per_hour, 0),
+    ("coin-max-lowered", BASE, usdt(BASE, max_per_transfer=Decimal(10)), "",
+     lambda p: p.limits.coins["USDT"].max_per_transfer, 0),
+    ("coin-cap-lowered", BASE, usdt(BASE, window_cap=Decimal(10)), "",
+     lambda p: p.limits.coins["USDT"].window_cap, 0),
+    ("approval-lowered", BASE, usdt(BASE, approval_above=Decimal(1)), "",
+     lambda p: p.limits.coins["USDT"].approval_above, 0),
+    ("approval-added", usdt(BASE, approval_above=None), BASE, "",
+     lambda p: p.limits.coins["USDT"].approval_above, 0),
+    ("coin-table-removed", coins(BASE, BTC=BTC), BASE, "", lambda p: p.limits.coins.get("BTC"), 0),
+    ("dest-max-lowered", BASE, dest(BASE, "cold-wallet", max_per_transfer=Decimal(1)), "",
+     lambda p: cold(p).max_per_transfer, 0),
+    ("dest-max-added", dest(BASE, "cold-wallet", max_per_transfer=None), BASE, "",
+     lambda p: cold(p).max_per_transfer, 0),
+    ("dest-cap-lowered", BASE, dest(BASE, "cold-wallet", window_cap=Decimal(1)), "",
+     lambda p: cold(p).window_cap, 0),
+    ("dest-cap-added", dest(BASE, "cold-wallet", window_cap=None), BASE, "", lambda p: cold(p).window_cap, 0),
+    ("clients-narrowed", dest(BASE, "hot-wallet", clients=("other", "signal")), BASE, "",
+     lambda p: hot(p).clients, 0),
+    ("clients-from-all", dest(BASE, "hot-wallet", clients=None), BASE, "", lambda p: hot(p).clients, 0),
+    ("destination-removed", BASE, without(BASE, "hot-wallet"), "", lambda p: p.destination("hot-wallet"), 0),
+]
+
+
+@pytest.mark.parametrize("name, old, new, setting, read, wait", LOOSENINGS, ids=[c[0] for c in LOOSENINGS])
+def test_a_loosening_waits_the_stricter_quarantine_from_first_sight(name, old, new, setting, read, wait):
+    """Loosened: the old value stays in force, one pending change with its times, until
+    max(old, new) quarantine has run from the first sight; then the new value, no pending."""
+    seen = resolve(old, new, [], T0)
+    assert read(seen.effective) == read(old) and read(seen.in_force) == read(old)
+    assert [(p.setting, p.first_seen_at, p.effective_at) for p in seen.pending] == [(setting, T0, T0 + wait)]
+    just_before = resolve(seen.in_force, new, seen.pending, T0 + wait - 1)   # a restart, 1 ms early
+    assert read(just_before.effective) == read(old)
+    assert just_before.pending == seen.pending
+    due = resolve(seen.in_force, new, seen.pending, T0 + wait)
+    assert read(due.effective) == read(new) and read(due.in_force) == read(new) and due.pending == ()
+
+
+@pytest.mark.parametrize("name, old, new, setting, read, wait", TIGHTENINGS, ids=[c[0] for c in TIGHTENINGS])
+def test_a_tightening_takes_effect_at_once(name, old, new, setting, read, wait):
+    """Tightened: the file's value is in force at the start that reads it, nothing pending."""
+    result = resolve(old, new, [], T0)
+    assert read(result.effective) == read(new) and read(result.in_force) == read(new)
+    assert result.pending == ()
+
+
+def test_every_loosening_listed_in_design_section_9_is_covered():
+    """The table above covers each setting kind the rule names (a guard against dropping one)."""
+    kinds = {c[3].rsplit(".", 1)[-1] if c[3].startswith(("limits.coins.USDT.", "destination."))
+             else c[3] for c in LOOSENINGS}
+    assert {"quarantine_hours", "allow_trading_key", "allow_unrestricted_ip", "limits.window_hours",
+            "limits.max_transfers_per_hour", "max_per_transfer", "window_cap", "approval_above",
+            "clients", "limits.coins.BTC"} <= kinds
+
+
+def test_a_mixed_clients_change_gives_the_intersection_at_once_and_the_rest_later():
+    """One client added, one removed: only the common ones now; the file's list after the quarantine."""
+    old = dest(BASE, "hot-wallet", clients=("other", "keep"))
+    new = dest(BASE, "hot-wallet", clients=("keep", "signal"))
+    seen = resolve(old, new, [], T0)
+    assert hot(seen.effective).clients == ("keep",)
+    assert [p.setting for p in seen.pending] == ["destination.hot-wallet.clients"]
+    assert hot(resolve(seen.in_force, new, seen.pending, T0 + Q).effective).clients == ("keep", "signal")
+
+
+@pytest.mark.parametrize("field, value", [("address", HOT_ADDRESS), ("network", "BSC"), ("tag", "9"),
+                                          ("coin", "BTC")])
+def test_a_changed_destination_is_unusable_until_its_quarantine_ends(field, value):
+    """Re-pointed (address, network, tag or coin): the label is quarantined, neither the old
+    nor the new entry usable; the old entry stays on record; after the quarantine, the new."""
+    new = dest(coins(BASE, BTC=BTC), "cold-wallet", **{field: value})
+    old = coins(BASE, BTC=BTC)
+    seen = resolve(old, new, [], T0)
+    assert getattr(cold(seen.effective), field) == value            # decisions see the new entry...
+    assert seen.usable_from["cold-wallet"] == T0 + Q                # ...and refuse it as quarantined
+    assert cold(seen.in_force) == cold(old)                         # the proven entry is kept on record
+    assert [p.setting for p in seen.pending] == ["destination.cold-wallet"]
+    due = resolve(seen.in_force, new, seen.pending, T0 + Q)
+    assert getattr(cold(due.effective), field) == value and due.usable_from["cold-wallet"] == 0
+
+
+def test_a_new_destination_is_quarantined_from_first_sight():
+    """A new label: present for decisions (so refused as quarantined, not unknown) until due."""
+    new = top(BASE, destinations=BASE.destinations + (NEW_DEST,))
+    seen = resolve(BASE, new, [], T0)
+    assert seen.effective.destination("third") == NEW_DEST and seen.in_force.destination("third") is None
+    assert seen.usable_from["third"] == T0 + Q and seen.usable_from["cold-wallet"] == 0
+    assert resolve(seen.in_force, new, seen.pending, T0 + Q).usable_from["third"] == 0
+
+
+def test_a_restart_keeps_the_first_sighting():
+    """Re-seeing the same pending value keeps its first-seen and effective times."""
+    new = usdt(BASE, window_cap=Decimal(9000))
+    first = resolve(BASE, new, [], T0)
+    again = resolve(first.in_force, new, first.pending, T0 + 10 * HOUR)
+    assert again.pending == first.pending
+    assert again.effective.limits.coins["USDT"].window_cap == 5000
+
+
+def test_a_different_pending_value_starts_anew():
+    """Edited again during its quarantine: the new value's quarantine starts at its own sight."""
+    first = resolve(BASE, usdt(BASE, window_cap=Decimal(9000)), [], T0)
+    other = resolve(first.in_force, usdt(BASE, window_cap=Decimal(8000)), first.pending, T0 + 10 * HOUR)
+    [pending] = other.pending
+    assert (pending.first_seen_at, pending.effective_at) == (T0 + 10 * HOUR, T0 + 10 * HOUR + Q)
+    assert other.effective.limits.coins["USDT"].window_cap == 5000
+
+
+def test_going_back_to_the_value_in_force_drops_the_pending_change():
+    """Reverted: nothing pending; a later loosening to the same value starts from its new sight."""
+    new = dest(BASE, "cold-wallet", address=HOT_ADDRESS)
+    first = resolve(BASE, new, [], T0)
+    reverted = resolve(first.in_force, BASE, first.pending, T0 + HOUR)
+    assert reverted.pending == () and cold(reverted.effective) == cold(BASE)
+    assert reverted.usable_from["cold-wallet"] == 0
+    again = resolve(reverted.in_force, new, reverted.pending, T0 + 2 * HOUR)
+    assert again.pending[0].first_seen_at == T0 + 2 * HOUR
+
+
+def test_lowering_the_quarantine_never_shortens_one_already_running():
+    """Not retroactive: a destination seen under 24 h stays quarantined 24 h from its first
+    sight, even once a lowered quarantine_hours (1 h) has itself taken effect."""
+    new = top(BASE, destinations=BASE.destinations + (NEW_DEST,))
+    first = resolve(BASE, new, [], T0)
+    lowered = top(new, quarantine_hours=Decimal(1))
+    later = resolve(first.in_force, lowered, first.pending, T0 + HOUR)
+    assert later.usable_from["third"] == T0 + Q
+    # Two hours in, when `first sight + the file's 1 h` has long passed: still quarantined
+    # (the old code computed usable_from = changed_at + the CURRENT quarantine: usable).
+    restart = resolve(later.in_force, lowered, later.pending, T0 + 2 * HOUR)
+    assert restart.usable_from["third"] == T0 + Q and restart.effective.quarantine_hours == 24
+    # The lowered quarantine itself takes effect 24 h after ITS first sight; from then on a
+    # new loosening waits 1 h.
+    lowered_in_force = resolve(restart.in_force, lowered, restart.pending, T0 + HOUR + Q)
+    assert lowered_in_force.effective.quarantine_hours == 1 and lowered_in_force.pending == ()
+    wider = usdt(lowered, window_cap=Decimal(9000))
+    assert resolve(lowered_in_force.in_force, wider, (), T0 + 2 * Q).pending[0].effective_at == T0 + 2 * Q + HOUR
+
+
+def test_raising_the_quarantine_extends_one_already_running():
+    """A raised quarantine (48 h) applies at once, and extends a running one to 48 h from first sight."""
+    new = top(BASE, destinations=BASE.destinations + (NEW_DEST,))
+    first = resolve(BASE, new, [], T0)
+    raised = resolve(first.in_force, top(new, quarantine_hours=Decimal(48)), first.pending, T0 + HOUR)
+    assert raised.effective.quarantine_hours == 48 and raised.usable_from["third"] == T0 + 2 * Q
+
+
+def test_a_first_start_takes_the_file_but_quarantines_its_destinations():
+    """Nothing recorded: the file is the baseline; every destination is new (as before)."""
+    first = resolve(None, BASE, [], T0)
+    assert first.effective.limits == BASE.limits and first.in_force.destinations == ()
+    assert dict(first.usable_from) == {"cold-wallet": T0 + Q, "hot-wallet": T0 + Q}
+
+
+def test_a_ledger_from_before_the_rule_keeps_destinations_already_proven():
+    """Upgrade: destinations_seen's last change dates the quarantine of an unchanged entry."""
+    first = resolve(None, BASE, [], T0, legacy_changed_at={"cold-wallet": T0 - Q, "hot-wallet": T0 - HOUR})
+    assert first.usable_from["cold-wallet"] == 0 and first.usable_from["hot-wallet"] == T0 - HOUR + Q
+
+
+def test_the_policy_in_force_round_trips_through_its_canonical_json():
+    """What is recorded is what is read back at the next start."""
+    policy = coins(dest(BASE, "hot-wallet", clients=("a", "b")), BTC=BTC)
+    assert decode_policy(encode_policy(policy)) == policy
+    assert encode_policy(decode_policy(encode_policy(policy))) == encode_policy(policy)
+
+
+def test_a_pending_loosening_reads_as_one_line_with_its_utc_time():
+    """For the start summary and treasuryctl: setting, old -> new, when it takes effect (UTC)."""
+    [pending] = resolve(BASE, dest(BASE, "cold-wallet", address=HOT_ADDRESS), [], T0).pending
+    line = describe(pending)
+    assert line.startswith("destination.cold-wallet: USDT/TRX ") and HOT_ADDRESS in line
+    assert "takes effect 2023-11-15T22:13:20.000Z" in line and "\n" not in line
+
+
+# -- the review's reproduction ----------------------------------------------------------------
+
+def test_a_re_pointed_destination_with_quarantine_zero_gets_nothing_at_the_next_start(tmp_path):
+    """Issue 10 defect 5, as reproduced: the file re-points cold-wallet and sets
+    quarantine_hours = 0 (allowed: loopback exchange). The next intent is refused as
+    quarantined, for the in-force 24 h, and does not go to the new address."""
+    edited = top(dest(BASE, "cold-wallet", address=HOT_ADDRESS), quarantine_hours=Decimal(0))
+    check_for_exchange(LoadedPolicy(edited, "0" * 64, tmp_path / "treasury.toml"), "http://127.0.0.1:9")
+    now = T0 + HOUR
+    result = resolve(BASE, edited, [], now)
+    assert result.usable_from["cold-wallet"] == now + Q
+    facts = IntentFacts(intent_id="steal-1", client="signal", coin="USDT", network="TRX",
+                        destination="cold-wallet", amount=Decimal(100), created_at_ms=now)
+    verdict = decide(facts, result.effective, Usage(0, {}, {}), COIN_RULES, result.usable_from, now)
+    assert (verdict.outcome, verdict.reason_code) == ("rejected", "destination_quarantined")
+    # Under the old code the file was used as is: accepted, to the new address.
+    assert decide(facts, edited, Usage(0, {}, {}), COIN_RULES, {"cold-wallet": 0}, now).outcome == "accepted"
+
+
+@pytest.mark.parametrize("url", ["https://api.binance.com", "https://10.0.0.1:8443", "http://localhost.evil"])
+def test_quarantine_zero_is_refused_against_a_real_exchange(tmp_path, url):
+    """quarantine_hours = 0 is a policy-file error unless BINANCE_BASE_URL is loopback."""
+    zero = LoadedPolicy(top(BASE, quarantine_hours=Decimal(0)), "0" * 64, tmp_path / "treasury.toml")
+    with pytest.raises(PolicyError) as caught:
+        check_for_exchange(zero, url)
+    assert "quarantine_hours" in str(caught.value) and "loopback" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"])
+def test_quarantine_zero_is_allowed_against_the_sandbox(tmp_path, url):
+    zero = LoadedPolicy(top(BASE, quarantine_hours=Decimal(0)), "0" * 64, tmp_path / "treasury.toml")
+    assert check_for_exchange(zero, url) is zero
+
+
+def test_a_quarantine_above_zero_is_allowed_anywhere(tmp_path):
+    loaded = LoadedPolicy(top(BASE, quarantine_hours=Decimal("0.5")), "0" * 64, tmp_path / "t.toml")
+    assert check_for_exchange(loaded, "https://api.binance.com") is loaded
