@@ -23,6 +23,7 @@ from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
 from treasury_bot import alerting
+from treasury_bot.alerts.render import iso_utc
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.alerts.store import OUTBOX_SCHEMA
 from treasury_bot.audit import audit_key, audit_whitelist
@@ -186,8 +187,9 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
                 s = item.seen
                 ledger.upsert_destination_seen(item.label, s.coin, s.network, s.address, s.tag,
                                                s.first_seen_at, s.changed_at)
-        changes = [f"destination {o.label} is {o.change}: quarantined for "
-                   f"{loaded.policy.quarantine_hours} h" for o in observations if o.change]
+        # The quarantine in force, not the file's (which may have just lowered it).
+        changes = [f"destination {o.label} is {o.change}: quarantined until "
+                   f"{iso_utc(resolution.usable_from.get(o.label, now))}" for o in observations if o.change]
         ledger.record_policy_start(loaded.sha256, str(loaded.path), now)
         if previous_hash is not None and previous_hash != loaded.sha256:
             alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), now,

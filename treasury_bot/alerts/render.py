@@ -325,7 +325,7 @@ def fact_lines(alert: Alert, indent: str = "  ") -> list[str]:
     for key in sorted(k for k in facts if k not in known and facts[k] not in (None, "")):
         rows.append((key.replace("_", " ").capitalize(), _fact_value(key, facts)))
     rows.append(("Raised at", iso_utc(alert.created_at_ms)))
-    return [f"{indent}{label + ':':<{_LABEL_WIDTH}} {value}" for label, value in rows]
+    return [f"{indent}{(label + ':') if label else '':<{_LABEL_WIDTH}} {value}" for label, value in rows]
 
 
 def _para(text: str) -> str:

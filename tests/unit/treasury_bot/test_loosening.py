@@ -323,3 +323,32 @@ def test_quarantine_zero_is_allowed_against_the_sandbox(tmp_path, url):
 def test_a_quarantine_above_zero_is_allowed_anywhere(tmp_path):
     loaded = LoadedPolicy(top(BASE, quarantine_hours=Decimal("0.5")), "0" * 64, tmp_path / "t.toml")
     assert check_for_exchange(loaded, "https://api.binance.com") is loaded
+
+
+# -- where the operator sees them --------------------------------------------------------------
+
+def test_the_start_summary_mail_shows_every_pending_loosening_on_its_own_line_uncut():
+    """Each pending loosening is one row of the mail's facts, none cut short."""
+    from treasury_bot.alerts import events, render
+    long_line = "destination.cold-wallet: (none) -> USDT/TRX " + "T" * 200 + " takes effect X"
+    alert = events.start_summary(at_ms=T0, version="1", api_key=None, policy_sha256="0" * 64,
+                                 destinations=2, open_withdrawals=0, pending_approvals=0, mail="log",
+                                 pending_loosenings=["quarantine_hours: 24 -> 2 takes effect Y", long_line])
+    lines = render.fact_lines(alert)
+    first = next(i for i, line in enumerate(lines) if "Pending loosenings:" in line)
+    assert lines[first].endswith("quarantine_hours: 24 -> 2 takes effect Y")
+    assert lines[first + 1].strip() == long_line
+
+
+def test_an_override_in_its_quarantine_refuses_the_start_and_says_when_it_applies():
+    """allow_unrestricted_ip just turned on: the audit judges the policy in force (off) and
+    the refusal names the time the override takes effect."""
+    from common.binance import Account, ApiRestrictions
+    from treasury_bot.audit import audit_key
+    seen = resolve(BASE, top(BASE, allow_unrestricted_ip=True), [], T0)
+    restrictions = ApiRestrictions(ip_restrict=False, enable_withdrawals=True,
+                                   enable_spot_and_margin_trading=False, enable_reading=True)
+    account = Account(can_trade=False, can_withdraw=True, can_deposit=True, balances=[])
+    findings = audit_key(restrictions, account, seen.effective, {p.setting: p.effective_at for p in seen.pending})
+    [ip] = [f for f in findings if f.check == "key is IP-restricted"]
+    assert ip.fatal and "overrides from 2023-11-15T22:13:20.000Z" in ip.detail
