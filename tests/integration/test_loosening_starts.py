@@ -5,6 +5,7 @@ the operator's approve, with the policy file edited between two "starts"."""
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -75,11 +76,11 @@ BEFORE = dict(quarantine_hours="24", window_cap="5000", max_per_transfer="1000",
               approval_above="800")
 
 
-def proven(site: Site) -> int:
+def proven(site: Site, base: int = T0) -> int:
     """A first start, then a second one a day later: every destination is in force."""
-    site.start(T0, **BEFORE)
-    site.start(T0 + 25 * HOUR, **BEFORE)
-    return T0 + 26 * HOUR
+    site.start(base, **BEFORE)
+    site.start(base + 25 * HOUR, **BEFORE)
+    return base + 26 * HOUR
 
 
 def test_a_re_pointed_destination_with_quarantine_zero_receives_nothing_after_the_restart(site):
@@ -163,3 +164,29 @@ def test_treasuryctl_and_the_treasury_agree_on_the_policy_in_force(site):
     now = proven(site)
     loaded, live = site.start(now, **{**BEFORE, "window_cap": "9000"})
     assert resolve_from_ledger(site.ledger, loaded.policy, now + HOUR) == live.at(now + HOUR)
+
+
+def test_treasuryctl_status_and_check_list_the_pending_loosenings(site, capsys):
+    """`treasuryctl status` and `check` show each pending loosening with its UTC time."""
+    from common.clock import SystemClock
+    from treasury_bot import ctl
+    now = proven(site, SystemClock().now_ms() - 26 * HOUR)   # treasuryctl runs on the system clock
+    site.start(now, **{**BEFORE, "window_cap": "9000"})
+    assert ctl.main(["status", "--env-file", str(site.settings.env_path)]) == 0
+    out = capsys.readouterr().out
+    assert "pending loosening: limits.coins.USDT.window_cap: 5000 -> 9000 takes effect " in out
+    assert "USDT: 0 of 5000" in out                      # the cap in force, not the file's
+    ctl.main(["check", "--env-file", str(site.settings.env_path)])   # the exchange is not there
+    out = capsys.readouterr().out
+    assert re.search(r"pending loosening\s+limits\.coins\.USDT\.window_cap: 5000 -> 9000", out), out
+
+
+def test_a_file_with_quarantine_zero_is_refused_against_a_real_exchange_by_treasuryctl(site, capsys):
+    """quarantine_hours = 0 with a non-loopback BINANCE_BASE_URL: `check` fails naming the key."""
+    from treasury_bot import ctl
+    env = site.settings.env_path
+    env.write_text(env.read_text().replace(SANDBOX_URL, "https://api.binance.com"))
+    (site.folder / "treasury.toml").write_text(policy_text(quarantine_hours="0"))
+    assert ctl.main(["check", "--env-file", str(env)]) != 0
+    assert re.search(r"FAIL policy\s+.*treasury\.toml: quarantine_hours: 0 is only allowed with a loopback",
+                     capsys.readouterr().out)
