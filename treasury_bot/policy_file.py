@@ -2,7 +2,8 @@
 
 The file's shape (amounts are TOML *strings* in the wire amount grammar, never floats)::
 
-    quarantine_hours = 24            # >= 0; a number (0.5 allowed); 0 only for demos and tests
+    quarantine_hours = 24            # >= 0; a number (0.5 allowed); 0 only with a loopback
+                                     # BINANCE_BASE_URL (check_for_exchange)
     allow_trading_key = false
     allow_unrestricted_ip = false
 

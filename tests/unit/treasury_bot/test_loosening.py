@@ -13,7 +13,7 @@ import pytest
 from tests.support.treasury import COIN_RULES, HOT_ADDRESS
 from tests.unit.treasury_bot.core_support import T0, make_policy
 from treasury_bot.policy import IntentFacts, Usage, decide
-from treasury_bot.loosening import Pending, decode_policy, describe, encode_policy, resolve
+from treasury_bot.loosening import decode_policy, describe, encode_policy, resolve
 from treasury_bot.policy_file import CoinLimits, Destination, LoadedPolicy, Policy, PolicyError, check_for_exchange
 
 HOUR = 3_600_000
