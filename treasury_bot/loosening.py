@@ -264,18 +264,19 @@ def _short(value: str, limit: int = 300) -> str:
     (the full address: the operator must be able to check it), others as JSON."""
     import json
 
+    def shown(item: Any) -> str:
+        return "[" + ", ".join(map(str, item)) + "]" if isinstance(item, list) else str(item)
+
     data = json.loads(value)
     if data is None:
         return "(none)"
     if isinstance(data, dict) and "address" in data:
         parts = [f"{data['coin']}/{data['network']} {data['address']}"]
-        parts += [f"{key} {data[key]}" for key in ("tag", "max_per_transfer", "window_cap", "clients")
+        parts += [f"{key} {shown(data[key])}" for key in ("tag", "max_per_transfer", "window_cap", "clients")
                   if data.get(key) is not None]
-        text = " ".join(str(part) for part in parts)
+        text = " ".join(parts)
     elif isinstance(data, dict):
         text = " ".join(f"{key} {item}" for key, item in data.items() if item is not None)
-    elif isinstance(data, list):
-        text = "[" + ", ".join(map(str, data)) + "]"
     else:
-        text = str(data)
+        text = shown(data)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -190,3 +190,22 @@ def test_a_file_with_quarantine_zero_is_refused_against_a_real_exchange_by_treas
     assert ctl.main(["check", "--env-file", str(env)]) != 0
     assert re.search(r"FAIL policy\s+.*treasury\.toml: quarantine_hours: 0 is only allowed with a loopback",
                      capsys.readouterr().out)
+
+
+def test_a_queued_withdrawal_to_the_replaced_address_is_not_sent_either(site):
+    """Re-pointed while an intent to the old address waits in the queue: the executor, given
+    the policy in force, fails it as destination_changed and sends nothing to either address
+    (the operator replaced that address; the new one is unproven)."""
+    from tests.unit.treasury_bot.core_support import FakeExchange
+    from treasury_bot.executor import Executor
+    now = proven(site)
+    _, live = site.start(now, **BEFORE)
+    assert site.decide(live, now, "queued-old").outcome == "accepted"
+    _, live = site.start(now + HOUR, **{**BEFORE, "cold_address": HOT_ADDRESS})
+    exchange = FakeExchange()
+    executor = Executor(site.ledger, exchange, live.at(now + HOUR).effective, FakeClock(now + HOUR),
+                        api_key="k" * 64, reconcile_every_s=5.0)
+    executor.step()
+    assert exchange.applies == []
+    assert site.ledger.get_intent("queued-old").status == "failed"
+    assert site.ledger.withdrawal(site.ledger.get_intent("queued-old").seq).error_code == "destination_changed"
