@@ -255,11 +255,17 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
 def describe(pending: Pending) -> str:
     """One line for a person: `SETTING OLD -> NEW from YYYY-MM-DD HH:MM:SS UTC`."""
     from treasury_bot.alerts.render import iso_utc  # a pure formatter
-    return (f"{pending.setting}: {_short(pending.old)} -> {_short(pending.new)} "
+    absent = _ABSENT.get(pending.setting.rsplit(".", 1)[-1], "(none)")
+    return (f"{pending.setting}: {_short(pending.old, absent)} -> {_short(pending.new, absent)} "
             f"takes effect {iso_utc(pending.effective_at)} (first seen {iso_utc(pending.first_seen_at)})")
 
 
-def _short(value: str, limit: int = 300) -> str:
+# What an absent optional value means, in words (null would read as "nobody"/"zero").
+_ABSENT = {"clients": "(every client)", "max_per_transfer": "(no limit)", "window_cap": "(no limit)",
+           "approval_above": "(no approval)"}
+
+
+def _short(value: str, absent: str = "(none)", limit: int = 300) -> str:
     """A recorded value for a person: a destination as `COIN/NETWORK ADDRESS tag T ...`
     (the full address: the operator must be able to check it), others as JSON."""
     import json
@@ -269,7 +275,7 @@ def _short(value: str, limit: int = 300) -> str:
 
     data = json.loads(value)
     if data is None:
-        return "(none)"
+        return absent
     if isinstance(data, dict) and "address" in data:
         parts = [f"{data['coin']}/{data['network']} {data['address']}"]
         parts += [f"{key} {shown(data[key])}" for key in ("tag", "max_per_transfer", "window_cap", "clients")

@@ -352,3 +352,14 @@ def test_an_override_in_its_quarantine_refuses_the_start_and_says_when_it_applie
     findings = audit_key(restrictions, account, seen.effective, {p.setting: p.effective_at for p in seen.pending})
     [ip] = [f for f in findings if f.check == "key is IP-restricted"]
     assert ip.fatal and "overrides from 2023-11-15T22:13:20.000Z" in ip.detail
+
+
+@pytest.mark.parametrize("new, shown", [
+    (dest(BASE, "hot-wallet", clients=None), "destination.hot-wallet.clients: [other] -> (every client) "),
+    (usdt(BASE, approval_above=None), "limits.coins.USDT.approval_above: 800 -> (no approval) "),
+    (dest(BASE, "cold-wallet", window_cap=None), "destination.cold-wallet.window_cap: 2000 -> (no limit) "),
+])
+def test_an_absent_value_reads_as_what_it_means(new, shown):
+    """`clients` absent is every client, a cap absent no limit: never a bare "none"."""
+    [pending] = resolve(BASE, new, [], T0).pending
+    assert describe(pending).startswith(shown)
