@@ -17,7 +17,10 @@ from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
 from treasury_bot.operator import OperatorError, approve, reject, resolve
-from treasury_bot.policy_file import PolicyError, load_policy_for
+from treasury_bot.ledger import Ledger
+from treasury_bot.loosening import Resolution, describe
+from treasury_bot.policy_file import Policy, PolicyError, load_policy_for
+from treasury_bot.policy_in_force import resolve_from_ledger
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -332,21 +335,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-def _in_force(ledger, policy):
-    from treasury_bot.policy_in_force import resolve_from_ledger
+def _in_force(ledger: Ledger, policy: Policy) -> Resolution:
+    """The policy the treasury runs with now (DESIGN section 9), read without writing."""
     return resolve_from_ledger(ledger, policy, SystemClock().now_ms())
 
 
-def _pending_lines(ledger, policy) -> list[tuple[bool, str, str]]:
+def _pending_lines(ledger: Ledger, policy: Policy) -> list[tuple[bool, str, str]]:
     """The loosenings waiting for their quarantine (DESIGN section 9), one line each. A
     change the treasury has not seen yet (edited since its start) shows as first seen now:
     its quarantine starts only when the treasury next starts."""
-    from treasury_bot.loosening import describe
     pending = _in_force(ledger, policy).pending
     if not pending:
         return [(True, "pending loosenings", "none")]
     return [(True, "pending loosening", describe(p)) for p in pending]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
