@@ -139,6 +139,9 @@ def test_the_start_summary_lists_every_pending_loosening_with_its_utc_time(site)
     assert any(line.startswith("limits.coins.USDT.window_cap: 5000 -> 9000 takes effect ") for line in lines)
     assert any(line.startswith("limits.max_transfers_per_hour: 20 -> 40 takes effect ") for line in lines)
     assert all("T" in line and "Z" in line for line in lines)
+    [changed] = site.ledger.conn.execute(
+        "SELECT facts FROM alert_outbox WHERE kind = 'policy_changed' ORDER BY seq DESC LIMIT 1").fetchall()
+    assert json.loads(changed[0])["pending_loosenings"].split("; ") == lines   # the CRITICAL mail too
 
 
 def test_approve_uses_the_policy_in_force_not_the_file(site):
