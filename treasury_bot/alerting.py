@@ -120,3 +120,9 @@ def start_summary(conn: sqlite3.Connection, *, at: int, version: str, api_key: s
         at_ms=at, version=version, api_key=api_key, policy_sha256=policy_sha256,
         destinations=destinations, open_withdrawals=open_withdrawals,
         pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings)))
+
+
+def clock_disagreement(conn: sqlite3.Connection, *, offset_ms: int, host_ms: int, exchange_ms: int,
+                       threshold_ms: int, at: int) -> None:
+    store.enqueue(conn, events.clock_disagreement(at_ms=at, offset_ms=offset_ms, host_ms=host_ms,
+                                                  exchange_ms=exchange_ms, threshold_ms=threshold_ms))
