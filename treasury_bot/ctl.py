@@ -18,6 +18,7 @@ from treasury_bot.decider import load_usage
 from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
 from treasury_bot.operator import OperatorError, approve, reject, resolve
 from treasury_bot.policy_file import PolicyError, load_policy
+from treasury_bot.trusted_clock import host_clock
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -215,9 +216,11 @@ def cmd_show(args) -> int:
 
 def _operator_action(args, action, *, need_policy: bool = False) -> int:
     """Run one operator action on the ledger; print its result, or why it was refused."""
-    ledger, policy, _ = _ledger_and_policy(args, need_policy=need_policy)
+    ledger, policy, settings = _ledger_and_policy(args, need_policy=need_policy)
     try:
-        result = action(ledger, policy, SystemClock())
+        # The same host clock as the treasury's (with its test-only offset, sandbox only), so
+        # that the offset it stored in the ledger corrects it exactly (operator.ledger_now).
+        result = action(ledger, policy, host_clock(settings))
     except OperatorError as exc:
         print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
         return EXIT_FAIL

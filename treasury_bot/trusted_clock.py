@@ -182,7 +182,8 @@ class ClockWatch:
         return min(self.max_backoff_s, self.every_s * 2 ** (self.failures - 1))
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
+        """Check every `every_s` until `stop` (the start did the first check)."""
+        while not stop.wait(self.next_delay_s()):
             try:
                 self.check_once()
                 self.failures = 0
@@ -190,4 +191,3 @@ class ClockWatch:
                 self.failures += 1
                 log.warning("clock_check_failed", failures=self.failures,
                             retry_in_s=self.next_delay_s(), exc_info=True)
-            stop.wait(self.next_delay_s())
