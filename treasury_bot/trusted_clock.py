@@ -111,7 +111,7 @@ class AnchoredClock:
     def _reading(self) -> int:
         assert self._anchor is not None
         exchange_ms, at = self._anchor
-        return exchange_ms + int((self.host.monotonic() - at) * 1000)
+        return exchange_ms + int(round((self.host.monotonic() - at) * 1000))
 
     def now_ms(self) -> int:
         with self._lock:
