@@ -130,7 +130,7 @@ def _s_clock(f: Mapping[str, FactValue]) -> str:
     offset = f.get("exchange_minus_host")
     if not isinstance(offset, int):
         return "host clock and exchange clock disagree"
-    seconds = abs(offset) // 1000
+    seconds = (abs(offset) + 500) // 1000  # to the nearest second: a measurement is off by ms
     hours, rest = divmod(seconds, 3600)
     span = f"{hours} h {rest // 60} min" if hours else (f"{rest // 60} min {rest % 60} s" if rest >= 60 else f"{rest} s")
     side = "behind" if offset > 0 else "ahead of"
