@@ -16,9 +16,10 @@ from common.logs import mask_key, setup_logging
 from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
-from treasury_bot.operator import OperatorError, approve, reject, resolve
+from treasury_bot.operator import OperatorError, approve, ledger_now, reject, resolve
 from treasury_bot.policy_file import PolicyError, load_policy
-from treasury_bot.trusted_clock import host_clock
+from treasury_bot.trusted_clock import (META_DISAGREEMENT_SINCE, META_MEASURED_AT, META_OFFSET_MS,
+                                        host_clock)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -132,9 +133,10 @@ def _ledger_and_policy(args, need_policy: bool = False):
 
 
 def cmd_status(args) -> int:
-    ledger, policy, _ = _ledger_and_policy(args, need_policy=True)
+    ledger, policy, settings = _ledger_and_policy(args, need_policy=True)
     try:
-        now = SystemClock().now_ms()
+        # The treasury's time (the exchange's), not this host's: see operator.ledger_now.
+        now = ledger_now(ledger, host_clock(settings))
         open_items = ledger.intents_with_status(OPEN_STATUSES, limit=100_000)
         print(f"open intents: {len(open_items)}")
         for record in open_items:
@@ -156,9 +158,21 @@ def cmd_status(args) -> int:
         print(f"coin rules fetched: {_utc(rules[0]) if rules else 'never'}")
         from treasury_bot.alerts import store
         print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
+        print(_clock_line(ledger))
     finally:
         ledger.close()
     return EXIT_OK
+
+
+def _clock_line(ledger) -> str:
+    """The host-to-exchange offset the treasury last measured (treasury_bot/trusted_clock.py)."""
+    offset = ledger.get_meta(META_OFFSET_MS)
+    if not offset:
+        return "clock: not measured yet"
+    measured = ledger.get_meta(META_MEASURED_AT)
+    apart = " (more than 60 s apart: alerted)" if ledger.get_meta(META_DISAGREEMENT_SINCE) else ""
+    return (f"clock: exchange minus host {offset} ms, measured "
+            f"{_utc(int(measured)) if measured else '?'}{apart}")
 
 
 def _percent(used, cap) -> str:
