@@ -202,7 +202,7 @@ class IntentServer:
             self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
         try:
             result = decide_batch(self.ledger, [incoming for _, incoming in intents], context,
-                                  self.tracker.usage(context.now_ms))
+                                  self.tracker.usage(context.now_ms), usage_as_of_seq=self._last_published)
         except Exception:
             log.critical("decision_batch_failed", exc_info=True, intents=len(intents))
             for slot, _ in intents:

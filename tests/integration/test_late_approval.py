@@ -125,3 +125,38 @@ def test_an_approval_is_stamped_no_earlier_than_the_ledger_nor_the_exchange(tmp_
         assert made.ctl.get_intent("p2").counted_at == T0 + HOUR_S * 1000 + 123
     finally:
         made.close()
+
+
+def test_an_approval_committed_after_the_usage_was_read_is_counted_by_the_batch(tmp_path):
+    """The last gap: an approval commits between the server's catch-up and its batch's
+    write lock. The batch sees the ledger moved on and sums the usage afresh inside it."""
+    from treasury_bot.decider import DecisionContext, Incoming, decide_batch
+    from treasury_bot.usage_tracker import UsageTracker
+
+    clock = FakeClock(T0)
+    the_policy = policy(POLICY_TOML)
+    server_ledger, ctl = open_ledger(tmp_path / "l.sqlite"), open_ledger(tmp_path / "l.sqlite")
+    try:
+        with ctl.transaction():
+            ctl.save_coin_rules(to_snapshot(COIN_RULES), T0)
+            for d in the_policy.destinations:
+                ctl.upsert_destination_seen(d.label, d.coin, d.network, d.address, d.tag, 0, 0)
+
+        def batch(*pairs: tuple[str, str], usage=None, as_of=None):
+            items = [Incoming("signal", intent(i, a, clock.now_ms()), b"raw") for i, a in pairs]
+            ctx = DecisionContext(the_policy, COIN_RULES, {d.label: 0 for d in the_policy.destinations},
+                                  clock.now_ms())
+            return decide_batch(server_ledger, items, ctx, usage, usage_as_of_seq=as_of)
+
+        assert batch(("big", "850")).replies[0].outcome == "pending_approval"
+        clock.advance(25 * HOUR_S)
+        tracker = UsageTracker(24)
+        tracker.reload(server_ledger, clock.now_ms(), clock.monotonic())
+        stale, seen = tracker.usage(clock.now_ms()), server_ledger.last_transition_seq()
+        approve(ctl, the_policy, "big", clock)           # commits after the usage was read
+        result = batch(*[(f"b{n}", "800") for n in range(6)], usage=stale, as_of=seen)
+        assert [r.outcome for r in result.replies] == ["accepted"] * 5 + ["rejected"]
+        assert load_usage(ctl, the_policy, clock.now_ms()).coin_sum("USDT") == Decimal("4850")
+    finally:
+        server_ledger.close()
+        ctl.close()
