@@ -18,9 +18,10 @@ from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy import IntentFacts, recheck_for_approval
 from treasury_bot.policy_file import Policy
 from treasury_bot.quarantine import Seen, usable_from
-from treasury_bot.trusted_clock import META_OFFSET_MS
+from treasury_bot.trusted_clock import META_MEASURED_AT, META_OFFSET_MS
 
 SOURCE = "operator"
+OFFSET_FRESH_MS = 10 * 60_000   # the treasury re-measures every 60 s while it runs
 
 
 class OperatorError(Exception):
@@ -57,14 +58,22 @@ def ledger_now(ledger: Ledger, clock: Clock) -> int:
     until window_hours after it. A stamp later than the truth keeps it counted longer (a
     transfer refused, never one allowed too many); an earlier one would let it expire
     early, or even be behind what the treasury's usage tracker has already expired, and so
-    reopen capacity. A host clock behind the treasury's is the dangerous case, and the
-    ledger's latest time bounds it whatever the offset's age."""
-    offset_text = ledger.get_meta(META_OFFSET_MS)
+    reopen capacity. So: an offset the treasury has not refreshed for OFFSET_FRESH_MS (it
+    is stopped, or its checks fail) may be out of date, and is only allowed to move the
+    stamp later, never earlier than the host's own reading; and the ledger's latest time
+    bounds a host clock that is behind, whatever the offset."""
+    host = clock.now_ms()
+    corrected = host
     try:
-        offset = int(offset_text) if offset_text else 0
+        offset = int(ledger.get_meta(META_OFFSET_MS) or 0)
+        measured_at = int(ledger.get_meta(META_MEASURED_AT) or 0)
     except ValueError:
-        offset = 0
-    return max(clock.now_ms() + offset, ledger.latest_transition_at())
+        offset, measured_at = 0, 0
+    if offset:
+        corrected = host + offset
+        if abs(corrected - measured_at) > OFFSET_FRESH_MS:
+            corrected = max(host, corrected)
+    return max(corrected, ledger.latest_transition_at())
 
 
 def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:

@@ -109,7 +109,8 @@ def test_an_intent_approved_after_its_hour_counts_in_the_hourly_count(tmp_path):
 
 def test_an_approval_is_stamped_no_earlier_than_the_ledger_nor_the_exchange(tmp_path):
     """treasuryctl's host clock 10 min behind the treasury's: the stamp is host time plus
-    the offset the treasury stored, and never before the latest transition."""
+    the offset the treasury stored, and never before the latest transition; an offset the
+    treasury has not refreshed lately may only make the stamp later."""
     made = Setup(tmp_path, POLICY_TOML)
     try:
         assert made.send("big", "850").status == "pending_approval"
@@ -121,8 +122,17 @@ def test_an_approval_is_stamped_no_earlier_than_the_ledger_nor_the_exchange(tmp_
         made.send("p2", "850")
         with made.ctl.transaction():
             made.ctl.set_meta("clock.exchange_minus_host_ms", "600123")
+            made.ctl.set_meta("clock.measured_at", str(T0 + HOUR_S * 1000))
         approve(made.ctl, made.policy, "p2", behind)
         assert made.ctl.get_intent("p2").counted_at == T0 + HOUR_S * 1000 + 123
+        # A host 10 min ahead, with an offset measured long ago that says "subtract 20 min":
+        # the stale offset may not move the stamp before the host's own reading.
+        ahead = FakeClock(T0 + 3 * HOUR_S * 1000 + 600_000)
+        made.send("p3", "850")
+        with made.ctl.transaction():
+            made.ctl.set_meta("clock.exchange_minus_host_ms", "-1200000")
+        approve(made.ctl, made.policy, "p3", ahead)
+        assert made.ctl.get_intent("p3").counted_at == ahead.now_ms()
     finally:
         made.close()
 
