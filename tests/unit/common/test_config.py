@@ -285,3 +285,15 @@ def test_the_test_clock_offset_is_read_only_against_a_loopback_exchange(tmp_path
 def test_a_bad_test_clock_offset_is_named(tmp_path, value):
     with pytest.raises(ConfigError, match="TREASURY_TEST_CLOCK_OFFSET_MS"):
         treasury(tmp_path, extra=f"\nTREASURY_TEST_CLOCK_OFFSET_MS={value}\n")
+
+
+def test_treasury_bot_run_refuses_a_test_clock_offset_against_binance_with_the_config_exit_code(tmp_path, capsys):
+    """Exit 2 (a config error) and a clear message, before anything is opened."""
+    from treasury_bot import cli
+
+    path = env_file(tmp_path / "conf", TREASURY_ENV.replace("http://127.0.0.1:9000", "https://api.binance.com")
+                    + "\nTREASURY_TEST_CLOCK_OFFSET_MS=21600000\n")
+    assert cli.main(["run", "--env-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "TREASURY_TEST_CLOCK_OFFSET_MS is only allowed with a loopback BINANCE_BASE_URL" in err
+    assert not (tmp_path / "conf" / "data").exists()   # no ledger was created
