@@ -1,8 +1,9 @@
 """`treasury-bot run`: start-up checks, then the server loop and its worker threads.
 
-Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> clock offset ->
+Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
+(the treasury runs on it: treasury_bot/trusted_clock.py) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
-start summary -> threads (alert sender, executor, poller, coin-rules refresher) ->
+start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch) ->
 serve until SIGTERM/SIGINT, then stop everything within a few seconds and exit 0.
 Each thread has its own ledger connection and its own exchange client.
 """
