@@ -54,3 +54,21 @@ def test_a_treasury_whose_host_clock_is_six_hours_off_decides_on_time_and_alerts
         assert "test_clock_offset" in log and "binance_clock_skew" not in log
     finally:
         treasury.terminate()
+
+
+def test_the_offset_file_sets_a_running_treasurys_host_clock(tmp_path, sandbox, sink):
+    """TREASURY_TEST_CLOCK_OFFSET_FILE (re-read every second, for the chaos soak's steps)
+    is read by the real process: a file saying -6 h gives the alert at start."""
+    offset_file = tmp_path / "clock-offset"
+    offset_file.write_text(str(-SIX_HOURS_MS))
+    treasury = TreasuryProcess(tmp_path, sandbox, smtp=(sink.host, sink.port),
+                               extra_env={"TREASURY_TEST_CLOCK_OFFSET_FILE": str(offset_file)}).start()
+    try:
+        with treasury.client() as client:
+            assert client.send_intent(new_intent("fresh-file", "25")).outcome == "accepted"
+        mail = wait_alert(sink, "clock_disagreement")
+        assert "host clock 6 h 0 min behind the exchange's clock" in mail.subject, mail.subject
+        stored = int(treasury.query("SELECT value FROM meta WHERE key = 'clock.exchange_minus_host_ms'")[0][0])
+        assert abs(stored - SIX_HOURS_MS) < 5_000
+    finally:
+        treasury.terminate()
