@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Protocol
@@ -54,3 +55,67 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.advance(seconds)
+
+    def step_wall(self, ms: int) -> None:
+        """A wall-clock step (NTP, an operator, a VM resume): monotonic time does not move."""
+        with self._lock:
+            self._now_ms += ms
+
+
+class OffsetClock:
+    """The host clock shifted by a test-only offset, to play a skewed or stepped host clock
+    in e2e and chaos tests (TREASURY_TEST_CLOCK_OFFSET_MS / TREASURY_TEST_CLOCK_OFFSET_FILE,
+    refused unless the exchange is the loopback sandbox: common/config.py).
+
+    Only the wall clock moves: `monotonic` and `sleep` are the base clock's, as a real
+    clock step leaves CLOCK_MONOTONIC alone. With `offset_file`, the file's integer (ms)
+    replaces `offset_ms` while the file exists and holds one; it is read again at most
+    once per `reread_s` (monotonic), so a test can step the clock of a running process.
+    A file that cannot be read or parsed keeps the last good value.
+    """
+
+    def __init__(self, base: Clock, offset_ms: int = 0, offset_file: os.PathLike[str] | str | None = None,
+                 *, reread_s: float = 1.0) -> None:
+        self._base = base
+        self._env_offset_ms = offset_ms
+        self._offset_ms = offset_ms
+        self._file = offset_file
+        self._reread_s = reread_s
+        self._next_read = float("-inf")
+        self._lock = threading.Lock()
+
+    def offset_ms(self) -> int:
+        if self._file is None:
+            return self._offset_ms
+        with self._lock:
+            mono = self._base.monotonic()
+            if mono >= self._next_read:
+                self._next_read = mono + self._reread_s
+                self._offset_ms = _read_offset_file(self._file, self._env_offset_ms, self._offset_ms)
+            return self._offset_ms
+
+    def now_ms(self) -> int:
+        return self._base.now_ms() + self.offset_ms()
+
+    def monotonic(self) -> float:
+        return self._base.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self._base.sleep(seconds)
+
+
+def _read_offset_file(path: os.PathLike[str] | str, default: int, last: int) -> int:
+    """The file's offset; `default` when the file is absent or empty; `last` when unreadable."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+    except FileNotFoundError:
+        return default
+    except (OSError, UnicodeDecodeError):
+        return last
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        return last

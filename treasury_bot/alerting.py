@@ -124,3 +124,9 @@ def start_summary(conn: sqlite3.Connection, *, at: int, version: str, api_key: s
         destinations=destinations, open_withdrawals=open_withdrawals,
         pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings),
         pending_loosenings=tuple(pending_loosenings)))
+
+
+def clock_disagreement(conn: sqlite3.Connection, *, offset_ms: int, host_ms: int, exchange_ms: int,
+                       threshold_ms: int, at: int) -> None:
+    store.enqueue(conn, events.clock_disagreement(at_ms=at, offset_ms=offset_ms, host_ms=host_ms,
+                                                  exchange_ms=exchange_ms, threshold_ms=threshold_ms))

@@ -1,8 +1,9 @@
 """`treasury-bot run`: start-up checks, then the server loop and its worker threads.
 
-Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> clock offset ->
+Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
+(the treasury runs on it: treasury_bot/trusted_clock.py) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
-start summary -> threads (alert sender, executor, poller, coin-rules refresher) ->
+start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch) ->
 serve until SIGTERM/SIGINT, then stop everything within a few seconds and exit 0.
 Each thread has its own ledger connection and its own exchange client.
 """
@@ -18,7 +19,7 @@ import zmq
 
 from common import __version__
 from common.binance import AuthError, BinanceClient, ExchangeError
-from common.clock import Clock, SystemClock
+from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
@@ -37,6 +38,7 @@ from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
 from treasury_bot.policy_in_force import LivePolicy, record, resolve_from_ledger
 from treasury_bot.quarantine import Seen, observe
 from treasury_bot.server import Authenticator, IntentServer
+from treasury_bot.trusted_clock import AnchoredClock, ClockWatch, Measurement, host_clock
 
 log = get_logger("treasury")
 
@@ -54,7 +56,12 @@ def open_ledger(path) -> Ledger:
 
 def new_client(settings: TreasurySettings, clock: Clock, *, sync: bool = True) -> BinanceClient:
     """One exchange client per thread, its clock offset measured up front (a failure here is
-    only logged: the client resyncs on -1021 anyway)."""
+    only logged: the client resyncs on -1021 anyway).
+
+    The treasury's clients sign with the exchange-anchored clock (issue 10): a host clock
+    step then causes no -1021 at all, and `clock.now_ms() + client.time_offset_ms` stays
+    the exchange's time for every caller that holds the same clock (the offset is the
+    small drift since the last anchor, measured against that same clock)."""
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
                            clock=clock)
     if sync:
@@ -80,7 +87,8 @@ class Running:
 
 def run(settings: TreasurySettings, *, clock: Clock | None = None,
         stop: threading.Event | None = None) -> int:
-    clock = clock or SystemClock()
+    # `clock` is the host clock; the treasury runs on the exchange's, anchored below.
+    host = clock or host_clock(settings)
     stop = stop or threading.Event()
     for warning in settings.warnings:
         log.warning("env_file_permissions", detail=warning)
@@ -94,11 +102,14 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         log.critical("start_refused", reason=str(exc))
         return EXIT_CONFIG
     ledger = open_ledger(settings.ledger_path)
+    clock = AnchoredClock(host, new_client(settings, host, sync=False).server_time)
     sender = AlertSender(settings.ledger_path, settings.smtp, clock=clock)
     sender.start()
     running = Running(ledger, sender)
     try:
+        measurement = anchor_clock(clock)
         cache, resolution = start_checks(settings, loaded, ledger, clock)
+        ClockWatch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
         serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution)
         return EXIT_CRASH if running.crashed else EXIT_OK
@@ -117,6 +128,14 @@ def _mail_before_exit(settings: TreasurySettings, sender: AlertSender, clock: Cl
         AlertSender(settings.ledger_path, settings.smtp, clock=clock).drain_once()
     except Exception:
         log.warning("alert_flush_failed", exc_info=True)
+
+
+def anchor_clock(clock: AnchoredClock) -> Measurement:
+    """The first anchor: the treasury never decides on the host's clock. Raises StartRefused."""
+    try:
+        return clock.measure()
+    except ExchangeError as exc:
+        raise StartRefused(f"cannot read the exchange's clock: {exc}") from None
 
 
 def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
@@ -244,6 +263,8 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
             ledger, new_client(settings, clock), clock, interval_s=poll_s,
             stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
+        _thread("clock", stop, running, _with_ledger(settings, lambda ledger: ClockWatch(
+            clock, ledger).run(stop))),  # type: ignore[arg-type]  (run() passes the AnchoredClock)
     )
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),

@@ -16,11 +16,13 @@ from common.logs import mask_key, setup_logging
 from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
-from treasury_bot.operator import OperatorError, approve, reject, resolve
+from treasury_bot.operator import OperatorError, approve, ledger_now, reject, resolve
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_file import Policy, PolicyError, load_policy_for
 from treasury_bot.policy_in_force import resolve_from_ledger
+from treasury_bot.trusted_clock import (META_DISAGREEMENT_SINCE, META_MEASURED_AT, META_OFFSET_MS,
+                                        host_clock)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -138,9 +140,10 @@ def _ledger_and_policy(args, need_policy: bool = False):
 
 
 def cmd_status(args) -> int:
-    ledger, policy, _ = _ledger_and_policy(args, need_policy=True)
+    ledger, policy, settings = _ledger_and_policy(args, need_policy=True)
     try:
-        now = SystemClock().now_ms()
+        # The treasury's time (the exchange's), not this host's: see operator.ledger_now.
+        now = ledger_now(ledger, host_clock(settings))
         for _, name, detail in _pending_lines(ledger, policy):
             print(f"{name}: {detail}")
         policy = _in_force(ledger, policy).effective  # the limits in force, not the file's
@@ -165,9 +168,21 @@ def cmd_status(args) -> int:
         print(f"coin rules fetched: {_utc(rules[0]) if rules else 'never'}")
         from treasury_bot.alerts import store
         print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
+        print(_clock_line(ledger))
     finally:
         ledger.close()
     return EXIT_OK
+
+
+def _clock_line(ledger) -> str:
+    """The host-to-exchange offset the treasury last measured (treasury_bot/trusted_clock.py)."""
+    offset = ledger.get_meta(META_OFFSET_MS)
+    if not offset:
+        return "clock: not measured yet"
+    measured = ledger.get_meta(META_MEASURED_AT)
+    apart = " (more than 60 s apart: alerted)" if ledger.get_meta(META_DISAGREEMENT_SINCE) else ""
+    return (f"clock: exchange minus host {offset} ms, measured "
+            f"{_utc(int(measured)) if measured else '?'}{apart}")
 
 
 def _percent(used, cap) -> str:
@@ -225,9 +240,11 @@ def cmd_show(args) -> int:
 
 def _operator_action(args, action, *, need_policy: bool = False) -> int:
     """Run one operator action on the ledger; print its result, or why it was refused."""
-    ledger, policy, _ = _ledger_and_policy(args, need_policy=need_policy)
+    ledger, policy, settings = _ledger_and_policy(args, need_policy=need_policy)
     try:
-        result = action(ledger, policy, SystemClock())
+        # The same host clock as the treasury's (with its test-only offset, sandbox only), so
+        # that the offset it stored in the ledger corrects it exactly (operator.ledger_now).
+        result = action(ledger, policy, host_clock(settings))
     except OperatorError as exc:
         print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
         return EXIT_FAIL
@@ -337,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _in_force(ledger: Ledger, policy: Policy) -> Resolution:
     """The policy the treasury runs with now (DESIGN section 9), read without writing."""
-    return resolve_from_ledger(ledger, policy, SystemClock().now_ms())
+    return resolve_from_ledger(ledger, policy, ledger_now(ledger, SystemClock()))
 
 
 def _pending_lines(ledger: Ledger, policy: Policy) -> list[tuple[bool, str, str]]:

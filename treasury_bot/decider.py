@@ -93,13 +93,17 @@ def counted_transfers(rows) -> list[CountedTransfer]:
 
 
 def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext,
-                 usage: Usage | None = None) -> BatchResult:
+                 usage: Usage | None = None, usage_as_of_seq: int | None = None) -> BatchResult:
     """Decide and journal every item in one transaction; return the replies in order.
 
     `usage` is what already counts against the limits (the server keeps it up to date in
-    memory); without it, it is summed from the ledger inside the transaction."""
+    memory); without it, it is summed from the ledger inside the transaction.
+    `usage_as_of_seq`: the last transition `usage` knows of; if another writer committed
+    since, `usage` is summed afresh (an approval adds to it: issue 10 defect 2)."""
     result = BatchResult()
     with ledger.transaction():
+        if usage_as_of_seq is not None and ledger.last_transition_seq() != usage_as_of_seq:
+            usage = None  # inside the write lock: nothing can commit between this and the decisions
         existing = ledger.find_intents(item.intent.intent_id for item in items)
         if usage is None and len(existing) < len(items):
             usage = load_usage(ledger, ctx.policy, ctx.now_ms)

@@ -559,6 +559,21 @@ class Ledger:
         self.conn.executemany(
             "INSERT INTO pending_loosenings(setting, old_value, new_value, first_seen_at, effective_at)"
             " VALUES (?,?,?,?,?)", pending)
+    # -- approvals and clocks (issue 10) ------------------------------------------------
+
+    def count_from(self, record: IntentRecord, at: int) -> None:
+        """An approved intent counts in the windows from `at` (DESIGN section 9)."""
+        self.conn.execute("UPDATE intents SET counted_at = ? WHERE seq = ? AND counted_at IS NOT NULL",
+                          (at, record.seq))
+
+    def latest_transition_at(self, recent: int = 1000) -> int:
+        """The latest `at` among the newest `recent` transitions (0 if none). The treasury
+        stamps on a clock that never goes back, so the newest rows hold the latest time;
+        reading only those keeps this O(recent) inside an approval's write transaction."""
+        row = self.conn.execute(
+            "SELECT MAX(at) FROM (SELECT at FROM transitions ORDER BY seq DESC LIMIT ?)",
+            (recent,)).fetchone()
+        return row[0] or 0
 
 
 def _split_sql(script: str) -> list[str]:

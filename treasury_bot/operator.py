@@ -18,8 +18,10 @@ from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy import IntentFacts, recheck_for_approval
 from treasury_bot.policy_file import Policy
 from treasury_bot.policy_in_force import resolve_from_ledger
+from treasury_bot.trusted_clock import META_MEASURED_AT, META_OFFSET_MS
 
 SOURCE = "operator"
+OFFSET_FRESH_MS = 10 * 60_000   # the treasury re-measures every 60 s while it runs
 
 
 class OperatorError(Exception):
@@ -46,10 +48,39 @@ def _pending(ledger: Ledger, intent_id: str, wanted: str) -> IntentRecord:
     return record
 
 
+def ledger_now(ledger: Ledger, clock: Clock) -> int:
+    """treasuryctl's time for an approval: the host clock corrected by the offset the
+    treasury last measured to the exchange (its own clock is the exchange's:
+    treasury_bot/trusted_clock.py), and never earlier than the latest time already in the
+    ledger. Call inside the transaction.
+
+    Why later is the safe side: an approved intent counts in the windows from this stamp
+    until window_hours after it. A stamp later than the truth keeps it counted longer (a
+    transfer refused, never one allowed too many); an earlier one would let it expire
+    early, or even be behind what the treasury's usage tracker has already expired, and so
+    reopen capacity. So: an offset the treasury has not refreshed for OFFSET_FRESH_MS (it
+    is stopped, or its checks fail) may be out of date, and is only allowed to move the
+    stamp later, never earlier than the host's own reading; and the ledger's latest time
+    bounds a host clock that is behind, whatever the offset."""
+    host = clock.now_ms()
+    corrected = host
+    try:
+        offset = int(ledger.get_meta(META_OFFSET_MS) or 0)
+        measured_at = int(ledger.get_meta(META_MEASURED_AT) or 0)
+    except ValueError:
+        offset, measured_at = 0, 0
+    if offset:
+        corrected = host + offset
+        if abs(corrected - measured_at) > OFFSET_FRESH_MS:
+            corrected = max(host, corrected)
+    return max(corrected, ledger.latest_transition_at())
+
+
 def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
-    """Approve a pending intent after re-checking rules 6-10 now; refuse with their code."""
-    now = clock.now_ms()
+    """Approve a pending intent after re-checking rules 6-10 now; refuse with their code.
+    From now on it counts in the window sums and the hourly count (DESIGN section 9)."""
     with ledger.transaction():
+        now = ledger_now(ledger, clock)
         record = _pending(ledger, intent_id, "pending_approval")
         snapshot = ledger.load_coin_rules()
         if snapshot is None:
@@ -70,6 +101,9 @@ def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: 
         detail = f"approved by the operator{': ' + note if note else ''}"
         ledger.set_outcome(record, "accepted", None, detail, now, SOURCE)
         ledger.set_status(record, "queued", now, SOURCE, detail)
+        # Issue 10 defect 2: without this, an intent approved a window after it arrived
+        # never counted, and the cap could be exceeded by every late approval.
+        ledger.count_from(record, now)
     return ActionResult(intent_id, "queued", "approved: the treasury will withdraw it")
 
 

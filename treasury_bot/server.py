@@ -15,7 +15,6 @@ Envelope rules (DESIGN section 2):
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -29,6 +28,7 @@ from common.curve import KeyPair, configure_server
 from common.logs import get_logger
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.ledger import Ledger
+from treasury_bot.policy import CountedTransfer
 from treasury_bot.usage_tracker import UsageTracker
 
 log = get_logger("treasury.server")
@@ -186,17 +186,23 @@ class IntentServer:
     def _decide(self, intents, replies) -> list[messages.WithdrawalEvent]:
         if not intents:
             return []
+        # Other writers first: an approval (treasuryctl) adds to the usage, and a batch
+        # decided before the tracker learns of it could spend the same capacity twice.
+        self._publish_other_transitions(force=True)
         context = self.decision_context()
         if context.now_ms < self._last_now_ms:
-            # The wall clock stepped back: decide at the latest time already used, so that
-            # nothing the usage tracker expired can come back uncounted.
-            context = dataclasses.replace(context, now_ms=self._last_now_ms)
+            # The clock went back (the treasury's exchange-anchored clock never does; an
+            # injected one may). Deciding at the latest time seen instead, as before, refused
+            # every fresh intent as stale for as long as the step had lasted (issue 10
+            # defect 4); recounting from the ledger at this time keeps anything the tracker
+            # expired from coming back uncounted.
+            self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
         self._last_now_ms = context.now_ms
         if self.clock.monotonic() >= self.tracker.next_resync:
             self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
         try:
             result = decide_batch(self.ledger, [incoming for _, incoming in intents], context,
-                                  self.tracker.usage(context.now_ms))
+                                  self.tracker.usage(context.now_ms), usage_as_of_seq=self._last_published)
         except Exception:
             log.critical("decision_batch_failed", exc_info=True, intents=len(intents))
             for slot, _ in intents:
@@ -224,10 +230,10 @@ class IntentServer:
     def publish(self, event: messages.WithdrawalEvent) -> None:
         self.pub.send_multipart([messages.EVENT_TOPIC, messages.encode(event)])
 
-    def _publish_other_transitions(self) -> None:
+    def _publish_other_transitions(self, force: bool = False) -> None:
         """Publish status changes made by the executor, the poller and treasuryctl."""
         now = self.clock.monotonic()
-        if now < self._next_publish_check:
+        if now < self._next_publish_check and not force:
             return
         self._next_publish_check = now + POLL_MS / 1000
         newest = self.ledger.last_transition_seq()
@@ -237,7 +243,18 @@ class IntentServer:
         for transition in self.ledger.transitions_after(self._last_published, until=newest,
                                                         skip_source="decider", limit=100000):
             self.tracker.follow(transition.intent_id, transition.to_status, transition.source)
+            if transition.from_status == "pending_approval" and transition.to_status == "queued":
+                self._count_from_approval(transition.intent_id, transition.at)
             self.publish(messages.WithdrawalEvent(
                 intent_id=transition.intent_id, status=transition.to_status,  # type: ignore[arg-type]
                 withdrawal_id=transition.withdrawal_id, tx_id=transition.tx_id, at=transition.at))
         self._last_published = newest
+
+    def _count_from_approval(self, intent_id: str, at: int) -> None:
+        """An approved intent counts from the moment it was approved (DESIGN section 9)."""
+        record = self.ledger.get_intent(intent_id)
+        if record is None or record.counted_at is None:
+            return
+        self.tracker.restamp(CountedTransfer(
+            intent_id=record.intent_id, coin=record.coin, destination=record.destination,
+            amount=record.amount_value, accepted_at_ms=at, in_window=True))

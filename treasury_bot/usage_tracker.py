@@ -6,10 +6,16 @@ transfers in the window; this keeps the same figures incrementally instead:
 - `add` counts what the decider itself just accepted, after its commit;
 - `drop_from_window` / `uncount` follow what other writers did (the executor, the
   poller, treasuryctl), learned from the transitions table;
+- `restamp` follows an operator's approval: the intent counts again from that moment
+  (DESIGN section 9; issue 10 defect 2);
 - time expires entries as the rolling window and the hour move on.
-Only the decider adds counted rows; other writers only ever remove. So between a removal
-in the ledger and the moment we learn of it, these figures can only be too high, never
-too low: the error is on the safe side (a transfer refused, never one allowed too many).
+Besides the decider, only an approval adds to the usage, and the server follows other
+writers' transitions before each batch it decides; other writers only ever remove. So
+between a removal in the ledger and the moment we learn of it, these figures can only be
+too high, never too low: the error is on the safe side (a transfer refused, never one
+allowed too many).
+The deques are kept in the order of `at` (an approval's new time, or a decision stamped
+a little before an approval, lands in its place), so expiry from their fronts is exact.
 The semantics are `policy.summarize_usage`'s, and a test holds the two equal.
 """
 
@@ -71,8 +77,8 @@ class UsageTracker:
         entry = _Entry(transfer.coin, transfer.destination, transfer.amount, transfer.accepted_at_ms,
                        transfer.in_window)
         self.entries[transfer.intent_id] = entry
-        self.by_time.append(transfer.intent_id)
-        self.hour_order.append(transfer.intent_id)
+        self._insert_in_order(self.by_time, transfer.intent_id, entry.at)
+        self._insert_in_order(self.hour_order, transfer.intent_id, entry.at)
         self.hour_count += 1
         if entry.in_window:
             self._add_sums(entry, +1)
@@ -129,3 +135,32 @@ class UsageTracker:
         for sums, key in ((self.coin_sums, entry.coin), (self.destination_sums, entry.destination)):
             if sums[key] == 0:
                 del sums[key]
+
+    # -- approvals (issue 10 defect 2) ---------------------------------------------------
+
+    def restamp(self, transfer: CountedTransfer) -> None:
+        """An approved intent counts from `transfer.accepted_at_ms` (the approval), whether
+        its pending count is still held or already expired."""
+        old = self.entries.pop(transfer.intent_id, None)
+        if old is not None:
+            if old.in_window:
+                self._add_sums(old, -1)
+            if old.in_hour:
+                self.hour_count -= 1
+            for order in (self.by_time, self.hour_order):
+                try:
+                    order.remove(transfer.intent_id)
+                except ValueError:
+                    pass  # already expired from the hour
+        self.add(transfer)
+
+    def _insert_in_order(self, order: deque[str], intent_id: str, at: int) -> None:
+        """Append, or insert before the newer entries (rare: approvals, and decisions stamped
+        just before an approval), so that each deque stays sorted by `at`."""
+        if not order or self.entries[order[-1]].at <= at:
+            order.append(intent_id)
+            return
+        index = len(order)
+        while index > 0 and self.entries[order[index - 1]].at > at:
+            index -= 1
+        order.insert(index, intent_id)

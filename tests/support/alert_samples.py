@@ -61,4 +61,7 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.POLICY_CHANGED: events.policy_changed(
             at_ms=at_ms, path="/etc/treasury/treasury.toml", old_sha256="a1" * 32, new_sha256="b2" * 32),
         model.TEST: events.mail_test(at_ms=at_ms, detail="from the tests"),
+        model.CLOCK_DISAGREEMENT: events.clock_disagreement(
+            at_ms=at_ms, offset_ms=-21_600_000, host_ms=at_ms + 21_600_000, exchange_ms=at_ms,
+            threshold_ms=60_000),
     }

@@ -231,3 +231,17 @@ def needs_review(transfer: Transfer, *, at_ms: int, detail: str,
     """The outcome of a withdrawal cannot be proven; a person must decide (`resolve`)."""
     return _transfer_alert(model.NEEDS_REVIEW, transfer, at_ms, "needs_review",
                            withdrawal_id=withdrawal_id, detail=_text(detail))
+
+
+# -- clocks ------------------------------------------------------------------------------
+
+def clock_disagreement(*, at_ms: int, offset_ms: int, host_ms: int, exchange_ms: int,
+                       threshold_ms: int) -> Alert:
+    """The host clock and the exchange clock are more than `threshold_ms` apart (DESIGN
+    section 9); `offset_ms` is exchange minus host. Raised once per episode."""
+    facts: dict[str, FactValue] = {
+        # Not named *_ms: the renderer shows those as moments, and these are durations.
+        "exchange_minus_host": offset_ms, "host_time_ms": host_ms, "exchange_time_ms": exchange_ms,
+        "threshold_seconds": threshold_ms // 1000,
+    }
+    return _make(model.CLOCK_DISAGREEMENT, None, facts, at_ms)

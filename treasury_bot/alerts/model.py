@@ -33,12 +33,14 @@ EXCHANGE_AUTH_ERROR = "exchange_auth_error"
 WINDOW_CAP_80 = "window_cap_80"
 POLICY_CHANGED = "policy_changed"
 TEST = "test"
+CLOCK_DISAGREEMENT = "clock_disagreement"
 
 KINDS = (
     START_SUMMARY, KEY_AUDIT_FAILED, INTENT_REJECTED, APPROVAL_NEEDED,
     WITHDRAWAL_SUBMITTED, WITHDRAWAL_COMPLETED, WITHDRAWAL_FAILED, WITHDRAWAL_REJECTED,
     WITHDRAWAL_CANCELLED, WITHDRAWAL_STUCK, NEEDS_REVIEW, EXCHANGE_AUTH_ERROR,
     WINDOW_CAP_80, POLICY_CHANGED, TEST,
+    CLOCK_DISAGREEMENT,
 )
 
 # CRITICAL means "mail it alone, now, never fold it". DESIGN names auth errors,
@@ -62,6 +64,9 @@ _DEFAULT_SEVERITY: Mapping[str, str] = {
     WINDOW_CAP_80: WARNING,
     POLICY_CHANGED: CRITICAL,
     TEST: INFO,
+    # The treasury itself decides on the exchange's clock, so nothing is decided wrong;
+    # but the host's clock is off (treasuryctl, logs, other programs): fix it soon.
+    CLOCK_DISAGREEMENT: WARNING,
 }
 
 FactValue = Union[str, int, None]

@@ -126,6 +126,17 @@ def _s_completed(f: Mapping[str, FactValue]) -> str:
     return f"withdrawal completed: {_transfer(f)}" + (f" (tx {short_address(str(tx))})" if tx else "")
 
 
+def _s_clock(f: Mapping[str, FactValue]) -> str:
+    offset = f.get("exchange_minus_host")
+    if not isinstance(offset, int):
+        return "host clock and exchange clock disagree"
+    seconds = (abs(offset) + 500) // 1000  # to the nearest second: a measurement is off by ms
+    hours, rest = divmod(seconds, 3600)
+    span = f"{hours} h {rest // 60} min" if hours else (f"{rest // 60} min {rest % 60} s" if rest >= 60 else f"{rest} s")
+    side = "behind" if offset > 0 else "ahead of"
+    return f"host clock {span} {side} the exchange's clock (more than {f.get('threshold_seconds')} s apart)"
+
+
 _SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
     model.START_SUMMARY: _s_start,
     model.KEY_AUDIT_FAILED: lambda f: f"key self-audit failed: {f.get('problem')} (key {f.get('api_key')})",
@@ -144,6 +155,7 @@ _SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
     model.WINDOW_CAP_80: _s_window,
     model.POLICY_CHANGED: _s_policy,
     model.TEST: lambda f: "test mail from the treasury",
+    model.CLOCK_DISAGREEMENT: _s_clock,
 }
 
 # How a digest counts its alerts: "200 rejected intents".
@@ -163,6 +175,7 @@ _PLURAL: Mapping[str, str] = {
     model.WINDOW_CAP_80: "window cap warnings",
     model.POLICY_CHANGED: "policy file changes",
     model.TEST: "test alerts",
+    model.CLOCK_DISAGREEMENT: "clock disagreements",
 }
 
 # The fact a digest breaks its alerts down by, in the subject and body.
@@ -250,6 +263,12 @@ _WHAT_IT_MEANS: Mapping[str, str] = {
     model.POLICY_CHANGED: ("The policy file differs from the one the treasury ran with before. "
                            "If you did not change it, stop the treasury and find out who did."),
     model.TEST: "A test mail (`treasuryctl alerts test`). If you can read it, alerts reach you.",
+    model.CLOCK_DISAGREEMENT: ("This host's clock and the exchange's clock are more than a minute "
+                               "apart. The treasury decides, stamps and expires on the exchange's "
+                               "clock, so intents are still decided on time and no window reopens; "
+                               "but treasuryctl, the logs and other programs on this host use the "
+                               "host clock. Fix the host's time (NTP). A log line "
+                               "(clock_back_in_line) says when the clocks agree again."),
 }
 
 # (fact, label) in the order a person reads them; facts not listed are shown after them.
@@ -291,6 +310,10 @@ _FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("pending_loosenings", "Pending loosenings"),
     ("detail", "Detail"),
     ("reason", "Client's reason (as sent)"),
+    ("exchange_minus_host", "Exchange minus host (ms)"),
+    ("host_time_ms", "Host clock read"),
+    ("exchange_time_ms", "Exchange clock read"),
+    ("threshold_seconds", "Alerted beyond (seconds)"),
 )
 _LABEL_WIDTH = 27
 

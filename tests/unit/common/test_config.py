@@ -263,3 +263,37 @@ def test_parse_bind_refuses_bad_binds(text):
     """A bind without host or with a bad port names SIGNAL_WEBHOOK_BIND."""
     with pytest.raises(ConfigError, match="SIGNAL_WEBHOOK_BIND"):
         parse_bind(text)
+
+
+# -- the test-only clock offset (issue 10) ----------------------------------------------------
+
+def test_the_test_clock_offset_is_read_only_against_a_loopback_exchange(tmp_path):
+    """TREASURY_TEST_CLOCK_OFFSET_MS / _FILE shift a sandbox treasury's host clock and are
+    refused against Binance, like TREASURY_SANDBOX_POLL_SECONDS."""
+    settings = treasury(tmp_path, extra="\nTREASURY_TEST_CLOCK_OFFSET_MS=-21600000\n"
+                                         "TREASURY_TEST_CLOCK_OFFSET_FILE=clock-offset\n")
+    assert settings.test_clock_offset_ms == -21_600_000
+    assert settings.test_clock_offset_file == tmp_path / "conf" / "clock-offset"
+    assert treasury(tmp_path).test_clock_offset_ms is None
+    assert treasury(tmp_path).test_clock_offset_file is None
+    for extra in ("\nTREASURY_TEST_CLOCK_OFFSET_MS=+21600000\n", "\nTREASURY_TEST_CLOCK_OFFSET_FILE=f\n"):
+        with pytest.raises(ConfigError, match="TREASURY_TEST_CLOCK_OFFSET_.* is only allowed with a loopback"):
+            treasury(tmp_path, extra=extra, environ={"BINANCE_BASE_URL": "https://api.binance.com"})
+
+
+@pytest.mark.parametrize("value", ["6h", "1.5", str(31 * 86_400_000)])
+def test_a_bad_test_clock_offset_is_named(tmp_path, value):
+    with pytest.raises(ConfigError, match="TREASURY_TEST_CLOCK_OFFSET_MS"):
+        treasury(tmp_path, extra=f"\nTREASURY_TEST_CLOCK_OFFSET_MS={value}\n")
+
+
+def test_treasury_bot_run_refuses_a_test_clock_offset_against_binance_with_the_config_exit_code(tmp_path, capsys):
+    """Exit 2 (a config error) and a clear message, before anything is opened."""
+    from treasury_bot import cli
+
+    path = env_file(tmp_path / "conf", TREASURY_ENV.replace("http://127.0.0.1:9000", "https://api.binance.com")
+                    + "\nTREASURY_TEST_CLOCK_OFFSET_MS=21600000\n")
+    assert cli.main(["run", "--env-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "TREASURY_TEST_CLOCK_OFFSET_MS is only allowed with a loopback BINANCE_BASE_URL" in err
+    assert not (tmp_path / "conf" / "data").exists()   # no ledger was created

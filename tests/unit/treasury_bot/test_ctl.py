@@ -382,3 +382,15 @@ def test_env_file_is_accepted_before_or_after_the_command(capsys):
     assert "/nonexistent-before" in capsys.readouterr().err
     assert ctl.main(["status", "--env-file", "/nonexistent-after"]) == 2
     assert "/nonexistent-after" in capsys.readouterr().err
+
+
+def test_status_shows_the_clock_offset_the_treasury_measured(site, capsys):
+    """`status` says how far this host's clock is from the exchange's (issue 10), and sums
+    the windows at the treasury's time (host time corrected by that offset)."""
+    assert "clock: not measured yet" in run(site, capsys, "status")[1]
+    with site.ledger.transaction():
+        site.ledger.set_meta("clock.exchange_minus_host_ms", "-21600000")
+        site.ledger.set_meta("clock.measured_at", "0")
+        site.ledger.set_meta("clock.disagreement_since", "0")
+    out = run(site, capsys, "status")[1]
+    assert "clock: exchange minus host -21600000 ms, measured 1970-01-01 00:00:00Z (more than 60 s apart: alerted)" in out

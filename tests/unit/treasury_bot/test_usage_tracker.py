@@ -199,3 +199,50 @@ def test_reload_from_the_ledger_equals_following_it_incrementally(tmp_path_facto
             assert plain(live.usage(now)) == plain(reloaded.usage(now)) == plain(load_usage(ledger, policy, now))
     finally:
         ledger.close()
+
+
+# -- approvals count from the moment they are made (issue 10 defect 2) ----------------------
+
+approval_steps = st.one_of(
+    st.tuples(st.just("add"), coins, labels, amounts, st.booleans()),
+    st.tuples(st.just("approve"), st.integers(0, 40)),
+    st.tuples(st.just("uncount"), st.integers(0, 40)),
+    st.tuples(st.just("advance"), st.sampled_from([0, 1, 60_000, HOUR_MS - 1, HOUR_MS, HOUR_MS + 1,
+                                                   25 * HOUR_MS])),
+    st.tuples(st.just("add_earlier"), coins, labels, amounts, st.integers(1, 5_000)),
+)
+
+
+@PROPERTY
+@given(window_hours=st.integers(1, 3), ops=st.lists(approval_steps, max_size=60))
+def test_tracker_follows_late_approvals_as_summarize_usage_does(window_hours, ops):
+    """An approval re-stamps the intent (counted again from now, in the window and the hour,
+    whether its pending count was still held or already expired); a decision stamped a
+    little before the latest entry lands in order. After every step the tracker equals
+    summarize_usage over the same facts."""
+    tracker, model = UsageTracker(window_hours), Model(window_hours)
+    now = T0
+    ids: list[str] = []
+    for op in ops:
+        kind = op[0]
+        if kind in ("add", "add_earlier"):
+            at = now if kind == "add" else now - op[4]
+            in_window = op[4] if kind == "add" else True
+            intent_id = f"i{len(ids)}"
+            ids.append(intent_id)
+            transfer = CountedTransfer(intent_id, op[1], op[2], op[3], at, bool(in_window))
+            tracker.add(transfer)
+            model.facts[intent_id] = Fact(transfer)
+        elif kind == "advance":
+            now += op[1]
+        elif ids:
+            intent_id = ids[op[1] % len(ids)]
+            fact = model.facts[intent_id]
+            if kind == "uncount":
+                tracker.uncount(intent_id)
+                fact.transfer = replace(fact.transfer, in_window=False)
+                fact.counted = False
+            elif fact.counted and fact.transfer.in_window:   # only a pending intent is approved
+                fact.transfer = replace(fact.transfer, accepted_at_ms=now)
+                tracker.restamp(fact.transfer)
+        assert plain(tracker.usage(now)) == plain(model.usage(now)), op
