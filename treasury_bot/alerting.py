@@ -120,3 +120,11 @@ def start_summary(conn: sqlite3.Connection, *, at: int, version: str, api_key: s
         at_ms=at, version=version, api_key=api_key, policy_sha256=policy_sha256,
         destinations=destinations, open_withdrawals=open_withdrawals,
         pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings)))
+
+
+def withdrawal_stalled(conn: sqlite3.Connection, record: IntentRecord, at: int, *, queued_since: int,
+                       stuck_after_minutes: int, reason: str) -> None:
+    """Issue 10, defect 3: queued for stuck_after_minutes without being sent."""
+    store.enqueue(conn, events.withdrawal_stalled(
+        transfer(record), at_ms=at, queued_since_ms=queued_since,
+        stuck_after_minutes=stuck_after_minutes, detail=reason))

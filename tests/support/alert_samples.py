@@ -61,4 +61,7 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.POLICY_CHANGED: events.policy_changed(
             at_ms=at_ms, path="/etc/treasury/treasury.toml", old_sha256="a1" * 32, new_sha256="b2" * 32),
         model.TEST: events.mail_test(at_ms=at_ms, detail="from the tests"),
+        model.WITHDRAWAL_STALLED: events.withdrawal_stalled(
+            t(model.WITHDRAWAL_STALLED), at_ms=at_ms, queued_since_ms=at_ms - 61 * 60_000,
+            stuck_after_minutes=60, detail="last error exchange_unavailable: connection refused"),
     }

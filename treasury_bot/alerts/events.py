@@ -224,3 +224,12 @@ def needs_review(transfer: Transfer, *, at_ms: int, detail: str,
     """The outcome of a withdrawal cannot be proven; a person must decide (`resolve`)."""
     return _transfer_alert(model.NEEDS_REVIEW, transfer, at_ms, "needs_review",
                            withdrawal_id=withdrawal_id, detail=_text(detail))
+
+
+def withdrawal_stalled(transfer: Transfer, *, at_ms: int, queued_since_ms: int,
+                       stuck_after_minutes: int, detail: str) -> Alert:
+    """An accepted intent that could not be sent for `stuck_after_minutes` (issue 10,
+    defect 3); `detail` says why: the last apply error, or the halt's reason."""
+    return _transfer_alert(model.WITHDRAWAL_STALLED, transfer, at_ms, "queued",
+                           queued_since_ms=queued_since_ms, stuck_after_minutes=stuck_after_minutes,
+                           detail=_text(detail))

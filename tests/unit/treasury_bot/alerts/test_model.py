@@ -35,6 +35,7 @@ def test_default_severities_match_the_design():
         model.WITHDRAWAL_STUCK: WARNING, model.NEEDS_REVIEW: CRITICAL,
         model.EXCHANGE_AUTH_ERROR: CRITICAL, model.WINDOW_CAP_80: WARNING,
         model.POLICY_CHANGED: CRITICAL, model.TEST: INFO,
+        model.WITHDRAWAL_STALLED: WARNING,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
