@@ -155,6 +155,7 @@ def cmd_status(args) -> int:
         print(f"coin rules fetched: {_utc(rules[0]) if rules else 'never'}")
         from treasury_bot.alerts import store
         print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
+        _print_withdrawal_blocks(ledger)
     finally:
         ledger.close()
     return EXIT_OK
@@ -327,3 +328,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _print_withdrawal_blocks(ledger) -> None:
+    """Issue 10, defect 3: why withdrawals are halted, and which queued intents could not
+    be sent for stuck_after_minutes, each with its reason."""
+    from treasury_bot import withdrawal_notes
+    halted = withdrawal_notes.halted(ledger.conn)
+    if halted is None:
+        print("withdrawals: running")
+    else:
+        reason, at = halted
+        print(f"withdrawals: HALTED since {_utc(at)}: {reason}")
+    stalls = withdrawal_notes.open_stalls(ledger.conn)
+    print(f"stalled intents (queued, not sent for stuck_after_minutes): {len(stalls)}")
+    for intent_id, at, reason in stalls:
+        print(f"  {intent_id:<36} alerted {_utc(at)}: {reason}")
