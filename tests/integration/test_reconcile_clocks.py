@@ -83,3 +83,24 @@ def test_absence_is_not_proven_once_the_first_attempt_is_six_days_old_in_the_exc
     rig.run_for(GRACE_S + 10)
     assert len(rig.exchange.applies) == 1
     assert rig.status("old-1") == "needs_review"
+
+
+def test_a_restart_after_the_wall_clock_was_set_back_holds_withdrawals_one_spacing_at_most(tmp_path):
+    """recover() keeps the spacing across a restart from the last apply's wall time; with
+    the host clock set back 6 h since then, it once held every withdrawal for 6 h (found
+    by the model test). Now the wait is at most one spacing."""
+    rig = Rig(tmp_path)
+    try:
+        policy = make_policy(min_seconds="2", grace_seconds=GRACE_S)
+        rig.executor = Executor(rig.ledger, rig.exchange, policy, rig.clock)
+        accept(rig.ledger, policy, rig.clock, "before-step")
+        rig.executor.step()
+        assert len(rig.exchange.applies) == 1
+        rig.clock.step_wall(-6 * 3600)
+        rig.executor = Executor(rig.ledger, rig.exchange, policy, rig.clock)
+        rig.executor.recover()
+        accept(rig.ledger, policy, rig.clock, "after-step")
+        rig.run_for(3)
+        assert len(rig.exchange.applies) == 2 and rig.status("after-step") == "submitted"
+    finally:
+        rig.ledger.close()
