@@ -93,3 +93,21 @@ def test_a_found_withdrawal_with_our_id_but_another_amount_is_needs_review_and_c
         assert not [a for a in map(alert_mail, sink.mails) if a.kind == "withdrawal_submitted"]
     finally:
         treasury.terminate()
+
+
+def test_a_busy_answer_to_an_apply_that_went_through_is_reconciled_not_resent(tmp_path, sandbox, sink):
+    """-1008 ("server overloaded") after the sandbox applied the withdrawal: Binance does
+    not document it as "not executed", so it is an unknown outcome, looked up and adopted;
+    before the fix it was re-queued without a look-up and withdrawn twice (issue 10, defect 1)."""
+    treasury = start_treasury(tmp_path, sandbox, sink)
+    try:
+        sandbox.add_fault(APPLY, "busy_after")
+        send(treasury, "busy-1")
+        treasury.wait_status("busy-1", "completed", timeout=40)
+        assert len(withdrawals_of(sandbox, "busy-1")) == 1
+        assert sandbox.apply_calls().get("busy-1") == 1, sandbox.apply_calls()
+        assert "found by reconciliation" in [note for status, _, note in treasury.query(
+            "SELECT t.to_status, t.at, t.note FROM transitions t JOIN intents i ON i.seq = t.intent_seq"
+            " WHERE i.intent_id = ?", ("busy-1",)) if status == "submitted"]
+    finally:
+        treasury.terminate()
