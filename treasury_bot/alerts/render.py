@@ -482,3 +482,4 @@ _WHAT_IT_MEANS = {**_WHAT_IT_MEANS, model.WITHDRAWAL_STALLED: (
     "stuck_after_minutes; nothing was withdrawn for it yet. The treasury keeps trying; the "
     "reason below is the last one it met (an exchange error, or withdrawals halted). "
     "`treasuryctl status` lists every such intent. This alert is sent once per intent.")}
+_FACT_ROWS = (*_FACT_ROWS, ("queued_since_ms", "Queued since"))
