@@ -31,8 +31,9 @@ IDLE_WAIT_S = 0.2
 # timestamps up to 1 s ahead of its clock): before that, "absent from history" proves
 # nothing, since the request may still land. The grace never ends sooner.
 LATE_LANDING_MARGIN_MS = 2000
-# How often queued intents are checked for a stall (issue 10, defect 3): cheap (one query
-# over the open-status index), and it runs even while withdrawals are halted or paused.
+# How often queued intents are checked for a stall (issue 10, defect 3): queued intents
+# are read through the open-status index, and the ones already alerted are skipped before
+# any per-intent query. It runs even while withdrawals are halted or paused.
 STALL_CHECK_EVERY_S = 30.0
 
 
