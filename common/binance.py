@@ -74,7 +74,11 @@ RATE_LIMIT_CODES = frozenset({-1003, -1015, -4005})
 # nothing about whether it happened. -1000/-1001 (internal errors) and -3044 (SAPI
 # "System busy.") do not say either way, so we assume nothing.
 STATUS_UNKNOWN_CODES = frozenset({-1000, -1001, -1006, -1007, -3044})
-# "Server is busy, please wait and try again" / "no longer available": refused unprocessed.
+# "Server is busy, please wait and try again" (-1004), "server overloaded" (-1008), "this
+# service is no longer available" (-1016). Binance does not document these as "not
+# executed", so for a state-changing call they are unknown outcomes like a 5XX (issue 10,
+# defect 1: a withdrawal re-queued on -1008 without a look-up could go out twice); on a
+# read nothing changed either way, so the read is simply unavailable.
 BUSY_CODES = frozenset({-1004, -1008, -1016})
 ORDER_REJECTED_CODES = frozenset({-1013, -2010})
 ORDER_NOT_FOUND_CODES = frozenset({-2013})
@@ -530,6 +534,8 @@ def classify_error(endpoint: Endpoint, http_status: int, binance_code: int | Non
             return OutcomeUnknown(f"execution status unknown: {text}", **context)
         return ExchangeUnavailable(text, **context)
     if binance_code in BUSY_CODES:
+        if endpoint.state_changing:
+            return OutcomeUnknown(f"exchange busy, execution status unknown: {text}", **context)
         return ExchangeUnavailable(f"exchange busy: {text}", **context)
     if endpoint.withdraw and binance_code is not None and -4999 <= binance_code <= -4000:
         return WithdrawRefused(text, **context)

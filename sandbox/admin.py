@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Callable
 
@@ -18,7 +19,7 @@ from sandbox import keys, lifecycle, views, wallet
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultPlan, parse_faults
 from sandbox.replies import Reply, admin_error, json_reply
-from sandbox.state import BalanceRecord, Session, Store
+from sandbox.state import BalanceRecord, Session, Store, WithdrawalRecord
 
 _DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 Amount = Annotated[str, Meta(pattern=_DECIMAL)]
@@ -41,6 +42,20 @@ class BalanceChange(Struct, frozen=True, forbid_unknown_fields=True):
 class StatusChange(Struct, frozen=True, forbid_unknown_fields=True):
     status: Annotated[int, Meta(ge=0, le=6)]
     info: str | None = None
+
+
+class PlantedWithdrawal(Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    """A withdrawal the sandbox holds as if applied outside the bot (same key's account):
+    e.g. the same withdrawOrderId used by another tool (issue 10, defect 7)."""
+
+    coin: Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,20}$")]
+    network: Annotated[str, Meta(pattern=r"^[A-Z0-9_]{1,20}$")]
+    address: Annotated[str, Meta(min_length=1, max_length=128)]
+    amount: Amount
+    withdraw_order_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    address_tag: str | None = None
+    transaction_fee: Amount = "1"
+    key: str = "treasury"
 
 
 class PriceChange(Struct, frozen=True, forbid_unknown_fields=True):
@@ -99,6 +114,7 @@ class Admin:
             ("GET", "/sandbox/balances"): lambda b: self.balances(),
             ("POST", "/sandbox/balances"): self.set_balance,
             ("POST", "/sandbox/prices"): self.set_price,
+            ("POST", "/sandbox/withdrawals"): self.plant_withdrawal,
         }
         handler = simple.get((method, path))
         if handler is not None:
@@ -224,4 +240,24 @@ class Admin:
             record.forced_info = change.info
             session.dirty = True
             wallet.settle(session, now)
+            return views.withdrawal_admin(record, now)
+
+    def plant_withdrawal(self, body: bytes) -> dict[str, Any]:
+        """POST /sandbox/withdrawals: book a withdrawal without an apply call (no balance
+        check, not counted in apply_calls): one made outside the treasury."""
+        planted = _decode(body, PlantedWithdrawal)
+        with self.store.session() as session:
+            now = self.now_ms(session)
+            timeline = lifecycle.plan_timeline(
+                now, planted.address, self.config.exchange.email_sent_seconds,
+                self.config.exchange.complete_after_seconds, self.config.exchange.failing_addresses,
+                self.config.exchange.rejecting_addresses)
+            record = WithdrawalRecord(
+                id=uuid.uuid4().hex, key_name=planted.key, coin=planted.coin, network=planted.network,
+                address=planted.address, address_tag=planted.address_tag, amount=Decimal(planted.amount),
+                fee=Decimal(planted.transaction_fee), withdraw_order_id=planted.withdraw_order_id,
+                wallet_type=0, name=None, apply_ms=now, email_until_ms=timeline.email_until_ms,
+                settle_at_ms=timeline.settle_at_ms, outcome=timeline.outcome, received_at=0.0)
+            session.data.withdrawals.append(record)
+            session.dirty = True
             return views.withdrawal_admin(record, now)

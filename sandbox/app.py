@@ -160,6 +160,8 @@ class SandboxApp:
             if fault.kind == "latency_after":
                 self._sleep(fault.seconds)
                 return reply
+            if fault.kind == "busy_after":
+                return error_reply(errors.server_overloaded())
             return dropped() if fault.kind == "drop_after" else html_error(fault.http_status())
         return reply
 

@@ -166,3 +166,8 @@ def not_whitelisted() -> ApiError:
 
 def time_interval(days: int) -> ApiError:
     return ApiError(-4047, f"Time interval must be within 0-{days} days")
+
+
+def server_overloaded() -> ApiError:
+    """-1008, as Binance sends it when busy; it does not say whether the request ran."""
+    return ApiError(-1008, "Server is currently overloaded with other requests. Please try again in a few minutes.")

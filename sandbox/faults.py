@@ -11,6 +11,8 @@ Kinds (aliases from the plan in brackets):
 - `429`, `418`: Binance's -1003 body with `Retry-After: retry_after` (default 60); not applied.
 - `-1021` [`clock_skew`]: answer the timestamp error; not applied.
 - `auth` [`auth_-2015`]: answer -2015; not applied.
+- `busy_after`: apply the request, then answer 400 with Binance's -1008 ("server
+  overloaded") body: Binance does not say such a request was not executed (issue 10).
 A fault matches on the exact path and, if given, the method. `count` -1 lasts until
 the faults are cleared. Faults live in memory only.
 """
@@ -25,9 +27,9 @@ import msgspec
 from msgspec import Meta, Struct
 
 Kind = Literal["latency", "latency_after", "5xx_before", "5xx_after", "drop_before", "drop_after",
-               "429", "418", "-1021", "auth"]
+               "429", "418", "-1021", "auth", "busy_after"]
 ALIASES = {"clock_skew": "-1021", "auth_-2015": "auth"}
-AFTER_KINDS = frozenset({"5xx_after", "drop_after", "latency_after"})
+AFTER_KINDS = frozenset({"5xx_after", "drop_after", "latency_after", "busy_after"})
 
 
 class FaultSpec(Struct, frozen=True, forbid_unknown_fields=True):

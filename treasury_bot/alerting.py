@@ -130,3 +130,11 @@ def clock_disagreement(conn: sqlite3.Connection, *, offset_ms: int, host_ms: int
                        threshold_ms: int, at: int) -> None:
     store.enqueue(conn, events.clock_disagreement(at_ms=at, offset_ms=offset_ms, host_ms=host_ms,
                                                   exchange_ms=exchange_ms, threshold_ms=threshold_ms))
+
+
+def withdrawal_stalled(conn: sqlite3.Connection, record: IntentRecord, at: int, *, queued_since: int,
+                       stuck_after_minutes: int, reason: str) -> None:
+    """Issue 10, defect 3: queued for stuck_after_minutes without being sent."""
+    store.enqueue(conn, events.withdrawal_stalled(
+        transfer(record), at_ms=at, queued_since_ms=queued_since,
+        stuck_after_minutes=stuck_after_minutes, detail=reason))

@@ -169,6 +169,7 @@ def cmd_status(args) -> int:
         from treasury_bot.alerts import store
         print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
         print(_clock_line(ledger))
+        _print_withdrawal_blocks(ledger)
     finally:
         ledger.close()
     return EXIT_OK
@@ -367,6 +368,22 @@ def _pending_lines(ledger: Ledger, policy: Policy) -> list[tuple[bool, str, str]
     return [(True, "pending loosening", describe(p)) for p in pending]
 
 
+
+def _print_withdrawal_blocks(ledger) -> None:
+    """Issue 10, defect 3: why withdrawals are halted, and which queued intents could not
+    be sent for stuck_after_minutes, each with its reason."""
+    from treasury_bot import withdrawal_notes
+    halted = withdrawal_notes.halted(ledger.conn)
+    if halted is None:
+        print("withdrawals: running")
+    else:
+        reason, at = halted
+        print(f"withdrawals: HALTED since {_utc(at)}: {reason}")
+    stalls = withdrawal_notes.open_stalls(ledger.conn)
+    print(f"stalled intents (queued, not sent for stuck_after_minutes): {len(stalls)}")
+    for intent_id, at, reason in stalls:
+        print(f"  {intent_id:<36} alerted {_utc(at)}: {reason}")
+
+
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -17,11 +17,12 @@ from common.binance import BinanceClient, ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
 from common.messages import EXCHANGE_STATUS
-from treasury_bot import alerting
+from treasury_bot import alerting, withdrawal_notes
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy_file import Policy
-from treasury_bot.reconcile import (ApplyAction, Lookup, ReconcileAction, UnknownOutcome,
-                                    classify_apply_error, lookup_window, reconcile_step)
+from treasury_bot.reconcile import (ApplyAction, Intended, Lookup, ReconcileAction, UnknownOutcome,
+                                    classify_apply_error, exchange_age_ms, judge_found, reconcile_step)
+from treasury_bot.stall import Waiting, find_stalls
 
 log = get_logger("treasury.executor")
 SOURCE = "executor"
@@ -30,6 +31,10 @@ IDLE_WAIT_S = 0.2
 # timestamps up to 1 s ahead of its clock): before that, "absent from history" proves
 # nothing, since the request may still land. The grace never ends sooner.
 LATE_LANDING_MARGIN_MS = 2000
+# How often queued intents are checked for a stall (issue 10, defect 3): queued intents
+# are read through the open-status index, and the ones already alerted are skipped before
+# any per-intent query. It runs even while withdrawals are halted or paused.
+STALL_CHECK_EVERY_S = 30.0
 
 
 @dataclass
@@ -40,6 +45,7 @@ class _Schedule:
     paused_until: float = 0.0
     next_reconcile_at: float = 0.0
     halted_reason: str | None = None
+    next_stall_check_at: float = 0.0
 
 
 class Executor:
@@ -57,6 +63,14 @@ class Executor:
         self.grace_ms = max(policy.executor.reconcile_grace_seconds * 1000,
                             getattr(client, "recv_window_ms", 5000) + LATE_LANDING_MARGIN_MS)
         self.deadline_ms = policy.executor.reconcile_deadline_minutes * 60_000
+        self.stuck_after_ms = policy.limits.stuck_after_minutes * 60_000
+        # Monotonic instant at which the last apply call of each `submitting` intent ended
+        # (or this process found it in flight): the grace runs from there, on a clock a
+        # step of the wall clock cannot move (issue 10, defect 1). Memory only: after a
+        # restart, recover() starts every grace afresh, which only makes it longer.
+        self._attempt_ended: dict[int, float] = {}
+        with self.ledger.transaction():
+            withdrawal_notes.ensure_schema(self.ledger.conn)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -75,8 +89,13 @@ class Executor:
     def recover(self) -> None:
         """After a start: every `submitting` intent may have reached the exchange."""
         now = self.clock.now_ms()
+        mono = self.clock.monotonic()
         with self.ledger.transaction():
+            # A fresh start tries again: a key fixed meanwhile works, a still-bad one halts
+            # (and records its reason) again at the first apply.
+            withdrawal_notes.clear_halted(self.ledger.conn)
             for record in self.ledger.intents_with_status(["submitting"]):
+                self._attempt_ended[record.seq] = mono
                 withdrawal = self.ledger.withdrawal(record.seq)
                 if withdrawal is None or withdrawal.unknown_since is None:
                     self.ledger.update_withdrawal(record.seq, unknown_since=now)
@@ -84,12 +103,20 @@ class Executor:
         # Keep the spacing across a restart: the last apply of the previous process counts.
         last = self.ledger.conn.execute("SELECT MAX(last_attempt_at) FROM withdrawals").fetchone()[0]
         if last is not None:
-            wait_s = self.spacing_s - (now - last) / 1000
+            # Never more than one spacing: a wall clock set back since that apply would
+            # otherwise hold every withdrawal for as long as the step (found by the model
+            # test, tests/integration/test_withdrawal_model.py).
+            elapsed_s = max(0.0, (now - last) / 1000)
+            wait_s = min(self.spacing_s, self.spacing_s - elapsed_s)
             self.schedule.next_apply_at = self.clock.monotonic() + max(0.0, wait_s)
 
     def step(self) -> bool:
         """Do one piece of work; return whether there was any."""
         mono = self.clock.monotonic()
+        if mono >= self.schedule.next_stall_check_at:
+            # Before the pause and halt checks: a stall must be told however it arose.
+            self.schedule.next_stall_check_at = mono + STALL_CHECK_EVERY_S
+            self.check_stalled()
         if mono < self.schedule.paused_until:
             return False
         if mono >= self.schedule.next_reconcile_at:
@@ -120,6 +147,9 @@ class Executor:
             self.ledger.update_withdrawal(
                 record.seq, attempts=attempts, last_attempt_at=now, unknown_since=None,
                 first_attempt_at=previous.first_attempt_at if previous and previous.first_attempt_at else now)
+            # The exchange's clock at the first attempt, as the request's timestamp will say.
+            withdrawal_notes.record_first_exchange_ms(self.ledger.conn, record.seq,
+                                                      now + self._offset_ms())
         self.schedule.next_apply_at = self.clock.monotonic() + self.spacing_s
         log.info("withdrawal_submitting", intent_id=record.intent_id, attempt=attempts,
                  coin=record.coin, network=record.network, amount=record.amount,
@@ -130,6 +160,7 @@ class Executor:
                 amount=Decimal(record.amount), withdraw_order_id=record.intent_id,
                 address_tag=record.tag)
         except Exception as exc:  # every outcome, including our own bugs, is classified
+            self._attempt_ended[record.seq] = self.clock.monotonic()
             self._after_error(record.seq, exc)
             return
         self._adopt(record.seq, withdrawal_id, None, "apply answered")
@@ -176,6 +207,7 @@ class Executor:
                 if verdict.action is ApplyAction.HALT:
                     alerting.exchange_auth_error(self.ledger.conn, record, self.api_key, verdict.code,
                                                  verdict.message, now)
+                    withdrawal_notes.set_halted(self.ledger.conn, f"{verdict.code} {verdict.message}", now)
         if verdict.action is ApplyAction.HALT:
             self.schedule.halted_reason = f"{verdict.code} {verdict.message}"
             log.critical("withdrawals_halted", intent_id=record.intent_id, **log_fields)
@@ -201,6 +233,8 @@ class Executor:
                                           tx_id=tx_id)
             self.ledger.set_status(record, "submitted", now, SOURCE, note)
             alerting.withdrawal_submitted(self.ledger.conn, record, withdrawal_id, now)
+            if note == "apply answered":  # the key works: no halt stands (issue 10, defect 3)
+                withdrawal_notes.clear_halted(self.ledger.conn)
             later = EXCHANGE_STATUS.get(exchange_status) if exchange_status is not None else None
             if later and later != "submitted":
                 # Found by reconciliation already further along: catch up in the same commit.
@@ -230,13 +264,22 @@ class Executor:
         # recording failed half-way (unknown_since still empty).
         withdrawal = self.ledger.withdrawal(record.seq)
         since = (withdrawal.unknown_since or withdrawal.last_attempt_at or now) if withdrawal else now
+        first_host = (withdrawal.first_attempt_at if withdrawal else None) or since
+        # The grace runs from the last moment a request of this attempt could have been
+        # signed: the end of the apply call, or the moment this process found it in flight
+        # (monotonic; an intent without a mark was found just now).
+        ended = self._attempt_ended.setdefault(record.seq, self.clock.monotonic())
         self.reconcile(record, UnknownOutcome(
-            first_attempt_at=(withdrawal.first_attempt_at if withdrawal else None) or since,
-            # The grace runs from the last moment a request of this attempt could have been
-            # signed: the end of the apply call, or the restart that found it in flight.
-            last_attempt_at=max((withdrawal.last_attempt_at if withdrawal else None) or since, since),
-            unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1))
+            unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1,
+            exchange_age_ms=exchange_age_ms(
+                first_exchange_ms=withdrawal_notes.first_exchange_ms(self.ledger.conn, record.seq),
+                first_host_ms=first_host, host_now_ms=now, offset_now_ms=self._offset_ms()),
+            since_attempt_ms=int((self.clock.monotonic() - ended) * 1000)))
         return True
+
+    def _offset_ms(self) -> int:
+        """The client's measured exchange-clock offset (0 for a port that has none)."""
+        return int(getattr(self.client, "time_offset_ms", 0) or 0)
 
     def reconcile(self, record: IntentRecord, state: UnknownOutcome) -> None:
         now = self.clock.now_ms()
@@ -244,6 +287,8 @@ class Executor:
         action, why = reconcile_step(state, lookup, now, grace_ms=self.grace_ms,
                                      deadline_ms=self.deadline_ms)
         log.info("reconcile_step", intent_id=record.intent_id, action=action.value, why=why)
+        if action is not ReconcileAction.WAIT:
+            self._attempt_ended.pop(record.seq, None)
         if action is ReconcileAction.ADOPT:
             self._adopt(record.seq, lookup.found_id, lookup.found_status, "found by reconciliation",
                         tx_id=lookup.found_tx_id, info=lookup.found_info)
@@ -262,15 +307,56 @@ class Executor:
             log.critical("withdrawal_needs_review", intent_id=record.intent_id, why=why)
 
     def _look_up(self, record: IntentRecord, state: UnknownOutcome, now: int) -> Lookup:
-        start, end = lookup_window(state, now)
+        # No startTime/endTime: "if withdrawOrderId is sent without startTime and endTime,
+        # the last 7 days are returned" -- 7 days of the EXCHANGE's clock
+        # (https://developers.binance.com/docs/wallet/capital/withdraw-history). Bounds
+        # built from our clock would miss a withdrawal when the host clock is off by more
+        # than their margin (issue 10, defect 1); the age guard in reconcile_step keeps
+        # the first attempt a day inside those 7 days.
         try:
-            found = self.client.withdraw_history(withdraw_order_id=record.intent_id,
-                                                 start_time=start, end_time=end)
+            found = self.client.withdraw_history(withdraw_order_id=record.intent_id)
         except (ExchangeError, ValueError) as exc:
             log.warning("reconcile_lookup_failed", intent_id=record.intent_id, error=str(exc))
             return Lookup(None, None, failed=True)
-        for item in found:
-            if item.withdraw_order_id == record.intent_id:
-                return Lookup(item.id, item.status, failed=False, found_tx_id=item.tx_id or None,
-                              found_info=item.info or None)
-        return Lookup(None, None, failed=False)
+        lookup = judge_found(Intended(coin=record.coin, network=record.network, address=record.address or "",
+                                      tag=record.tag, amount=Decimal(record.amount)),
+                             record.intent_id, found)
+        if lookup.mismatch is not None:
+            log.critical("reconcile_found_mismatch", intent_id=record.intent_id, mismatch=lookup.mismatch)
+        return lookup
+
+    # -- stalls (issue 10, defect 3) --------------------------------------------------------
+
+    def check_stalled(self) -> None:
+        """One `withdrawal_stalled` alert for each queued intent not sent for
+        stuck_after_minutes, recorded in `withdrawal_stalls` in the same commit."""
+        now = self.clock.now_ms()
+        conn = self.ledger.conn
+        queued = self.ledger.intents_with_status(["queued"])
+        if not queued:
+            return
+        already = withdrawal_notes.stalled_seqs(conn)
+        candidates = []
+        for record in queued:
+            if record.seq in already:
+                continue
+            since = conn.execute("SELECT MIN(at) FROM transitions WHERE intent_seq = ? AND to_status = 'queued'",
+                                 (record.seq,)).fetchone()[0]
+            withdrawal = self.ledger.withdrawal(record.seq)
+            candidates.append(Waiting(seq=record.seq, queued_since=int(since if since is not None
+                                                                        else record.updated_at),
+                                      error_code=withdrawal.error_code if withdrawal else None,
+                                      error_message=withdrawal.error_message if withdrawal else None))
+        halted = self.schedule.halted_reason
+        by_seq = {c.seq: c for c in candidates}
+        for stall in find_stalls(candidates, now, self.stuck_after_ms, halted, already):
+            with self.ledger.transaction():
+                current = self.ledger.get_intent_by_seq(stall.seq)
+                if current is None or current.status != "queued":
+                    continue
+                if withdrawal_notes.record_stall(conn, stall.seq, now, stall.reason):
+                    alerting.withdrawal_stalled(conn, current, now, queued_since=by_seq[stall.seq].queued_since,
+                                                stuck_after_minutes=self.stuck_after_ms // 60_000,
+                                                reason=stall.reason)
+            log.warning("withdrawal_stalled", intent_id=current.intent_id, waited_ms=stall.waited_ms,
+                        why=stall.reason)

@@ -64,4 +64,7 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.CLOCK_DISAGREEMENT: events.clock_disagreement(
             at_ms=at_ms, offset_ms=-21_600_000, host_ms=at_ms + 21_600_000, exchange_ms=at_ms,
             threshold_ms=60_000),
+        model.WITHDRAWAL_STALLED: events.withdrawal_stalled(
+            t(model.WITHDRAWAL_STALLED), at_ms=at_ms, queued_since_ms=at_ms - 61 * 60_000,
+            stuck_after_minutes=60, detail="last error exchange_unavailable: connection refused"),
     }

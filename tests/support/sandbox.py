@@ -201,6 +201,10 @@ class Sandbox:
             body["info"] = info
         return self.admin("POST", f"/sandbox/withdrawals/{withdrawal_id}/status", body)
 
+    def plant_withdrawal(self, **fields: Any) -> dict:
+        """A withdrawal made outside the bot: coin, network, address, amount, withdrawOrderId."""
+        return self.admin("POST", "/sandbox/withdrawals", fields)
+
     def wait_for_withdrawal(self, predicate: Callable[[dict], bool], timeout: float = 10.0,
                             what: str = "a matching withdrawal") -> dict:
         """Poll the admin list (no exchange weight used) until a withdrawal matches."""

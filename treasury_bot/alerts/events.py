@@ -245,3 +245,10 @@ def clock_disagreement(*, at_ms: int, offset_ms: int, host_ms: int, exchange_ms:
         "threshold_seconds": threshold_ms // 1000,
     }
     return _make(model.CLOCK_DISAGREEMENT, None, facts, at_ms)
+def withdrawal_stalled(transfer: Transfer, *, at_ms: int, queued_since_ms: int,
+                       stuck_after_minutes: int, detail: str) -> Alert:
+    """An accepted intent that could not be sent for `stuck_after_minutes` (issue 10,
+    defect 3); `detail` says why: the last apply error, or the halt's reason."""
+    return _transfer_alert(model.WITHDRAWAL_STALLED, transfer, at_ms, "queued",
+                           queued_since_ms=queued_since_ms, stuck_after_minutes=stuck_after_minutes,
+                           detail=_text(detail))

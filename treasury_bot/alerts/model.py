@@ -179,3 +179,12 @@ class MailContent:
 # Facts a digest counts by (in its subject and body).
 BREAKDOWN_FACTS = ("reason_code", "status", "destination", "client", "coin")
 BREAKDOWN_TOP = 10
+
+
+# -- issue 10, defect 3: an accepted intent that could not be sent for stuck_after_minutes.
+# Registered here, after the table above, so that parallel additions merge cleanly.
+WITHDRAWAL_STALLED = "withdrawal_stalled"
+KINDS = (*KINDS, WITHDRAWAL_STALLED)
+# WARNING: nothing left the treasury, but money that was decided has not moved; it is
+# raised once per intent, so it cannot flood.
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, WITHDRAWAL_STALLED: WARNING}

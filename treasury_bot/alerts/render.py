@@ -499,3 +499,16 @@ def listing_lines(rows) -> list[str]:
                      f"{alert.kind:<20}  {alert.intent_id or '-'}  {summary(alert).split(': ', 1)[-1]}"
                      f"  [{state}]")
     return [scrub(line) for line in lines]
+
+
+# -- issue 10, defect 3: the stalled alert (registered after the tables, for clean merges).
+_SUMMARY = {**_SUMMARY, model.WITHDRAWAL_STALLED: lambda f: (
+    f"withdrawal not sent: {_transfer(f)} (queued for over {f.get('stuck_after_minutes')} min: "
+    f"{f.get('detail')})")}
+_PLURAL = {**_PLURAL, model.WITHDRAWAL_STALLED: "withdrawals that could not be sent"}
+_WHAT_IT_MEANS = {**_WHAT_IT_MEANS, model.WITHDRAWAL_STALLED: (
+    "This accepted withdrawal could not be sent to the exchange for longer than "
+    "stuck_after_minutes; nothing was withdrawn for it yet. The treasury keeps trying; the "
+    "reason below is the last one it met (an exchange error, or withdrawals halted). "
+    "`treasuryctl status` lists every such intent. This alert is sent once per intent.")}
+_FACT_ROWS = (*_FACT_ROWS, ("queued_since_ms", "Queued since"))

@@ -347,3 +347,35 @@ def test_state_persists_across_a_new_app(tmp_path):
     _, listing = second.admin("GET", "/sandbox/withdrawals")
     assert listing["apply_calls"] == {"keep": 1}
     assert len(second.admin("GET", "/sandbox/orders")[1]["orders"]) == 1
+
+
+def test_history_by_order_id_without_bounds_is_the_last_7_days_of_the_sandbox_clock(h):
+    """Binance: withdrawOrderId without startTime/endTime returns the last 7 days, in the
+    EXCHANGE's clock (issue 10, defect 1): the sandbox, 11 min ahead of the host, finds a
+    withdrawal made 11 min "in the host's future", and drops it once 7 of its days passed."""
+    day = 86_400_000
+    h.admin("POST", "/sandbox/clock", {"offset_ms": 11 * 60_000})
+    reply = h.call("POST", "/sapi/v1/capital/withdraw/apply", TREASURY, timestamp=T0 + 11 * 60_000, coin="USDT",
+                   network="TRX", address=GOOD, amount="20", withdrawOrderId="skewed")
+    assert reply.status == 200, reply.body
+    found = h.ok("GET", "/sapi/v1/capital/withdraw/history", TREASURY, timestamp=T0 + 11 * 60_000,
+                 withdrawOrderId="skewed")
+    assert [r["withdrawOrderId"] for r in found] == ["skewed"]
+    h.now = T0 + 7 * day + 1
+    later = h.ok("GET", "/sapi/v1/capital/withdraw/history", TREASURY, timestamp=h.now + 11 * 60_000,
+                 withdrawOrderId="skewed")
+    assert later == []
+
+
+def test_admin_can_plant_a_withdrawal_made_outside_the_bot(h):
+    """POST /sandbox/withdrawals books a withdrawal with a given withdrawOrderId (issue 10,
+    defect 7): it is in the history, takes no balance and counts no apply call."""
+    before = h.free("USDT")
+    status, planted = h.admin("POST", "/sandbox/withdrawals", {
+        "coin": "USDT", "network": "TRX", "address": GOOD, "amount": "30", "withdrawOrderId": "reused"})
+    assert status == 200 and planted["withdrawOrderId"] == "reused" and planted["amount"] == "30.00000000"
+    [record] = h.history(withdrawOrderId="reused")
+    assert (record["id"], record["amount"], record["address"]) == (planted["id"], "30.00000000", GOOD)
+    assert h.free("USDT") == before
+    assert h.admin("GET", "/sandbox/withdrawals")[1]["apply_calls"] == {}
+    assert h.admin("POST", "/sandbox/withdrawals", {"coin": "USDT"})[0] == 400

@@ -394,3 +394,25 @@ def test_status_shows_the_clock_offset_the_treasury_measured(site, capsys):
         site.ledger.set_meta("clock.disagreement_since", "0")
     out = run(site, capsys, "status")[1]
     assert "clock: exchange minus host -21600000 ms, measured 1970-01-01 00:00:00Z (more than 60 s apart: alerted)" in out
+def test_status_shows_why_withdrawals_are_halted_and_each_stalled_intent(site, capsys):
+    """Issue 10, defect 3: an auth error halts the executor; `status` shows the halt's reason
+    and, once stuck_after_minutes passed, the stalled intent with its reason."""
+    from common.binance import AuthError
+    from tests.unit.treasury_bot.core_support import Applied, FakeExchange
+    from treasury_bot.executor import Executor
+    code, out, _ = run(site, capsys, "status")
+    assert "withdrawals: running" in out and "stalled intents (queued, not sent for stuck_after_minutes): 0" in out
+    exchange = FakeExchange()
+    exchange.script_apply(Applied(AuthError("Invalid API-key, IP, or permissions for action.",
+                                            binance_code=-2015, http_status=401), False))
+    executor = Executor(site.ledger, exchange, site.policy, site.clock)
+    site.accept("halted-1", "100")
+    for _ in range(site.policy.limits.stuck_after_minutes * 2 + 2):
+        executor.step()
+        site.clock.advance(31)
+    code, out, _ = run(site, capsys, "status")
+    assert code == 0
+    assert "withdrawals: HALTED since " in out and ": -2015 Invalid API-key, IP, or permissions for action." in out
+    assert "stalled intents (queued, not sent for stuck_after_minutes): 1" in out
+    line = next(line for line in out.splitlines() if line.strip().startswith("halted-1 ") and "alerted" in line)
+    assert line.endswith("withdrawals halted: -2015 Invalid API-key, IP, or permissions for action.")

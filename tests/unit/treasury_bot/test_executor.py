@@ -185,7 +185,8 @@ def test_an_unknown_outcome_found_in_history_is_adopted_never_applied_again(rig)
     assert withdrawal.withdrawal_id == "w-1" and withdrawal.exchange_status == 4 and withdrawal.unknown_since is None
     lookup = rig.exchange.lookups[0]
     assert lookup["withdraw_order_id"] == "uo-1"
-    assert lookup["start_time"] == T0 - 600_000 and lookup["end_time"] > T0
+    # No time bounds: the exchange's own "last 7 days" in its clock (issue 10, defect 1).
+    assert lookup["start_time"] is None and lookup["end_time"] is None
 
 
 def test_a_withdrawal_found_already_completed_is_closed_in_the_same_commit(rig):

@@ -11,7 +11,7 @@ from common.binance import (AuthError, BadResponse, ClockSkewError, ExchangeErro
                             ExchangeUnavailable, OrderNotFound, OrderRejected, OutcomeUnknown, RateLimitError,
                             WithdrawRefused)
 from treasury_bot.reconcile import (LOOKUP_WINDOW_LIMIT_MS, MAX_UNKNOWN_ATTEMPTS, ApplyAction, Lookup,
-                                    ReconcileAction, UnknownOutcome, classify_apply_error, lookup_window,
+                                    ReconcileAction, UnknownOutcome, classify_apply_error, exchange_age_ms,
                                     reconcile_step)
 
 PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
@@ -77,42 +77,47 @@ def test_the_message_is_the_exchanges_text():
     assert classify_apply_error(RuntimeError()).message == "RuntimeError"
 
 
-def state(first=T, last=None, since=None, attempts=1) -> UnknownOutcome:
-    return UnknownOutcome(first_attempt_at=first, last_attempt_at=first if last is None else last,
-                          unknown_since=first if since is None else since, attempts=attempts)
+def state(age=0, since_attempt=0, since=None, attempts=1) -> UnknownOutcome:
+    """`age`: exchange-clock age of the first attempt; `since_attempt`: monotonic ms since
+    the last apply ended; `since`: unknown_since (wall), for the deadline."""
+    return UnknownOutcome(unknown_since=T if since is None else since, attempts=attempts,
+                          exchange_age_ms=age, since_attempt_ms=since_attempt)
 
 
 FOUND = Lookup("w-1", 4, failed=False)
 ABSENT = Lookup(None, None, failed=False)
 FAILED = Lookup(None, None, failed=True)
+MISMATCH = Lookup(None, None, failed=False, mismatch="withdrawal w-9: amount 30 (fee 1) != 25")
 
 
 @pytest.mark.parametrize("case, st_, lookup, now, expected", [
     ("found adopts at once", state(), FOUND, T, ReconcileAction.ADOPT),
-    ("found adopts even when old", state(), FOUND, T + 10 * DAY, ReconcileAction.ADOPT),
+    ("found adopts even when old", state(age=10 * DAY), FOUND, T + 10 * DAY, ReconcileAction.ADOPT),
     ("found adopts even after many attempts", state(attempts=9), FOUND, T + DEADLINE * 2, ReconcileAction.ADOPT),
+    ("a found record that is not ours is reviewed", state(), MISMATCH, T, ReconcileAction.NEEDS_REVIEW),
     ("not looked yet waits", state(), None, T, ReconcileAction.WAIT),
     ("not looked yet, deadline passed", state(), None, T + DEADLINE, ReconcileAction.NEEDS_REVIEW),
     ("lookup failed waits", state(), FAILED, T + DEADLINE - 1, ReconcileAction.WAIT),
     ("lookup failed at the deadline", state(), FAILED, T + DEADLINE, ReconcileAction.NEEDS_REVIEW),
     ("deadline counts from unknown_since", state(since=T + 5 * MIN), FAILED, T + DEADLINE, ReconcileAction.WAIT),
-    ("absent within grace waits", state(), ABSENT, T + GRACE - 1, ReconcileAction.WAIT),
-    ("absent at grace resubmits", state(), ABSENT, T + GRACE, ReconcileAction.RESUBMIT),
-    ("grace counts from the last attempt", state(last=T + 10 * MIN), ABSENT, T + 10 * MIN + GRACE - 1,
+    ("absent within grace waits", state(since_attempt=GRACE - 1), ABSENT, T, ReconcileAction.WAIT),
+    ("absent at grace resubmits", state(since_attempt=GRACE), ABSENT, T, ReconcileAction.RESUBMIT),
+    ("a wall-clock jump does not shorten the grace", state(since_attempt=GRACE - 1), ABSENT, T + 6 * 3_600_000,
      ReconcileAction.WAIT),
-    ("absent after grace with attempts left", state(attempts=MAX_UNKNOWN_ATTEMPTS - 1), ABSENT, T + GRACE,
+    ("absent after grace with attempts left", state(since_attempt=GRACE, attempts=MAX_UNKNOWN_ATTEMPTS - 1),
+     ABSENT, T, ReconcileAction.RESUBMIT),
+    ("absent after grace, attempts used up", state(since_attempt=GRACE, attempts=MAX_UNKNOWN_ATTEMPTS), ABSENT,
+     T, ReconcileAction.NEEDS_REVIEW),
+    ("absent within grace, attempts used up still waits",
+     state(since_attempt=GRACE - 1, attempts=MAX_UNKNOWN_ATTEMPTS), ABSENT, T, ReconcileAction.WAIT),
+    ("absent past the deadline still resubmits", state(since_attempt=GRACE), ABSENT, T + DEADLINE * 3,
      ReconcileAction.RESUBMIT),
-    ("absent after grace, attempts used up", state(attempts=MAX_UNKNOWN_ATTEMPTS), ABSENT, T + GRACE,
+    ("6-day window edge minus 1 ms", state(age=LOOKUP_WINDOW_LIMIT_MS - 1, since_attempt=GRACE), ABSENT, T,
+     ReconcileAction.RESUBMIT),
+    ("6-day window edge", state(age=LOOKUP_WINDOW_LIMIT_MS, since_attempt=GRACE), ABSENT, T,
      ReconcileAction.NEEDS_REVIEW),
-    ("absent within grace, attempts used up still waits", state(attempts=MAX_UNKNOWN_ATTEMPTS), ABSENT,
-     T + GRACE - 1, ReconcileAction.WAIT),
-    ("absent past the deadline still resubmits", state(), ABSENT, T + DEADLINE * 3, ReconcileAction.RESUBMIT),
-    ("6-day window edge minus 1 ms", state(), ABSENT, T + LOOKUP_WINDOW_LIMIT_MS - 1, ReconcileAction.RESUBMIT),
-    ("6-day window edge", state(), ABSENT, T + LOOKUP_WINDOW_LIMIT_MS, ReconcileAction.NEEDS_REVIEW),
-    ("6-day window edge, lookup failed", state(since=T + 6 * DAY), FAILED, T + LOOKUP_WINDOW_LIMIT_MS,
+    ("6-day window edge, lookup failed", state(age=LOOKUP_WINDOW_LIMIT_MS), FAILED, T,
      ReconcileAction.NEEDS_REVIEW),
-    ("window counts from the first attempt", state(last=T + 5 * DAY, since=T + 5 * DAY), ABSENT,
-     T + LOOKUP_WINDOW_LIMIT_MS, ReconcileAction.NEEDS_REVIEW),
 ])
 def test_reconcile_step_table(case, st_, lookup, now, expected):
     """The next step for an unknown outcome at each edge: grace, deadline, window, attempts."""
@@ -126,23 +131,40 @@ def test_six_days_leaves_a_day_under_binances_seven():
     assert LOOKUP_WINDOW_LIMIT_MS == 6 * DAY and MAX_UNKNOWN_ATTEMPTS == 3
 
 
-def test_lookup_window_brackets_the_first_attempt_and_now():
-    """From 10 minutes before the first attempt to 10 minutes after now."""
-    assert lookup_window(state(first=T), T + 5 * MIN) == (T - 10 * MIN, T + 15 * MIN)
+@pytest.mark.parametrize("offset", [-11 * MIN, 0, 11 * MIN, -3 * 3_600_000, 30 * DAY])
+def test_the_age_guard_is_measured_in_the_exchanges_clock(offset):
+    """Recorded at the first attempt as host + offset, the age is the exchange's own elapsed
+    time, whatever the offset (issue 10, defect 1)."""
+    first_host = T
+    age = exchange_age_ms(first_exchange_ms=first_host + offset, first_host_ms=first_host,
+                          host_now_ms=T + 2 * DAY, offset_now_ms=offset)
+    assert age == 2 * DAY
+
+
+def test_a_host_clock_stepped_back_cannot_make_the_first_attempt_look_younger():
+    """Host stepped back a day and the offset re-measured +1 day: the exchange age stands."""
+    age = exchange_age_ms(first_exchange_ms=T, first_host_ms=T, host_now_ms=T + 5 * DAY - DAY,
+                          offset_now_ms=DAY)
+    assert age == 5 * DAY
+
+
+def test_the_larger_age_wins_so_the_guard_errs_towards_review():
+    """An offset that shrank (the host ran ahead, then was corrected) never lowers the age
+    below what the host clock says; without a recorded estimate the host age is used."""
+    assert exchange_age_ms(first_exchange_ms=T + DAY, first_host_ms=T, host_now_ms=T + 6 * DAY,
+                           offset_now_ms=0) == 6 * DAY
+    assert exchange_age_ms(first_exchange_ms=None, first_host_ms=T, host_now_ms=T + 3 * DAY,
+                           offset_now_ms=9 * DAY) == 3 * DAY
 
 
 @PROPERTY
-@given(age=st.integers(0, LOOKUP_WINDOW_LIMIT_MS - 1), since=st.integers(0, LOOKUP_WINDOW_LIMIT_MS - 1),
-       attempts=st.integers(1, 5), lookup=st.sampled_from([None, FOUND, ABSENT, FAILED]))
-def test_any_lookup_that_can_still_decide_stays_under_seven_days(age, since, attempts, lookup):
-    """Whenever reconcile_step may still act on a look-up (not yet needs_review for age), the
-    look-up's window is under Binance's 7 days and contains the first attempt and now."""
-    first = T
-    now = T + age
-    st_ = state(first=first, since=first + min(since, age), attempts=attempts)
-    action, _ = reconcile_step(st_, lookup, now, grace_ms=GRACE, deadline_ms=DEADLINE)
-    start, end = lookup_window(st_, now)
-    assert start <= first <= now <= end
-    assert end - start < 7 * DAY
-    if age >= LOOKUP_WINDOW_LIMIT_MS:
-        assert action in (ReconcileAction.ADOPT, ReconcileAction.NEEDS_REVIEW)
+@given(age=st.integers(0, 30 * DAY), since_attempt=st.integers(0, 10 * GRACE), attempts=st.integers(1, 5),
+       now=st.integers(T, T + 30 * DAY), lookup=st.sampled_from([None, ABSENT, FAILED]))
+def test_absence_is_never_proven_for_a_first_attempt_outside_six_exchange_days(
+        age, since_attempt, attempts, now, lookup):
+    """Whatever the wall clock says, a RESUBMIT ("proven absent") needs the first attempt
+    inside the 6 exchange-clock days and a full monotonic grace."""
+    action, _ = reconcile_step(state(age=age, since_attempt=since_attempt, since=T, attempts=attempts),
+                               lookup, now, grace_ms=GRACE, deadline_ms=DEADLINE)
+    if action is ReconcileAction.RESUBMIT:
+        assert age < LOOKUP_WINDOW_LIMIT_MS and since_attempt >= GRACE and lookup is ABSENT

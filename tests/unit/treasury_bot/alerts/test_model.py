@@ -36,6 +36,7 @@ def test_default_severities_match_the_design():
         model.EXCHANGE_AUTH_ERROR: CRITICAL, model.WINDOW_CAP_80: WARNING,
         model.POLICY_CHANGED: CRITICAL, model.TEST: INFO,
         model.CLOCK_DISAGREEMENT: WARNING,  # DESIGN section 9 (issue 10)
+        model.WITHDRAWAL_STALLED: WARNING,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
