@@ -7,6 +7,7 @@ intent, whatever the clocks say.
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 import pytest
@@ -36,9 +37,13 @@ def withdrawals_of(sandbox: Sandbox, intent_id: str) -> list[dict]:
     return [w for w in sandbox.withdrawals() if w["withdrawOrderId"] == intent_id]
 
 
-def send(treasury: TreasuryProcess, intent_id: str, amount: str = "25") -> None:
+def send(treasury: TreasuryProcess, intent_id: str, amount: str = "25", *, skew_ms: int = 0) -> None:
+    """`skew_ms`: how far the sender's clock is from this host's. The treasury judges an
+    intent's age on the exchange's clock, so a signal host that agrees with the exchange
+    stamps `created_at` in the exchange's time."""
     with treasury.client() as client:
-        decision = client.send_intent(new_intent(intent_id, amount=amount))
+        decision = client.send_intent(new_intent(intent_id, amount=amount,
+                                                 created_at=int(time.time() * 1000) + skew_ms))
     assert decision.outcome == "accepted", decision
 
 
@@ -54,7 +59,7 @@ def test_an_unknown_outcome_is_withdrawn_exactly_once_when_the_exchange_clock_is
     try:
         intent_id = f"skew-{'ahead' if offset_min > 0 else 'behind'}"
         sandbox.add_fault(APPLY, "5xx_after")
-        send(treasury, intent_id)
+        send(treasury, intent_id, skew_ms=offset_min * MIN_MS)
         treasury.wait_status(intent_id, "completed", timeout=40)
         found = withdrawals_of(sandbox, intent_id)
         assert len(found) == 1, found
