@@ -107,7 +107,9 @@ def test_when_supervisord_is_killed_the_program_is_stopped_cleanly(tmp_path):
         wait_until(lambda: "ready" in (log.read_text() if log.exists() else ""), timeout=15, what="the program")
         parent.kill()
         parent.wait(10)
-        wait_until(lambda: marker.exists(), timeout=15, what="the program to get SIGTERM")
+        # Wait for the text, not the file: write_text creates the file before it writes to it.
+        wait_until(lambda: marker.exists() and marker.read_text() == "term", timeout=15,
+                   what="the program to get SIGTERM")
     finally:
         if parent.poll() is None:
             parent.kill()
