@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
@@ -37,6 +38,10 @@ import requests
 
 from common import messages
 from common.intent_client import TreasuryUnavailable
+from tests.chaos.clockbook import (HOUR_MS, MINUTE_MS, ClockBook, true_apply_ms, true_ms,
+                                   write_offset_file)
+from tests.chaos.limits_judge import Caps, Judged, breaches
+from tests.chaos.operators import Action, Operator
 from tests.support.procs import Proc, script
 from tests.support.sandbox import (DEMO_SIGNAL, DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_HOT_ADDRESS,
                                    DEMO_TRX_REJECTING, Sandbox, start_sandbox)
@@ -47,7 +52,6 @@ from tests.support.waiting import Timeout, wait_until
 APPLY = "/sapi/v1/capital/withdraw/apply"
 OPEN_STATUSES = ("queued", "submitting", "submitted", "email_sent", "awaiting_approval", "processing")
 FINAL_BY_EXCHANGE = {6: "completed", 5: "failed", 3: "rejected", 1: "cancelled"}
-OUT_OF_WINDOW = (1, 3, 5)        # cancelled, rejected, failed: policy drops them from window sums
 RECV_WINDOW_MARGIN_S = 7.0       # a request signed before a kill cannot land later than this
 ADDRESSES = {"cold-wallet": DEMO_TRX_ADDRESS, "hot-wallet": DEMO_TRX_HOT_ADDRESS,
              "failing-wallet": DEMO_TRX_FAILING, "rejecting-wallet": DEMO_TRX_REJECTING}
@@ -86,6 +90,49 @@ class SoakConfig:
     chaos_budget_s: float = 75.0     # the kill phase ends by then even if kills remain
     settle_s: float = 60.0           # after the kills, everything accepted must end by then
     decide_within_s: float = 30.0    # an intent undecided this long counts as a hang
+    # Clock faults (issue 10; tests/chaos/clockbook.py says which moves are fair and why).
+    sandbox_start_offset_ms: int = 0     # the exchange's clock from the start (before any treasury)
+    sandbox_clock_steps: int = 0         # forward steps of minutes, at any moment
+    sandbox_back_jumps: int = 0          # steps back by hours: treasury down, nothing in flight
+    host_clock_steps: int = 0            # the treasury's host clock, forward and back by up to hours
+    # Operators (issue 10): treasuryctl approve/reject racing the treasury; policy edits.
+    operator_actions: int = 0
+    approval_above: Decimal | None = None
+    late_approval_s: float = 20.0        # a late approval waits at least this long (soak time)
+    policy_edits: int = 0                # caps rewritten between restarts, tightened and loosened
+    quarantine_hours: int = 0            # > 0: a loosening must wait (longer than the soak)
+
+    @property
+    def clock_faults(self) -> bool:
+        return bool(self.sandbox_clock_steps or self.sandbox_back_jumps or self.host_clock_steps
+                    or self.sandbox_start_offset_ms)
+
+    @property
+    def caps(self) -> Caps:
+        return Caps(self.max_transfers_per_hour, self.max_per_transfer, self.coin_cap, self.cold_cap,
+                    self.hot_cap)
+
+    @property
+    def max_intent_age_seconds(self) -> int:
+        """Wide enough for every offset in play (clients stamp behind the earliest clock)."""
+        if not self.clock_faults:
+            return 900
+        spread_ms = abs(self.sandbox_start_offset_ms) + 4 * HOUR_MS + 6 * HOUR_MS
+        return min(86_400, spread_ms // 1000 + 900)
+
+    def with_faults(self, *, clocks: bool = True, operators: bool = True) -> "SoakConfig":
+        """The same run with issue 10's faults, dosed to its number of kills."""
+        from dataclasses import replace
+        k = self.treasury_kills
+        over = {}
+        if clocks:
+            over.update(sandbox_start_offset_ms=3 * HOUR_MS, sandbox_clock_steps=max(2, k // 4),
+                        sandbox_back_jumps=max(1, k // 12), host_clock_steps=max(3, k // 4))
+        if operators:
+            over.update(operator_actions=max(8, k // 2), approval_above=Decimal("80"),
+                        policy_edits=max(3, k // 7), quarantine_hours=12,
+                        late_approval_s=min(45.0, self.chaos_budget_s / 4))
+        return replace(self, **over)
 
     @staticmethod
     def scaled(seed: int, treasury_kills: int, signal_kills: int) -> "SoakConfig":
@@ -99,22 +146,24 @@ class SoakConfig:
                           chaos_budget_s=max(75.0, 3.5 * max(treasury_kills, 2 * signal_kills)))
 
 
-def chaos_policy(cfg: SoakConfig) -> str:
+def chaos_policy(cfg: SoakConfig, caps: Caps | None = None, quarantine_hours: int = 0) -> str:
+    caps = caps or cfg.caps
+    approval = f'approval_above = "{cfg.approval_above}"\n' if cfg.approval_above is not None else ""
     return f"""
-quarantine_hours = 0
+quarantine_hours = {quarantine_hours}
 
 [limits]
 window_hours = 24
-max_transfers_per_hour = {cfg.max_transfers_per_hour}
-max_intent_age_seconds = 900
+max_transfers_per_hour = {caps.max_transfers_per_hour}
+max_intent_age_seconds = {cfg.max_intent_age_seconds}
 min_seconds_between_withdrawals = 0
 poll_interval_seconds = 6
 stuck_after_minutes = 60
 
 [limits.coins.USDT]
-max_per_transfer = "{cfg.max_per_transfer}"
-window_cap = "{cfg.coin_cap}"
-
+max_per_transfer = "{caps.max_per_transfer}"
+window_cap = "{caps.coin_cap}"
+{approval}
 [executor]
 reconcile_grace_seconds = 1
 reconcile_deadline_minutes = 10
@@ -124,14 +173,14 @@ label = "cold-wallet"
 coin = "USDT"
 network = "TRX"
 address = "{DEMO_TRX_ADDRESS}"
-window_cap = "{cfg.cold_cap}"
+window_cap = "{caps.cold_cap}"
 
 [[destination]]
 label = "hot-wallet"
 coin = "USDT"
 network = "TRX"
 address = "{DEMO_TRX_HOT_ADDRESS}"
-window_cap = "{cfg.hot_cap}"
+window_cap = "{caps.hot_cap}"
 clients = ["other"]
 
 [[destination]]
@@ -237,11 +286,18 @@ class Tally:
     conflicts: int = 0
     reposts_after_202: int = 0
     problems: list[str] = field(default_factory=list)
+    events: list[tuple[int, str]] = field(default_factory=list)     # (true ms, what the soak did)
+    policy_edits: list[str] = field(default_factory=list)
+    back_jumps_skipped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def problem(self, text: str) -> None:
         with self.lock:
             self.problems.append(text)
+
+    def event(self, text: str) -> None:
+        with self.lock:
+            self.events.append((true_ms(), text))
 
 
 # -- the scenario --------------------------------------------------------------------------------
@@ -261,6 +317,17 @@ class Soak:
         self.last_treasury_kill = 0.0
         self.chaos_seconds = 0.0
         self.settle_seconds = 0.0
+        # Issue 10's faults: clocks, operators, policy edits.
+        headroom = 55 * MINUTE_MS - int((cfg.chaos_budget_s + cfg.settle_s) * 1000)
+        self.clock = ClockBook(forward_headroom_ms=max(11 * MINUTE_MS, min(45 * MINUTE_MS, headroom)))
+        self.hold = threading.Event()        # set: clients and the operator start nothing new
+        self.first_sent: dict[str, int] = {}  # intent_id -> true ms of its first send
+        self.caps_now = cfg.caps
+        self.caps_history: list[tuple[int, Caps]] = [(0, cfg.caps)]
+        self.operator = Operator(self, cfg.operator_actions, cfg.late_approval_s, cfg.seed * 7 + 6) \
+            if cfg.operator_actions else None
+        self.offset_file = workdir / "treasury" / "test_clock_offset_ms"
+        self.last_back_jump_ms = 0
 
     # -- running -------------------------------------------------------------------------
 
@@ -270,8 +337,17 @@ class Soak:
                  f"signal_kills={cfg.signal_kills}")
         self.sandbox = start_sandbox(self.workdir, complete_after_seconds=0.3)
         try:
-            self.treasury = TreasuryProcess(self.workdir, self.sandbox, policy_text=chaos_policy(cfg),
-                                            poll_seconds=0.2).start()
+            if cfg.sandbox_start_offset_ms:
+                self.clock.set_sandbox(self.sandbox, cfg.sandbox_start_offset_ms, "start")
+                self.tally.event(f"sandbox clock {cfg.sandbox_start_offset_ms / HOUR_MS:+.2f} h from the start")
+            self.offset_file.parent.mkdir(parents=True, exist_ok=True)
+            write_offset_file(self.offset_file, None)
+            # Always set: a treasury that does not know the setting ignores it (issue 10).
+            self.treasury = TreasuryProcess(
+                self.workdir, self.sandbox, policy_text=chaos_policy(cfg), poll_seconds=0.2,
+                extra_env={"TREASURY_TEST_CLOCK_OFFSET_FILE": str(self.offset_file)}).start()
+            if cfg.quarantine_hours:
+                self._bootstrap_quarantine()
             self.bot = RestartableSignalBot(self.workdir / "bot", self.sandbox, self.treasury).start()
             began = time.monotonic()
             workers = [threading.Thread(target=self._guard(self._client_loop, name), name=f"client-{name}")
@@ -279,6 +355,9 @@ class Soak:
             workers.append(threading.Thread(target=self._guard(self._poster_loop), name="poster"))
             killers = [threading.Thread(target=self._guard(self._treasury_killer), name="kill-treasury"),
                        threading.Thread(target=self._guard(self._signal_killer), name="kill-signal")]
+            if self.operator is not None:
+                workers.append(threading.Thread(target=self._guard(
+                    self.operator.run, lambda: self._chaos_over(began)), name="operator"))
             for thread in workers + killers:
                 thread.start()
             for thread in killers:
@@ -317,25 +396,175 @@ class Soak:
     # -- killers ---------------------------------------------------------------------------
 
     def _treasury_killer(self) -> None:
-        rng = random.Random(self.cfg.seed * 7 + 1)
+        cfg = self.cfg
+        rng = random.Random(cfg.seed * 7 + 1)
         began = time.monotonic()
         modes = ("uptime", "uptime", "uptime", "in_flight", "applied_unanswered", "unknown_reply",
                  "processing")
-        for _ in range(self.cfg.treasury_kills):
+        if cfg.sandbox_clock_steps or cfg.host_clock_steps:   # an unknown outcome under a clock step
+            modes += ("unknown_clock", "unknown_clock")
+        kills = cfg.treasury_kills
+        edits_at = _spread(cfg.policy_edits, kills, offset=1)
+        back_at = _spread(cfg.sandbox_back_jumps, kills, offset=3)
+        host_restart_steps = 0
+        for index in range(kills):
             if self._chaos_over(began):
                 break
-            mode = rng.choice(modes)
-            self._arm(mode, rng)
+            back_jump = index in back_at and self._quiesce()
+            mode = "quiescent" if back_jump else rng.choice(modes)
+            if not back_jump:
+                self._arm(mode, rng)
+                if mode != "unknown_clock":      # clock steps at plain moments too
+                    self._maybe_clock_step(rng, kills - index)
             self.tally.kill_modes[mode] += 1
             self.treasury.kill9()
+            self.tally.event(f"treasury SIGKILL ({mode})")
             self.last_treasury_kill = time.monotonic()
             self.tally.treasury_kills += 1
             self._note_kill_point()
+            if back_jump:
+                self._sandbox_back_jump(rng)
+                self.sandbox.clear_faults()
+            if index in edits_at:
+                self._edit_policy(rng)
+            if cfg.host_clock_steps and host_restart_steps < max(1, cfg.host_clock_steps // 3) \
+                    and rng.random() < 0.25:
+                host_restart_steps += 1
+                self._host_step_at_restart(rng)
             if mode == "in_flight":      # down past the policy's 1 s grace, like a supervisor's
                 self.stop.wait(rng.uniform(1.2, 2.5))   # restart back-off, request still held
             elif rng.random() < 0.3:     # stay down a while: clients get TreasuryUnavailable
                 self.stop.wait(rng.uniform(0.2, 1.0))
             self.treasury.start()
+            self.hold.clear()
+
+    # -- clock faults (tests/chaos/clockbook.py) --------------------------------------------
+
+    def _maybe_clock_step(self, rng: random.Random, kills_left: int) -> None:
+        cfg = self.cfg
+        sandbox_left = cfg.sandbox_clock_steps - self.tally.kill_modes.get("_sandbox_steps", 0)
+        host_left = cfg.host_clock_steps - self.tally.kill_modes.get("_host_steps", 0)
+        if sandbox_left > 0 and rng.random() < min(1.0, 1.5 * sandbox_left / max(1, kills_left)):
+            self._sandbox_forward(rng, "at a plain moment")
+        if host_left > 0 and rng.random() < min(1.0, 1.5 * host_left / max(1, kills_left)):
+            self._host_step_live(rng, "at a plain moment")
+
+    def _sandbox_forward(self, rng: random.Random, why: str) -> bool:
+        """Step the exchange's clock forward by minutes (over the 10 min of issue 10 defect 1
+        when there is room), never past the ceiling that keeps the hourly count fair."""
+        current, ceiling = self.clock.sandbox_offset(), self.clock.forward_ceiling()
+        target = min(current + int(rng.uniform(11, 22) * MINUTE_MS), ceiling)
+        if target - current < MINUTE_MS:
+            return False
+        self.clock.set_sandbox(self.sandbox, target, why)
+        self.tally.kill_modes["_sandbox_steps"] += 1
+        self.tally.event(f"sandbox clock forward to {target / MINUTE_MS:+.1f} min ({why})")
+        return True
+
+    def _sandbox_back_jump(self, rng: random.Random) -> None:
+        """Hours back, with the treasury down and nothing in flight (see _quiesce)."""
+        current = self.clock.sandbox_offset()
+        # Within -4 h: max_intent_age_seconds covers that spread (SoakConfig).
+        target = max(current - int(rng.uniform(1.5, 4.0) * HOUR_MS), -4 * HOUR_MS)
+        if current - target < HOUR_MS:
+            self.tally.back_jumps_skipped += 1
+            return
+        self.clock.set_sandbox(self.sandbox, target, "back, treasury down, nothing in flight")
+        self.last_back_jump_ms = true_ms()
+        self.tally.kill_modes["_sandbox_back_jumps"] += 1
+        self.tally.event(f"sandbox clock back to {target / HOUR_MS:+.2f} h")
+
+    def _host_offset_choice(self, rng: random.Random) -> int:
+        """Minutes to hours, forward or back of the current host offset, within +-6 h."""
+        current = self.clock.host_offset()
+        step = int(rng.choice((3, 11, 25, 70, 180, 360)) * MINUTE_MS * rng.choice((1, -1)))
+        target = max(-6 * HOUR_MS, min(6 * HOUR_MS, current + step))
+        return target if target != current else current - step
+
+    def _host_step_live(self, rng: random.Random, why: str) -> None:
+        """The running treasury's host clock steps (it re-reads the file about every second)."""
+        target = self._host_offset_choice(rng)
+        before = true_ms()
+        write_offset_file(self.offset_file, target)
+        self.clock.note_host(target, f"live: {why}", before)
+        self.tally.kill_modes["_host_steps"] += 1
+        self.tally.event(f"treasury host clock to {target / MINUTE_MS:+.1f} min, live ({why})")
+
+    def _host_step_at_restart(self, rng: random.Random) -> None:
+        """The next start reads its offset from TREASURY_TEST_CLOCK_OFFSET_MS (file emptied)."""
+        target = self._host_offset_choice(rng)
+        before = true_ms()
+        write_offset_file(self.offset_file, None)
+        self.treasury.write_env({**self.treasury.env, "TREASURY_TEST_CLOCK_OFFSET_MS": str(target)})
+        self.clock.note_host(target, "at restart (env)", before)
+        self.tally.kill_modes["_host_steps"] += 1
+        self.tally.event(f"treasury host clock to {target / MINUTE_MS:+.1f} min at restart")
+
+    def _quiesce(self) -> bool:
+        """Hold new intents and approvals until no withdrawal is unfinished, in the ledger
+        and on the exchange (bounded); False (and the hold lifted) if that did not happen."""
+        self.hold.set()
+        in_flight = ("queued", "submitting", "submitted", "email_sent", "awaiting_approval", "processing")
+        marks = ",".join("?" * len(in_flight))
+
+        def quiet() -> bool:
+            if self.treasury.query(f"SELECT 1 FROM intents WHERE status IN ({marks}) LIMIT 1", in_flight):
+                return False
+            # Those applied before an earlier step back are dated in the sandbox's future
+            # and show unfinished until the settle brings its clock back: they ended then.
+            return all(w["status"] in (1, 3, 5, 6) for w in self.sandbox.withdrawals()
+                       if float(w["receivedAt"]) > self.last_back_jump_ms)
+        try:
+            wait_until(quiet, timeout=15, interval=0.1, what="no withdrawal in flight")
+            self.sandbox.add_fault(APPLY, "5xx_before", count=-1)   # nothing may start before the kill
+            if not quiet():
+                raise Timeout("a withdrawal started while quiescing")
+            return True
+        except Timeout:
+            self.sandbox.clear_faults()
+            self.hold.clear()
+            self.tally.back_jumps_skipped += 1
+            return False
+
+    # -- policy edits (between restarts) ----------------------------------------------------
+
+    def _edit_policy(self, rng: random.Random) -> None:
+        """Rewrite the policy file while the treasury is down: a cap lowered (tightening, in
+        force at the start) or raised (loosening, not before its quarantine)."""
+        names = ("coin_cap", "cold_cap", "hot_cap", "max_transfers_per_hour")
+        name = rng.choice(names)
+        initial, current = getattr(self.cfg.caps, name), getattr(self.caps_now, name)
+        tighten = len(self.tally.policy_edits) % 2 == 0 or current >= initial * Decimal("1.5")
+        factor = Decimal(str(round(rng.uniform(0.75, 0.9) if tighten else rng.uniform(1.15, 1.4), 2)))
+        value = current * factor
+        value = max(int(value), 1) if name == "max_transfers_per_hour" else Decimal(int(value))
+        self.caps_now = self.caps_now.with_value(name, value)
+        self.treasury.policy_path.write_text(
+            chaos_policy(self.cfg, self.caps_now, self.cfg.quarantine_hours), encoding="utf-8")
+        with self.tally.lock:
+            self.caps_history.append((true_ms(), self.caps_now))
+        text = f"{'tighten' if tighten else 'loosen'} {name} {current} -> {value}"
+        self.tally.policy_edits.append(text)
+        self.tally.event(f"policy edit: {text}")
+
+    def _bootstrap_quarantine(self) -> None:
+        """Make the soak's destinations long known, then raise quarantine_hours, so that a
+        loosening waits (longer than the soak) while the destinations stay usable: start once
+        with quarantine 0 (the ledger records them), stop, date their sighting back past the
+        quarantine (as if the treasury had run for a day), start with the real quarantine."""
+        self.treasury.terminate()
+        back = (self.cfg.quarantine_hours + 1) * HOUR_MS
+        conn = sqlite3.connect(self.treasury.ledger_path, timeout=10)
+        try:
+            with conn:
+                conn.execute("UPDATE destinations_seen SET first_seen_at = first_seen_at - ?,"
+                             " changed_at = changed_at - ?", (back, back))
+        finally:
+            conn.close()
+        self.treasury.policy_path.write_text(
+            chaos_policy(self.cfg, self.caps_now, self.cfg.quarantine_hours), encoding="utf-8")
+        self.treasury.start()
+        self.tally.event(f"quarantine_hours 0 -> {self.cfg.quarantine_hours} before the soak")
 
     def _arm(self, mode: str, rng: random.Random) -> None:
         """Prepare the kill's moment and wait for it (bounded: kill anyway after a while)."""
@@ -355,6 +584,26 @@ class Soak:
             self.stop.wait(rng.uniform(0.2, 1.5))
         elif mode == "processing":
             self._wait_any_status("processing", 3.0)
+        elif mode == "unknown_clock":    # applied, 5XX / dropped; then a clock steps; then reconcile
+            kind = rng.choice(("5xx_after", "drop_after"))
+            self.sandbox.add_fault(APPLY, kind, count=1)
+            try:
+                wait_until(lambda: not self.sandbox.faults(), timeout=4.0, interval=0.02,
+                           what="the faulted apply to land")
+                landed = True
+            except Timeout:
+                self.sandbox.clear_faults()
+                landed = False
+            why = f"after an apply answered {kind}" if landed else "no apply came"
+            stepped = False
+            if self.tally.kill_modes.get("_sandbox_steps", 0) < self.cfg.sandbox_clock_steps:
+                stepped = self._sandbox_forward(rng, why)
+            if self.tally.kill_modes.get("_host_steps", 0) < self.cfg.host_clock_steps \
+                    and (not stepped or rng.random() < 0.5):
+                self._host_step_live(rng, why)
+            # Past the 1 s grace and the treasury's ~1 s re-read of the offset file: the
+            # executor reconciles the unknown outcome under the new clocks before the kill.
+            self.stop.wait(rng.uniform(1.5, 3.5))
 
     def _note_kill_point(self) -> None:
         """Which points of the withdraw path the kill cut through (read after it, same state)."""
@@ -394,13 +643,17 @@ class Soak:
         number = 0
         try:
             while not self.stop.is_set():
+                if self.hold.is_set():       # the killer is quiescing (bounded by it: 15 s)
+                    self.stop.wait(0.05)
+                    continue
                 number += 1
                 sent = SentIntent(name, messages.TransferIntent(
                     intent_id=f"cs{self.cfg.seed % 100000}-{name[0]}{number}", coin="USDT", network="TRX",
                     destination=rng.choices(labels, weights)[0], amount=self._amount(rng),
-                    reason="chaos soak", created_at=int(time.time() * 1000)))
+                    reason="chaos soak", created_at=self.clock.created_at_ms()))
                 with self.tally.lock:
                     self.intents.append(sent)
+                    self.first_sent[sent.intent.intent_id] = true_ms()
                 decision = self._deliver(client, sent.intent, sent)
                 if decision is not None:
                     sent.outcome, sent.reason_code = decision.outcome, decision.reason_code
@@ -446,7 +699,11 @@ class Soak:
         """The same intent again: the same decision, never a second withdrawal."""
         reply = self._deliver(client, earlier.intent, None)
         self.tally.replays += 1
-        if reply is not None and (reply.outcome, reply.reason_code) != (earlier.outcome, earlier.reason_code):
+        # A pending intent may since have been approved or rejected by the operator.
+        operator_moved = earlier.outcome == "pending_approval" and reply is not None and \
+            (reply.outcome, reply.reason_code) in (("accepted", None), ("rejected", "operator_rejected"))
+        if reply is not None and not operator_moved and \
+                (reply.outcome, reply.reason_code) != (earlier.outcome, earlier.reason_code):
             self.tally.problem(f"{earlier.intent.intent_id}: replay answered {reply.outcome}/"
                                f"{reply.reason_code}, first {earlier.outcome}/{earlier.reason_code}")
 
@@ -507,6 +764,10 @@ class Soak:
             still_open = self.treasury.query(
                 f"SELECT intent_id, status FROM intents WHERE status IN ({placeholders})", OPEN_STATUSES)
             self.tally.problem(f"settle: {exc}; open: {still_open}")
+        if self.clock.sandbox and self.clock.sandbox_offset() < self.clock.sandbox_max():
+            # Withdrawals applied before a step back are dated in the sandbox's future: its
+            # statuses follow its clock, so bring it to the latest offset before judging.
+            self.clock.set_sandbox(self.sandbox, self.clock.sandbox_max(), "settle: the latest offset")
         wait_until(lambda: time.monotonic() - self.last_treasury_kill > RECV_WINDOW_MARGIN_S,
                    timeout=RECV_WINDOW_MARGIN_S + 1, what="the last kill's requests to expire")
         last = next((s for s in reversed(self.signals) if s.accepted), None)
@@ -516,6 +777,13 @@ class Soak:
                            what=f"the signal bot to handle {last.signal_id}")
             except Timeout as exc:
                 self.tally.problem(str(exc))
+
+
+def _spread(count: int, total: int, offset: int = 0) -> set[int]:
+    """`count` indices spread evenly over range(total), shifted by `offset`."""
+    if count <= 0 or total <= 0:
+        return set()
+    return {min(total - 1, offset + (j * total) // count) for j in range(count)}
 
 
 def _fields(intent: messages.TransferIntent) -> dict:
@@ -555,11 +823,31 @@ class SoakReport:
     chaos_seconds: float
     settle_seconds: float
     extra_apply_calls: int = 0        # resubmissions of attempts proven absent (not doubles)
+    # Issue 10's faults and what the judge found under them.
+    sandbox_clock_changes: int = 0    # the start offset, forward steps and steps back
+    host_clock_steps: int = 0
+    back_jumps_skipped: int = 0       # no quiet moment came in time
+    operator_actions: int = 0
+    operator_wins: dict[str, int] = field(default_factory=dict)
+    late_approvals: int = 0           # late approvals that took effect
+    operator_mismatches: list[str] = field(default_factory=list)
+    policy_edits: list[str] = field(default_factory=list)
+    refused_terminal: list[str] = field(default_factory=list)   # accepted, refused by the exchange: documented
+    double_details: list[str] = field(default_factory=list)     # each double with the faults around it
+    breach_details: list[str] = field(default_factory=list)
+
+    @property
+    def clock_faults(self) -> int:
+        return self.sandbox_clock_changes + self.host_clock_steps
 
     def result_line(self) -> str:
-        return (f"RESULT kills={self.treasury_kills + self.signal_kills} intents={self.intents} "
-                f"accepted={self.accepted} withdrawn={self.withdrawn} doubles={len(self.doubles)} "
-                f"lost={len(self.lost)} orders={self.orders} order_doubles={len(self.order_doubles)}")
+        return (f"RESULT kills={self.treasury_kills + self.signal_kills} clock_faults={self.clock_faults} "
+                f"operator_actions={self.operator_actions} policy_edits={len(self.policy_edits)} "
+                f"doubles={len(self.doubles)} lost={len(self.lost)} cap_breaches={len(self.cap_breaches)} "
+                f"intents={self.intents} accepted={self.accepted} withdrawn={self.withdrawn} "
+                f"sandbox_clock={self.sandbox_clock_changes} host_clock={self.host_clock_steps} "
+                f"late_approvals={self.late_approvals} orders={self.orders} "
+                f"order_doubles={len(self.order_doubles)}")
 
     def summary(self) -> str:
         return "\n".join([
@@ -576,6 +864,13 @@ class SoakReport:
             f"cap_breaches={self.cap_breaches} disagreements={self.disagreements[:10]} "
             f"final_status_mismatch={self.final_status_mismatch[:10]} order_doubles={self.order_doubles} "
             f"unknown_orders={self.unknown_orders[:10]} problems={self.problems[:10]}",
+            f"clocks: sandbox changes={self.sandbox_clock_changes} (steps back skipped: "
+            f"{self.back_jumps_skipped}) treasury host steps={self.host_clock_steps}",
+            f"operator: actions={self.operator_actions} wins={self.operator_wins} late approvals="
+            f"{self.late_approvals} mismatches={self.operator_mismatches[:10]}",
+            f"policy edits: {self.policy_edits}; refused by the exchange (terminal): {self.refused_terminal[:10]}",
+            *[f"double: {d}" for d in self.double_details[:10]],
+            *[f"breach: {b}" for b in self.breach_details[:10]],
         ])
 
 
@@ -583,22 +878,38 @@ def judge(soak: Soak) -> SoakReport:
     cfg, treasury, sandbox = soak.cfg, soak.treasury, soak.sandbox
     ledger = {row[0]: row for row in treasury.query(
         "SELECT intent_id, client, outcome, reason_code, status, destination, amount, address FROM intents")}
+    errors = dict(treasury.query("SELECT i.intent_id, w.error_code FROM withdrawals w"
+                                 " JOIN intents i ON i.seq = w.intent_seq WHERE w.error_code IS NOT NULL"))
     refused = treasury.query("SELECT intent_id, reason_code FROM refused_requests")
     record = sandbox.admin("GET", "/sandbox/withdrawals")
     by_order_id: dict[str, list[dict]] = defaultdict(list)
     for withdrawal in record["withdrawals"]:
         by_order_id[withdrawal["withdrawOrderId"] or ""].append(withdrawal)
     accepted = {i for i, row in ledger.items() if row[2] == "accepted"}
+    actions: list[Action] = list(soak.operator.actions) if soak.operator is not None else []
+    won = {a.intent_id: a for a in actions if a.won}
+    problems = list(soak.tally.problems)
 
     doubles = sorted(i for i, ws in by_order_id.items() if len(ws) > 1)
-    lost = sorted(i for i in accepted if not by_order_id.get(i))
+    # An accepted intent with no withdrawal is lost, unless the exchange refused it with a
+    # documented code (status failed, the code kept): a terminal refusal, listed apart.
+    refused_terminal = sorted(f"{i} ({errors[i]})" for i in accepted if not by_order_id.get(i)
+                              and ledger[i][4] == "failed" and errors.get(i))
+    lost = sorted(i for i in accepted if not by_order_id.get(i)
+                  and not (ledger[i][4] == "failed" and errors.get(i)))
     lost += [f"{s.intent.intent_id} (told {s.outcome}, not in the ledger)" for s in soak.intents
              if s.outcome is not None and s.intent.intent_id not in ledger]
     lost += [f"{i} ({ledger[i][4]})" for i in accepted if ledger[i][4] in OPEN_STATUSES + ("needs_review",)]
     unjustified = sorted(i for i in by_order_id if i not in accepted)
+
+    def operator_moved(intent_id: str) -> bool:
+        action = won.get(intent_id)
+        return action is not None and tuple(ledger[intent_id][2:4]) == (
+            ("accepted", None) if action.verb == "approve" else ("rejected", "operator_rejected"))
     disagreements = [f"{s.intent.intent_id}: told {s.outcome}/{s.reason_code}, ledger {ledger[s.intent.intent_id][2:4]}"
                      for s in soak.intents if s.outcome is not None and s.intent.intent_id in ledger
-                     and (s.outcome, s.reason_code) != tuple(ledger[s.intent.intent_id][2:4])]
+                     and (s.outcome, s.reason_code) != tuple(ledger[s.intent.intent_id][2:4])
+                     and not (s.outcome == "pending_approval" and operator_moved(s.intent.intent_id))]
     disagreements += [f"{s.intent.intent_id}: ledger client {ledger[s.intent.intent_id][1]}"
                       for s in soak.intents if s.intent.intent_id in ledger
                       and ledger[s.intent.intent_id][1] != s.client]
@@ -614,48 +925,81 @@ def judge(soak: Soak) -> SoakReport:
                 or w["address"] != row[7] or w["address"] != ADDRESSES.get(row[5]):
             mismatch.append(f"{intent_id}: ledger {row[4]} {row[6]} {row[5]}, exchange {w['status']} "
                             f"{w['amount']} {w['address']}")
+
+    # The operator: what treasuryctl said must be what the ledger holds.
+    operator_mismatches = []
+    for action in actions:
+        if action.exit_code not in (0, 1) or (action.exit_code == 1 and action.code is None):
+            operator_mismatches.append(f"{action.kind} {action.intent_id}: exit {action.exit_code}: {action.output}")
+        elif action.won and not operator_moved(action.intent_id):
+            operator_mismatches.append(f"{action.kind} {action.intent_id} won, ledger "
+                                       f"{ledger.get(action.intent_id, ('?',) * 5)[2:5]}")
+    contests = defaultdict(list)
+    for action in actions:
+        if action.kind.startswith("contest_"):
+            contests[action.intent_id].append(action)
+    for intent_id, pair in contests.items():
+        if sum(a.won for a in pair) != 1:
+            operator_mismatches.append(f"contest {intent_id}: {[(a.kind, a.exit_code, a.code) for a in pair]}")
+
+    # The limits, in true time, against the strictest caps configured (limits_judge).
+    decided_from = dict(soak.first_sent)
+    for action in actions:
+        if action.won and action.verb == "approve":
+            decided_from[action.intent_id] = action.started_ms
+    judged, offsets_at = [], {}
+    for w in record["withdrawals"]:
+        at, offset = true_apply_ms(w, soak.clock)
+        if offset is None and soak.cfg.clock_faults:
+            problems.append(f"{w['withdrawOrderId']}: no injected sandbox offset explains its apply time")
+        offsets_at[w["id"]] = offset
+        oid = w["withdrawOrderId"] or ""
+        judged.append(Judged(oid, at, w["coin"], w["address"], Decimal(w["amount"]), w["status"],
+                             decided_from.get(oid, 0)))
+    caps_found = breaches(judged, soak.caps_history, 24,
+                          {DEMO_TRX_ADDRESS: "cold_cap", DEMO_TRX_HOT_ADDRESS: "hot_cap"})
+
     orders = soak.sandbox.orders()
     order_count = Counter(o["clientOrderId"] for o in orders)
     posted = {s.signal_id for s in soak.signals}
     traded = set(order_count)
+    sandbox_changes, host_steps = soak.clock.counts()
+    events = list(soak.tally.events)
     return SoakReport(
         seed=cfg.seed, treasury_kills=soak.tally.treasury_kills, signal_kills=soak.tally.signal_kills,
-        kill_modes=dict(soak.tally.kill_modes), kill_points=dict(soak.tally.kill_points),
+        kill_modes={k: v for k, v in soak.tally.kill_modes.items() if not k.startswith("_")},
+        kill_points=dict(soak.tally.kill_points),
         intents=len(soak.intents), accepted=len(accepted),
         rejected_by_reason=dict(Counter(row[3] for row in ledger.values() if row[2] == "rejected")),
         withdrawn=sum(1 for i in accepted if by_order_id.get(i)), doubles=doubles, lost=lost,
-        unjustified=unjustified, cap_breaches=cap_breaches(cfg, record["withdrawals"]),
+        unjustified=unjustified, cap_breaches=caps_found,
         disagreements=disagreements, final_status_mismatch=mismatch,
         orders=len(orders), order_doubles=sorted(i for i, n in order_count.items() if n > 1),
         unknown_orders=sorted(i for i in traded if i not in posted),
         signals_posted=len(soak.signals), signals_202=sum(s.accepted for s in soak.signals),
         signals_202_never_traded=sum(1 for s in soak.signals if s.accepted and s.signal_id not in traded),
         reposts=soak.tally.reposts_after_202, replays=soak.tally.replays, conflicts=soak.tally.conflicts,
-        unavailable=sum(s.unavailable for s in soak.intents), problems=list(soak.tally.problems),
+        unavailable=sum(s.unavailable for s in soak.intents), problems=problems,
         chaos_seconds=soak.chaos_seconds, settle_seconds=soak.settle_seconds,
-        extra_apply_calls=sum(max(0, n - len(by_order_id.get(i, []))) for i, n in record["apply_calls"].items()))
+        extra_apply_calls=sum(max(0, n - len(by_order_id.get(i, []))) for i, n in record["apply_calls"].items()),
+        sandbox_clock_changes=sandbox_changes if cfg.clock_faults else 0,
+        host_clock_steps=host_steps, back_jumps_skipped=soak.tally.back_jumps_skipped,
+        operator_actions=len(actions), operator_wins=dict(Counter(a.kind for a in actions if a.won)),
+        late_approvals=sum(1 for a in actions if a.won and a.kind == "late_approve"),
+        operator_mismatches=operator_mismatches, policy_edits=list(soak.tally.policy_edits),
+        refused_terminal=refused_terminal,
+        double_details=[_explain(i, by_order_id[i], offsets_at, soak.clock, events) for i in doubles],
+        breach_details=caps_found[:20])
 
 
-def cap_breaches(cfg: SoakConfig, withdrawals: list[dict]) -> list[str]:
-    """The policy's limits, checked on the exchange's own record (the run is well inside
-    one hour and one window): per transfer, transfers per hour, and the window sums of
-    withdrawals not failed, rejected or cancelled, per coin and per destination."""
-    breaches = []
-    if len(withdrawals) > cfg.max_transfers_per_hour:
-        breaches.append(f"{len(withdrawals)} withdrawals > max_transfers_per_hour {cfg.max_transfers_per_hour}")
-    caps = {DEMO_TRX_ADDRESS: cfg.cold_cap, DEMO_TRX_HOT_ADDRESS: cfg.hot_cap}
-    by_coin: Counter = Counter()
-    by_address: Counter = Counter()
-    for w in withdrawals:
-        amount = Decimal(w["amount"])
-        if amount > cfg.max_per_transfer:
-            breaches.append(f"{w['withdrawOrderId']}: {amount} > max_per_transfer")
-        if w["status"] not in OUT_OF_WINDOW:
-            by_coin[w["coin"]] += amount
-            by_address[w["address"]] += amount
-    if by_coin["USDT"] > cfg.coin_cap:
-        breaches.append(f"USDT window sum {by_coin['USDT']} > {cfg.coin_cap}")
-    for address, cap in caps.items():
-        if by_address[address] > cap:
-            breaches.append(f"{address} window sum {by_address[address]} > {cap}")
-    return breaches
+def _explain(intent_id: str, withdrawals: list[dict], offsets_at: dict, clock: ClockBook,
+             events: list[tuple[int, str]]) -> str:
+    """A double with the faults around it: each apply's sandbox offset and the host offset
+    in force, and what the soak did from 10 s before the first apply to the last."""
+    received = sorted(float(w["receivedAt"]) for w in withdrawals)
+    applies = ", ".join(f"applied under sandbox {(offsets_at.get(w['id']) or 0) / MINUTE_MS:+.1f} min"
+                        for w in withdrawals)
+    host = [c for c in clock.host if c.before_ms <= received[0]]
+    host_text = f"host {host[-1].offset_ms / MINUTE_MS:+.1f} min" if host else "host +0"
+    around = [text for at, text in events if received[0] - 10_000 <= at <= received[-1] + 1_000]
+    return f"{intent_id}: {len(withdrawals)} withdrawals ({applies}; {host_text}); around: {around}"

@@ -1,6 +1,12 @@
-"""Crash soak in the suite (issue 7, item 1): the treasury SIGKILLed 22 times and the signal
-bot 10 times at random moments while intents and signals stream in; then the sandbox's own
-records are held against the ledger and against what the clients were told.
+"""Crash soak in the suite (issue 7, item 1; widened by issue 10): the treasury SIGKILLed 22
+times and the signal bot 10 times at random moments while intents and signals stream in,
+under clock faults (the sandbox's clock hours ahead, stepped forward by minutes during
+unknown outcomes and back by hours; the treasury's host clock stepped both ways through
+TREASURY_TEST_CLOCK_OFFSET_FILE / _MS, which a treasury that does not know them ignores),
+an operator approving (some late), rejecting and contesting with real `treasuryctl`, and
+caps tightened and loosened between restarts. Then the sandbox's own records are held
+against the ledger, the strictest caps ever configured, and what the clients and the
+operator were told.
 
 The scenario runs once for the module (bounded: the kill phase ends within 75 s and the
 settling within 60 s; typically ~50 s in all) and each test below checks one property of
@@ -28,7 +34,7 @@ def soak(tmp_path_factory) -> SoakReport:
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 10**6))
     print(f"\nCHAOS_SEED={seed}")
     report = Soak(tmp_path_factory.mktemp("chaos"), SoakConfig(
-        seed=seed, treasury_kills=TREASURY_KILLS, signal_kills=SIGNAL_KILLS)).run()
+        seed=seed, treasury_kills=TREASURY_KILLS, signal_kills=SIGNAL_KILLS).with_faults()).run()
     print(report.summary())
     print(report.result_line())
     return report
@@ -79,3 +85,18 @@ def test_no_signal_is_traded_twice_across_signal_bot_kills(soak):
 def test_every_signal_answered_202_is_traded_across_signal_bot_kills(soak):
     """A 202 is durable: every signal the bot accepted before a SIGKILL is on the exchange."""
     assert soak.signals_202 > 0 and soak.signals_202_never_traded == 0, soak.summary()
+
+
+def test_the_clock_operator_and_policy_faults_really_happened(soak):
+    """The sandbox clock was moved (its hours-ahead start and forward steps at least), the
+    treasury's host clock was stepped, the operator acted (a late approval among its wins
+    when one came due), and the policy was edited between restarts."""
+    assert soak.sandbox_clock_changes >= 2 and soak.host_clock_steps >= 1, soak.summary()
+    assert soak.operator_actions > 0 and sum(soak.operator_wins.values()) > 0, soak.summary()
+    assert len(soak.policy_edits) >= 2, soak.summary()
+
+
+def test_what_treasuryctl_said_is_what_the_ledger_holds(soak):
+    """Every approval or rejection treasuryctl reported done is in the ledger (accepted, or
+    rejected/operator_rejected); every refusal gave a code; a contested pair had one winner."""
+    assert soak.operator_mismatches == [], soak.summary()
