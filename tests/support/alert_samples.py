@@ -61,4 +61,11 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.POLICY_CHANGED: events.policy_changed(
             at_ms=at_ms, path="/etc/treasury/treasury.toml", old_sha256="a1" * 32, new_sha256="b2" * 32),
         model.TEST: events.mail_test(at_ms=at_ms, detail="from the tests"),
+        model.CLIENT_RATE_LIMITED: events.client_rate_limited(
+            at_ms=at_ms, client="signal-bot", refused=42, max_requests_per_minute=600),
+        model.LEDGER_DISK_LOW: events.ledger_disk_low(
+            at_ms=at_ms, path="/var/lib/treasury", free_mb=3, min_free_disk_mb=64),
+        model.THREAD_FAILING: events.thread_failing(at_ms=at_ms, thread="coin-rules",
+                                                    error_type="OperationalError"),
+        model.THREAD_RECOVERED: events.thread_recovered(at_ms=at_ms, thread="coin-rules", failures=3),
     }

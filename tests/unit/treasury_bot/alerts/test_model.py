@@ -35,6 +35,9 @@ def test_default_severities_match_the_design():
         model.WITHDRAWAL_STUCK: WARNING, model.NEEDS_REVIEW: CRITICAL,
         model.EXCHANGE_AUTH_ERROR: CRITICAL, model.WINDOW_CAP_80: WARNING,
         model.POLICY_CHANGED: CRITICAL, model.TEST: INFO,
+        # Issue 10: a client's budget refusals fold; a full disk and a failing thread do not.
+        model.CLIENT_RATE_LIMITED: WARNING, model.LEDGER_DISK_LOW: CRITICAL,
+        model.THREAD_FAILING: CRITICAL, model.THREAD_RECOVERED: INFO,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
