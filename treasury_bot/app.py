@@ -203,7 +203,8 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
     running.auth = Authenticator(running.context, str(settings.authorized_clients_dir))
 
     def decision_context() -> DecisionContext:
-        return DecisionContext(policy, cache.rules, usable, clock.now_ms())
+        return DecisionContext(policy, cache.rules, usable, clock.now_ms(),
+                               rules_fetched_at_ms=cache.fetched_at_ms)
 
     running.server = IntentServer(
         context=running.context, keys=keys, clients=clients,
