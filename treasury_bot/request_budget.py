@@ -44,11 +44,22 @@ class RequestBudget:
     def limit_for(self, client: str) -> int:
         return self.limits.get(client, self.default)
 
+    def has_room(self, client: str, now: float) -> bool:
+        """Would `admit` let one more through now? (Changes no count.)"""
+        state = self._clients.get(client)
+        if state is None:
+            return self.limit_for(client) > 0
+        self._expire(state, now)
+        return len(state.sent) < self.limit_for(client)
+
+    def _expire(self, state: _Client, now: float) -> None:
+        while state.sent and now - state.sent[0] >= WINDOW_S:
+            state.sent.popleft()
+
     def admit(self, client: str, now: float) -> bool:
         """May `client` send one more intent at `now`? A request exactly WINDOW_S old no longer counts."""
         state = self._clients.setdefault(client, _Client())
-        while state.sent and now - state.sent[0] >= WINDOW_S:
-            state.sent.popleft()
+        self._expire(state, now)
         if len(state.sent) >= self.limit_for(client):
             state.refused += 1
             state.refused_total += 1
