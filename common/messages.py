@@ -7,6 +7,9 @@ Rules, in the order the decoder applies them:
 - Every field is checked against the schema (types, patterns, lengths, unknown
   fields, amount grammar). Any failure: `malformed`, with a detail naming the field.
 - Amounts travel as decimal strings only; a float, NaN, a sign or an exponent fails.
+- A map that repeats a key is `malformed` (DESIGN section 9, issue 10 defect 6):
+  msgspec silently keeps the last value, so the decoder compares the map header's
+  entry count with the keys the request type has.
 A request that fails here is never journaled and changes nothing.
 """
 
@@ -176,9 +179,13 @@ def decode_request(frame: bytes) -> TransferIntent | IntentStatus | Ping:
     if len(frame) > MAX_FRAME_BYTES:
         raise WireError("malformed", f"frame of {len(frame)} bytes is over {MAX_FRAME_BYTES}")
     try:
-        return _request_decoder.decode(frame)  # the common case: one decode
+        request = _request_decoder.decode(frame)  # the common case: one decode
     except (msgspec.DecodeError, *_UNDECODABLE) as exc:  # ValidationError is a DecodeError
         failure: Exception = exc
+    else:
+        if _map_entries(frame) != _KEY_COUNTS[type(request)]:
+            raise WireError("malformed", "a key is repeated in the request map")
+        return request
     # Only a refused frame pays for a second look, to tell the error codes apart.
     try:
         probe = _probe_decoder.decode(frame)
@@ -193,6 +200,31 @@ def decode_request(frame: bytes) -> TransferIntent | IntentStatus | Ping:
     if probe.type not in REQUEST_TYPES:
         raise WireError("unknown_type", f"unknown request type {probe.type[:40]!r}")
     raise WireError("malformed", _describe(failure))
+
+
+def _key_count(kind: type[Struct]) -> int:
+    """The distinct keys a valid request map has: every field plus `type`.
+
+    Exact only because every request field is required: a decoded request has seen each
+    of its keys at least once, so more entries than this means a repeated key."""
+    fields = msgspec.structs.fields(kind)
+    assert all(f.required for f in fields), f"{kind.__name__} has an optional field"
+    return len(fields) + 1
+
+
+_KEY_COUNTS: dict[type, int] = {kind: _key_count(kind) for kind in (TransferIntent, IntentStatus, Ping)}
+
+
+def _map_entries(frame: bytes) -> int:
+    """The entry count in the top-level MessagePack map header (fixmap, map16, map32)."""
+    first = frame[0]
+    if 0x80 <= first <= 0x8F:
+        return first & 0x0F
+    if first == 0xDE:
+        return int.from_bytes(frame[1:3], "big")
+    if first == 0xDF:
+        return int.from_bytes(frame[1:5], "big")
+    return -1  # not reachable for a frame that decoded as a request map
 
 
 def decode_reply(frame: bytes) -> Decision | IntentState | Pong | Error:

@@ -7,7 +7,10 @@ MARKET_LOT_SIZE (below_min_qty, above_max_qty) -> a price for the notional
 (no_reference_price) -> NOTIONAL / MIN_NOTIONAL (below_min_notional, above_max_notional)
 -> our own cap (over_max_quote). Rate (rate_limited) and duplicates (duplicate) need
 state and are checked by the caller with `admit` and the state store.
-Everything is rounded DOWN: a signal never trades more than it asked for.
+Quantities are rounded DOWN: a signal never trades more than it asked for. A LIMIT price is
+rounded to the tick on the side that is never worse than the signal's limit (issue 10
+defect 9): a BUY rounds down (never pays more), a SELL rounds up (never sells for less).
+The filters (PRICE_FILTER, NOTIONAL, our cap) are checked on the rounded price.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def plan_order(signal: Signal, rules: SymbolRules | None, limits: RiskLimits,
 
 
 def _plan_limit(signal: Signal, rules: SymbolRules, limits: RiskLimits) -> OrderPlan | Refusal:
-    price = floor_to_step(signal.price_value, rules.tick)
+    price = limit_price(signal.side, signal.price_value, rules.tick)
     refusal = _check_price(price, rules)
     if refusal:
         return refusal
@@ -96,6 +99,17 @@ def _plan_limit(signal: Signal, rules: SymbolRules, limits: RiskLimits) -> Order
         return refusal
     return OrderPlan(signal.symbol, signal.side, "LIMIT", signal.id, quantity, None, price,
                      signal.time_in_force or limits.default_time_in_force, notional)
+
+
+def limit_price(side: str, price: Decimal, tick: Decimal) -> Decimal:
+    """The signal's limit on the tick grid, never a worse price than asked (issue 10 defect 9).
+
+    A BUY limit is the most we pay: round down. A SELL limit is the least we accept: round up.
+    A price already on the tick is unchanged; a tick of 0 means no grid."""
+    floor = floor_to_step(price, tick)
+    if side == "SELL" and floor != price:
+        return MONEY_CONTEXT.add(floor, tick)
+    return floor
 
 
 def _plan_market_quote(signal: Signal, rules: SymbolRules, limits: RiskLimits) -> OrderPlan | Refusal:

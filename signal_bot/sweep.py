@@ -231,6 +231,12 @@ class SweepWorker:
             (log.info if reply.outcome != "rejected" else log.warning)(
                 "sweep_intent_decided", intent_id=row.intent_id, outcome=reply.outcome,
                 reason_code=reply.reason_code, status=reply.status, amount=row.amount, detail=reply.detail)
+        elif isinstance(reply, messages.Error) and reply.code == "internal":
+            # The treasury could not record a decision (a full ledger disk, issue 10 defect 6):
+            # nothing was decided, so the same intent is sent again at the next pass.
+            self._store.sweep_tried(row.intent_id, "treasury_internal_error", now)
+            log.error("sweep_intent_not_recorded", intent_id=row.intent_id, tries=row.tries + 1,
+                      detail=reply.detail, next_try_seconds=self._retry_seconds)
         elif isinstance(reply, messages.Error):
             # The treasury found the intent malformed: the same bytes would fail again.
             self._store.sweep_closed(row.intent_id, "invalid", reply.code, reply.detail, now)

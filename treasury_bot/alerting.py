@@ -138,3 +138,21 @@ def withdrawal_stalled(conn: sqlite3.Connection, record: IntentRecord, at: int, 
     store.enqueue(conn, events.withdrawal_stalled(
         transfer(record), at_ms=at, queued_since_ms=queued_since,
         stuck_after_minutes=stuck_after_minutes, detail=reason))
+
+
+# Issue 10 defects 6 and 8.
+def client_rate_limited(conn: sqlite3.Connection, client: str, refused: int, max_per_minute: int, at: int) -> None:
+    store.enqueue(conn, events.client_rate_limited(at_ms=at, client=client, refused=refused,
+                                                   max_requests_per_minute=max_per_minute))
+
+
+def ledger_disk_low(conn: sqlite3.Connection, path: str, free_mb: int, min_free_mb: int, at: int) -> None:
+    store.enqueue(conn, events.ledger_disk_low(at_ms=at, path=path, free_mb=free_mb, min_free_disk_mb=min_free_mb))
+
+
+def thread_failing(conn: sqlite3.Connection, thread: str, error_type: str, at: int) -> None:
+    store.enqueue(conn, events.thread_failing(at_ms=at, thread=thread, error_type=error_type))
+
+
+def thread_recovered(conn: sqlite3.Connection, thread: str, failures: int, at: int) -> None:
+    store.enqueue(conn, events.thread_recovered(at_ms=at, thread=thread, failures=failures))

@@ -242,7 +242,8 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
     def decision_context() -> DecisionContext:
         now = clock.now_ms()
         current = live.at(now)  # a pending loosening whose time has come applies now
-        return DecisionContext(current.effective, cache.rules, current.usable_from, now)
+        return DecisionContext(current.effective, cache.rules, current.usable_from, now,
+                               rules_fetched_at_ms=cache.fetched_at_ms)
 
     running.server = IntentServer(
         context=running.context, keys=keys, clients=clients,

@@ -17,6 +17,7 @@ from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import NetworkRule, coin_rules_from_config
+from treasury_bot.supervised import Supervised, ledger_recorder
 
 log = get_logger("treasury.coin_rules")
 
@@ -45,8 +46,10 @@ def from_snapshot(items: Iterable[dict]) -> dict[tuple[str, str], NetworkRule]:
 class CoinRulesCache:
     """The current rules; `refresh` fetches and saves them, `run` refreshes periodically."""
 
-    def __init__(self, client: BinanceClient, ledger_path, clock: Clock, *, every_s: float = 300.0) -> None:
+    def __init__(self, client: BinanceClient, ledger_path, clock: Clock, *, every_s: float = 300.0,
+                 backoff_start_s: float = 1.0) -> None:
         self.client = client
+        self.backoff_start_s = backoff_start_s
         self.ledger_path = ledger_path
         self.clock = clock
         self.every_s = every_s
@@ -62,14 +65,26 @@ class CoinRulesCache:
         return rules
 
     def run(self, stop: threading.Event) -> None:
+        """Refresh every `every_s`; any failure (the exchange, a locked ledger, a bug) is
+        retried with backoff and alerted once per episode (issue 10 defect 8). Meanwhile
+        decisions use the last rules until they are older than the policy allows
+        (exchange_rules_stale)."""
         ledger = Ledger(self.ledger_path)
+        supervisor = Supervised("coin-rules", ledger_recorder(lambda: ledger, self.clock),
+                                backoff_start_s=self.backoff_start_s)
         try:
-            while not stop.wait(self.every_s):
-                try:
-                    self.refresh(ledger)
-                    log.debug("coin_rules_refreshed", networks=len(self.rules))
-                except ExchangeError as exc:
-                    # Keep deciding on the last rules; they were right a few minutes ago.
-                    log.warning("coin_rules_refresh_failed", error=str(exc))
+            if stop.wait(self.every_s):  # the start has just refreshed them
+                return
+            supervisor.run(stop, lambda: self._refresh_step(ledger))
         finally:
             ledger.close()
+
+    def _refresh_step(self, ledger: Ledger) -> float:
+        try:
+            self.refresh(ledger)
+        except ExchangeError as exc:
+            # Keep deciding on the last rules; they were right a few minutes ago.
+            log.warning("coin_rules_refresh_failed", error=str(exc))
+            raise
+        log.debug("coin_rules_refreshed", networks=len(self.rules))
+        return self.every_s

@@ -40,6 +40,9 @@ class DecisionContext:
     coin_rules: CoinRules
     usable_from_ms: Mapping[str, int]
     now_ms: int
+    # When coin_rules were fetched (issue 10 defect 8: exchange_rules_stale); the running
+    # treasury always sets it from its cache.
+    rules_fetched_at_ms: int | None = None
 
 
 @dataclass
@@ -124,7 +127,8 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
             facts = IntentFacts(intent_id=intent.intent_id, client=item.client, coin=intent.coin,
                                 network=intent.network, destination=intent.destination,
                                 amount=intent.amount_value, created_at_ms=intent.created_at)
-            verdict = decide(facts, ctx.policy, usage, ctx.coin_rules, ctx.usable_from_ms, ctx.now_ms)
+            verdict = decide(facts, ctx.policy, usage, ctx.coin_rules, ctx.usable_from_ms, ctx.now_ms,
+                             rules_fetched_at_ms=ctx.rules_fetched_at_ms)
             status = {"accepted": "queued", "pending_approval": "pending_approval"}.get(
                 verdict.outcome, "denied")
             destination = ctx.policy.destination(intent.destination)

@@ -75,14 +75,18 @@ class Executor:
     # -- the loop -------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        from treasury_bot.supervised import Supervised, ledger_recorder  # issue 10 defect 8
+        guard = Supervised("executor", ledger_recorder(lambda: self.ledger, self.clock))
         self.recover()
         while not stop.is_set():
             try:
                 busy = self.step()
-            except Exception:
+            except Exception as exc:
                 log.critical("executor_step_failed", exc_info=True)
                 busy = False
-                self.schedule.paused_until = self.clock.monotonic() + 5.0
+                self.schedule.paused_until = self.clock.monotonic() + guard.failed(exc)
+            else:
+                guard.succeeded()
             if not busy:
                 stop.wait(IDLE_WAIT_S)
 

@@ -125,14 +125,15 @@ def encode_value(value: Any) -> str:
 def encode_policy(policy: Policy) -> str:
     """Canonical JSON of a policy, to record the one in force."""
     plain = msgspec.structs.replace(policy, limits=msgspec.structs.replace(
-        policy.limits, coins=dict(policy.limits.coins)))
+        policy.limits, coins=dict(policy.limits.coins), clients=dict(policy.limits.clients)))
     return msgspec.json.encode(plain).decode()
 
 
 def decode_policy(text: str) -> Policy:
     policy = msgspec.json.decode(text, type=Policy)
     return msgspec.structs.replace(policy, limits=msgspec.structs.replace(
-        policy.limits, coins=MappingProxyType(dict(policy.limits.coins))))
+        policy.limits, coins=MappingProxyType(dict(policy.limits.coins)),
+        clients=MappingProxyType(dict(policy.limits.clients))))
 
 
 class _Resolver:

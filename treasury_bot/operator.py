@@ -94,7 +94,8 @@ def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: 
                             amount=record.amount_value, created_at_ms=record.created_at)
         verdict = recheck_for_approval(
             facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
-            from_snapshot(snapshot[1]), in_force.usable_from, now)
+            from_snapshot(snapshot[1]), in_force.usable_from, now,
+            rules_fetched_at_ms=snapshot[0])
         if verdict.outcome != "accepted":
             raise OperatorError(verdict.reason_code or "refused",
                                 f"approval refused now: {verdict.reason_code}: {verdict.detail}")

@@ -74,6 +74,9 @@ REASON_CODES = (
     "over_window_limit",        # 10
     "approval_required",        # 11 (outcome pending_approval)
     "operator_rejected",        # the operator's rejection of a pending intent
+    # Issue 10 (DESIGN section 9):
+    "client_rate_limited",      # 1b (decided by the server's request budget, never journaled)
+    "exchange_rules_stale",     # 7, before the other exchange rules
 )
 
 HOUR_MS = 3_600_000
@@ -202,19 +205,23 @@ class Verdict:
 
 
 def decide(intent: IntentFacts, policy: Policy, usage: Usage, coin_rules: CoinRules,
-           usable_from_ms: Mapping[str, int], now_ms: int) -> Verdict:
-    """Rules 2..11 in order (rule 1, idempotency, is the ledger's)."""
+           usable_from_ms: Mapping[str, int], now_ms: int, *,
+           rules_fetched_at_ms: int | None = None) -> Verdict:
+    """Rules 2..11 in order (rule 1, idempotency, is the ledger's).
+
+    `rules_fetched_at_ms`: when `coin_rules` were fetched (the treasury always passes it;
+    None, for a caller that has no age to give, skips exchange_rules_stale)."""
     case = _Case(intent, policy, usage, coin_rules, usable_from_ms, now_ms,
-                 policy.destination(intent.destination))
+                 policy.destination(intent.destination), rules_fetched_at_ms)
     return _first_failure(case, _DECISION_RULES) or _accepted(case)
 
 
 def recheck_for_approval(intent: IntentFacts, policy: Policy, usage_without_it: Usage,
                          coin_rules: CoinRules, usable_from_ms: Mapping[str, int],
-                         now_ms: int) -> Verdict:
+                         now_ms: int, *, rules_fetched_at_ms: int | None = None) -> Verdict:
     """The operator approves: rules 3..10 now (usage must exclude this very intent)."""
     case = _Case(intent, policy, usage_without_it, coin_rules, usable_from_ms, now_ms,
-                 policy.destination(intent.destination))
+                 policy.destination(intent.destination), rules_fetched_at_ms)
     return _first_failure(case, _APPROVAL_RULES) or _accepted(case)
 
 
@@ -270,6 +277,7 @@ class _Case:
     usable_from_ms: Mapping[str, int]
     now_ms: int
     destination: Optional[Destination]
+    rules_fetched_at_ms: Optional[int] = None
 
     @property
     def dest(self) -> Destination:
@@ -352,6 +360,14 @@ def _check_quarantine(case: _Case) -> Verdict | None:
 def _check_exchange_rules(case: _Case) -> Verdict | None:
     intent, dest = case.intent, case.dest
     where = f"{intent.coin} on {intent.network}"
+    if case.rules_fetched_at_ms is not None:
+        # DESIGN section 9, rule 7 first: rules older than the policy allows are not trusted.
+        age_ms = case.now_ms - case.rules_fetched_at_ms
+        max_ms = case.policy.limits.max_exchange_rules_age_minutes * 60_000
+        if age_ms > max_ms:
+            return _reject("exchange_rules_stale",
+                           f"the exchange's withdraw rules are {age_ms // 60_000} min old, over "
+                           f"max_exchange_rules_age_minutes {case.policy.limits.max_exchange_rules_age_minutes}")
     rule = case.coin_rules.get((intent.coin, intent.network))
     if rule is None:
         return _reject("withdrawals_disabled", f"the exchange lists no withdrawals of {where}")

@@ -117,6 +117,12 @@ class CoinLimits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     approval_above: Decimal | None = None
 
 
+class ClientLimits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[limits.clients.NAME]: one client's request budget (issue 10 defect 6)."""
+
+    max_requests_per_minute: Annotated[int, Meta(ge=1, le=1_000_000)] = 600
+
+
 class Limits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     window_hours: Annotated[int, Meta(ge=1, le=24 * 366)] = 24
     max_transfers_per_hour: Annotated[int, Meta(ge=1)] = 20
@@ -125,6 +131,11 @@ class Limits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     poll_interval_seconds: Annotated[int, Meta(ge=6)] = 15
     stuck_after_minutes: Annotated[int, Meta(ge=1)] = 60
     coins: Mapping[Coin, CoinLimits]
+    # Issue 10 defects 6 and 8 (DESIGN section 9).
+    clients: Mapping[ClientName, ClientLimits] = msgspec.field(default_factory=dict)
+    min_free_disk_mb: Annotated[int, Meta(ge=1, le=1_000_000)] = 64
+    # The refresher runs every 5 min: under 10 a single failed refresh would stop intents.
+    max_exchange_rules_age_minutes: Annotated[int, Meta(ge=10, le=7 * 24 * 60)] = 30
 
     @property
     def window_ms(self) -> int:
@@ -240,6 +251,10 @@ def _precheck(data: dict[str, Any]) -> None:
         if isinstance(coins, dict):
             for coin, table in coins.items():
                 _check_coin_table(coin, table, _join("limits.coins", coin))
+        clients = limits.get("clients")
+        if isinstance(clients, dict):
+            for name, table in clients.items():
+                _check_client_table(name, table, _join("limits.clients", name))
     executor = data.get("executor")
     if isinstance(executor, dict):
         _check_table(executor, ExecutorTuning, "executor")
@@ -257,6 +272,14 @@ def _check_coin_table(coin: str, table: Any, path: str) -> None:
         _check_table(table, CoinLimits, path)
     # Decoded alone: inside a dict msgspec's error path says `[...]`, not the coin.
     _convert(table, CoinLimits, path)
+
+
+def _check_client_table(name: str, table: Any, path: str) -> None:
+    if not re.match(CLIENT_NAME_PATTERN, name):
+        raise _Invalid(path, f"{_show(name)} is not {_DESCRIBED_PATTERNS[_pattern(ClientName)]}")
+    if isinstance(table, dict):
+        _check_table(table, ClientLimits, path)
+    _convert(table, ClientLimits, path)
 
 
 def _check_table(table: dict[str, Any], struct: type[Struct], path: str) -> None:
@@ -391,7 +414,9 @@ def _check_clients(clients: tuple[str, ...], path: str) -> None:
 
 def _frozen(policy: Policy) -> Policy:
     coins = MappingProxyType(dict(policy.limits.coins))
-    return msgspec.structs.replace(policy, limits=msgspec.structs.replace(policy.limits, coins=coins))
+    clients = MappingProxyType(dict(policy.limits.clients))
+    return msgspec.structs.replace(policy, limits=msgspec.structs.replace(policy.limits, coins=coins,
+                                                                          clients=clients))
 
 
 # --- message helpers ------------------------------------------------------------------

@@ -80,12 +80,16 @@ class Poller:
         self.failures = 0
 
     def run(self, stop: threading.Event) -> None:
+        from treasury_bot.supervised import Supervised, ledger_recorder  # issue 10 defect 8
+        guard = Supervised("poller", ledger_recorder(lambda: self.ledger, self.clock))
         while not stop.is_set():
             try:
                 delay = self.poll_once()
-            except Exception:
+            except Exception as exc:
                 log.critical("poll_failed", exc_info=True)
-                delay = self.interval_s
+                delay = max(self.interval_s, guard.failed(exc))
+            else:
+                guard.succeeded()
             stop.wait(delay)
 
     def poll_once(self) -> float:

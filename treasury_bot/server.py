@@ -26,9 +26,12 @@ from common import __version__, messages
 from common.clock import Clock
 from common.curve import KeyPair, configure_server
 from common.logs import get_logger
-from treasury_bot.decider import DecisionContext, Incoming, decide_batch
+from treasury_bot import alerting
+from treasury_bot.decider import DecisionContext, Incoming, decide_batch, replay_or_conflict
+from treasury_bot.disk_guard import DiskGuard
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import CountedTransfer
+from treasury_bot.request_budget import RequestBudget
 from treasury_bot.usage_tracker import UsageTracker
 
 log = get_logger("treasury.server")
@@ -97,6 +100,9 @@ class IntentServer:
         first = context_for_decisions()
         self.tracker = UsageTracker(first.policy.limits.window_hours)
         self.tracker.reload(ledger, clock.now_ms(), clock.monotonic())
+        limits = first.policy.limits
+        self.budget = RequestBudget({name: c.max_requests_per_minute for name, c in limits.clients.items()})
+        self.disk = DiskGuard(ledger.path, limits.min_free_disk_mb)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -184,6 +190,7 @@ class IntentServer:
         return Envelope(frames[0].bytes, client, [f.bytes for f in frames[2:]])
 
     def _decide(self, intents, replies) -> list[messages.WithdrawalEvent]:
+        intents = self._admit_intents(intents, replies)
         if not intents:
             return []
         # Other writers first: an approval (treasuryctl) adds to the usage, and a batch
@@ -215,6 +222,60 @@ class IntentServer:
             replies[slot] = (replies[slot][0], reply)
         self._decided = [(incoming.client, reply) for (_, incoming), reply in zip(intents, result.replies)]
         return result.events
+
+    def _admit_intents(self, intents, replies):
+        """What may reach the decider (DESIGN section 9, issue 10 defect 6), in this order:
+        a replay of a decided intent_id always gets its decision as it stands (rule 1);
+        on a ledger disk low in space a new intent gets error/internal (retry later);
+        over its client's budget it gets rejected/client_rate_limited, not journaled."""
+        if not intents:
+            return intents
+        now = self.clock.monotonic()
+        disk = self.disk.check(now)
+        if disk.episode_started:
+            log.critical("ledger_disk_low", free_mb=disk.free_mb, min_free_disk_mb=self.disk.min_free_mb)
+            self._alert(alerting.ledger_disk_low, self.disk.path, disk.free_mb, self.disk.min_free_mb)
+        existing = None  # read only when a refusal is possible: the common batch pays nothing
+        admitted = []
+        for slot, incoming in intents:
+            if not disk.low and self.budget.admit(incoming.client, now):
+                admitted.append((slot, incoming))
+                continue
+            if existing is None:
+                existing = self.ledger.find_intents(i.intent.intent_id for _, i in intents)
+            prior = existing.get(incoming.intent.intent_id)
+            if prior is not None and not disk.low:
+                admitted.append((slot, incoming))    # a replay: the decider answers it as it stands
+                continue
+            if prior is not None:
+                reply = replay_or_conflict(prior, incoming.client, incoming.intent)
+                if reply.reason_code != "intent_id_conflict":   # a conflict would journal a row
+                    replies[slot] = (replies[slot][0], reply)
+                    continue
+            if disk.low:
+                replies[slot] = (replies[slot][0], messages.Error(
+                    code="internal", detail=f"the ledger's disk is low ({disk.free_mb} MB free); "
+                                            "retry the same intent later"))
+                continue
+            limit = self.budget.limit_for(incoming.client)
+            replies[slot] = (replies[slot][0], messages.Decision(
+                intent_id=incoming.intent.intent_id, outcome="rejected", reason_code="client_rate_limited",
+                detail=f"client {incoming.client} is over its budget of {limit} requests per minute",
+                status="denied"))
+        for digest in self.budget.due_digests(now):
+            log.warning("client_rate_limited", client=digest.client, refused=digest.refused,
+                        max_requests_per_minute=digest.max_requests_per_minute)
+            self._alert(alerting.client_rate_limited, digest.client, digest.refused,
+                        digest.max_requests_per_minute)
+        return admitted
+
+    def _alert(self, raise_alert, *facts) -> None:
+        """One alert in its own transaction; a failure (a disk full after all) is logged, not fatal."""
+        try:
+            with self.ledger.transaction():
+                raise_alert(self.ledger.conn, *facts, self.clock.now_ms())
+        except Exception:
+            log.error("alert_not_recorded", exc_info=True)
 
     def _intent_state(self, client: str, intent_id: str) -> messages.Struct:
         record = self.ledger.get_intent(intent_id)

@@ -93,3 +93,18 @@ def test_signal_words_are_case_insensitive_in_ascii_only(side, order_type):
         fields["price"] = "1"
     with pytest.raises(SignalError):
         parse_signal(fields)
+
+
+# Issue 10 defect 6: {"type": "ping", "type": "ping"} decoded as a valid ping (msgspec keeps
+# the last value), so padded frames of repeated keys were journaled verbatim.
+PING_TWICE = b"\x82\xa4type\xa4ping\xa4type\xa4ping"
+# {"type": "intent_status", "intent_id": "a", "intent_id": "b"} in a map32 header.
+STATUS_ID_TWICE = b"\xdf\x00\x00\x00\x03\xa4type\xadintent_status\xa9intent_id\xa1a\xa9intent_id\xa1b"
+
+
+@pytest.mark.parametrize("frame", [PING_TWICE, STATUS_ID_TWICE], ids=["ping-type-twice", "map32-id-twice"])
+def test_a_repeated_map_key_is_malformed(frame):
+    """A request map that repeats a key is error/malformed, whatever the map header."""
+    with pytest.raises(messages.WireError) as caught:
+        messages.decode_request(frame)
+    assert caught.value.code == "malformed"

@@ -21,7 +21,7 @@ from tests.support.treasury import COIN_RULES, InProcessServer, make_curve, open
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import Ledger
-from treasury_bot.operator import approve
+from tests.support.approvals import approve_with_fresh_rules as approve
 
 T0 = 1_700_000_000_000
 HOUR_S = 3600

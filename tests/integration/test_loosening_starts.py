@@ -20,7 +20,8 @@ from treasury_bot.app import journal_start
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import DecisionContext, decide_batch
 from treasury_bot.ledger import Ledger
-from treasury_bot.operator import OperatorError, approve
+from tests.support.approvals import approve_with_fresh_rules as approve
+from treasury_bot.operator import OperatorError
 from treasury_bot.policy_file import LoadedPolicy, load_policy_for
 from treasury_bot.policy_in_force import LivePolicy, resolve_from_ledger
 

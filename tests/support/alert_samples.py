@@ -67,4 +67,11 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.WITHDRAWAL_STALLED: events.withdrawal_stalled(
             t(model.WITHDRAWAL_STALLED), at_ms=at_ms, queued_since_ms=at_ms - 61 * 60_000,
             stuck_after_minutes=60, detail="last error exchange_unavailable: connection refused"),
+        model.CLIENT_RATE_LIMITED: events.client_rate_limited(
+            at_ms=at_ms, client="signal-bot", refused=42, max_requests_per_minute=600),
+        model.LEDGER_DISK_LOW: events.ledger_disk_low(
+            at_ms=at_ms, path="/var/lib/treasury", free_mb=3, min_free_disk_mb=64),
+        model.THREAD_FAILING: events.thread_failing(at_ms=at_ms, thread="coin-rules",
+                                                    error_type="OperationalError"),
+        model.THREAD_RECOVERED: events.thread_recovered(at_ms=at_ms, thread="coin-rules", failures=3),
     }

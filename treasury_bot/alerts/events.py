@@ -252,3 +252,28 @@ def withdrawal_stalled(transfer: Transfer, *, at_ms: int, queued_since_ms: int,
     return _transfer_alert(model.WITHDRAWAL_STALLED, transfer, at_ms, "queued",
                            queued_since_ms=queued_since_ms, stuck_after_minutes=stuck_after_minutes,
                            detail=_text(detail))
+def client_rate_limited(*, at_ms: int, client: str, refused: int, max_requests_per_minute: int) -> Alert:
+    """A digest of the transfer intents refused over the client's budget since its last one."""
+    facts: dict[str, FactValue] = {"client": _text(client, 64), "refused": refused,
+                                   "max_requests_per_minute": max_requests_per_minute}
+    return _make(model.CLIENT_RATE_LIMITED, None, facts, at_ms)
+
+
+def ledger_disk_low(*, at_ms: int, path: str, free_mb: int, min_free_disk_mb: int) -> Alert:
+    """The ledger's filesystem has less free space than [limits] min_free_disk_mb."""
+    facts: dict[str, FactValue] = {"path": _text(path, 500), "free_mb": free_mb,
+                                   "min_free_disk_mb": min_free_disk_mb}
+    return _make(model.LEDGER_DISK_LOW, None, facts, at_ms)
+
+
+def thread_failing(*, at_ms: int, thread: str, error_type: str, failures: int = 1) -> Alert:
+    """A background thread's iteration raised; only the exception's type, never its text
+    (which may quote a request, a URL with a signature or a path)."""
+    facts: dict[str, FactValue] = {"thread": _text(thread, 64), "error_type": _text(error_type, 100),
+                                   "failures": failures}
+    return _make(model.THREAD_FAILING, None, facts, at_ms)
+
+
+def thread_recovered(*, at_ms: int, thread: str, failures: int) -> Alert:
+    facts: dict[str, FactValue] = {"thread": _text(thread, 64), "failures": failures}
+    return _make(model.THREAD_RECOVERED, None, facts, at_ms)

@@ -188,3 +188,13 @@ KINDS = (*KINDS, WITHDRAWAL_STALLED)
 # WARNING: nothing left the treasury, but money that was decided has not moved; it is
 # raised once per intent, so it cannot flood.
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, WITHDRAWAL_STALLED: WARNING}
+# Issue 10 defects 6 and 8 (DESIGN section 9). Appended, not merged into the tables above,
+# to keep parallel branches' edits apart; KINDS and the severities stay defined once, here.
+CLIENT_RATE_LIMITED = "client_rate_limited"   # a digest: one per client per minute, with the count
+LEDGER_DISK_LOW = "ledger_disk_low"           # new intents fail closed until space is freed
+THREAD_FAILING = "thread_failing"             # a background thread's iterations keep failing
+THREAD_RECOVERED = "thread_recovered"         # ... and then one succeeded again
+KINDS = KINDS + (CLIENT_RATE_LIMITED, LEDGER_DISK_LOW, THREAD_FAILING, THREAD_RECOVERED)
+# A client can raise client_rate_limited at will: WARNING, so it folds (see above).
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, CLIENT_RATE_LIMITED: WARNING, LEDGER_DISK_LOW: CRITICAL,
+                     THREAD_FAILING: CRITICAL, THREAD_RECOVERED: INFO}

@@ -512,3 +512,31 @@ _WHAT_IT_MEANS = {**_WHAT_IT_MEANS, model.WITHDRAWAL_STALLED: (
     "reason below is the last one it met (an exchange error, or withdrawals halted). "
     "`treasuryctl status` lists every such intent. This alert is sent once per intent.")}
 _FACT_ROWS = (*_FACT_ROWS, ("queued_since_ms", "Queued since"))
+# Issue 10 defects 6 and 8: the new kinds' words, added to the tables above.
+_SUMMARY = {**_SUMMARY,
+            model.CLIENT_RATE_LIMITED: lambda f: (
+                f"client {f.get('client')} over its request budget: {f.get('refused')} intents refused "
+                f"(max {f.get('max_requests_per_minute')}/min)"),
+            model.LEDGER_DISK_LOW: lambda f: (
+                f"ledger disk low: {f.get('free_mb')} MB free (min {f.get('min_free_disk_mb')} MB); "
+                "new intents refused"),
+            model.THREAD_FAILING: lambda f: f"thread {f.get('thread')} failing: {f.get('error_type')}",
+            model.THREAD_RECOVERED: lambda f: (
+                f"thread {f.get('thread')} recovered after {f.get('failures')} failures")}
+_PLURAL = {**_PLURAL, model.CLIENT_RATE_LIMITED: "client budget refusals digests",
+           model.LEDGER_DISK_LOW: "ledger disk low alerts", model.THREAD_FAILING: "failing threads",
+           model.THREAD_RECOVERED: "recovered threads"}
+_WHAT_IT_MEANS = {**_WHAT_IT_MEANS,
+                  model.CLIENT_RATE_LIMITED: (
+                      "A client sent more transfer intents than its [limits.clients.NAME] "
+                      "max_requests_per_minute. The excess was refused (client_rate_limited) and not "
+                      "journaled one by one; this alert counts them, at most once a minute per client."),
+                  model.LEDGER_DISK_LOW: (
+                      "The ledger's filesystem is nearly full. New intents get error/internal so that "
+                      "clients retry them later; withdrawals in flight are still followed. Free space "
+                      "on the ledger's filesystem; intents are accepted again once it is above the minimum."),
+                  model.THREAD_FAILING: (
+                      "A background thread (executor, poller, coin rules or alert sender) keeps failing. "
+                      "It retries with backoff; see the treasury's log for the traceback. This alert is "
+                      "sent once per failure episode."),
+                  model.THREAD_RECOVERED: "The background thread that was failing works again."}

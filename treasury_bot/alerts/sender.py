@@ -50,6 +50,7 @@ from common.config import SmtpSettings
 from common.logs import get_logger, scrub
 from treasury_bot.alerts import digest, events, render, store
 from treasury_bot.alerts.model import CRITICAL, INFO, WARNING
+from treasury_bot.supervised import Supervised
 
 log = get_logger("treasury.alerts")
 
@@ -186,6 +187,9 @@ class AlertSender:
         self._backoff_max = backoff_max_s
         self._timeout = smtp_timeout_s
         self._conn: sqlite3.Connection | None = None
+        # Issue 10 defect 8: one thread_failing alert per episode of exceptions (SMTP being
+        # unreachable is not one: it has its own backoff and the mails wait in the outbox).
+        self._guard = Supervised("alert-sender", self._record_thread_alert)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -226,7 +230,10 @@ class AlertSender:
                     failed = result.unreachable
                 except Exception as exc:  # a locked or broken ledger: log, back off, go on
                     log.error("alert_sender_error", exc_info=True, error=describe_error(exc))
+                    self._guard.failed(exc)
                     result, failed = DrainResult(), True
+                else:
+                    self._guard.succeeded()
                 if failed:
                     backoff = self._backoff_start if backoff == 0 else min(backoff * 2, self._backoff_max)
                     log.warning("alert_sender_backoff", retry_in_s=backoff)
@@ -238,6 +245,14 @@ class AlertSender:
                     self._wake.clear()
         finally:
             self._close()
+
+    def _record_thread_alert(self, what: str, thread: str, error_type: str | None, failures: int) -> None:
+        conn = self._db()
+        now = self._clock.now_ms()
+        alert = (events.thread_failing(at_ms=now, thread=thread, error_type=error_type or "?", failures=failures)
+                 if what == "failing" else events.thread_recovered(at_ms=now, thread=thread, failures=failures))
+        with _write(conn):
+            store.enqueue(conn, alert)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:

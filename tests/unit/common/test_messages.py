@@ -281,3 +281,45 @@ def test_arbitrary_bytes_never_raise_anything_but_wire_error(raw):
         messages.decode_request(raw)
     except WireError as exc:
         assert exc.code in ("malformed", "unknown_type")
+
+
+def raw_map(pairs: list[tuple[str, object]], header: str = "fix") -> bytes:
+    """A MessagePack map written by hand, so that a key may repeat (a dict cannot say that)."""
+    count = len(pairs)
+    head = {"fix": bytes([0x80 | count]) if count < 16 else b"",
+            "16": b"\xde" + count.to_bytes(2, "big"),
+            "32": b"\xdf" + count.to_bytes(4, "big")}[header]
+    assert head, "fixmap holds at most 15 entries"
+    return head + b"".join(msgspec.msgpack.encode(k) + msgspec.msgpack.encode(v) for k, v in pairs)
+
+
+@pytest.mark.parametrize("header", ["fix", "16", "32"])
+def test_a_request_map_with_each_key_once_decodes_in_every_map_header(header):
+    """fixmap, map16 and map32 headers are all counted right: no false 'repeated key'."""
+    assert messages.decode_request(raw_map(list(GOOD.items()), header)) == TransferIntent(
+        **{k: v for k, v in GOOD.items() if k != "type"})
+    assert messages.decode_request(raw_map([("type", "ping")], header)) == Ping()
+    assert messages.decode_request(raw_map([("type", "intent_status"), ("intent_id", "a")], header)) == \
+        IntentStatus(intent_id="a")
+
+
+@pytest.mark.parametrize("header", ["fix", "16", "32"])
+@pytest.mark.parametrize("pairs", [
+    list(GOOD.items()) + [("amount", "999")],                    # the last value would win
+    list(GOOD.items()) + [("reason", "sweep after fill")],       # even the same value repeated
+    list(GOOD.items()) + [("type", "transfer_intent")],          # the tag itself repeated
+    [("type", "ping"), ("type", "ping")],
+    [("type", "intent_status"), ("intent_id", "a"), ("intent_id", "b")],
+], ids=["amount", "same-reason", "type", "ping-type", "status-intent-id"])
+def test_a_request_map_that_repeats_a_key_is_malformed(pairs, header):
+    """Issue 10 defect 6 / DESIGN 9: msgspec keeps the last value; the decoder refuses the frame."""
+    error = refused(raw_map(pairs, header))
+    assert error.code == "malformed" and "repeated" in error.detail
+
+
+def test_a_60_kb_frame_of_repeated_keys_is_malformed_not_journaled():
+    """The reproduced attack: a valid intent padded with thousands of repeated `reason` keys."""
+    pairs = list(GOOD.items()) + [("reason", "r" * 200)] * 280
+    raw = raw_map(pairs, "16")
+    assert 55_000 < len(raw) <= messages.MAX_FRAME_BYTES
+    assert refused(raw).code == "malformed"

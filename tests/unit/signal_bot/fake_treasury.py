@@ -55,6 +55,7 @@ class FakeTreasury:
     # intent_id -> (outcome, reason_code, status) for its first answer; default accepted/queued.
     planned: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)
     drop_replies: int = 0          # swallow this many requests without replying (lost replies)
+    internal_errors: int = 0       # answer this many transfer intents error/internal (a full ledger disk)
     requests: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -157,6 +158,9 @@ class FakeTreasury:
                 return messages.IntentState(intent_id=request.intent_id, outcome=first.outcome,
                                             status=self.statuses[request.intent_id], withdrawal_id=None,
                                             tx_id=None, updated_at=0)
+            if self.internal_errors > 0:
+                self.internal_errors -= 1
+                return messages.Error(code="internal", detail="the ledger's disk is low; retry later")
             first = self.decided.get(request.intent_id)
             if first is not None:
                 if self.content[request.intent_id] != request.content_key():

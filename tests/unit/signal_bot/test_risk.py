@@ -145,3 +145,71 @@ def test_admit_never_lets_more_than_the_limit_into_a_window(gaps, limit):
             admitted.append(now)
     for i, start in enumerate(admitted):
         assert sum(1 for t in admitted[i:] if t - start < 60) <= limit
+
+
+# Issue 10 defect 9: a LIMIT price is rounded to the tick on the side never worse than asked.
+@pytest.mark.parametrize("side, asked, expected", [
+    ("BUY", "20000.019", D("20000.01")),     # between ticks: a BUY pays at most its limit
+    ("SELL", "20000.011", D("20000.02")),    # between ticks: a SELL gets at least its limit
+    ("SELL", "20000.019", D("20000.02")),
+    ("BUY", "20000.01", D("20000.01")),      # on a tick: unchanged either way
+    ("SELL", "20000.01", D("20000.01")),
+    ("SELL", "20000", D("20000")),
+])
+def test_limit_price_rounds_down_for_a_buy_and_up_for_a_sell(side, asked, expected):
+    """A SELL is never priced below the signal's limit, a BUY never above it."""
+    result = plan_order(sig(side=side, price=asked), RULES, LIMITS)
+    assert isinstance(result, OrderPlan), result
+    assert result.price == expected
+    assert result.notional == result.quantity * expected   # notional on the rounded price
+
+
+def test_a_sell_rounded_up_past_max_price_is_refused_on_the_rounded_price():
+    """PRICE_FILTER maxPrice is checked on the price after rounding up."""
+    rules = SymbolRules("BTCUSDT", "TRADING", "BTC", "USDT", RULES.lot, tick=D("1"), min_price=D("1"),
+                        max_price=D("100"))
+    assert isinstance(plan_order(sig(side="SELL", quantity="1", price="100"), rules, LIMITS), OrderPlan)
+    result = plan_order(sig(side="SELL", quantity="1", price="99.5"), rules, LIMITS)
+    assert isinstance(result, OrderPlan) and result.price == D("100")
+    result = plan_order(sig(side="SELL", quantity="1", price="100.01"), rules, LIMITS)
+    assert isinstance(result, Refusal) and result.code == "above_max_price"
+    assert "101" in result.detail
+    # A BUY at the same asked price rounds down into the filter.
+    result = plan_order(sig(side="BUY", quantity="1", price="100.5"), rules, LIMITS)
+    assert isinstance(result, OrderPlan) and result.price == D("100")
+
+
+def test_a_sell_below_min_price_rounds_up_onto_it_and_a_buy_is_refused():
+    """minPrice is checked on the rounded price: a SELL rounds up onto the first tick, a BUY down to 0."""
+    sell = plan_order(sig(side="SELL", quantity="1", price="0.001"), RULES, LIMITS)
+    assert isinstance(sell, Refusal) and sell.code == "below_min_notional"   # 0.01 x 1 < 5: price passed
+    buy = plan_order(sig(side="BUY", quantity="1", price="0.001"), RULES, LIMITS)
+    assert isinstance(buy, Refusal) and buy.code == "below_min_price"
+
+
+def test_a_sell_rounded_up_is_checked_against_the_notional_filters_and_cap():
+    """NOTIONAL and max_quote_per_order see the rounded-up price: 0.05 x 20000.001 -> 20000.01 is over 1000."""
+    assert isinstance(plan_order(sig(side="SELL", quantity="0.05", price="20000"), RULES, LIMITS), OrderPlan)
+    result = plan_order(sig(side="SELL", quantity="0.05", price="20000.001"), RULES, LIMITS)
+    assert isinstance(result, Refusal) and result.code == "over_max_quote"
+    rules = SymbolRules("BTCUSDT", "TRADING", "BTC", "USDT", RULES.lot, tick=D("1"), max_notional=D("100"),
+                        max_notional_for_market=False)
+    result = plan_order(sig(side="SELL", quantity="1", price="99.5"), rules, LIMITS)
+    assert isinstance(result, OrderPlan) and result.notional == D("100")
+    result = plan_order(sig(side="SELL", quantity="1", price="100.5"), rules, LIMITS)
+    assert isinstance(result, Refusal) and result.code == "above_max_notional"
+
+
+@settings(max_examples=200)
+@given(quantity=amounts, price=prices, step=steps, tick=steps)
+def test_limit_sell_plans_are_never_priced_below_the_signal(quantity, price, step, tick):
+    """A LIMIT SELL: price rounded UP to the tick, within one tick of the asked price."""
+    rules = SymbolRules("BTCUSDT", "TRADING", "BTC", "USDT", LotRule(D("0"), D("0"), step), tick=tick,
+                        min_notional=D("5"))
+    result = plan_order(sig(side="SELL", quantity=format(quantity, "f"), price=format(price, "f")), rules, LIMITS)
+    if isinstance(result, Refusal):
+        assert result.code in REFUSAL_CODES
+        return
+    assert result.price >= price and result.price - price < tick
+    assert is_multiple(result.price, tick)
+    assert D("5") <= result.notional <= LIMITS.max_quote_per_order

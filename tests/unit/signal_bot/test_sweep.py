@@ -157,6 +157,19 @@ def test_with_the_treasury_down_the_intent_waits_then_is_decided_once(rig):
     assert len(treasury.decided) == 1
 
 
+def test_an_internal_error_keeps_the_intent_and_it_is_resent_later(rig):
+    """Issue 10 defect 6: error/internal (the treasury's ledger disk is low) decided nothing,
+    so the sweep stays unsent and the same intent is sent again later, decided once."""
+    worker, treasury, _, rows = rig
+    treasury.internal_errors = 2
+    w = worker()
+    w.after_fill("sig-1")
+    wait_until(lambda: rows() and rows()[0].state == "decided", timeout=10, what="decision after the errors")
+    sent = treasury.transfer_requests()
+    assert len(sent) == 3 and sent[0] == sent[1] == sent[2]
+    assert len(treasury.decided) == 1 and rows()[0].outcome == "accepted"
+
+
 def test_an_unsent_intent_is_resent_by_the_next_run(rig, tmp_path):
     """A worker that stopped with an unsent intent leaves it; the next worker sends it at start."""
     worker, treasury, _, rows = rig

@@ -103,7 +103,7 @@ def test_the_refresher_thread_survives_exchange_errors(tmp_path):
     """run() keeps refreshing after errors and stops when told; the rules arrive once the exchange answers."""
     open_ledger(tmp_path / "l.sqlite").close()
     client = FakeConfigClient(CONFIG, errors=[ExchangeUnavailable("down")] * 2)
-    cache = CoinRulesCache(client, tmp_path / "l.sqlite", FakeClock(T0), every_s=0.01)
+    cache = CoinRulesCache(client, tmp_path / "l.sqlite", FakeClock(T0), every_s=0.01, backoff_start_s=0.01)
     stop = threading.Event()
     thread = threading.Thread(target=cache.run, args=(stop,))
     thread.start()
@@ -114,3 +114,49 @@ def test_the_refresher_thread_survives_exchange_errors(tmp_path):
         thread.join(5)
     assert not thread.is_alive() and client.calls >= 3
     assert isinstance(next(iter(cache.rules.values())), NetworkRule)
+
+
+class BrokenOnce:
+    """A config client whose first answers raise what is not an ExchangeError (a bug, a lock)."""
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def coin_config(self):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return CONFIG
+
+
+def test_an_unexpected_exception_in_a_refresh_does_not_kill_the_refresher(tmp_path):
+    """Issue 10 defect 8: a non-exchange failure (here a KeyError, then a locked ledger) is
+    retried with backoff, alerted once as thread_failing, and its recovery is alerted too."""
+    import sqlite3
+    open_ledger(tmp_path / "l.sqlite").close()
+    client = BrokenOnce([KeyError("networkList"), sqlite3.OperationalError("database is locked"),
+                         ValueError("bad")])
+    cache = CoinRulesCache(client, tmp_path / "l.sqlite", FakeClock(T0), every_s=0.01, backoff_start_s=0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=cache.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: cache.rules, timeout=5, what="rules after three unexpected failures")
+        ledger = open_ledger(tmp_path / "l.sqlite")
+        try:
+            wait_until(lambda: ledger.conn.execute(
+                "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_recovered'").fetchone()[0] == 1,
+                timeout=5, what="the recovery alert")
+            rows = ledger.conn.execute("SELECT kind, facts FROM alert_outbox ORDER BY seq").fetchall()
+        finally:
+            ledger.close()
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive() and client.calls >= 4
+    kinds = [kind for kind, _ in rows]
+    assert kinds == ["thread_failing", "thread_recovered"]          # one alert per episode
+    failing = json.loads(rows[0][1])
+    assert failing["thread"] == "coin-rules" and failing["error_type"] == "KeyError"
+    assert "networkList" not in rows[0][1]                           # the type, never the text

@@ -42,6 +42,11 @@ def save_start(ledger, rules=COIN_RULES, seen_at=T0 - 1, address_of=None) -> Non
             ledger.upsert_destination_seen(d.label, d.coin, d.network, address, d.tag, seen_at, seen_at)
 
 
+def refreshed_rules(ledger, clock) -> None:
+    with ledger.transaction():
+        ledger.save_coin_rules(to_snapshot(COIN_RULES), clock.now_ms())
+
+
 def pending(ledger, clock, intent_id="p-1", amount="600"):
     record = accept(ledger, POLICY, clock, intent_id, amount)
     assert record.status == "pending_approval"
@@ -58,6 +63,7 @@ def test_approve_queues_the_intent_and_journals_the_operators_decision(ledger, c
     """pending_approval -> queued, outcome accepted, a decision row by the operator with the note."""
     pending(ledger, clock)
     clock.advance(3600)  # the intent's age is not re-checked
+    refreshed_rules(ledger, clock)  # the refresher kept the rules fresh meanwhile
     result = approve(ledger, POLICY, "p-1", clock, "checked with treasury")
     assert (result.intent_id, result.status) == ("p-1", "queued")
     record = ledger.get_intent("p-1")
@@ -199,3 +205,14 @@ def test_an_approved_intent_replays_as_accepted_to_its_client(ledger, clock):
     approve(ledger, POLICY, "p-1", clock)
     reply = decide(ledger, POLICY, clock, incoming("p-1", "600", created_at=T0)).replies[0]
     assert (reply.outcome, reply.reason_code, reply.status) == ("accepted", None, "queued")
+
+
+def test_approve_refuses_when_the_saved_exchange_rules_are_older_than_the_policy_allows(ledger, clock):
+    """Issue 10 defect 8: approve re-checks exchange_rules_stale on the saved snapshot's age."""
+    pending(ledger, clock)
+    clock.advance(POLICY.limits.max_exchange_rules_age_minutes * 60 + 1)
+    error = error_of(lambda: approve(ledger, POLICY, "p-1", clock))
+    assert error.code == "exchange_rules_stale"
+    assert ledger.get_intent("p-1").status == "pending_approval"
+    refreshed_rules(ledger, clock)
+    assert approve(ledger, POLICY, "p-1", clock).status == "queued"

@@ -327,7 +327,8 @@ def test_reason_codes_cover_design_section_3():
               "coin_network_mismatch", "destination_quarantined", "withdrawals_disabled",
               "invalid_destination", "below_exchange_minimum", "above_exchange_maximum",
               "not_a_multiple", "over_transfer_limit", "too_many_transfers", "over_window_limit",
-              "approval_required", "operator_rejected"}
+              "approval_required", "operator_rejected",
+              "client_rate_limited", "exchange_rules_stale"}  # DESIGN section 9
     assert set(REASON_CODES) == design and len(REASON_CODES) == len(design)
     assert OUTCOMES == ("accepted", "rejected", "pending_approval")
 
@@ -652,3 +653,42 @@ def test_approval_recheck_agrees_with_decide_on_shared_rules(intent, usage):
         assert again.reason_code == verdict.reason_code
     else:
         assert again.outcome == ACCEPTED
+
+
+# --- issue 10 defect 8: exchange_rules_stale (DESIGN section 9, rule 7 first) ---------------
+
+MAX_AGE_MS = POLICY.limits.max_exchange_rules_age_minutes * 60_000
+
+
+def test_rules_exactly_max_age_old_are_still_used():
+    verdict = decide(facts(), POLICY, Usage(), RULES, USABLE, NOW, rules_fetched_at_ms=NOW - MAX_AGE_MS)
+    assert verdict.outcome == "accepted", verdict
+
+
+def test_rules_one_ms_over_max_age_are_stale():
+    verdict = decide(facts(), POLICY, Usage(), RULES, USABLE, NOW, rules_fetched_at_ms=NOW - MAX_AGE_MS - 1)
+    assert (verdict.outcome, verdict.reason_code) == ("rejected", "exchange_rules_stale")
+    assert "max_exchange_rules_age_minutes 30" in verdict.detail
+
+
+def test_stale_rules_are_checked_before_the_other_exchange_rules():
+    """Rule 7's first check: a network the stale rules do not list is stale, not disabled."""
+    verdict = decide(facts(), POLICY, Usage(), {}, USABLE, NOW, rules_fetched_at_ms=NOW - MAX_AGE_MS - 1)
+    assert verdict.reason_code == "exchange_rules_stale"
+    # ... and after the rules before 7: an unknown destination is still unknown_destination.
+    verdict = decide(facts(destination="nowhere"), POLICY, Usage(), RULES, USABLE, NOW,
+                     rules_fetched_at_ms=0)
+    assert verdict.reason_code == "unknown_destination"
+
+
+def test_approval_rechecks_the_rules_age():
+    intent = facts(**PENDING_INTENT)
+    fresh = recheck_for_approval(intent, POLICY, sums(), RULES, USABLE, LATER, rules_fetched_at_ms=LATER - MAX_AGE_MS)
+    assert fresh.outcome == "accepted", fresh
+    stale = recheck_for_approval(intent, POLICY, sums(), RULES, USABLE, LATER,
+                                 rules_fetched_at_ms=LATER - MAX_AGE_MS - 1)
+    assert stale.reason_code == "exchange_rules_stale"
+
+
+def test_the_new_reason_codes_are_listed():
+    assert {"client_rate_limited", "exchange_rules_stale"} <= set(REASON_CODES)

@@ -566,3 +566,36 @@ def test_every_positive_wire_amount_is_a_valid_limit(text):
             parse_policy(document)
     else:
         assert parse_policy(document).limits.coins["USDT"].window_cap == Decimal(text)
+
+
+# --- issue 10 defects 6 and 8: the client budget, the disk floor, the rules' age -----------
+
+def test_client_budgets_disk_floor_and_rules_age_have_their_defaults():
+    limits = parse_policy(MINIMAL).limits
+    assert dict(limits.clients) == {}
+    assert limits.min_free_disk_mb == 64 and limits.max_exchange_rules_age_minutes == 30
+
+
+def test_a_client_budget_table_is_read_per_client():
+    policy = parse_policy("[limits]\nmin_free_disk_mb = 5\nmax_exchange_rules_age_minutes = 10\n"
+                          "[limits.clients.signal-bot]\nmax_requests_per_minute = 120\n" + MINIMAL)
+    assert policy.limits.clients["signal-bot"].max_requests_per_minute == 120
+    assert policy.limits.min_free_disk_mb == 5 and policy.limits.max_exchange_rules_age_minutes == 10
+    with pytest.raises(TypeError):
+        policy.limits.clients["other"] = policy.limits.clients["signal-bot"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("table, expected", [
+    ("[limits.clients.bot]\nmax_requests_per_minute = 0\n",
+     "limits.clients.bot.max_requests_per_minute: must be >= 1, got 0"),
+    ("[limits.clients.bot]\nmax_request_per_minute = 5\n",
+     "limits.clients.bot.max_request_per_minute: unknown key"),
+    ("[limits.clients.bot]\nmax_requests_per_minute = \"5\"\n",
+     "limits.clients.bot.max_requests_per_minute: expected an integer"),
+    ("[limits.clients.\".bot\"]\nmax_requests_per_minute = 5\n", "limits.clients"),
+    ("[limits]\nmax_exchange_rules_age_minutes = 9\n", "limits.max_exchange_rules_age_minutes: must be >= 10"),
+    ("[limits]\nmin_free_disk_mb = 0\n", "limits.min_free_disk_mb: must be >= 1"),
+])
+def test_bad_budget_disk_and_age_settings_are_refused_naming_the_key(table, expected):
+    message = str(error_of(table + MINIMAL))
+    assert message.startswith("treasury.toml: " + expected), message

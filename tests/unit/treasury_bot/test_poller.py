@@ -233,3 +233,39 @@ def test_an_intent_moved_to_needs_review_is_not_touched(rig):
         rig.ledger.set_status(rig.ledger.get_intent("nr-1"), "needs_review", T0, "operator")
     rig.poller._apply(batch, [StatusChange(batch[0][0].seq, "completed", 6, "tx", None)], T0)
     assert rig.status("nr-1") == "needs_review" and rig.withdrawal("nr-1").finished_at is None
+
+
+def test_an_unexpected_exception_in_a_poll_is_alerted_once_and_the_poller_goes_on(tmp_path):
+    """Issue 10 defect 8: a bug-like failure (KeyError) in a poll round does not end the
+    poller thread; it raises one thread_failing alert (type only), then thread_recovered,
+    and the withdrawal is still followed to completed."""
+    import threading
+    from collections import deque
+    from tests.support.waiting import wait_until
+
+    rig = Rig(tmp_path)
+    rig.submitted("p-1")
+    rig.exchange.history_script = deque([KeyError("secret-ish text")])
+    rig.exchange.set_status(rig.wid("p-1"), 6, tx_id="0xabc")
+    stop = threading.Event()
+
+    def run() -> None:
+        ledger = open_ledger(tmp_path / "ledger.sqlite")
+        try:
+            Poller(ledger, rig.exchange, rig.clock, interval_s=0.01, stuck_after_minutes=60).run(stop)
+        finally:
+            ledger.close()
+
+    thread = threading.Thread(target=run, name="poller")
+    thread.start()
+    try:
+        wait_until(lambda: len(alerts(rig.ledger, "thread_recovered")) == 1, timeout=10, what="recovery alert")
+    finally:
+        stop.set()
+        thread.join(5)
+    (facts,) = [json.loads(row[0]) for row in rig.ledger.conn.execute(
+        "SELECT facts FROM alert_outbox WHERE kind = 'thread_failing'")]
+    assert (facts["thread"], facts["error_type"]) == ("poller", "KeyError")
+    assert "secret-ish" not in json.dumps(facts)
+    assert alerts(rig.ledger, "thread_failing")[0][1] == "CRITICAL"
+    assert rig.status("p-1") == "completed"

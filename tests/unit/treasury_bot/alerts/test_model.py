@@ -37,6 +37,9 @@ def test_default_severities_match_the_design():
         model.POLICY_CHANGED: CRITICAL, model.TEST: INFO,
         model.CLOCK_DISAGREEMENT: WARNING,  # DESIGN section 9 (issue 10)
         model.WITHDRAWAL_STALLED: WARNING,
+        # Issue 10: a client's budget refusals fold; a full disk and a failing thread do not.
+        model.CLIENT_RATE_LIMITED: WARNING, model.LEDGER_DISK_LOW: CRITICAL,
+        model.THREAD_FAILING: CRITICAL, model.THREAD_RECOVERED: INFO,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
