@@ -21,7 +21,7 @@ from common.config import load_treasury_settings
 from treasury_bot.alerts.sender import AlertSender
 from tests.support.flood import Flooder, percentile, rss_mb, timed_intents
 from tests.support.smtp import ReceivedMail, SmtpSink
-from tests.support.treasury_proc import TreasuryProcess, new_intent
+from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -44,11 +44,61 @@ def sink():
         yield running
 
 
+# The fairness test measures the decider under a flood of journaled rejections, so the
+# flooder gets a budget it never reaches; the budget itself is tested below, at its default.
+UNBUDGETED_POLICY = E2E_POLICY + """
+[limits.clients.other]
+max_requests_per_minute = 1000000
+"""
+DEFAULT_BUDGET = 600        # DESIGN section 9
+
+
 @pytest.fixture
 def treasury(tmp_path, sandbox, sink):
+    process = TreasuryProcess(tmp_path, sandbox, smtp=(sink.host, sink.port),
+                              policy_text=UNBUDGETED_POLICY).start()
+    yield process
+    process.terminate()
+
+
+@pytest.fixture
+def budgeted_treasury(tmp_path, sandbox, sink):
     process = TreasuryProcess(tmp_path, sandbox, smtp=(sink.host, sink.port)).start()
     yield process
     process.terminate()
+
+
+def test_a_flooding_client_over_its_budget_is_refused_unjournaled_and_alerted_as_a_digest(
+        tmp_path, sandbox, sink, budgeted_treasury):
+    """Issue 10 defect 6: at the default budget (600 a minute) a pipelining flood cannot
+    grow the ledger: beyond its budget every request is answered rejected /
+    client_rate_limited and is not journaled, the polite client is still accepted, and the
+    refusals arrive as a digest alert, not a mail each."""
+    treasury = budgeted_treasury
+    with treasury.client("signal", timeout=5.0) as polite:
+        flooder = Flooder(treasury.intent_endpoint, treasury.curve.client_secrets["other"],
+                          treasury.curve.treasury_public, workdir=tmp_path, sockets=2, window=50,
+                          seconds=20)
+        try:
+            count_flood = "SELECT COUNT(*) FROM intents WHERE client = 'other'"
+            wait_until(lambda: treasury.query(count_flood)[0][0] >= DEFAULT_BUDGET, timeout=15,
+                       what="the flood to spend its budget")
+            _, replies = timed_intents(polite, "polite", 20, lambda i: new_intent(i, amount="10"))
+            flooder.stop()
+            result = flooder.result()
+        finally:
+            flooder.kill()
+    assert all(reply.outcome == "accepted" for reply in replies), replies
+    limited = result.outcomes.get("rejected/client_rate_limited", 0)
+    assert result.answered == result.sent and limited > 0, result
+    journaled = treasury.query("SELECT COUNT(*) FROM intents WHERE client = 'other'")[0][0]
+    # At most one budget per started minute of the flood, never one row per request.
+    assert journaled <= 2 * DEFAULT_BUDGET and journaled + limited == result.sent, (journaled, result)
+    assert treasury.query("SELECT COUNT(*) FROM refused_requests WHERE client = 'other'")[0][0] == 0
+    digest = wait_until(lambda: [m for m in sink.mails if "client_rate_limited" in
+                                 (m.header("X-Treasury-Alert") or "")], timeout=90,
+                        what="the client_rate_limited digest mail")
+    assert len(digest) <= 2, [m.subject for m in digest]
 
 
 def test_a_flood_from_one_client_leaves_another_answered_memory_bounded_and_alerts_folded(

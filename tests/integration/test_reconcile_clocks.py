@@ -8,7 +8,7 @@ import pytest
 
 from common.binance import OutcomeUnknown
 from common.clock import FakeClock
-from tests.unit.treasury_bot.core_support import T0, Applied, FakeExchange, accept, make_policy, open_ledger
+from tests.unit.treasury_bot.core_support import step_executor_for, T0, Applied, FakeExchange, accept, make_policy, open_ledger
 from treasury_bot.executor import Executor
 
 GRACE_S = 60
@@ -34,11 +34,7 @@ class Rig:
         self.executor = Executor(self.ledger, self.exchange, self.policy, self.clock, reconcile_every_s=5.0)
 
     def run_for(self, seconds: float, tick: float = 1.0) -> None:
-        elapsed = 0.0
-        while elapsed < seconds:
-            self.executor.step()
-            self.clock.advance(tick)
-            elapsed += tick
+        step_executor_for(self.executor, self.clock, seconds, tick)
 
     def status(self, intent_id: str) -> str:
         return self.ledger.get_intent(intent_id).status

@@ -10,7 +10,7 @@ import pytest
 
 from common.binance import AuthError, ExchangeUnavailable
 from common.clock import FakeClock
-from tests.unit.treasury_bot.core_support import T0, Applied, FakeExchange, accept, make_policy, open_ledger
+from tests.unit.treasury_bot.core_support import step_executor_for, T0, Applied, FakeExchange, accept, make_policy, open_ledger
 from treasury_bot import withdrawal_notes
 from treasury_bot.executor import Executor
 
@@ -26,11 +26,7 @@ class Rig:
         self.executor = Executor(self.ledger, self.exchange, self.policy, self.clock, api_key="k" * 64)
 
     def run_for(self, seconds: float, tick: float = 1.0) -> None:
-        elapsed = 0.0
-        while elapsed < seconds:
-            self.executor.step()
-            self.clock.advance(tick)
-            elapsed += tick
+        step_executor_for(self.executor, self.clock, seconds, tick)
 
     def stalled_alerts(self) -> list[tuple[str, str, dict]]:
         rows = self.ledger.conn.execute(

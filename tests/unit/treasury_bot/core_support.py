@@ -204,3 +204,12 @@ class FakeExchange:
         return [r for r in self.history.values()
                 if withdraw_order_id is None or not self.filter_by_order_id
                 or r.withdraw_order_id == withdraw_order_id]
+
+
+def step_executor_for(executor, clock, seconds: float, tick: float = 1.0) -> None:
+    """Step the executor while `seconds` of fake time pass, `tick` at a time, as its loop would."""
+    elapsed = 0.0
+    while elapsed < seconds:
+        executor.step()
+        clock.advance(tick)
+        elapsed += tick

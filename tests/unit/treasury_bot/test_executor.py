@@ -13,7 +13,7 @@ from common.binance import (AuthError, ClockSkewError, ExchangeRequestError, Exc
                             OutcomeUnknown, RateLimitError, WithdrawRefused)
 from common.clock import FakeClock
 from tests.support.treasury import COLD_ADDRESS, HOT_ADDRESS
-from tests.unit.treasury_bot.core_support import (T0, Applied, FakeExchange, accept, alerts, make_policy,
+from tests.unit.treasury_bot.core_support import (step_executor_for, T0, Applied, FakeExchange, accept, alerts, make_policy,
                                                   open_ledger, statuses)
 from treasury_bot.executor import Executor
 
@@ -46,12 +46,7 @@ class Rig:
         return self.ledger.withdrawal(self.ledger.get_intent(intent_id).seq)
 
     def run_for(self, seconds: float, tick: float = 1.0) -> None:
-        """Step the executor while time passes, as its loop would."""
-        elapsed = 0.0
-        while elapsed < seconds:
-            self.executor.step()
-            self.clock.advance(tick)
-            elapsed += tick
+        step_executor_for(self.executor, self.clock, seconds, tick)
 
     def close(self) -> None:
         self.ledger.close()
