@@ -63,6 +63,11 @@ label = "cold-wallet"
 coin = "USDT"
 network = "TRX"
 address = "TSandboxDemoCo1dWa11etAddress11111"
+
+# Every bench client is "signal": a budget it never reaches, so that every request is
+# decided and journaled (the default 600 a minute would answer most as client_rate_limited).
+[limits.clients.signal]
+max_requests_per_minute = 1000000
 """
 
 CLIENTS = 16
