@@ -116,27 +116,14 @@ def test_the_refresher_thread_survives_exchange_errors(tmp_path):
     assert isinstance(next(iter(cache.rules.values())), NetworkRule)
 
 
-class BrokenOnce:
-    """A config client whose first answers raise what is not an ExchangeError (a bug, a lock)."""
-
-    def __init__(self, errors: list[BaseException]) -> None:
-        self.errors = list(errors)
-        self.calls = 0
-
-    def coin_config(self):
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return CONFIG
-
-
 def test_an_unexpected_exception_in_a_refresh_does_not_kill_the_refresher(tmp_path):
     """Issue 10 defect 8: a non-exchange failure (here a KeyError, then a locked ledger) is
     retried with backoff, alerted once as thread_failing, and its recovery is alerted too."""
     import sqlite3
     open_ledger(tmp_path / "l.sqlite").close()
-    client = BrokenOnce([KeyError("networkList"), sqlite3.OperationalError("database is locked"),
-                         ValueError("bad")])
+    # Errors that are not ExchangeError: a bug, a lock.
+    client = FakeConfigClient(CONFIG, errors=[KeyError("networkList"),
+                                              sqlite3.OperationalError("database is locked"), ValueError("bad")])
     cache = CoinRulesCache(client, tmp_path / "l.sqlite", FakeClock(T0), every_s=0.01, backoff_start_s=0.01)
     stop = threading.Event()
     thread = threading.Thread(target=cache.run, args=(stop,))

@@ -58,6 +58,17 @@ steps = st.one_of(
 )
 
 
+
+def add_to_both(tracker: UsageTracker, model: "Model", ids: list[str], coin: str, label: str,
+                amount, at: int, in_window: bool) -> None:
+    """One more counted transfer, in the tracker and in the model it is checked against."""
+    intent_id = f"i{len(ids)}"
+    ids.append(intent_id)
+    transfer = CountedTransfer(intent_id, coin, label, amount, at, in_window)
+    tracker.add(transfer)
+    model.facts[intent_id] = Fact(transfer)
+
+
 @PROPERTY
 @given(window_hours=st.integers(1, 3), ops=st.lists(steps, max_size=60))
 def test_tracker_usage_equals_summarize_usage_for_any_history(window_hours, ops):
@@ -69,11 +80,7 @@ def test_tracker_usage_equals_summarize_usage_for_any_history(window_hours, ops)
         kind = op[0]
         if kind == "add":
             _, coin, label, amount, in_window = op
-            intent_id = f"i{len(ids)}"
-            ids.append(intent_id)
-            transfer = CountedTransfer(intent_id, coin, label, amount, now, in_window)
-            tracker.add(transfer)
-            model.facts[intent_id] = Fact(transfer)
+            add_to_both(tracker, model, ids, coin, label, amount, now, in_window)
         elif kind == "advance":
             now += op[1]
         elif ids:
@@ -228,11 +235,7 @@ def test_tracker_follows_late_approvals_as_summarize_usage_does(window_hours, op
         if kind in ("add", "add_earlier"):
             at = now if kind == "add" else now - op[4]
             in_window = op[4] if kind == "add" else True
-            intent_id = f"i{len(ids)}"
-            ids.append(intent_id)
-            transfer = CountedTransfer(intent_id, op[1], op[2], op[3], at, bool(in_window))
-            tracker.add(transfer)
-            model.facts[intent_id] = Fact(transfer)
+            add_to_both(tracker, model, ids, op[1], op[2], op[3], at, bool(in_window))
         elif kind == "advance":
             now += op[1]
         elif ids:
