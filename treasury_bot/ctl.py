@@ -373,13 +373,13 @@ def _print_withdrawal_blocks(ledger) -> None:
     """Issue 10, defect 3: why withdrawals are halted, and which queued intents could not
     be sent for stuck_after_minutes, each with its reason."""
     from treasury_bot import withdrawal_notes
-    halted = withdrawal_notes.halted(ledger.conn)
+    halted = withdrawal_notes.halted(ledger)
     if halted is None:
         print("withdrawals: running")
     else:
         reason, at = halted
         print(f"withdrawals: HALTED since {_utc(at)}: {reason}")
-    stalls = withdrawal_notes.open_stalls(ledger.conn)
+    stalls = withdrawal_notes.open_stalls(ledger)
     print(f"stalled intents (queued, not sent for stuck_after_minutes): {len(stalls)}")
     for intent_id, at, reason in stalls:
         print(f"  {intent_id:<36} alerted {_utc(at)}: {reason}")

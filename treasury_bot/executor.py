@@ -69,8 +69,6 @@ class Executor:
         # step of the wall clock cannot move (issue 10, defect 1). Memory only: after a
         # restart, recover() starts every grace afresh, which only makes it longer.
         self._attempt_ended: dict[int, float] = {}
-        with self.ledger.transaction():
-            withdrawal_notes.ensure_schema(self.ledger.conn)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -97,7 +95,7 @@ class Executor:
         with self.ledger.transaction():
             # A fresh start tries again: a key fixed meanwhile works, a still-bad one halts
             # (and records its reason) again at the first apply.
-            withdrawal_notes.clear_halted(self.ledger.conn)
+            withdrawal_notes.clear_halted(self.ledger)
             for record in self.ledger.intents_with_status(["submitting"]):
                 self._attempt_ended[record.seq] = mono
                 withdrawal = self.ledger.withdrawal(record.seq)
@@ -152,7 +150,7 @@ class Executor:
                 record.seq, attempts=attempts, last_attempt_at=now, unknown_since=None,
                 first_attempt_at=previous.first_attempt_at if previous and previous.first_attempt_at else now)
             # The exchange's clock at the first attempt, as the request's timestamp will say.
-            withdrawal_notes.record_first_exchange_ms(self.ledger.conn, record.seq,
+            withdrawal_notes.record_first_exchange_ms(self.ledger, record.seq,
                                                       now + self._offset_ms())
         self.schedule.next_apply_at = self.clock.monotonic() + self.spacing_s
         log.info("withdrawal_submitting", intent_id=record.intent_id, attempt=attempts,
@@ -167,7 +165,7 @@ class Executor:
             self._attempt_ended[record.seq] = self.clock.monotonic()
             self._after_error(record.seq, exc)
             return
-        self._adopt(record.seq, withdrawal_id, None, "apply answered")
+        self._adopt(record.seq, withdrawal_id, None, "apply answered", key_worked=True)
 
     def _destination_still_whitelisted(self, record: IntentRecord) -> bool:
         """The whitelist entry may have changed since the decision: never send to a stale one."""
@@ -211,7 +209,7 @@ class Executor:
                 if verdict.action is ApplyAction.HALT:
                     alerting.exchange_auth_error(self.ledger.conn, record, self.api_key, verdict.code,
                                                  verdict.message, now)
-                    withdrawal_notes.set_halted(self.ledger.conn, f"{verdict.code} {verdict.message}", now)
+                    withdrawal_notes.set_halted(self.ledger, f"{verdict.code} {verdict.message}", now)
         if verdict.action is ApplyAction.HALT:
             self.schedule.halted_reason = f"{verdict.code} {verdict.message}"
             log.critical("withdrawals_halted", intent_id=record.intent_id, **log_fields)
@@ -225,8 +223,9 @@ class Executor:
             log.error("withdrawal_failed", intent_id=record.intent_id, **log_fields)
 
     def _adopt(self, seq: int, withdrawal_id: str, exchange_status: int | None, note: str, *,
-               tx_id: str | None = None, info: str | None = None) -> None:
-        """Record the exchange's id; the poller follows it from here."""
+               tx_id: str | None = None, info: str | None = None, key_worked: bool = False) -> None:
+        """Record the exchange's id; the poller follows it from here. `key_worked`: the
+        apply itself was answered, so the key works and a recorded halt no longer stands."""
         now = self.clock.now_ms()
         with self.ledger.transaction():
             record = self.ledger.get_intent_by_seq(seq)
@@ -237,8 +236,8 @@ class Executor:
                                           tx_id=tx_id)
             self.ledger.set_status(record, "submitted", now, SOURCE, note)
             alerting.withdrawal_submitted(self.ledger.conn, record, withdrawal_id, now)
-            if note == "apply answered":  # the key works: no halt stands (issue 10, defect 3)
-                withdrawal_notes.clear_halted(self.ledger.conn)
+            if key_worked:  # the apply was answered: no halt stands (issue 10, defect 3)
+                withdrawal_notes.clear_halted(self.ledger)
             later = EXCHANGE_STATUS.get(exchange_status) if exchange_status is not None else None
             if later and later != "submitted":
                 # Found by reconciliation already further along: catch up in the same commit.
@@ -276,7 +275,7 @@ class Executor:
         self.reconcile(record, UnknownOutcome(
             unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1,
             exchange_age_ms=exchange_age_ms(
-                first_exchange_ms=withdrawal_notes.first_exchange_ms(self.ledger.conn, record.seq),
+                first_exchange_ms=withdrawal_notes.first_exchange_ms(self.ledger, record.seq),
                 first_host_ms=first_host, host_now_ms=now, offset_now_ms=self._offset_ms()),
             since_attempt_ms=int((self.clock.monotonic() - ended) * 1000)))
         return True
@@ -339,13 +338,12 @@ class Executor:
         queued = self.ledger.intents_with_status(["queued"])
         if not queued:
             return
-        already = withdrawal_notes.stalled_seqs(conn)
+        already = withdrawal_notes.stalled_seqs(self.ledger)
         candidates = []
         for record in queued:
             if record.seq in already:
                 continue
-            since = conn.execute("SELECT MIN(at) FROM transitions WHERE intent_seq = ? AND to_status = 'queued'",
-                                 (record.seq,)).fetchone()[0]
+            since = withdrawal_notes.first_queued_at(self.ledger, record.seq)
             withdrawal = self.ledger.withdrawal(record.seq)
             candidates.append(Waiting(seq=record.seq, queued_since=int(since if since is not None
                                                                         else record.updated_at),
@@ -358,7 +356,7 @@ class Executor:
                 current = self.ledger.get_intent_by_seq(stall.seq)
                 if current is None or current.status != "queued":
                     continue
-                if withdrawal_notes.record_stall(conn, stall.seq, now, stall.reason):
+                if withdrawal_notes.record_stall(self.ledger, stall.seq, now, stall.reason):
                     alerting.withdrawal_stalled(conn, current, now, queued_since=by_seq[stall.seq].queued_since,
                                                 stuck_after_minutes=self.stuck_after_ms // 60_000,
                                                 reason=stall.reason)

@@ -144,6 +144,17 @@ CREATE TABLE IF NOT EXISTS coin_rules (
     fetched_at   INTEGER NOT NULL,
     body         TEXT NOT NULL
 );
+-- The exchange-clock estimate of an intent's first apply, and the stalled intents already
+-- alerted (issue 10 defects 1 and 3), read and written by treasury_bot/withdrawal_notes.py.
+CREATE TABLE IF NOT EXISTS withdrawal_exchange_times (
+    intent_seq          INTEGER PRIMARY KEY REFERENCES intents(seq),
+    first_exchange_ms   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS withdrawal_stalls (
+    intent_seq   INTEGER PRIMARY KEY REFERENCES intents(seq),
+    alerted_at   INTEGER NOT NULL,
+    reason       TEXT NOT NULL
+);
 """
 
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)

@@ -1,6 +1,7 @@
 """What the executor keeps about withdrawals beyond the `withdrawals` table (issue 10).
 
-New tables only (the schema is CREATE IF NOT EXISTS; existing tables are never altered):
+Two tables of the ledger's schema (treasury_bot/ledger.py; new tables, so a ledger from
+before is upgraded by CREATE IF NOT EXISTS):
 - `withdrawal_exchange_times`: the exchange-clock estimate (host time + the client's
   measured offset) when an intent's FIRST apply was signed, so that the "too old to look
   up" guard is measured in the exchange's clock, the clock its 7-day history default
@@ -14,80 +15,66 @@ And one meta key, `executor_halted`: why withdrawals are halted (an auth error),
 from __future__ import annotations
 
 import json
-import sqlite3
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS withdrawal_exchange_times (
-    intent_seq          INTEGER PRIMARY KEY REFERENCES intents(seq),
-    first_exchange_ms   INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS withdrawal_stalls (
-    intent_seq   INTEGER PRIMARY KEY REFERENCES intents(seq),
-    alerted_at   INTEGER NOT NULL,
-    reason       TEXT NOT NULL
-);
-"""
+from treasury_bot.ledger import Ledger
+
 HALTED_META_KEY = "executor_halted"
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    for statement in (s.strip() for s in SCHEMA.split(";")):
-        if statement:
-            conn.execute(statement)
-
-
-def record_first_exchange_ms(conn: sqlite3.Connection, intent_seq: int, exchange_ms: int) -> None:
+def record_first_exchange_ms(ledger: Ledger, intent_seq: int, exchange_ms: int) -> None:
     """Keep the estimate of the first attempt only: later attempts never move it."""
-    conn.execute("INSERT OR IGNORE INTO withdrawal_exchange_times(intent_seq, first_exchange_ms)"
-                 " VALUES (?, ?)", (intent_seq, exchange_ms))
+    ledger.conn.execute("INSERT OR IGNORE INTO withdrawal_exchange_times(intent_seq, first_exchange_ms)"
+                        " VALUES (?, ?)", (intent_seq, exchange_ms))
 
 
-def first_exchange_ms(conn: sqlite3.Connection, intent_seq: int) -> int | None:
-    row = conn.execute("SELECT first_exchange_ms FROM withdrawal_exchange_times WHERE intent_seq = ?",
-                       (intent_seq,)).fetchone()
+def first_exchange_ms(ledger: Ledger, intent_seq: int) -> int | None:
+    row = ledger.conn.execute("SELECT first_exchange_ms FROM withdrawal_exchange_times WHERE intent_seq = ?",
+                              (intent_seq,)).fetchone()
     return int(row[0]) if row else None
 
 
-def stalled_seqs(conn: sqlite3.Connection) -> set[int]:
-    return {int(r[0]) for r in conn.execute("SELECT intent_seq FROM withdrawal_stalls")}
+def first_queued_at(ledger: Ledger, intent_seq: int) -> int | None:
+    """When the intent first became queued (accepted, or approved): a stall counts from there."""
+    row = ledger.conn.execute("SELECT MIN(at) FROM transitions WHERE intent_seq = ? AND to_status = 'queued'",
+                              (intent_seq,)).fetchone()
+    return row[0] if row else None
 
 
-def record_stall(conn: sqlite3.Connection, intent_seq: int, at: int, reason: str) -> bool:
+def stalled_seqs(ledger: Ledger) -> set[int]:
+    return {int(r[0]) for r in ledger.conn.execute("SELECT intent_seq FROM withdrawal_stalls")}
+
+
+def record_stall(ledger: Ledger, intent_seq: int, at: int, reason: str) -> bool:
     """True if newly recorded (then the caller raises the one alert in the same commit)."""
-    cursor = conn.execute("INSERT OR IGNORE INTO withdrawal_stalls(intent_seq, alerted_at, reason)"
-                          " VALUES (?, ?, ?)", (intent_seq, at, reason))
+    cursor = ledger.conn.execute("INSERT OR IGNORE INTO withdrawal_stalls(intent_seq, alerted_at, reason)"
+                                 " VALUES (?, ?, ?)", (intent_seq, at, reason))
     return cursor.rowcount == 1
 
 
-def open_stalls(conn: sqlite3.Connection) -> list[tuple[str, int, str]]:
+def open_stalls(ledger: Ledger) -> list[tuple[str, int, str]]:
     """(intent_id, alerted_at, reason) of stalled intents still queued, oldest first."""
-    try:
-        rows = conn.execute(
-            "SELECT i.intent_id, s.alerted_at, s.reason FROM withdrawal_stalls s"
-            " JOIN intents i ON i.seq = s.intent_seq WHERE i.status = 'queued'"
-            " ORDER BY s.alerted_at, i.seq").fetchall()
-    except sqlite3.OperationalError:  # a ledger the executor never opened: no such table
-        return []
+    rows = ledger.conn.execute(
+        "SELECT i.intent_id, s.alerted_at, s.reason FROM withdrawal_stalls s"
+        " JOIN intents i ON i.seq = s.intent_seq WHERE i.status = 'queued'"
+        " ORDER BY s.alerted_at, i.seq").fetchall()
     return [(str(a), int(b), str(c)) for a, b, c in rows]
 
 
-def set_halted(conn: sqlite3.Connection, reason: str, at: int) -> None:
-    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)"
-                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                 (HALTED_META_KEY, json.dumps({"reason": reason, "at": at})))
+def set_halted(ledger: Ledger, reason: str, at: int) -> None:
+    ledger.set_meta(HALTED_META_KEY, json.dumps({"reason": reason, "at": at}))
 
 
-def clear_halted(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM meta WHERE key = ?", (HALTED_META_KEY,))
+def clear_halted(ledger: Ledger) -> None:
+    ledger.conn.execute("DELETE FROM meta WHERE key = ?", (HALTED_META_KEY,))
 
 
-def halted(conn: sqlite3.Connection) -> tuple[str, int] | None:
+def halted(ledger: Ledger) -> tuple[str, int] | None:
     """(reason, at) when withdrawals are halted, else None."""
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (HALTED_META_KEY,)).fetchone()
-    if row is None:
+    text = ledger.get_meta(HALTED_META_KEY)
+    if text is None:
         return None
     try:
-        value = json.loads(row[0])
+        value = json.loads(text)
         return str(value["reason"]), int(value["at"])
     except (ValueError, KeyError, TypeError):
-        return str(row[0]), 0
+        return text, 0

@@ -56,7 +56,7 @@ def test_endless_unavailable_applies_raise_exactly_one_stalled_alert_with_the_re
     assert (severity, intent_id) == ("WARNING", "stall-1")
     assert alert["detail"] == "last error exchange_unavailable: no connection: connection refused"
     assert alert["stuck_after_minutes"] == STUCK_MIN and alert["queued_since_ms"] == T0
-    assert [row[2] for row in withdrawal_notes.open_stalls(rig.ledger.conn)] == [
+    assert [row[2] for row in withdrawal_notes.open_stalls(rig.ledger)] == [
         "last error exchange_unavailable: no connection: connection refused"]
     rig.run_for(2 * 3600, tick=5.0)
     assert len(rig.stalled_alerts()) == 1
@@ -71,7 +71,7 @@ def test_a_halted_executor_still_tells_of_stalls_and_keeps_its_reason_in_the_led
                                                 binance_code=-2015, http_status=401), False))
     rig.run_for(5)
     assert len(rig.exchange.applies) == 1
-    reason, at = withdrawal_notes.halted(rig.ledger.conn)
+    reason, at = withdrawal_notes.halted(rig.ledger)
     assert reason == "-2015 Invalid API-key, IP, or permissions for action." and at == T0
     rig.run_for(STUCK_MIN * 60 + 30, tick=5.0)
     assert len(rig.exchange.applies) == 1   # halted: nothing sent
@@ -83,12 +83,12 @@ def test_a_halted_executor_still_tells_of_stalls_and_keeps_its_reason_in_the_led
 def test_a_fresh_start_and_a_successful_apply_clear_the_halt_mark(rig):
     """The mark says what holds now: a restart tries again, and a success proves the key works."""
     with rig.ledger.transaction():
-        withdrawal_notes.set_halted(rig.ledger.conn, "-2015 bad key", T0)
+        withdrawal_notes.set_halted(rig.ledger, "-2015 bad key", T0)
     rig.executor.recover()
-    assert withdrawal_notes.halted(rig.ledger.conn) is None
+    assert withdrawal_notes.halted(rig.ledger) is None
     with rig.ledger.transaction():
-        withdrawal_notes.set_halted(rig.ledger.conn, "-2015 bad key", T0)
+        withdrawal_notes.set_halted(rig.ledger, "-2015 bad key", T0)
     accept(rig.ledger, rig.policy, rig.clock, "ok-1")
     rig.run_for(2)
     assert rig.ledger.get_intent("ok-1").status == "submitted"
-    assert withdrawal_notes.halted(rig.ledger.conn) is None
+    assert withdrawal_notes.halted(rig.ledger) is None
