@@ -21,7 +21,9 @@ from pathlib import Path
 from tests.chaos.clockbook import true_ms
 from tests.support.procs import script
 
-CODE = re.compile(r"\[([a-z_]+)\]\s*$")
+# treasuryctl's refusal line ("treasuryctl: ... [code]"), wherever it stands among the log
+# lines on stderr (a log line may be written after it: the two are not ordered).
+CODE = re.compile(r"^treasuryctl: .*\[([a-z_]+)\]\s*$", re.M)
 CTL_TIMEOUT_S = 30.0
 
 
