@@ -23,7 +23,7 @@ from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.alerts.render import iso_utc
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.alerts.store import OUTBOX_SCHEMA
@@ -187,7 +187,7 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
 
 def _audit_failed(ledger: Ledger, problems: list[str], api_key: str, clock: Clock) -> None:
     with ledger.transaction():
-        alerting.key_audit_failed(ledger.conn, problems, api_key, clock.now_ms())
+        ledger.enqueue(raised.key_audit_failed(problems, api_key, clock.now_ms()))
 
 
 def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: TreasurySettings,
@@ -211,18 +211,17 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
                    f"{iso_utc(resolution.usable_from.get(o.label, now))}" for o in observations if o.change]
         ledger.record_policy_start(loaded.sha256, str(loaded.path), now)
         if previous_hash is not None and previous_hash != loaded.sha256:
-            alerting.policy_changed(ledger.conn, previous_hash, loaded.sha256, str(loaded.path), now,
-                                    pending_loosenings=pending_lines)
+            ledger.enqueue(raised.policy_changed(previous_hash, loaded.sha256, str(loaded.path), now,
+                                    pending_loosenings=pending_lines))
         pending = ledger.count_with_status(["pending_approval"])
         open_count = ledger.count_with_status(OPEN_STATUSES) - pending
         smtp = settings.smtp
-        alerting.start_summary(
-            ledger.conn, at=now, version=__version__, api_key=settings.credentials.key,
+        ledger.enqueue(raised.start_summary(at=now, version=__version__, api_key=settings.credentials.key,
             policy_sha256=loaded.sha256, destinations=len(loaded.policy.destinations),
             open_withdrawals=open_count, pending_approvals=pending,
             mail=f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp else "log only (SMTP_HOST not set)",
             warnings=warnings + (changes if previous_hash is not None else []),
-            pending_loosenings=pending_lines)
+            pending_loosenings=pending_lines))
     log.info("policy_journaled", sha256=loaded.sha256, changed=previous_hash not in (None, loaded.sha256),
              destination_changes=len(changes), pending_loosenings=len(pending_lines))
     return resolution

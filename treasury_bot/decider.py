@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 from common.messages import Decision, TransferIntent, WithdrawalEvent
 from common.money import canonical
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy import (CoinRules, CountedTransfer, IntentFacts, Usage, decide,
                                  summarize_usage, window_pressure)
@@ -120,8 +120,8 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
                 if reply.reason_code == "intent_id_conflict":
                     ledger.insert_refused(intent.intent_id, item.client, item.raw, ctx.now_ms,
                                           "intent_id_conflict", reply.detail)
-                    alerting.intent_rejected(ledger.conn, _conflict_transfer(item), ctx.now_ms,
-                                             "intent_id_conflict", reply.detail, intent.reason)
+                    ledger.enqueue(raised.intent_rejected(_conflict_transfer(item), ctx.now_ms,
+                                             "intent_id_conflict", reply.detail, intent.reason))
                 result.replies.append(reply)
                 continue
             facts = IntentFacts(intent_id=intent.intent_id, client=item.client, coin=intent.coin,
@@ -153,12 +153,12 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
                     intent_id=intent.intent_id, coin=intent.coin, destination=intent.destination,
                     amount=intent.amount_value, accepted_at_ms=ctx.now_ms, in_window=True))
                 for pressure in window_pressure(facts, ctx.policy, before, usage):
-                    alerting.window_cap_80(ledger.conn, record, pressure, ctx.now_ms)
+                    ledger.enqueue(raised.window_cap_80(record, pressure, ctx.now_ms))
             if verdict.outcome == "rejected":
-                alerting.record_rejected(ledger.conn, record, ctx.now_ms)
+                ledger.enqueue(raised.record_rejected(record, ctx.now_ms))
             elif verdict.outcome == "pending_approval":
                 limits = ctx.policy.limits.coins.get(intent.coin)
-                alerting.approval_needed(ledger.conn, record, limits.approval_above if limits else None)
+                ledger.enqueue(raised.approval_needed(record, limits.approval_above if limits else None))
             existing[intent.intent_id] = record
             result.replies.append(Decision(intent_id=intent.intent_id, outcome=verdict.outcome,  # type: ignore[arg-type]
                                            reason_code=verdict.reason_code, detail=verdict.detail,

@@ -17,7 +17,8 @@ from common.binance import BinanceClient, ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
 from common.messages import EXCHANGE_STATUS
-from treasury_bot import alerting, withdrawal_notes
+from treasury_bot import withdrawal_notes
+from treasury_bot.alerts import raised
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy_file import Policy
 from treasury_bot.reconcile import (ApplyAction, Intended, Lookup, ReconcileAction, UnknownOutcome,
@@ -182,8 +183,8 @@ class Executor:
                                           error_message="the whitelist entry changed after the decision",
                                           finished_at=now)
             self.ledger.set_status(current, "failed", now, SOURCE, "destination changed since the decision")
-            alerting.withdrawal_failed(self.ledger.conn, current, "destination_changed",
-                                       "the whitelist entry changed after the decision", now)
+            self.ledger.enqueue(raised.withdrawal_failed(current, "destination_changed",
+                                       "the whitelist entry changed after the decision", now))
         log.error("withdrawal_refused_destination_changed", intent_id=record.intent_id)
         return False
 
@@ -202,13 +203,13 @@ class Executor:
                 self.ledger.update_withdrawal(seq, error_code=verdict.code, error_message=verdict.message,
                                               finished_at=now)
                 self.ledger.set_status(record, "failed", now, SOURCE, f"{verdict.code} {verdict.message}")
-                alerting.withdrawal_failed(self.ledger.conn, record, verdict.code, verdict.message, now)
+                self.ledger.enqueue(raised.withdrawal_failed(record, verdict.code, verdict.message, now))
             else:  # REQUEUE or HALT: provably not executed
                 self.ledger.update_withdrawal(seq, error_code=verdict.code, error_message=verdict.message)
                 self.ledger.set_status(record, "queued", now, SOURCE, f"not sent: {verdict.code}")
                 if verdict.action is ApplyAction.HALT:
-                    alerting.exchange_auth_error(self.ledger.conn, record, self.api_key, verdict.code,
-                                                 verdict.message, now)
+                    self.ledger.enqueue(raised.exchange_auth_error(record, self.api_key, verdict.code,
+                                                 verdict.message, now))
                     withdrawal_notes.set_halted(self.ledger, f"{verdict.code} {verdict.message}", now)
         if verdict.action is ApplyAction.HALT:
             self.schedule.halted_reason = f"{verdict.code} {verdict.message}"
@@ -235,7 +236,7 @@ class Executor:
                                           unknown_since=None, exchange_status=exchange_status,
                                           tx_id=tx_id)
             self.ledger.set_status(record, "submitted", now, SOURCE, note)
-            alerting.withdrawal_submitted(self.ledger.conn, record, withdrawal_id, now)
+            self.ledger.enqueue(raised.withdrawal_submitted(record, withdrawal_id, now))
             if key_worked:  # the apply was answered: no halt stands (issue 10, defect 3)
                 withdrawal_notes.clear_halted(self.ledger)
             later = EXCHANGE_STATUS.get(exchange_status) if exchange_status is not None else None
@@ -247,8 +248,8 @@ class Executor:
                     self.ledger.update_withdrawal(seq, finished_at=now)
                     if info:  # as the poller keeps it: the exchange's reason for the end
                         self.ledger.update_withdrawal(seq, error_message=info[:500])
-                    alerting.withdrawal_finished(self.ledger.conn, moved, later, now,
-                                                 withdrawal_id=withdrawal_id, tx_id=tx_id, info=info)
+                    self.ledger.enqueue(raised.withdrawal_finished(moved, later, now,
+                                                 withdrawal_id=withdrawal_id, tx_id=tx_id, info=info))
         log.info("withdrawal_submitted", intent_id=record.intent_id, withdrawal_id=withdrawal_id, note=note)
 
     # -- reconciling -----------------------------------------------------------------------
@@ -306,7 +307,7 @@ class Executor:
                 current = self.ledger.get_intent_by_seq(record.seq)
                 if current is not None and current.status == "submitting":
                     self.ledger.set_status(current, "needs_review", now, SOURCE, why)
-                    alerting.needs_review(self.ledger.conn, current, why, now)
+                    self.ledger.enqueue(raised.needs_review(current, why, now))
             log.critical("withdrawal_needs_review", intent_id=record.intent_id, why=why)
 
     def _look_up(self, record: IntentRecord, state: UnknownOutcome, now: int) -> Lookup:
@@ -334,7 +335,6 @@ class Executor:
         """One `withdrawal_stalled` alert for each queued intent not sent for
         stuck_after_minutes, recorded in `withdrawal_stalls` in the same commit."""
         now = self.clock.now_ms()
-        conn = self.ledger.conn
         queued = self.ledger.intents_with_status(["queued"])
         if not queued:
             return
@@ -357,8 +357,8 @@ class Executor:
                 if current is None or current.status != "queued":
                     continue
                 if withdrawal_notes.record_stall(self.ledger, stall.seq, now, stall.reason):
-                    alerting.withdrawal_stalled(conn, current, now, queued_since=by_seq[stall.seq].queued_since,
+                    self.ledger.enqueue(raised.withdrawal_stalled(current, now, queued_since=by_seq[stall.seq].queued_since,
                                                 stuck_after_minutes=self.stuck_after_ms // 60_000,
-                                                reason=stall.reason)
+                                                reason=stall.reason))
             log.warning("withdrawal_stalled", intent_id=current.intent_id, waited_ms=stall.waited_ms,
                         why=stall.reason)

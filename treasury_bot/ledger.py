@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from common.messages import STATUSES, TERMINAL_STATUSES
+from treasury_bot import lifecycle
+from treasury_bot.alerts import store as outbox
+from treasury_bot.alerts.model import Alert
 
 SCHEMA_VERSION = 1
 
@@ -378,7 +381,10 @@ class Ledger:
             " VALUES (?,?,?,?,?,?)", rows)
 
     def insert_transitions(self, rows: Sequence[tuple]) -> None:
-        """Each row: (intent_seq, at, from_status, to_status, source, note)."""
+        """Each row: (intent_seq, at, from_status, to_status, source, note); each must be a
+        move the lifecycle allows (`lifecycle.IllegalTransition` otherwise, nothing written)."""
+        for row in rows:
+            lifecycle.require_allowed(row[2], row[4], row[3])
         self.conn.executemany(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", rows)
@@ -391,7 +397,9 @@ class Ledger:
 
     def set_status(self, record: IntentRecord, to_status: str, at: int, source: str,
                    note: str = "") -> None:
-        """Move an intent to a new status and journal the transition (inside a transaction)."""
+        """Move an intent to a new status and journal the transition (inside a transaction).
+        A move the lifecycle forbids raises `lifecycle.IllegalTransition` and changes nothing."""
+        lifecycle.require_allowed(record.status, source, to_status)
         changed = self.conn.execute(
             "UPDATE intents SET status = ?, updated_at = ? WHERE seq = ? AND status = ?",
             (to_status, at, record.seq, record.status)).rowcount
@@ -536,6 +544,11 @@ class Ledger:
     def load_coin_rules(self) -> tuple[int, object] | None:
         row = self.conn.execute("SELECT fetched_at, body FROM coin_rules WHERE id = 1").fetchone()
         return (row[0], json.loads(row[1])) if row else None
+
+    def enqueue(self, alert: Alert) -> int:
+        """Add an alert to the outbox in the open transaction (it commits with the change
+        that raised it); return its seq."""
+        return outbox.enqueue(self.conn, alert)
 
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.clock import Clock
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.coin_rules import from_snapshot
 from treasury_bot.decider import load_usage_excluding
 from treasury_bot.ledger import IntentRecord, Ledger
@@ -117,7 +117,7 @@ def reject(ledger: Ledger, intent_id: str, clock: Clock, note: str = "") -> Acti
         ledger.set_outcome(record, "rejected", "operator_rejected", detail, now, SOURCE)
         ledger.set_status(record, "denied", now, SOURCE, detail)
         ledger.uncount(record)
-        alerting.record_rejected(ledger.conn, ledger.get_intent(intent_id), now)
+        ledger.enqueue(raised.record_rejected(ledger.get_intent(intent_id), now))
     return ActionResult(intent_id, "denied", "rejected")
 
 
@@ -134,5 +134,5 @@ def resolve(ledger: Ledger, intent_id: str, as_status: str, note: str, clock: Cl
         ledger.update_withdrawal(record.seq, finished_at=now)
         ledger.set_status(record, as_status, now, SOURCE, text)
         ledger.insert_decisions([(record.seq, now, SOURCE, record.outcome, None, text)])
-        alerting.withdrawal_finished(ledger.conn, ledger.get_intent(intent_id), as_status, now, info=text)
+        ledger.enqueue(raised.withdrawal_finished(ledger.get_intent(intent_id), as_status, now, info=text))
     return ActionResult(intent_id, as_status, text)

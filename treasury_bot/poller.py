@@ -19,7 +19,7 @@ from common.binance import BinanceClient, ExchangeError, RateLimitError, Withdra
 from common.clock import Clock
 from common.logs import get_logger
 from common.messages import EXCHANGE_STATUS, TERMINAL_STATUSES
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.ledger import IntentRecord, Ledger, WithdrawalRecord
 
 log = get_logger("treasury.poller")
@@ -133,9 +133,9 @@ class Poller:
                     self.ledger.set_status(record, change.to_status, now, SOURCE,
                                            f"exchange status {change.exchange_status}")
                     if change.to_status in TERMINAL_STATUSES:
-                        alerting.withdrawal_finished(self.ledger.conn, record, change.to_status, now,
+                        self.ledger.enqueue(raised.withdrawal_finished(record, change.to_status, now,
                                                      withdrawal_id=withdrawal_ids.get(change.seq),
-                                                     tx_id=change.tx_id, info=change.info)
+                                                     tx_id=change.tx_id, info=change.info))
                 log.info("withdrawal_status", intent_id=record.intent_id, status=change.to_status,
                          tx_id=change.tx_id)
 
@@ -147,6 +147,6 @@ class Poller:
         with self.ledger.transaction():
             for record in late:
                 self.ledger.update_withdrawal(record.seq, stuck_alerted=1)
-                alerting.withdrawal_stuck(self.ledger.conn, record, now, submitted_at=submitted.get(record.seq),
-                                          stuck_after_minutes=self.stuck_after_ms // 60_000)
+                self.ledger.enqueue(raised.withdrawal_stuck(record, now, submitted_at=submitted.get(record.seq),
+                                          stuck_after_minutes=self.stuck_after_ms // 60_000))
                 log.warning("withdrawal_stuck", intent_id=record.intent_id, status=record.status)

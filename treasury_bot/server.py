@@ -26,7 +26,7 @@ from common import __version__, messages
 from common.clock import Clock
 from common.curve import KeyPair, configure_server
 from common.logs import get_logger
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch, replay_or_conflict
 from treasury_bot.disk_guard import DiskGuard
 from treasury_bot.ledger import Ledger
@@ -234,7 +234,7 @@ class IntentServer:
         disk = self.disk.check(now)
         if disk.episode_started:
             log.critical("ledger_disk_low", free_mb=disk.free_mb, min_free_disk_mb=self.disk.min_free_mb)
-            self._alert(alerting.ledger_disk_low, self.disk.path, disk.free_mb, self.disk.min_free_mb)
+            self._alert(raised.ledger_disk_low, self.disk.path, disk.free_mb, self.disk.min_free_mb)
         existing = None  # read only when a refusal is possible: the common batch pays nothing
         admitted = []
         for slot, incoming in intents:
@@ -265,7 +265,7 @@ class IntentServer:
         for digest in self.budget.due_digests(now):
             log.warning("client_rate_limited", client=digest.client, refused=digest.refused,
                         max_requests_per_minute=digest.max_requests_per_minute)
-            self._alert(alerting.client_rate_limited, digest.client, digest.refused,
+            self._alert(raised.client_rate_limited, digest.client, digest.refused,
                         digest.max_requests_per_minute)
         return admitted
 
@@ -273,7 +273,7 @@ class IntentServer:
         """One alert in its own transaction; a failure (a disk full after all) is logged, not fatal."""
         try:
             with self.ledger.transaction():
-                raise_alert(self.ledger.conn, *facts, self.clock.now_ms())
+                self.ledger.enqueue(raise_alert(*facts, self.clock.now_ms()))
         except Exception:
             log.error("alert_not_recorded", exc_info=True)
 

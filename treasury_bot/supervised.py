@@ -86,13 +86,13 @@ class Supervised:
 
 def ledger_recorder(open_ledger: Callable[[], object], clock) -> Recorder:
     """A Recorder that writes thread_failing / thread_recovered to the ledger's outbox."""
-    from treasury_bot import alerting
+    from treasury_bot.alerts import raised
 
     def record(what: str, thread: str, error_type: str | None, failures: int) -> None:
         ledger = open_ledger()
         with ledger.transaction():  # type: ignore[attr-defined]
             if what == "failing":
-                alerting.thread_failing(ledger.conn, thread, error_type or "?", clock.now_ms())  # type: ignore[attr-defined]
+                ledger.enqueue(raised.thread_failing(thread, error_type or "?", clock.now_ms()))  # type: ignore[attr-defined]
             else:
-                alerting.thread_recovered(ledger.conn, thread, failures, clock.now_ms())  # type: ignore[attr-defined]
+                ledger.enqueue(raised.thread_recovered(thread, failures, clock.now_ms()))  # type: ignore[attr-defined]
     return record

@@ -26,7 +26,7 @@ from typing import Callable
 from common.clock import Clock, OffsetClock, SystemClock
 from common.config import TreasurySettings
 from common.logs import get_logger
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.ledger import Ledger
 
 log = get_logger("treasury.clock")
@@ -167,8 +167,8 @@ class ClockWatch:
             if new_since != open_since:
                 self.ledger.set_meta(META_DISAGREEMENT_SINCE, "" if new_since is None else str(new_since))
             if event == "started":
-                alerting.clock_disagreement(self.ledger.conn, offset_ms=m.offset_ms, host_ms=m.host_ms,
-                                            exchange_ms=m.exchange_ms, threshold_ms=DISAGREE_MS, at=now)
+                self.ledger.enqueue(raised.clock_disagreement(offset_ms=m.offset_ms, host_ms=m.host_ms,
+                                            exchange_ms=m.exchange_ms, threshold_ms=DISAGREE_MS, at=now))
         if event == "started":
             log.warning("clock_disagreement", offset_ms=m.offset_ms, host_ms=m.host_ms,
                         exchange_ms=m.exchange_ms, threshold_ms=DISAGREE_MS)

@@ -1,5 +1,5 @@
-"""Each alerting function enqueues its kind and severity inside the caller's transaction,
-and refuses loudly outside one."""
+"""Each raised alert has its kind and severity, and `Ledger.enqueue` writes it inside the
+caller's transaction and refuses loudly outside one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from common.clock import FakeClock
 from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
-from treasury_bot import alerting
+from treasury_bot.alerts import raised
 from treasury_bot.alerts.store import OutboxError
 from treasury_bot.policy import WindowPressure
 
@@ -33,38 +33,37 @@ PRESSURE = WindowPressure(scope="destination", name="cold-wallet", coin="USDT", 
                           cap=Decimal("1000"), window_hours=24)
 
 CALLS = [
-    ("intent_rejected", lambda c, r: alerting.intent_rejected(c, alerting.transfer(r), T0, "over_window_limit", "d"),
+    ("intent_rejected", lambda r: raised.intent_rejected(raised.transfer(r), T0, "over_window_limit", "d"),
      "intent_rejected", "WARNING", "al-1"),
-    ("record_rejected", lambda c, r: alerting.record_rejected(c, r, T0), "intent_rejected", "WARNING", "al-1"),
-    ("approval_needed", lambda c, r: alerting.approval_needed(c, r, Decimal("800")), "approval_needed", "WARNING",
+    ("record_rejected", lambda r: raised.record_rejected(r, T0), "intent_rejected", "WARNING", "al-1"),
+    ("approval_needed", lambda r: raised.approval_needed(r, Decimal("800")), "approval_needed", "WARNING",
      "al-1"),
-    ("window_cap_80", lambda c, r: alerting.window_cap_80(c, r, PRESSURE, T0), "window_cap_80", "WARNING", "al-1"),
-    ("withdrawal_submitted", lambda c, r: alerting.withdrawal_submitted(c, r, "w-1", T0), "withdrawal_submitted",
+    ("window_cap_80", lambda r: raised.window_cap_80(r, PRESSURE, T0), "window_cap_80", "WARNING", "al-1"),
+    ("withdrawal_submitted", lambda r: raised.withdrawal_submitted(r, "w-1", T0), "withdrawal_submitted",
      "INFO", "al-1"),
-    ("withdrawal_failed", lambda c, r: alerting.withdrawal_failed(c, r, "-4026", "Insufficient", T0),
+    ("withdrawal_failed", lambda r: raised.withdrawal_failed(r, "-4026", "Insufficient", T0),
      "withdrawal_failed", "CRITICAL", "al-1"),
-    ("finished completed", lambda c, r: alerting.withdrawal_finished(c, r, "completed", T0, tx_id="0x1"),
+    ("finished completed", lambda r: raised.withdrawal_finished(r, "completed", T0, tx_id="0x1"),
      "withdrawal_completed", "INFO", "al-1"),
-    ("finished failed", lambda c, r: alerting.withdrawal_finished(c, r, "failed", T0, info="x"), "withdrawal_failed",
+    ("finished failed", lambda r: raised.withdrawal_finished(r, "failed", T0, info="x"), "withdrawal_failed",
      "CRITICAL", "al-1"),
-    ("finished rejected", lambda c, r: alerting.withdrawal_finished(c, r, "rejected", T0), "withdrawal_rejected",
+    ("finished rejected", lambda r: raised.withdrawal_finished(r, "rejected", T0), "withdrawal_rejected",
      "CRITICAL", "al-1"),
-    ("finished cancelled", lambda c, r: alerting.withdrawal_finished(c, r, "cancelled", T0), "withdrawal_cancelled",
+    ("finished cancelled", lambda r: raised.withdrawal_finished(r, "cancelled", T0), "withdrawal_cancelled",
      "WARNING", "al-1"),
-    ("withdrawal_stuck", lambda c, r: alerting.withdrawal_stuck(c, r, T0, submitted_at=T0 - 1, stuck_after_minutes=60),
+    ("withdrawal_stuck", lambda r: raised.withdrawal_stuck(r, T0, submitted_at=T0 - 1, stuck_after_minutes=60),
      "withdrawal_stuck", "WARNING", "al-1"),
-    ("needs_review", lambda c, r: alerting.needs_review(c, r, "cannot prove", T0), "needs_review", "CRITICAL", "al-1"),
-    ("exchange_auth_error", lambda c, r: alerting.exchange_auth_error(c, r, API_KEY, "-2015", "Invalid key", T0),
+    ("needs_review", lambda r: raised.needs_review(r, "cannot prove", T0), "needs_review", "CRITICAL", "al-1"),
+    ("exchange_auth_error", lambda r: raised.exchange_auth_error(r, API_KEY, "-2015", "Invalid key", T0),
      "exchange_auth_error", "CRITICAL", "al-1"),
     ("exchange_auth_error without intent",
-     lambda c, r: alerting.exchange_auth_error(c, None, API_KEY, None, "Invalid key", T0),
+     lambda r: raised.exchange_auth_error(None, API_KEY, None, "Invalid key", T0),
      "exchange_auth_error", "CRITICAL", None),
-    ("key_audit_failed", lambda c, r: alerting.key_audit_failed(c, ["key can trade", "no IP"], API_KEY, T0),
+    ("key_audit_failed", lambda r: raised.key_audit_failed(["key can trade", "no IP"], API_KEY, T0),
      "key_audit_failed", "CRITICAL", None),
-    ("policy_changed", lambda c, r: alerting.policy_changed(c, "aa" * 32, "bb" * 32, "/etc/t.toml", T0),
+    ("policy_changed", lambda r: raised.policy_changed("aa" * 32, "bb" * 32, "/etc/t.toml", T0),
      "policy_changed", "CRITICAL", None),
-    ("start_summary", lambda c, r: alerting.start_summary(
-        c, at=T0, version="0.1.0", api_key=API_KEY, policy_sha256="cc" * 32, destinations=2, open_withdrawals=0,
+    ("start_summary", lambda r: raised.start_summary(at=T0, version="0.1.0", api_key=API_KEY, policy_sha256="cc" * 32, destinations=2, open_withdrawals=0,
         pending_approvals=1, mail="log only", warnings=[]), "start_summary", "INFO", None),
 ]
 
@@ -77,8 +76,8 @@ def outbox(ledger) -> list[tuple]:
 def test_each_function_enqueues_its_kind_and_severity_in_the_transaction(ledger, record, call, kind, severity,
                                                                          intent_id):
     """Inside a transaction: exactly one outbox row of the right kind, severity and intent."""
-    with ledger.transaction() as conn:
-        call(conn, record)
+    with ledger.transaction():
+        ledger.enqueue(call(record))
     [row] = outbox(ledger)
     assert row[:3] == (kind, severity, intent_id)
     assert API_KEY not in row[3]
@@ -88,7 +87,7 @@ def test_each_function_enqueues_its_kind_and_severity_in_the_transaction(ledger,
 def test_each_function_refuses_to_run_outside_a_transaction(ledger, record, call):
     """Outside a transaction: OutboxError no_transaction, and nothing written."""
     with pytest.raises(OutboxError) as caught:
-        call(ledger.conn, record)
+        ledger.enqueue(call(record))
     assert caught.value.code == "no_transaction"
     assert outbox(ledger) == []
 
@@ -97,8 +96,8 @@ def test_each_function_refuses_to_run_outside_a_transaction(ledger, record, call
 def test_an_alert_rolls_back_with_its_change(ledger, record, call):
     """An alert raised in a transaction that fails is gone with it."""
     with pytest.raises(RuntimeError):
-        with ledger.transaction() as conn:
-            call(conn, record)
+        with ledger.transaction():
+            ledger.enqueue(call(record))
             raise RuntimeError
     assert outbox(ledger) == []
 
@@ -110,17 +109,17 @@ def facts_of(ledger) -> dict:
 def test_an_operators_rejection_is_info(ledger, record):
     """record_rejected of an operator_rejected intent is INFO (the operator's own act)."""
     rejected = record.__class__(**{**record.__dict__, "reason_code": "operator_rejected", "status": "denied"})
-    with ledger.transaction() as conn:
-        alerting.record_rejected(conn, rejected, T0)
+    with ledger.transaction():
+        ledger.enqueue(raised.record_rejected(rejected, T0))
     assert outbox(ledger)[0][:2] == ("intent_rejected", "INFO")
     assert facts_of(ledger)["reason_code"] == "operator_rejected"
 
 
 def test_an_exchange_code_is_kept_as_a_number_and_ours_as_text(ledger, record):
     """'-4026' becomes exchange_code -4026; 'destination_changed' goes to the detail instead."""
-    with ledger.transaction() as conn:
-        alerting.withdrawal_failed(conn, record, "-4026", "Insufficient balance", T0)
-        alerting.withdrawal_failed(conn, record, "destination_changed", "entry changed", T0)
+    with ledger.transaction():
+        ledger.enqueue(raised.withdrawal_failed(record, "-4026", "Insufficient balance", T0))
+        ledger.enqueue(raised.withdrawal_failed(record, "destination_changed", "entry changed", T0))
     rows = [json.loads(r[3]) for r in outbox(ledger)]
     assert (rows[0]["exchange_code"], rows[0]["exchange_message"], rows[0]["detail"]) == (-4026, "Insufficient balance", "")
     assert rows[1]["exchange_code"] is None and rows[1]["detail"] == "destination_changed: entry changed"
@@ -128,8 +127,8 @@ def test_an_exchange_code_is_kept_as_a_number_and_ours_as_text(ledger, record):
 
 def test_transfer_facts_come_from_the_record(ledger, record):
     """Intent alerts carry client, coin, network, amount, destination and address."""
-    with ledger.transaction() as conn:
-        alerting.withdrawal_submitted(conn, record, "w-9", T0)
+    with ledger.transaction():
+        ledger.enqueue(raised.withdrawal_submitted(record, "w-9", T0))
     facts = facts_of(ledger)
     assert {k: facts[k] for k in ("client", "coin", "network", "amount", "destination", "withdrawal_id")} == {
         "client": "signal", "coin": "USDT", "network": "TRX", "amount": "250", "destination": "cold-wallet",
@@ -139,16 +138,16 @@ def test_transfer_facts_come_from_the_record(ledger, record):
 
 def test_the_api_key_is_only_ever_stored_masked(ledger, record):
     """Auth-error, audit and start alerts hold the key as its first and last 4 characters."""
-    with ledger.transaction() as conn:
-        alerting.exchange_auth_error(conn, record, API_KEY, "-2015", "x", T0)
-        alerting.key_audit_failed(conn, ["p"], API_KEY, T0)
+    with ledger.transaction():
+        ledger.enqueue(raised.exchange_auth_error(record, API_KEY, "-2015", "x", T0))
+        ledger.enqueue(raised.key_audit_failed(["p"], API_KEY, T0))
     assert all(json.loads(row[3])["api_key"] == "aler...ZZZZ" for row in outbox(ledger))
 
 
 def test_a_destination_window_alert_names_the_destination(ledger, record):
     """window_cap_80 for a destination's cap carries its label and the percentage."""
-    with ledger.transaction() as conn:
-        alerting.window_cap_80(conn, record, PRESSURE, T0)
+    with ledger.transaction():
+        ledger.enqueue(raised.window_cap_80(record, PRESSURE, T0))
     facts = facts_of(ledger)
     assert (facts["scope"], facts["destination"], facts["percent"]) == ("destination", "cold-wallet", 85)
 
@@ -156,6 +155,6 @@ def test_a_destination_window_alert_names_the_destination(ledger, record):
 def test_withdrawal_finished_refuses_a_status_that_is_not_final(ledger, record):
     """Only completed, failed, rejected and cancelled end a withdrawal."""
     with pytest.raises(ValueError, match="processing"):
-        with ledger.transaction() as conn:
-            alerting.withdrawal_finished(conn, record, "processing", T0)
+        with ledger.transaction():
+            ledger.enqueue(raised.withdrawal_finished(record, "processing", T0))
     assert outbox(ledger) == []

@@ -390,13 +390,14 @@ def test_a_destination_removed_from_the_whitelist_is_failed_and_never_sent(tmp_p
     rig.close()
 
 
-def test_an_intent_moved_by_the_operator_meanwhile_is_not_submitted(rig):
-    """submit() re-reads the intent under the write lock: one no longer queued is left alone."""
+def test_an_intent_moved_by_another_writer_meanwhile_is_not_submitted(rig):
+    """submit() re-reads the intent under the write lock: one no longer queued (here taken
+    by another executor's step) is left alone."""
     record = rig.accept("op-1")
     with rig.ledger.transaction():
-        rig.ledger.set_status(record, "needs_review", T0, "operator")
+        rig.ledger.set_status(record, "submitting", T0, "executor")
     rig.executor.submit(record)
-    assert rig.exchange.applies == [] and rig.status("op-1") == "needs_review"
+    assert rig.exchange.applies == [] and rig.status("op-1") == "submitting"
 
 
 def test_step_does_nothing_without_work(rig):

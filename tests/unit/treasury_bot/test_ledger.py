@@ -151,7 +151,7 @@ def test_set_status_refuses_a_stale_from_status(ledger):
         ledger.set_status(stale, "submitting", T0, "executor")
     with pytest.raises(LedgerError, match="no longer queued"):
         with ledger.transaction():
-            ledger.set_status(stale, "failed", T0, "operator")
+            ledger.set_status(stale, "failed", T0, "executor")
     assert ledger.get_intent("a").status == "submitting"
     assert count(ledger, "transitions") == 1
 
@@ -177,10 +177,10 @@ def test_transitions_after_honours_until_skip_source_and_limit(ledger):
         ledger.set_status(a, "submitting", T0 + 1, "executor")
         ledger.update_withdrawal(1, withdrawal_id="w-1", tx_id="tx-1")
         ledger.set_status(ledger.get_intent("a"), "submitted", T0 + 2, "executor")
-        ledger.set_status(b, "denied", T0 + 3, "operator")
+        ledger.set_status(b, "failed", T0 + 3, "executor")
     every = ledger.transitions_after(0)
     assert [(t.seq, t.intent_id, t.to_status) for t in every] == [
-        (1, "a", "queued"), (2, "b", "queued"), (3, "a", "submitting"), (4, "a", "submitted"), (5, "b", "denied")]
+        (1, "a", "queued"), (2, "b", "queued"), (3, "a", "submitting"), (4, "a", "submitted"), (5, "b", "failed")]
     assert every[3].withdrawal_id == "w-1" and every[3].tx_id == "tx-1" and every[4].withdrawal_id is None
     assert [t.seq for t in ledger.transitions_after(0, skip_source="decider")] == [3, 4, 5]
     assert [t.seq for t in ledger.transitions_after(2, until=4)] == [3, 4]

@@ -225,14 +225,15 @@ def test_no_open_withdrawal_means_no_request(rig):
     assert rig.exchange.lookups == []
 
 
-def test_an_intent_moved_to_needs_review_is_not_touched(rig):
-    """A change reported for an intent the operator has taken over is left alone."""
+def test_an_intent_another_writer_has_ended_is_not_touched(rig):
+    """A change reported for an intent that ended meanwhile (here: the executor adopted a
+    cancellation that reconciliation found) is left alone."""
     rig.submitted("nr-1")
     batch = pick_batch(rig.ledger.open_withdrawals())
     with rig.ledger.transaction():
-        rig.ledger.set_status(rig.ledger.get_intent("nr-1"), "needs_review", T0, "operator")
+        rig.ledger.set_status(rig.ledger.get_intent("nr-1"), "cancelled", T0, "executor")
     rig.poller._apply(batch, [StatusChange(batch[0][0].seq, "completed", 6, "tx", None)], T0)
-    assert rig.status("nr-1") == "needs_review" and rig.withdrawal("nr-1").finished_at is None
+    assert rig.status("nr-1") == "cancelled" and rig.withdrawal("nr-1").finished_at is None
 
 
 def test_an_unexpected_exception_in_a_poll_is_alerted_once_and_the_poller_goes_on(tmp_path):

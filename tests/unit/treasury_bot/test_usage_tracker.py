@@ -198,7 +198,11 @@ def test_reload_from_the_ledger_equals_following_it_incrementally(tmp_path_facto
                 elif action != "reject_pending" and record.status == "queued":
                     with ledger.transaction():
                         to = {"fail": "failed", "cancel": "cancelled", "complete": "completed"}[action]
-                        ledger.set_status(record, to, clock.now_ms(), "poller")
+                        now = clock.now_ms()
+                        ledger.set_status(record, "submitting", now, "executor")
+                        record = ledger.get_intent(record.intent_id)
+                        ledger.set_status(record, "submitted", now, "executor")
+                        ledger.set_status(ledger.get_intent(record.intent_id), to, now, "poller")
             seen = follow_ledger(live, ledger, seen)
             now = clock.now_ms()
             reloaded = UsageTracker(2)
