@@ -49,8 +49,8 @@ def prepare_for_operator(ledger) -> None:
 def test_an_accepted_intent_is_queued_counted_and_journaled(ledger, clock):
     """Accepted: reply queued, one intents+decisions+transitions row, address resolved, event out."""
     result = decide(ledger, POLICY, clock, incoming("a-1", "20.000", created_at=T0))
-    assert result.replies == [Decision(intent_id="a-1", outcome="accepted", reason_code=None,
-                                       detail=result.replies[0].detail, status="queued")]
+    assert result.replies == (Decision(intent_id="a-1", outcome="accepted", reason_code=None,
+                                       detail=result.replies[0].detail, status="queued"),)
     record = ledger.get_intent("a-1")
     assert (record.status, record.amount, record.address, record.counted_at) == ("queued", "20", COLD_ADDRESS, T0)
     assert ledger.decisions_of(record) == [(T0, "policy", "accepted", None, record.detail)]
