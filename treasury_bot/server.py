@@ -16,22 +16,23 @@ Envelope rules (DESIGN section 2):
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
-from common import __version__, messages
+from common import messages
 from common.clock import Clock
 from common.curve import KeyPair, configure_server
 from common.logs import get_logger
+from treasury_bot import admission, lifecycle
 from treasury_bot.alerts import raised
-from treasury_bot.decider import DecisionContext, Incoming, decide_batch, replay_or_conflict
+from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.disk_guard import DiskGuard
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import CountedTransfer
 from treasury_bot.request_budget import RequestBudget
+from treasury_bot.routing import Envelope, Lookup, Routed, route
 from treasury_bot.usage_tracker import UsageTracker
 
 log = get_logger("treasury.server")
@@ -46,15 +47,8 @@ MAX_BATCH = 16
 POLL_MS = 100
 # A CURVE MESSAGE command around each frame: "\x07MESSAGE", 8-byte nonce, 16-byte MAC, flags.
 CURVE_FRAME_OVERHEAD = 1 + 7 + 8 + 16 + 1
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """A request as it came off the ROUTER: who, the route back, and the payload."""
-
-    route: bytes
-    client: str
-    frames: Sequence[bytes]
+# An operator's approval: the intent counts again from that moment (DESIGN section 9).
+APPROVAL = (lifecycle.PENDING_APPROVAL, lifecycle.QUEUED)
 
 
 class Authenticator:
@@ -138,37 +132,12 @@ class IntentServer:
     def handle_batch(self, raw_messages: list[list[zmq.Frame]]) -> None:
         self.batches += 1
         self.requests += len(raw_messages)
-        replies: list[tuple[bytes, messages.Struct | None]] = []
-        intents: list[tuple[int, Incoming]] = []
-        lookups: list[tuple[int, Envelope, messages.IntentStatus]] = []
-        for frames in raw_messages:
-            envelope = self._envelope(frames)
-            if envelope is None:
-                continue
-            slot = len(replies)
-            replies.append((envelope.route, None))
-            if len(envelope.frames) != 1:
-                replies[slot] = (envelope.route, messages.Error(
-                    code="malformed", detail=f"a request is one frame, got {len(envelope.frames)}"))
-                continue
-            payload = envelope.frames[0]
-            try:
-                request = messages.decode_request(payload)
-            except messages.WireError as exc:
-                replies[slot] = (envelope.route, exc.to_reply())
-                continue
-            match request:
-                case messages.TransferIntent():
-                    intents.append((slot, Incoming(envelope.client, request, payload)))
-                case messages.IntentStatus():
-                    lookups.append((slot, envelope, request))
-                case messages.Ping():
-                    replies[slot] = (envelope.route, messages.Pong(version=__version__))
-        events = self._decide(intents, replies)
-        for slot, envelope, request in lookups:
-            replies[slot] = (envelope.route, self._intent_state(envelope.client, request.intent_id))
-        for route, reply in replies:
-            self.router.send_multipart([route, b"", messages.encode(reply)])
+        routed = route(e for e in map(self._envelope, raw_messages) if e is not None)
+        events = self._decide(routed)
+        for slot, lookup in routed.lookups:
+            routed.answer(slot, self._intent_state(lookup))
+        for route_back, reply in routed.replies:
+            self.router.send_multipart([route_back, b"", messages.encode(reply)])
         for event in events:
             self.publish(event)
         # Logged after the replies are out: the ledger is the record, the log a view of it.
@@ -189,47 +158,49 @@ class IntentServer:
             return None
         return Envelope(frames[0].bytes, client, [f.bytes for f in frames[2:]])
 
-    def _decide(self, intents, replies) -> list[messages.WithdrawalEvent]:
-        intents = self._admit_intents(intents, replies)
+    def _decide(self, routed: Routed) -> Sequence[messages.WithdrawalEvent]:
+        intents = self._admit_intents(routed)
         if not intents:
-            return []
+            return ()
         # Other writers first: an approval (treasuryctl) adds to the usage, and a batch
         # decided before the tracker learns of it could spend the same capacity twice.
         self._publish_other_transitions(force=True)
         context = self.decision_context()
-        if context.now_ms < self._last_now_ms:
+        self._follow_the_clock(context.now_ms)
+        try:
+            plan = decide_batch(self.ledger, [incoming for _, incoming in intents], context,
+                                self.tracker.usage(context.now_ms), usage_as_of_seq=self._last_published)
+        except Exception:
+            log.critical("decision_batch_failed", exc_info=True, intents=len(intents))
+            for slot, _ in intents:
+                routed.answer(slot, messages.Error(
+                    code="internal", detail="the treasury could not record a decision; retry the same intent"))
+            return ()
+        for transfer in plan.counted:  # committed: now they count
+            self.tracker.add(transfer)
+        for (slot, _), reply in zip(intents, plan.replies):
+            routed.answer(slot, reply)
+        self._decided = [(incoming.client, reply) for (_, incoming), reply in zip(intents, plan.replies)]
+        return plan.events
+
+    def _follow_the_clock(self, now_ms: int) -> None:
+        """Recount the usage from the ledger when the clock went back or a resync is due."""
+        if now_ms < self._last_now_ms:
             # The clock went back (the treasury's exchange-anchored clock never does; an
             # injected one may). Deciding at the latest time seen instead, as before, refused
             # every fresh intent as stale for as long as the step had lasted (issue 10
             # defect 4); recounting from the ledger at this time keeps anything the tracker
             # expired from coming back uncounted.
-            self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
-        self._last_now_ms = context.now_ms
+            self.tracker.reload(self.ledger, now_ms, self.clock.monotonic())
+        self._last_now_ms = now_ms
         if self.clock.monotonic() >= self.tracker.next_resync:
-            self.tracker.reload(self.ledger, context.now_ms, self.clock.monotonic())
-        try:
-            result = decide_batch(self.ledger, [incoming for _, incoming in intents], context,
-                                  self.tracker.usage(context.now_ms), usage_as_of_seq=self._last_published)
-        except Exception:
-            log.critical("decision_batch_failed", exc_info=True, intents=len(intents))
-            for slot, _ in intents:
-                replies[slot] = (replies[slot][0], messages.Error(
-                    code="internal", detail="the treasury could not record a decision; retry the same intent"))
-            return []
-        for transfer in result.counted:  # committed: now they count
-            self.tracker.add(transfer)
-        for (slot, incoming), reply in zip(intents, result.replies):
-            replies[slot] = (replies[slot][0], reply)
-        self._decided = [(incoming.client, reply) for (_, incoming), reply in zip(intents, result.replies)]
-        return result.events
+            self.tracker.reload(self.ledger, now_ms, self.clock.monotonic())
 
-    def _admit_intents(self, intents, replies):
-        """What may reach the decider (DESIGN section 9, issue 10 defect 6), in this order:
-        a replay of a decided intent_id always gets its decision as it stands (rule 1);
-        on a ledger disk low in space a new intent gets error/internal (retry later);
-        over its client's budget it gets rejected/client_rate_limited, not journaled."""
-        if not intents:
-            return intents
+    def _admit_intents(self, routed: Routed) -> list[tuple[int, Incoming]]:
+        """The intents that may reach the decider; the others are answered by
+        `admission.refusal` (replay, then disk, then budget: see its module)."""
+        if not routed.intents:
+            return []
         now = self.clock.monotonic()
         disk = self.disk.check(now)
         if disk.episode_started:
@@ -237,31 +208,18 @@ class IntentServer:
             self._alert(raised.ledger_disk_low, self.disk.path, disk.free_mb, self.disk.min_free_mb)
         existing = None  # read only when a refusal is possible: the common batch pays nothing
         admitted = []
-        for slot, incoming in intents:
+        for slot, incoming in routed.intents:
             if not disk.low and self.budget.admit(incoming.client, now):
                 admitted.append((slot, incoming))
                 continue
             if existing is None:
-                existing = self.ledger.find_intents(i.intent.intent_id for _, i in intents)
-            prior = existing.get(incoming.intent.intent_id)
-            if prior is not None and not disk.low:
+                existing = self.ledger.find_intents(i.intent.intent_id for _, i in routed.intents)
+            reply = admission.refusal(incoming, existing.get(incoming.intent.intent_id), disk,
+                                      self.budget.limit_for(incoming.client))
+            if reply is None:
                 admitted.append((slot, incoming))    # a replay: the decider answers it as it stands
-                continue
-            if prior is not None:
-                reply = replay_or_conflict(prior, incoming.client, incoming.intent)
-                if reply.reason_code != "intent_id_conflict":   # a conflict would journal a row
-                    replies[slot] = (replies[slot][0], reply)
-                    continue
-            if disk.low:
-                replies[slot] = (replies[slot][0], messages.Error(
-                    code="internal", detail=f"the ledger's disk is low ({disk.free_mb} MB free); "
-                                            "retry the same intent later"))
-                continue
-            limit = self.budget.limit_for(incoming.client)
-            replies[slot] = (replies[slot][0], messages.Decision(
-                intent_id=incoming.intent.intent_id, outcome="rejected", reason_code="client_rate_limited",
-                detail=f"client {incoming.client} is over its budget of {limit} requests per minute",
-                status="denied"))
+            else:
+                routed.answer(slot, reply)
         for digest in self.budget.due_digests(now):
             log.warning("client_rate_limited", client=digest.client, refused=digest.refused,
                         max_requests_per_minute=digest.max_requests_per_minute)
@@ -277,9 +235,10 @@ class IntentServer:
         except Exception:
             log.error("alert_not_recorded", exc_info=True)
 
-    def _intent_state(self, client: str, intent_id: str) -> messages.Struct:
+    def _intent_state(self, lookup: Lookup) -> messages.Struct:
+        intent_id = lookup.intent_id
         record = self.ledger.get_intent(intent_id)
-        if record is None or record.client != client:
+        if record is None or record.client != lookup.client:
             # Another client's intent is as unknown as one that does not exist.
             return messages.Error(code="unknown_intent", detail=f"no intent {intent_id!r} of yours")
         return messages.IntentState(
@@ -302,9 +261,9 @@ class IntentServer:
             return
         # The decider's own transitions were published straight after their commit.
         for transition in self.ledger.transitions_after(self._last_published, until=newest,
-                                                        skip_source="decider", limit=100000):
+                                                        skip_source=lifecycle.DECIDER, limit=100000):
             self.tracker.follow(transition.intent_id, transition.to_status, transition.source)
-            if transition.from_status == "pending_approval" and transition.to_status == "queued":
+            if (transition.from_status, transition.to_status) == APPROVAL:
                 self._count_from_approval(transition.intent_id, transition.at)
             self.publish(messages.WithdrawalEvent(
                 intent_id=transition.intent_id, status=transition.to_status,  # type: ignore[arg-type]
