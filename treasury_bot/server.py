@@ -1,8 +1,10 @@
 """The intent server: a CURVE ROUTER for requests and a CURVE PUB for events.
 
-The socket loop is thin: it drains whatever requests are waiting, lets `handle_batch`
-answer them (decoding, identity, one ledger transaction for all the intents), sends the
-replies after the commit, then publishes the events. Deciding never touches the
+The socket loop is thin: it drains whatever requests are waiting and `handle_batch`
+answers them: identity from the CURVE key, `routing.route` decodes and sorts them (pure),
+admission (`admission.refusal`, pure) keeps back what the disk or a budget refuses,
+`decide_batch` plans and journals all the intents in one ledger transaction; then the
+replies are sent after the commit, and the events published. Deciding never touches the
 exchange's network: coin rules come from a cache that another thread refreshes.
 
 Envelope rules (DESIGN section 2):
