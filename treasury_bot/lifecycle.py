@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Final, Mapping
 
-from common.messages import STATUSES
+from common.messages import STATUSES, TERMINAL_STATUSES
 
 # -- the statuses ------------------------------------------------------------------------
 
@@ -51,6 +51,7 @@ assert ALL == frozenset(STATUSES), "lifecycle and the wire schema disagree on th
 # -- the sets ----------------------------------------------------------------------------
 
 TERMINAL: Final = frozenset({COMPLETED, FAILED, REJECTED, CANCELLED, DENIED})
+assert TERMINAL == TERMINAL_STATUSES, "lifecycle and the wire schema disagree on the terminal statuses"
 OPEN: Final = tuple(s for s in STATUSES if s not in TERMINAL)  # wire order, for stable queries
 # Known to the exchange and not finished there: what the poller follows.
 EXCHANGE_OPEN: Final = (SUBMITTED, EMAIL_SENT, AWAITING_APPROVAL, PROCESSING)
