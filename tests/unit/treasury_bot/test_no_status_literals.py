@@ -1,8 +1,12 @@
 """No intent-status string literal in product code outside treasury_bot/lifecycle.py and
 the wire schema (common/messages.py) (issue 11, item 1).
 
-The scan reads the source with `ast`, so a status word inside a sentence, a log message
-or an SQL text is not a literal: only a string constant that IS a status name counts.
+The scan reads the source with `ast`, so a status word inside a sentence or a log message
+is not a literal: a string constant that IS a status name counts, and so does a status
+quoted inside SQL text (`status = 'queued'`), which is a comparison all the same. One SQL
+spelling is let through wherever it stands: the ledger's partial index on open intents,
+`NOT IN ('completed', ...)` over exactly the terminal set, which the queries must repeat
+word for word for SQLite to use that index.
 Three vocabularies share words with the statuses and are told apart by where the word
 stands, not by file:
 - a decision's outcome ("rejected", "pending_approval"): a constant compared with, or
@@ -16,6 +20,7 @@ stands, not by file:
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from treasury_bot import lifecycle
@@ -33,6 +38,8 @@ OTHER_VOCABULARIES = {
     ("treasury_bot/reconcile.py", "ReconcileAction.NEEDS_REVIEW"): "a reconciliation step's action",
 }
 ORDER_STATES = frozenset({"failed", "rejected"})  # signal_bot/state.py's order states
+_QUOTED = re.compile(r"'([a-z_]+)'")
+_IN_LIST = re.compile(r"NOT IN \(\s*('[a-z_]+'\s*,?\s*)+\)")
 
 # Rewritten by another part of issue 11 (plan_batch and journal, which will take their
 # statuses from lifecycle): remove each file from here once that lands. A file here
@@ -89,12 +96,24 @@ def _meets(parent: ast.AST | None, node: ast.AST, word: str) -> bool:
     return False
 
 
+def _in_sql(text: str) -> list[str]:
+    """The statuses quoted in an SQL text, the partial index's terminal predicate aside."""
+    def keep_unless_terminal(match: re.Match) -> str:
+        return "" if set(_QUOTED.findall(match.group(0))) == lifecycle.TERMINAL else match.group(0)
+    return [word for word in _QUOTED.findall(_IN_LIST.sub(keep_unless_terminal, text))
+            if word in lifecycle.ALL]
+
+
 def _literals(path: str, tree: ast.AST, used: set[tuple[str, str]]) -> list[str]:
     parents = _with_parents(tree)
     found = []
     for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Constant)),
                        key=lambda n: (n.lineno, n.col_offset)):
-        if not (isinstance(node.value, str) and node.value in lifecycle.ALL):
+        if not isinstance(node.value, str):
+            continue
+        if node.value not in lifecycle.ALL:
+            found += [f"{path}:{node.lineno}: {word!r} in SQL" for word in _in_sql(node.value)
+                      if not (path.startswith("signal_bot/") and word in ORDER_STATES)]
             continue
         holder, parent = _context(node, parents)
         if _meets(parent, holder, "outcome"):
@@ -161,10 +180,21 @@ def test_the_scan_ignores_sentences_outcomes_and_the_signal_bots_order_states():
     source = "\n".join([
         '"""A docstring that says queued and failed."""',
         'log.info("the intent is queued now")',
-        'sql = "SELECT 1 WHERE status = \'queued\'"',
+        'sql = "SELECT 1 FROM intents -- the queued ones"',
         'if reply.outcome != "rejected": pass',
         'Decision(outcome="pending_approval")',
     ])
     assert _hits(source) == []
+    sql = ('"CREATE INDEX x ON intents(status) WHERE status NOT IN '
+           '(\'completed\', \'failed\', \'rejected\', \'cancelled\', \'denied\')"')
+    assert _hits(sql) == []
+
+
+def test_the_scan_flags_a_status_quoted_in_sql():
+    source = ('sql = "SELECT MIN(at) FROM transitions WHERE to_status = \'queued\'"\n'
+              'other = "WHERE status NOT IN (\'completed\', \'failed\')"')
+    assert _hits(source) == ["treasury_bot/example.py:1: 'queued' in SQL",
+                             "treasury_bot/example.py:2: 'completed' in SQL",
+                             "treasury_bot/example.py:2: 'failed' in SQL"]
     orders = 'self._finish_error(plan, "failed", exc)\nif row.status == "rejected": pass'
     assert _hits(orders, "signal_bot/orders.py") == ["signal_bot/orders.py:2: 'rejected'"]
