@@ -20,7 +20,8 @@ The rules, in the manner of h11's `_state.py` (the drawing is in docs/architectu
 
 Every move is (from, source) -> to; anything not in `ALLOWED` is refused by
 `Ledger.set_status` with `IllegalTransition`. A status string outside this module is a
-bug, except in the wire schema (common/messages.py) which the statuses here must equal.
+bug, except in the wire schema (common/messages.py) which the statuses here must equal
+(tests/unit/treasury_bot/test_no_status_literals.py scans for one).
 """
 
 from __future__ import annotations
