@@ -7,14 +7,14 @@ quoted inside SQL text (`status = 'queued'`), which is a comparison all the same
 spelling is let through wherever it stands: the ledger's partial index on open intents,
 `NOT IN ('completed', ...)` over exactly the terminal set, which the queries must repeat
 word for word for SQLite to use that index.
-Three vocabularies share words with the statuses and are told apart by where the word
-stands, not by file:
+
+Other vocabularies share words with the statuses; each is let through by one narrow rule:
 - a decision's outcome ("rejected", "pending_approval"): a constant compared with, or
   passed as, an `outcome`;
 - a few named constants of other vocabularies, listed with their reasons in
   `OTHER_VOCABULARIES` (each must still exist: a stale entry fails);
 - the signal bot's own order states ("failed", "rejected": signal_bot/state.py), which
-  only count when they meet a `status`.
+  count in signal_bot/ only when they meet a `status`.
 """
 
 from __future__ import annotations
