@@ -338,3 +338,36 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path):
     thread.join(5)
     assert first.get_intent("a").status == "submitted"
     first.close()
+
+
+def test_queued_waits_answer_the_stall_check_for_every_queued_intent_in_one_query(ledger):
+    """First time queued (not the latest re-queue), the last apply error, and whether the
+    stall was already alerted; terminal and pending intents are not listed."""
+    add(ledger, row(1, "requeued", received_at=T0), row(2, "alerted", received_at=T0 + 1),
+        row(3, "done", status="completed"), row(4, "waiting-approval", status="pending_approval"),
+        row(5, "never-journaled", received_at=T0 + 2))
+    with ledger.transaction():
+        ledger.insert_transitions([(1, T0, None, "queued", "decider", ""), (2, T0 + 1, None, "queued", "decider", "")])
+        ledger.set_status(ledger.get_intent("requeued"), "submitting", T0 + 10, "executor")
+        ledger.set_status(ledger.get_intent("requeued"), "queued", T0 + 20, "executor", "never left")
+        ledger.update_withdrawal(1, error_code="-1", error_message="no route")
+        assert ledger.record_stall(2, T0 + 30, "not sent yet")
+        assert not ledger.record_stall(2, T0 + 40, "again")  # once, for ever
+    waits = ledger.queued_waits()
+    assert [(w.intent_id, w.queued_since, w.error_code, w.error_message, w.stall_alerted) for w in waits] == [
+        ("requeued", T0, "-1", "no route", False),
+        ("alerted", T0 + 1, None, None, True),
+        ("never-journaled", T0 + 2, None, None, False)]  # no queued transition: its updated_at
+    assert [(s.intent_id, s.alerted_at, s.reason) for s in ledger.open_stalls()] == [
+        ("alerted", T0 + 30, "not sent yet")]
+    assert [w.seq for w in ledger.queued_waits(limit=1)] == [1]
+
+
+def test_the_intent_count_and_the_latest_apply_attempt(ledger):
+    """treasuryctl check's count, and the spacing the executor keeps across a restart."""
+    assert (ledger.intent_count(), ledger.latest_apply_attempt_at()) == (0, None)
+    add(ledger, row(1, "a"), row(2, "b"))
+    with ledger.transaction():
+        ledger.update_withdrawal(1, last_attempt_at=T0 + 5)
+        ledger.update_withdrawal(2, last_attempt_at=T0 + 3)
+    assert (ledger.intent_count(), ledger.latest_apply_attempt_at()) == (2, T0 + 5)
