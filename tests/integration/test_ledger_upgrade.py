@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,45 @@ def test_the_open_only_clause_is_the_lifecycle_terminal_set_and_uses_the_status_
     plan = peek(tmp_path / "l.sqlite", "EXPLAIN QUERY PLAN SELECT i.seq FROM intents i WHERE i.status = ?"
                 f" AND {schema.OPEN_ONLY}", lifecycle.QUEUED)
     assert "intents_open" in " ".join(str(row) for row in plan)
+
+
+def test_threads_opening_an_old_ledger_at_once_migrate_it_once(tmp_path):
+    """The treasury's threads each open their own Ledger at start: each migration step
+    re-reads the version under the write lock, so every opener succeeds and the file ends
+    at the current version with its rows."""
+    path = old_ledger(tmp_path / "old.sqlite", "4f44e7a")
+    start, found, errors = threading.Barrier(4), [], []
+
+    def open_it() -> None:
+        start.wait(5)
+        try:
+            ledger = Ledger(path)
+            found.append(ledger.found_schema_version)
+            ledger.close()
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and len(found) == 4
+    assert found.count(1) == 1  # exactly one opener found version 1 under the lock, and migrated
+    ledger = Ledger(path)
+    try:
+        assert ledger.schema_version == SCHEMA_VERSION
+        assert_release_1_rows_readable(ledger)
+    finally:
+        ledger.close()
+
+
+def test_an_upgrade_is_logged_with_both_versions(tmp_path, caplog):
+    """The operator sees that the file was migrated, from which version to which."""
+    path = old_ledger(tmp_path / "old.sqlite", "0d7d5d9")
+    with caplog.at_level("WARNING", logger="treasury.ledger"):
+        Ledger(path).close()
+        Ledger(path).close()  # the second open has nothing to say
+    upgraded = [r for r in caplog.records if r.getMessage() == "ledger_schema_upgraded"]
+    assert len(upgraded) == 1
+    assert (upgraded[0].fields["from_version"], upgraded[0].fields["to_version"]) == (1, SCHEMA_VERSION)

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import records, schema
@@ -37,6 +38,7 @@ from treasury_bot.ledger.start_journal import StartJournal
 from treasury_bot.ledger.withdrawals import Withdrawals
 
 _OPEN_ONLY = schema.OPEN_ONLY
+log = get_logger("treasury.ledger")
 
 
 class Ledger(Withdrawals, StartJournal):
@@ -57,6 +59,9 @@ class Ledger(Withdrawals, StartJournal):
         except BaseException:
             self._conn.close()
             raise
+        if 0 < self.found_schema_version < schema.SCHEMA_VERSION:
+            log.warning("ledger_schema_upgraded", path=str(self.path), from_version=self.found_schema_version,
+                        to_version=schema.SCHEMA_VERSION)
         self._in_transaction = False
         self._next_intent_seq: int | None = None
         self.outbox = Outbox(self._conn)
