@@ -22,6 +22,7 @@ migration and raise `SCHEMA_VERSION`; never edit a released one.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,12 +31,6 @@ from typing import Iterator
 from treasury_bot.ledger.records import LedgerSchemaNewer, LedgerSchemaUnknown
 
 SCHEMA_VERSION = 2
-
-# The statuses the `intents_open` partial index leaves out, in the index's own order: a
-# query's "open only" clause must repeat the index's expression for SQLite to use it
-# (tests prove the set equals lifecycle.TERMINAL and that the plan uses the index).
-TERMINAL_IN_INDEX = ("completed", "failed", "rejected", "cancelled", "denied")
-OPEN_ONLY = "i.status NOT IN ({})".format(",".join(f"'{s}'" for s in TERMINAL_IN_INDEX))
 
 # -- version 1 (4f44e7a) ---------------------------------------------------------------
 # No ';' inside comments or strings: each text is split on ';' and run one statement at a
@@ -217,6 +212,14 @@ def statements(script: str) -> tuple[str, ...]:
 
 
 BASE: tuple[str, ...] = statements(_V1_LEDGER + _V1_OUTBOX)
+
+# The open-intents queries' clause, taken from the `intents_open` partial index itself: a
+# query must repeat the index's expression, word for word, for SQLite to use the index.
+# Tests prove the statuses it leaves out are lifecycle.TERMINAL and that the plan uses it.
+_INTENTS_OPEN = next(s for s in BASE if "INDEX IF NOT EXISTS intents_open" in s)
+_PREDICATE = re.search(r"WHERE (status NOT IN \([^)]*\))", _INTENTS_OPEN).group(1)
+OPEN_ONLY = "i." + _PREDICATE
+TERMINAL_IN_INDEX: tuple[str, ...] = tuple(re.findall(r"'([a-z_]+)'", _PREDICATE))
 # MIGRATIONS[n - 1] takes a file from version n to n + 1.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     statements(_V2),
