@@ -26,7 +26,6 @@ from common.logs import get_logger, mask_key
 from treasury_bot.alerts import raised
 from treasury_bot.alerts.render import iso_utc
 from treasury_bot.alerts.sender import AlertSender
-from treasury_bot.alerts.store import OUTBOX_SCHEMA
 from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
@@ -52,7 +51,7 @@ class StartRefused(Exception):
 
 
 def open_ledger(path) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+    return Ledger(path)  # the schema (alert outbox included) and its migrations: ledger/schema.py
 
 
 def new_client(settings: TreasurySettings, clock: Clock, *, sync: bool = True) -> BinanceClient:

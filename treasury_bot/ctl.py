@@ -95,7 +95,7 @@ def cmd_check(args) -> int:
         lines.append((False, "clients", str(exc)))
     try:
         ledger = open_ledger(settings.ledger_path)
-        count = ledger.conn.execute("SELECT COUNT(*) FROM intents").fetchone()[0]
+        count = ledger.intent_count()
         lines.append((True, "ledger", f"{settings.ledger_path} ({count} intents)"))
         if policy is not None:
             # What the treasury would run with: the audit below judges the policy IN FORCE.
@@ -167,8 +167,7 @@ def cmd_status(args) -> int:
         print(f"last poll: {_utc(int(last_poll)) if last_poll else 'never'}")
         rules = ledger.load_coin_rules()
         print(f"coin rules fetched: {_utc(rules[0]) if rules else 'never'}")
-        from treasury_bot.alerts import store
-        print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
+        print(f"alerts waiting to be mailed: {ledger.outbox.counts().unsent}")
         print(_clock_line(ledger))
         _print_withdrawal_blocks(ledger)
     finally:
@@ -283,7 +282,7 @@ def cmd_alerts_list(args) -> int:
     from treasury_bot.alerts.ctl import outbox_lines
     ledger, _, _ = _ledger_and_policy(args)
     try:
-        for line in outbox_lines(ledger.conn, unsent_only=args.unsent, limit=args.limit):
+        for line in outbox_lines(ledger, unsent_only=args.unsent, limit=args.limit):
             print(line)
     finally:
         ledger.close()
@@ -380,10 +379,10 @@ def _print_withdrawal_blocks(ledger) -> None:
     else:
         reason, at = halted
         print(f"withdrawals: HALTED since {_utc(at)}: {reason}")
-    stalls = withdrawal_notes.open_stalls(ledger)
+    stalls = ledger.open_stalls()
     print(f"stalled intents (queued, not sent for stuck_after_minutes): {len(stalls)}")
-    for intent_id, at, reason in stalls:
-        print(f"  {intent_id:<36} alerted {_utc(at)}: {reason}")
+    for stall in stalls:
+        print(f"  {stall.intent_id:<36} alerted {_utc(stall.alerted_at)}: {stall.reason}")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ class Executor:
                     self.ledger.update_withdrawal(record.seq, unknown_since=now)
                     log.warning("recovering_unknown_outcome", intent_id=record.intent_id)
         # Keep the spacing across a restart: the last apply of the previous process counts.
-        last = self.ledger.conn.execute("SELECT MAX(last_attempt_at) FROM withdrawals").fetchone()[0]
+        last = self.ledger.latest_apply_attempt_at()
         if last is not None:
             # Never more than one spacing: a wall clock set back since that apply would
             # otherwise hold every withdrawal for as long as the step (found by the model
@@ -151,8 +151,7 @@ class Executor:
                 record.seq, attempts=attempts, last_attempt_at=now, unknown_since=None,
                 first_attempt_at=previous.first_attempt_at if previous and previous.first_attempt_at else now)
             # The exchange's clock at the first attempt, as the request's timestamp will say.
-            withdrawal_notes.record_first_exchange_ms(self.ledger, record.seq,
-                                                      now + self._offset_ms())
+            self.ledger.record_first_exchange_ms(record.seq, now + self._offset_ms())
         self.schedule.next_apply_at = self.clock.monotonic() + self.spacing_s
         log.info("withdrawal_submitting", intent_id=record.intent_id, attempt=attempts,
                  coin=record.coin, network=record.network, amount=record.amount,
@@ -275,7 +274,7 @@ class Executor:
         self.reconcile(record, UnknownOutcome(
             unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1,
             exchange_age_ms=exchange_age_ms(
-                first_exchange_ms=withdrawal_notes.first_exchange_ms(self.ledger, record.seq),
+                first_exchange_ms=self.ledger.first_exchange_ms(record.seq),
                 first_host_ms=first_host, host_now_ms=now, offset_now_ms=self._offset_ms()),
             since_attempt_ms=int((self.clock.monotonic() - ended) * 1000)))
         return True
@@ -334,20 +333,12 @@ class Executor:
         """One `withdrawal_stalled` alert for each queued intent not sent for
         stuck_after_minutes, recorded in `withdrawal_stalls` in the same commit."""
         now = self.clock.now_ms()
-        queued = self.ledger.intents_with_status([lifecycle.QUEUED])
-        if not queued:
+        waits = self.ledger.queued_waits()
+        if not waits:
             return
-        already = withdrawal_notes.stalled_seqs(self.ledger)
-        candidates = []
-        for record in queued:
-            if record.seq in already:
-                continue
-            since = withdrawal_notes.first_queued_at(self.ledger, record.seq)
-            withdrawal = self.ledger.withdrawal(record.seq)
-            candidates.append(Waiting(seq=record.seq, queued_since=int(since if since is not None
-                                                                        else record.updated_at),
-                                      error_code=withdrawal.error_code if withdrawal else None,
-                                      error_message=withdrawal.error_message if withdrawal else None))
+        already = {w.seq for w in waits if w.stall_alerted}
+        candidates = [Waiting(seq=w.seq, queued_since=w.queued_since, error_code=w.error_code,
+                              error_message=w.error_message) for w in waits if not w.stall_alerted]
         halted = self.schedule.halted_reason
         by_seq = {c.seq: c for c in candidates}
         for stall in find_stalls(candidates, now, self.stuck_after_ms, halted, already):
@@ -355,7 +346,7 @@ class Executor:
                 current = self.ledger.get_intent_by_seq(stall.seq)
                 if current is None or current.status != lifecycle.QUEUED:
                     continue
-                if withdrawal_notes.record_stall(self.ledger, stall.seq, now, stall.reason):
+                if self.ledger.record_stall(stall.seq, now, stall.reason):
                     self.ledger.enqueue(raised.withdrawal_stalled(current, now, queued_since=by_seq[stall.seq].queued_since,
                                                 stuck_after_minutes=self.stuck_after_ms // 60_000,
                                                 reason=stall.reason))

@@ -17,6 +17,7 @@ import pytest
 
 from common import messages
 from common.clock import Clock, FakeClock
+from tests.support.ledger_peek import peek
 from tests.support.treasury import InProcessServer, POLICY_TOML, make_curve, open_ledger, policy
 from treasury_bot.ledger import Ledger
 from treasury_bot.trusted_clock import META_OFFSET_MS, AnchoredClock, ClockWatch
@@ -97,7 +98,7 @@ def test_a_host_clock_step_and_its_correction_change_nothing_the_treasury_decide
     assert (reply.outcome, reply.reason_code) == ("rejected", "over_window_limit")
     host.advance(3600)                             # two hours: the window reopens
     assert treasury.send("next-window", "10", exchange.time()).outcome == "accepted"
-    stamps = [row[0] for row in treasury.ledger.conn.execute("SELECT at FROM transitions ORDER BY seq")]
+    stamps = [row[0] for row in peek(treasury.ledger, "SELECT at FROM transitions ORDER BY seq")]
     assert stamps == sorted(stamps) and max(stamps) <= exchange.time()
 
 
@@ -108,8 +109,7 @@ def test_a_disagreement_is_alerted_once_per_episode_and_its_offset_kept(anchored
     watch = ClockWatch(clock, treasury.ledger)
 
     def clock_alerts() -> list[tuple]:
-        return treasury.ledger.conn.execute(
-            "SELECT kind, severity FROM alert_outbox WHERE kind = 'clock_disagreement'").fetchall()
+        return peek(treasury.ledger, "SELECT kind, severity FROM alert_outbox WHERE kind = 'clock_disagreement'")
 
     watch.check_once()
     assert clock_alerts() == [] and treasury.ledger.get_meta(META_OFFSET_MS) == "0"

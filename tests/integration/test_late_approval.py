@@ -49,8 +49,7 @@ class Setup:
 
     def queued_in_window(self) -> Decimal:
         """What the window really holds: every intent queued to be withdrawn."""
-        rows = self.ctl.conn.execute("SELECT amount FROM intents WHERE status = 'queued'").fetchall()
-        return sum((Decimal(r[0]) for r in rows), Decimal(0))
+        return sum((r.amount_value for r in self.ctl.intents_with_status(["queued"], limit=100_000)), Decimal(0))
 
     def close(self) -> None:
         self.ctl.close()

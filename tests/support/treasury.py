@@ -12,7 +12,6 @@ import zmq
 from common.clock import Clock, SystemClock
 from common.curve import KeyPair, generate, load_authorized_clients, load_key_pair, load_public_key
 from common.intent_client import IntentClient
-from treasury_bot.alerts.store import OUTBOX_SCHEMA
 from treasury_bot.decider import DecisionContext
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import NetworkRule
@@ -104,7 +103,7 @@ def policy(text: str = POLICY_TOML) -> Policy:
 
 
 def open_ledger(path: Path) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+    return Ledger(path)
 
 
 class InProcessServer:

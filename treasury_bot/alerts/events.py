@@ -8,8 +8,8 @@ and stored only masked (`mask_key`): the full key never reaches the ledger or a 
 Typical use, inside the ledger transaction that makes the change:
 
     t = events.Transfer(intent_id, client, "USDT", "TRX", Decimal("250"), "cold-wallet", address)
-    store.enqueue(conn, events.withdrawal_failed(t, at_ms=now, exchange_code=-4026,
-                                                 exchange_message="insufficient balance"))
+    ledger.enqueue(events.withdrawal_failed(t, at_ms=now, exchange_code=-4026,
+                                            exchange_message="insufficient balance"))
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ class MailContent:
     """What one mail says, whether it holds one alert or a digest of 100,000.
 
     Built from alerts in memory (`render.content_of`) or by SQL aggregates over the
-    outbox (`store.mail_content`), so that a huge digest is never loaded whole.
+    outbox (`Outbox.mail_content`), so that a huge digest is never loaded whole.
     `listed` is the first alerts in outbox order (at most `render.DIGEST_LIST_LIMIT`);
     `breakdowns` maps a fact to its most common values, most common first (ties: first
     seen first), at most 10; `distinct` is how many different values each fact had.

@@ -196,7 +196,7 @@ Mail = Union[MailContent, Sequence[Alert]]
 
 
 def content_of(alerts: Sequence[Alert]) -> MailContent:
-    """What a mail holding these alerts (in outbox order) says; `store.mail_content`
+    """What a mail holding these alerts (in outbox order) says; `Outbox.mail_content`
     computes the same from the ledger without loading a big digest whole."""
     if not alerts:
         raise ValueError("a mail holds at least one alert")
@@ -484,7 +484,7 @@ def log_fields(alert: Alert) -> dict[str, FactValue]:
 
 
 def listing_lines(rows) -> list[str]:
-    """`treasuryctl alerts list` output: one line per outbox row (`store.ListedAlert`)."""
+    """`treasuryctl alerts list` output: one line per outbox row (`ledger.ListedAlert`)."""
     lines = []
     for row in rows:
         alert = row.alert

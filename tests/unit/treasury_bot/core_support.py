@@ -19,7 +19,7 @@ from common.binance import Amount, WithdrawRecord
 from common.clock import FakeClock
 from common.messages import TransferIntent, encode
 from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS
-from treasury_bot.alerts.store import OUTBOX_SCHEMA
+from tests.support.ledger_peek import peek, peek_one
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy_file import Policy, parse_policy
@@ -79,7 +79,7 @@ def make_policy(**over: Any) -> Policy:
 
 
 def open_ledger(path: Path) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+    return Ledger(path)
 
 
 def transfer_intent(intent_id: str, amount: str = "100", *, destination: str = "cold-wallet",
@@ -115,12 +115,12 @@ def accept(ledger: Ledger, policy: Policy, clock: FakeClock, intent_id: str, amo
 
 def count(ledger: Ledger, table: str, where: str = "", *params: Any) -> int:
     sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
-    return ledger.conn.execute(sql, params).fetchone()[0]
+    return peek_one(ledger, sql, *params)
 
 
 def alerts(ledger: Ledger, kind: str | None = None) -> list[tuple]:
     """(kind, severity, intent_id) of the outbox rows, oldest first."""
-    rows = ledger.conn.execute("SELECT kind, severity, intent_id FROM alert_outbox ORDER BY seq").fetchall()
+    rows = peek(ledger, "SELECT kind, severity, intent_id FROM alert_outbox ORDER BY seq")
     return [row for row in rows if kind is None or row[0] == kind]
 
 

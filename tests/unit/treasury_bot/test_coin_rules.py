@@ -12,6 +12,7 @@ import pytest
 
 from common.binance import Amount, CoinConfig, ExchangeUnavailable, NetworkConfig
 from common.clock import FakeClock
+from tests.support.ledger_peek import peek, peek_one
 from tests.support.treasury import TRX_RULE
 from tests.support.waiting import wait_until
 from tests.unit.treasury_bot.core_support import T0, open_ledger
@@ -132,10 +133,10 @@ def test_an_unexpected_exception_in_a_refresh_does_not_kill_the_refresher(tmp_pa
         wait_until(lambda: cache.rules, timeout=5, what="rules after three unexpected failures")
         ledger = open_ledger(tmp_path / "l.sqlite")
         try:
-            wait_until(lambda: ledger.conn.execute(
-                "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_recovered'").fetchone()[0] == 1,
+            wait_until(lambda: peek_one(
+                ledger, "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_recovered'") == 1,
                 timeout=5, what="the recovery alert")
-            rows = ledger.conn.execute("SELECT kind, facts FROM alert_outbox ORDER BY seq").fetchall()
+            rows = peek(ledger, "SELECT kind, facts FROM alert_outbox ORDER BY seq")
         finally:
             ledger.close()
     finally:
