@@ -83,6 +83,87 @@ class Handled:
     filled: bool = False
 
 
+# -- typed outcomes ------------------------------------------------------------------------
+# A look-up of an order by its client order id says one of three things:
+@dataclass(frozen=True)
+class Found:
+    """The exchange has the order; it is recorded `placed` (and swept): `handled` says so."""
+
+    handled: Handled
+
+
+@dataclass(frozen=True)
+class Absent:
+    """The exchange answered "no such order": a proof only once settled (see the module doc)."""
+
+
+@dataclass(frozen=True)
+class LookupFailed:
+    """The look-up itself failed (no answer, an error): nothing was learned."""
+
+    code: str
+
+
+LookUp = Found | Absent | LookupFailed
+
+
+# What to do next with a row whose outcome was unknown:
+@dataclass(frozen=True)
+class Retry:
+    """Look again after `after_s` seconds (not yet settled, or the look-up failed)."""
+
+    after_s: float
+
+
+@dataclass(frozen=True)
+class Gone:
+    """Its outcome was unknown and it is proven absent: `failed` `order_absent`, never resent."""
+
+
+@dataclass(frozen=True)
+class TradeNow:
+    """Journaled `received`, proven never on the exchange: decide and send it now."""
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """Still unknown: it stays (or becomes) `placing`, looked up again later."""
+
+
+RecoveryStep = Found | Retry | Gone | TradeNow | Unresolved
+PendingStep = Found | Gone | Unresolved
+
+
+def recovery_step(state: str, verdict: LookUp, wait_ms: int, attempt: int) -> RecoveryStep:
+    """At start, one row left `received` or `placing` by an earlier process.
+
+    `wait_ms`: how long until no request of that process can still be executed;
+    `attempt`: how many times this row was looked up already.
+    """
+    match verdict:
+        case Found():
+            return verdict
+        case Absent():
+            if wait_ms > 0:
+                return Retry(wait_ms / 1000)
+            return Gone() if state == "placing" else TradeNow()
+        case LookupFailed():
+            if attempt < len(RECOVERY_LOOKUP_DELAYS):
+                return Retry(RECOVERY_LOOKUP_DELAYS[attempt])
+            return Unresolved()
+
+
+def pending_step(verdict: LookUp, placing_for_ms: int) -> PendingStep:
+    """The periodic pass over a `placing` row marked so `placing_for_ms` ago."""
+    match verdict:
+        case Found():
+            return verdict
+        case Absent() if placing_for_ms >= ABSENT_AFTER_MS:
+            return Gone()
+        case _:
+            return Unresolved()
+
+
 def received_fields(signal: Signal) -> dict[str, str | None]:
     """The columns journaled for a signal: as received."""
     return {"symbol": signal.symbol, "side": signal.side, "type": signal.type,
@@ -225,36 +306,36 @@ class OrderDesk:
     # -- unknown outcomes ---------------------------------------------------------------------
     def _reconcile_now(self, plan: OrderPlan, fields: Mapping[str, str | None], settled_at: int) -> Handled:
         signal_id, symbol = plan.client_order_id, plan.symbol
-        verdict: Handled | str = "unknown"
+        verdict: LookUp = LookupFailed("not_looked_up")
         for delay in RECONCILE_DELAYS:
             self._clock.sleep(delay)
             verdict = self._look_up(signal_id, symbol)
-            if isinstance(verdict, Handled):
-                return verdict
-        if verdict == "absent":
+            if isinstance(verdict, Found):
+                return verdict.handled
+        if isinstance(verdict, Absent):
             # Absent now; a proof only once no request for it can still be executed.
             self._clock.sleep(max(0, settled_at - self._clock.now_ms()) / 1000)
-            verdict = self._look_up(signal_id, symbol)
-            if isinstance(verdict, Handled):
-                return verdict
-            if verdict == "absent":
-                return self._absent(signal_id, fields)
+            match self._look_up(signal_id, symbol):
+                case Found(handled):
+                    return handled
+                case Absent():
+                    return self._absent(signal_id, fields)
         self._store.mark_placing(self._mode, signal_id, self._clock.now_ms(), fields)
         log.error("order_outcome_unresolved", id=signal_id, symbol=symbol,
                   detail="stays placing; looked up again later and at start")
         return Handled(signal_id, "unknown", "outcome_unknown")
 
-    def _look_up(self, signal_id: str, symbol: str) -> Handled | str:
+    def _look_up(self, signal_id: str, symbol: str) -> LookUp:
         try:
             result = self._client.get_order(symbol=symbol, orig_client_order_id=signal_id)
         except binance.OrderNotFound:
-            return "absent"
+            return Absent()
         except binance.ExchangeError as exc:
             log.warning("order_lookup_failed", id=signal_id, error=exc.code, detail=exc.message)
-            return "unknown"
+            return LookupFailed(exc.code)
         row = self._store.signal(self._mode, signal_id)
         described = _describe_row(row) if row else {"symbol": symbol}
-        return self._placed(signal_id, result, described, reconciled=True)
+        return Found(self._placed(signal_id, result, described, reconciled=True))
 
     def _absent(self, signal_id: str, fields: Mapping[str, str | None] | None = None) -> Handled:
         self._store.finish(self._mode, signal_id, "failed", self._clock.now_ms(), reason_code="order_absent",
@@ -270,13 +351,14 @@ class OrderDesk:
         handled = []
         for row in self._store.placing("live"):
             verdict = self._look_up(row.id, row.symbol)
-            if verdict == "absent" and self._clock.now_ms() - row.updated_at >= ABSENT_AFTER_MS:
-                handled.append(self._absent(row.id))
-            elif isinstance(verdict, Handled):
-                handled.append(verdict)
-            else:
-                log.warning("order_still_unknown", id=row.id, symbol=row.symbol)
-                handled.append(Handled(row.id, "unknown", "outcome_unknown"))
+            match pending_step(verdict, self._clock.now_ms() - row.updated_at):
+                case Found(done):
+                    handled.append(done)
+                case Gone():
+                    handled.append(self._absent(row.id))
+                case Unresolved():
+                    log.warning("order_still_unknown", id=row.id, symbol=row.symbol)
+                    handled.append(Handled(row.id, "unknown", "outcome_unknown"))
         return handled
 
     # -- start: rows left by an earlier process -------------------------------------------------
@@ -285,8 +367,8 @@ class OrderDesk:
         rows = self._store.unfinished(self._mode)
         return [r for r in rows if r.state == "placing"] + [r for r in rows if r.state == "received"]
 
-    def recover(self, row: SignalRow, settled_at_ms: int, attempt: int = 0) -> Handled | float:
-        """Settle one row left by an earlier process: what became of it, or seconds to wait before asking again.
+    def recover(self, row: SignalRow, settled_at_ms: int, attempt: int = 0) -> Handled | Retry:
+        """Settle one row left by an earlier process: what became of it, or when to ask again.
 
         `settled_at_ms`: when no request of the earlier process can be executed any more
         (this process's start + recvWindow + margin).
@@ -298,17 +380,17 @@ class OrderDesk:
                 return Handled(row.id, "failed", "interrupted")
             return self._trade_recovered(row)
         verdict = self._look_up(row.id, row.symbol)
-        if isinstance(verdict, Handled):
-            return verdict
-        if verdict == "absent":
-            wait_ms = settled_at_ms - self._clock.now_ms()
-            if wait_ms > 0:
-                return wait_ms / 1000
-            if row.state == "placing":
+        match recovery_step(row.state, verdict, settled_at_ms - self._clock.now_ms(), attempt):
+            case Found(handled):
+                return handled
+            case Retry() as retry:
+                return retry
+            case Gone():
                 return self._absent(row.id)
-            return self._trade_recovered(row)
-        if attempt < len(RECOVERY_LOOKUP_DELAYS):
-            return RECOVERY_LOOKUP_DELAYS[attempt]
+            case TradeNow():
+                return self._trade_recovered(row)
+            case Unresolved():
+                pass
         if row.state == "received":
             self._store.mark_placing(self._mode, row.id, self._clock.now_ms())
         log.warning("order_still_unknown", id=row.id, symbol=row.symbol,

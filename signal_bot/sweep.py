@@ -135,7 +135,7 @@ class SweepWorker:
 
     # -- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
-        self._store = StateStore(self._state_path)
+        self._store = StateStore(self._state_path).open()
         try:
             self._intents = self._make_intent_client()
             self._exchange = self._make_exchange() if self._sweep else None

@@ -95,7 +95,7 @@ def rig(tmp_path):
         return w
 
     def rows():
-        store = StateStore(tmp_path / "state.sqlite")
+        store = StateStore(tmp_path / "state.sqlite").open()
         try:
             return store.sweeps()
         finally:
@@ -243,7 +243,7 @@ def test_the_real_treasury_server_decides_a_sweep_once(tmp_path):
         lambda: IntentClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
                                retries=2),
         SystemClock(), retry_seconds=60).start()
-    store = StateStore(tmp_path / "state.sqlite")
+    store = StateStore(tmp_path / "state.sqlite").open()
     try:
         worker.after_fill("sig-real")
         row = wait_until(lambda: next((r for r in store.sweeps() if r.state == "decided"), None), timeout=10,
