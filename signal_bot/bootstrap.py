@@ -23,7 +23,7 @@ from common.clock import Clock
 from common.config import SignalSettings
 from common.curve import KeyPair
 from common.intent_client import EventSubscriber, IntentClient
-from signal_bot.config_file import SignalConfig
+from signal_bot.config_file import SignalConfig, Treasury
 from signal_bot.events import EventListener
 from signal_bot.instance_lock import InstanceLock
 from signal_bot.intake import Intake
@@ -103,6 +103,12 @@ def make_client(settings: SignalSettings, clock: Clock) -> binance.BinanceClient
                                  clock=clock, session=exchange_session(settings.base_url))
 
 
+def intent_client(settings: SignalSettings, keys: KeyPair, server_public: bytes, treasury: Treasury) -> IntentClient:
+    """A REQ client of the treasury (Lazy Pirate); its socket opens at the first request."""
+    return IntentClient(settings.intent_endpoint, keys, server_public,
+                        timeout=treasury.timeout_seconds, retries=treasury.retries)
+
+
 def limits(config: SignalConfig) -> RiskLimits:
     return RiskLimits(frozenset(config.risk.symbols), config.risk.max_quote, config.risk.max_orders_per_minute,
                       config.orders.time_in_force)
@@ -116,8 +122,7 @@ def sweep_worker(settings: SignalSettings, config: SignalConfig, started: Starte
         return client
 
     def make_intent_client() -> IntentClient:
-        return IntentClient(settings.intent_endpoint, started.keys, started.server_public,
-                            timeout=config.treasury.timeout_seconds, retries=config.treasury.retries)
+        return intent_client(settings, started.keys, started.server_public, config.treasury)
 
     retry = config.sweep.retry_seconds if config.sweep else DEFAULT_SWEEP_RETRY_SECONDS
     return SweepWorker(settings.state_path, config.sweep, make_exchange, make_intent_client, clock,

@@ -94,3 +94,11 @@ def test_the_guard_does_refuse_io(monkeypatch):
     with pytest.raises(AssertionError):
         store.open()
     assert touched and touched[0] in ("os.mkdir", "Path.mkdir", "sqlite3.connect")
+
+
+def test_the_intent_client_is_built_without_a_socket(monkeypatch):
+    """`signal-bot intent`'s client: the REQ socket opens at the first request, not when built."""
+    touched = forbid_io(monkeypatch)
+    client = bootstrap.intent_client(settings(), KeyPair(b"p" * 40, b"s" * 40), b"q" * 40, CONFIG.treasury)
+    assert touched == [] and client.endpoint == "tcp://127.0.0.1:9"
+    assert (client.timeout, client.retries) == (CONFIG.treasury.timeout_seconds, CONFIG.treasury.retries)
