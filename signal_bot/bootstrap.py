@@ -115,7 +115,7 @@ def limits(config: SignalConfig) -> RiskLimits:
 
 
 def sweep_worker(settings: SignalSettings, config: SignalConfig, started: Started, clock: Clock) -> SweepWorker:
-    """The sweeps' worker; it makes its own exchange and intent clients on its thread."""
+    """The sweeps' worker; it opens its own state connection and makes its clients on its thread."""
     def make_exchange() -> binance.BinanceClient:
         client = make_client(settings, clock)
         client.sync_time()
@@ -125,7 +125,7 @@ def sweep_worker(settings: SignalSettings, config: SignalConfig, started: Starte
         return intent_client(settings, started.keys, started.server_public, config.treasury)
 
     retry = config.sweep.retry_seconds if config.sweep else DEFAULT_SWEEP_RETRY_SECONDS
-    return SweepWorker(settings.state_path, config.sweep, make_exchange, make_intent_client, clock,
+    return SweepWorker(StateStore(settings.state_path), config.sweep, make_exchange, make_intent_client, clock,
                        retry_seconds=retry)
 
 
