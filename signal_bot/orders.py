@@ -1,6 +1,6 @@
 """The order desk: one journaled signal -> risk -> POST /api/v3/order -> record and log.
 
-Used by one thread at a time (under the order worker's lock, signal_bot/app.py). What makes a
+Used by one thread at a time (under the order worker's lock, signal_bot/order_worker.py). What makes a
 signal trade exactly once:
 1. Every signal is journaled as `received` and committed with fsync before it is
    acknowledged (the webhook's 202; `accept` for replay). A repeated id is a duplicate
@@ -37,6 +37,8 @@ from common import binance
 from common.clock import Clock
 from common.logs import get_logger
 from common.money import canonical
+from signal_bot.outcomes import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, Absent, Found, Gone, Handled,
+                                 LookUp, LookupFailed, Retry, TradeNow, Unresolved, pending_step, recovery_step)
 from signal_bot.risk import OrderPlan, Refusal, RiskLimits, admit, plan_order
 from signal_bot.signals import Signal
 from signal_bot.state import SignalRow, StateStore
@@ -44,17 +46,16 @@ from signal_bot.symbol_rules import SymbolRules
 
 log = get_logger("signal.orders")
 
+__all__ = ["ABSENT_AFTER_MS", "RECOVERY_LOOKUP_DELAYS", "Absent", "Found", "Gone", "Handled", "Journaled",
+           "LookUp", "LookupFailed", "OrderDesk", "Retry", "TradeNow", "Unresolved", "pending_step",
+           "recovery_step"]
+
 # Look-ups after an unknown outcome: wait, look, wait longer, look again.
 RECONCILE_DELAYS = (0.25, 1.0, 2.0)
 # Clock offsets measured by two processes (or two syncs) may differ by this much.
 SETTLE_MARGIN_MS = 2000
 DEFAULT_MAX_SIGNAL_AGE_MS = 120_000   # a recovered signal older than this is refused, not traded
 DEFAULT_RECV_WINDOW_MS = 5000
-# The periodic pass calls a `placing` order absent only this long after it was marked so
-# (after its new_order returned): far past any recvWindow.
-ABSENT_AFTER_MS = 60_000
-# At start, a look-up that fails is tried again after these pauses, then left `placing`.
-RECOVERY_LOOKUP_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
 class OrderClient(Protocol):
@@ -71,97 +72,6 @@ class Journaled:
     """
 
     signal: Signal
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one signal: state is placed / rejected / failed / refused / unknown."""
-
-    signal_id: str
-    state: str
-    code: str | None = None
-    filled: bool = False
-
-
-# -- typed outcomes ------------------------------------------------------------------------
-# A look-up of an order by its client order id says one of three things:
-@dataclass(frozen=True)
-class Found:
-    """The exchange has the order; it is recorded `placed` (and swept): `handled` says so."""
-
-    handled: Handled
-
-
-@dataclass(frozen=True)
-class Absent:
-    """The exchange answered "no such order": a proof only once settled (see the module doc)."""
-
-
-@dataclass(frozen=True)
-class LookupFailed:
-    """The look-up itself failed (no answer, an error): nothing was learned."""
-
-    code: str
-
-
-LookUp = Found | Absent | LookupFailed
-
-
-# What to do next with a row whose outcome was unknown:
-@dataclass(frozen=True)
-class Retry:
-    """Look again after `after_s` seconds (not yet settled, or the look-up failed)."""
-
-    after_s: float
-
-
-@dataclass(frozen=True)
-class Gone:
-    """Its outcome was unknown and it is proven absent: `failed` `order_absent`, never resent."""
-
-
-@dataclass(frozen=True)
-class TradeNow:
-    """Journaled `received`, proven never on the exchange: decide and send it now."""
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    """Still unknown: it stays (or becomes) `placing`, looked up again later."""
-
-
-RecoveryStep = Found | Retry | Gone | TradeNow | Unresolved
-PendingStep = Found | Gone | Unresolved
-
-
-def recovery_step(state: str, verdict: LookUp, wait_ms: int, attempt: int) -> RecoveryStep:
-    """At start, one row left `received` or `placing` by an earlier process.
-
-    `wait_ms`: how long until no request of that process can still be executed;
-    `attempt`: how many times this row was looked up already.
-    """
-    match verdict:
-        case Found():
-            return verdict
-        case Absent():
-            if wait_ms > 0:
-                return Retry(wait_ms / 1000)
-            return Gone() if state == "placing" else TradeNow()
-        case LookupFailed():
-            if attempt < len(RECOVERY_LOOKUP_DELAYS):
-                return Retry(RECOVERY_LOOKUP_DELAYS[attempt])
-            return Unresolved()
-
-
-def pending_step(verdict: LookUp, placing_for_ms: int) -> PendingStep:
-    """The periodic pass over a `placing` row marked so `placing_for_ms` ago."""
-    match verdict:
-        case Found():
-            return verdict
-        case Absent() if placing_for_ms >= ABSENT_AFTER_MS:
-            return Gone()
-        case _:
-            return Unresolved()
 
 
 def received_fields(signal: Signal) -> dict[str, str | None]:

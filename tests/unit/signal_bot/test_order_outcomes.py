@@ -1,4 +1,4 @@
-"""signal_bot/orders.py's typed outcomes: what a look-up said and what to do next (pure).
+"""signal_bot/outcomes.py (pure): what a look-up said and what to do next, as orders.py matches on them.
 
 `recovery_step` settles a row left by an earlier process at start; `pending_step` is the
 periodic pass over `placing` rows. No store, no exchange: the verdicts are values.
@@ -10,8 +10,8 @@ import dataclasses
 
 import pytest
 
-from signal_bot.orders import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, Absent, Found, Gone, Handled, LookupFailed,
-                               Retry, TradeNow, Unresolved, pending_step, recovery_step)
+from signal_bot.outcomes import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, Absent, Found, Gone, Handled, LookupFailed,
+                                 Retry, TradeNow, Unresolved, pending_step, recovery_step)
 
 PLACED = Found(Handled("s1", "placed", filled=True))
 
