@@ -300,7 +300,9 @@ class OrderDesk:
             case TradeNow():
                 return self._trade_recovered(row)
             case Unresolved():
-                pass
+                return self._left_placing(row)
+
+    def _left_placing(self, row: SignalRow) -> Handled:
         if row.state == "received":
             self._store.mark_placing(self._mode, row.id, self._clock.now_ms())
         log.warning("order_still_unknown", id=row.id, symbol=row.symbol,
