@@ -18,7 +18,6 @@ import queue
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Callable
 
 from common import messages
@@ -84,9 +83,11 @@ _STOP = object()
 class SweepWorker:
     """Owns its own state connection, exchange client and intent client (none is shared)."""
 
-    def __init__(self, state_path: Path, sweep: Sweep | None, make_exchange: Callable[[], Any],
+    def __init__(self, store: StateStore, sweep: Sweep | None, make_exchange: Callable[[], Any],
                  make_intent_client: Callable[[], Any], clock: Clock, *, retry_seconds: float = 30.0) -> None:
-        self._state_path = state_path
+        """`store`: its own connection, not opened yet (the thread opens it); the clients are
+        made on the thread too."""
+        self._unopened = store
         self._sweep = sweep
         self._make_exchange = make_exchange
         self._make_intent_client = make_intent_client
@@ -135,7 +136,7 @@ class SweepWorker:
 
     # -- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
-        self._store = StateStore(self._state_path)
+        self._store = self._unopened.open()
         try:
             self._intents = self._make_intent_client()
             self._exchange = self._make_exchange() if self._sweep else None

@@ -132,14 +132,14 @@ class InProcessServer:
         ledger = None
         try:
             ledger = open_ledger(self.ledger_path)
-            auth = Authenticator(context, str(self.curve.clients_dir))
+            auth = Authenticator(context, str(self.curve.clients_dir)).start()
             server = IntentServer(
                 context=context, keys=load_key_pair(self.curve.treasury_secret, "treasury"),
                 clients=load_authorized_clients(self.curve.clients_dir),
                 intent_endpoint=self.intent_endpoint, event_endpoint=self.event_endpoint,
                 ledger=ledger, context_for_decisions=lambda: DecisionContext(
                     self.policy, self.coin_rules, self.usable_from, self.clock.now_ms()),
-                clock=self.clock)
+                clock=self.clock).open()
             self.ready.set()
             server.serve(self.stop)
         except BaseException as exc:  # surfaced to the test by `start`

@@ -89,13 +89,13 @@ def rig(tmp_path):
         def make_client():
             return IntentClient(treasury.intent_endpoint, files.signal_keys(), files.server_public(),
                                   timeout=0.3, retries=2)
-        w = SweepWorker(tmp_path / "state.sqlite", SWEEP, lambda: balances, make_client, SystemClock(),
+        w = SweepWorker(StateStore(tmp_path / "state.sqlite"), SWEEP, lambda: balances, make_client, SystemClock(),
                         retry_seconds=retry_seconds).start()
         workers.append(w)
         return w
 
     def rows():
-        store = StateStore(tmp_path / "state.sqlite")
+        store = StateStore(tmp_path / "state.sqlite").open()
         try:
             return store.sweeps()
         finally:
@@ -239,11 +239,11 @@ def test_the_real_treasury_server_decides_a_sweep_once(tmp_path):
     server = InProcessServer(tmp_path / "treasury", curve, policy()).start()
     balances = Balances("1100")
     worker = SweepWorker(
-        tmp_path / "state.sqlite", SWEEP, lambda: balances,
+        StateStore(tmp_path / "state.sqlite"), SWEEP, lambda: balances,
         lambda: IntentClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
                                retries=2),
         SystemClock(), retry_seconds=60).start()
-    store = StateStore(tmp_path / "state.sqlite")
+    store = StateStore(tmp_path / "state.sqlite").open()
     try:
         worker.after_fill("sig-real")
         row = wait_until(lambda: next((r for r in store.sweeps() if r.state == "decided"), None), timeout=10,
