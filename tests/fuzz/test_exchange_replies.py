@@ -270,10 +270,10 @@ def decodes(method: Method, body: bytes) -> bool:
                   "api_restrictions": binance.ApiRestrictions, "coin_config": list[binance.CoinConfig],
                   "get_order": binance.OrderResult, "withdraw_history": list[binance.WithdrawRecord],
                   "test_order": dict, "new_order": binance.OrderResult,
-                  "withdraw_apply": binance._WithdrawApplied}[method.name]
+                  "withdraw_apply": binance.models.WithdrawApplied}[method.name]
     import msgspec
     try:
-        msgspec.json.decode(body, type=reply_type, dec_hook=binance._dec_hook)
+        msgspec.json.decode(body, type=reply_type, dec_hook=binance.models.dec_hook)
     except Exception:  # noqa: BLE001 - any refusal means "not the documented shape"
         return False
     return True
