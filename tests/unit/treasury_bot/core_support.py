@@ -143,7 +143,8 @@ class Applied:
 
 @dataclass
 class FakeExchange:
-    """withdraw_apply / withdraw_history, recorded and scriptable."""
+    """The executor's and the poller's port (treasury_bot.exchange.WithdrawalDesk, checked by
+    test_exchange_seams): withdraw_apply / withdraw_history, recorded and scriptable."""
 
     apply_script: deque = field(default_factory=deque)
     history_script: deque = field(default_factory=deque)   # exceptions to raise, in turn; None = answer
@@ -153,6 +154,8 @@ class FakeExchange:
     next_number: int = 1
     initial_status: int = 4
     filter_by_order_id: bool = True   # False: answer every withdrawal, as a careless API might
+    recv_window_ms: int = 5000        # BinanceClient's default
+    time_offset_ms: int = 0           # exchange clock - host clock, as a sync would measure it
 
     def script_apply(self, *outcomes: Applied | Exception) -> None:
         for outcome in outcomes:

@@ -422,7 +422,7 @@ def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
                                 " '10', 'r', 0, x'00', 0, 'accepted', NULL, '', 'completed', 0)")
             ledger.update_withdrawal(1, last_attempt_at=clock.now_ms() - 1000)
         policy = _spaced_policy(5)
-        executor = Executor(ledger, object(), policy, clock)
+        executor = Executor(ledger, FakeExchange(), policy, clock)
         executor.recover()
         assert executor.schedule.next_apply_at == pytest.approx(clock.monotonic() + 4.0)
     finally:
