@@ -1,4 +1,4 @@
-"""Fuzzing common/binance.py with exchange replies from `responses`: every method, every
+"""Fuzzing common/binance/ with exchange replies from `responses`: every method, every
 status, bodies that are truncated, HTML pages, of the wrong type, missing fields, with huge
 numbers, floats where decimal strings belong, "NaN", not UTF-8, nested past any limit,
 odd headers, and the transport failing in every way requests can fail.

@@ -3,7 +3,7 @@ intents decided through the real decider, and a small FAKE EXCHANGE.
 
 The fake stands in for our own port (the two BinanceClient methods the executor and the
 poller call), never for the code under test: it records every call, can be scripted to
-answer with ids or to raise any of common/binance.py's errors, and keeps a withdraw
+answer with ids or to raise any of common/binance/errors.py's errors, and keeps a withdraw
 history in which a withdrawal is present or not, as the test decides.
 """
 
