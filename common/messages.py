@@ -45,12 +45,10 @@ Status = Literal[
 ErrorCode = Literal["malformed", "unknown_type", "unknown_intent", "internal"]
 
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+# The statuses after which an intent never changes: a client may stop asking. Part of the
+# wire contract (the signal bot reads it); treasury_bot/lifecycle.py, which owns the
+# lifecycle, asserts its TERMINAL set equals this one.
 TERMINAL_STATUSES = frozenset({"completed", "failed", "rejected", "cancelled", "denied"})
-# Binance withdraw-history status codes (DESIGN section 2).
-EXCHANGE_STATUS = {
-    0: "email_sent", 1: "cancelled", 2: "awaiting_approval", 3: "rejected",
-    4: "processing", 5: "failed", 6: "completed",
-}
 
 
 class _Request(Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):

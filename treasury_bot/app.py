@@ -31,7 +31,8 @@ from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
 from treasury_bot.executor import Executor
-from treasury_bot.ledger import OPEN_STATUSES, Ledger
+from treasury_bot import lifecycle
+from treasury_bot.ledger import Ledger
 from treasury_bot.poller import Poller
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
@@ -213,8 +214,8 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
         if previous_hash is not None and previous_hash != loaded.sha256:
             ledger.enqueue(raised.policy_changed(previous_hash, loaded.sha256, str(loaded.path), now,
                                     pending_loosenings=pending_lines))
-        pending = ledger.count_with_status(["pending_approval"])
-        open_count = ledger.count_with_status(OPEN_STATUSES) - pending
+        pending = ledger.count_with_status([lifecycle.PENDING_APPROVAL])
+        open_count = ledger.count_with_status(lifecycle.OPEN) - pending
         smtp = settings.smtp
         ledger.enqueue(raised.start_summary(at=now, version=__version__, api_key=settings.credentials.key,
             policy_sha256=loaded.sha256, destinations=len(loaded.policy.destinations),

@@ -15,7 +15,8 @@ from common.curve import generate, load_authorized_clients, load_key_pair
 from common.logs import mask_key, setup_logging
 from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
-from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
+from treasury_bot import lifecycle
+from treasury_bot.ledger import IntentRecord
 from treasury_bot.operator import OperatorError, approve, ledger_now, reject, resolve
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
@@ -147,7 +148,7 @@ def cmd_status(args) -> int:
         for _, name, detail in _pending_lines(ledger, policy):
             print(f"{name}: {detail}")
         policy = _in_force(ledger, policy).effective  # the limits in force, not the file's
-        open_items = ledger.intents_with_status(OPEN_STATUSES, limit=100_000)
+        open_items = ledger.intents_with_status(lifecycle.OPEN, limit=100_000)
         print(f"open intents: {len(open_items)}")
         for record in open_items:
             print("  " + _line(record))
@@ -328,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.set_defaults(func=func)
     res = sub.add_parser("resolve", parents=[env], help="close a needs_review intent after checking the exchange")
     res.add_argument("intent_id")
-    res.add_argument("--as", dest="as_status", required=True, choices=("completed", "failed"),
+    res.add_argument("--as", dest="as_status", required=True, choices=lifecycle.RESOLVE_AS,
                      help="what the exchange shows for it")
     res.add_argument("--note", required=True, help="what you checked (kept in the ledger)")
     res.set_defaults(func=cmd_resolve)

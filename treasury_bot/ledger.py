@@ -32,7 +32,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from common.messages import STATUSES, TERMINAL_STATUSES
 from treasury_bot import lifecycle
 from treasury_bot.alerts import store as outbox
 from treasury_bot.alerts.model import Alert
@@ -160,8 +159,8 @@ CREATE TABLE IF NOT EXISTS withdrawal_stalls (
 );
 """
 
-OPEN_STATUSES = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)
-OPEN_EXCHANGE_STATUSES = ("submitted", "email_sent", "awaiting_approval", "processing")
+OPEN_STATUSES = lifecycle.OPEN
+OPEN_EXCHANGE_STATUSES = lifecycle.EXCHANGE_OPEN
 
 
 class LedgerError(Exception):
@@ -197,7 +196,7 @@ class IntentRecord:
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return lifecycle.is_terminal(self.status)
 
 
 @dataclass(frozen=True)

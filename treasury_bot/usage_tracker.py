@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.money import add, subtract
+from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import HOUR_MS, CountedTransfer, Usage
-
-WINDOW_DROPPING = frozenset({"failed", "rejected", "cancelled"})
 
 
 @dataclass
@@ -99,9 +98,9 @@ class UsageTracker:
             self.hour_count -= 1
 
     def follow(self, intent_id: str, to_status: str, source: str) -> None:
-        if to_status in WINDOW_DROPPING:
+        if to_status in lifecycle.GIVES_BACK_TO_WINDOW:
             self.drop_from_window(intent_id)
-        elif to_status == "denied" and source == "operator":
+        elif to_status == lifecycle.DENIED and source == lifecycle.OPERATOR:
             self.uncount(intent_id)
 
     # -- reading ----------------------------------------------------------------------------

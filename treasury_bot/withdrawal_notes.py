@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 
+from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 
 HALTED_META_KEY = "executor_halted"
@@ -35,8 +36,8 @@ def first_exchange_ms(ledger: Ledger, intent_seq: int) -> int | None:
 
 def first_queued_at(ledger: Ledger, intent_seq: int) -> int | None:
     """When the intent first became queued (accepted, or approved): a stall counts from there."""
-    row = ledger.conn.execute("SELECT MIN(at) FROM transitions WHERE intent_seq = ? AND to_status = 'queued'",
-                              (intent_seq,)).fetchone()
+    row = ledger.conn.execute("SELECT MIN(at) FROM transitions WHERE intent_seq = ? AND to_status = ?",
+                              (intent_seq, lifecycle.QUEUED)).fetchone()
     return row[0] if row else None
 
 
@@ -55,8 +56,8 @@ def open_stalls(ledger: Ledger) -> list[tuple[str, int, str]]:
     """(intent_id, alerted_at, reason) of stalled intents still queued, oldest first."""
     rows = ledger.conn.execute(
         "SELECT i.intent_id, s.alerted_at, s.reason FROM withdrawal_stalls s"
-        " JOIN intents i ON i.seq = s.intent_seq WHERE i.status = 'queued'"
-        " ORDER BY s.alerted_at, i.seq").fetchall()
+        " JOIN intents i ON i.seq = s.intent_seq WHERE i.status = ?"
+        " ORDER BY s.alerted_at, i.seq", (lifecycle.QUEUED,)).fetchall()
     return [(str(a), int(b), str(c)) for a, b, c in rows]
 
 

@@ -24,6 +24,7 @@ from email.utils import formatdate
 from typing import Callable, Mapping, Sequence, Union
 
 from common.logs import scrub
+from treasury_bot import lifecycle
 from treasury_bot.alerts import model
 from treasury_bot.alerts.model import BREAKDOWN_FACTS, BREAKDOWN_TOP, Alert, FactValue, MailContent
 
@@ -378,9 +379,9 @@ def commands(kind: str, intent_id: str | None) -> list[tuple[str, str]]:
                 show]
     if kind == model.NEEDS_REVIEW:
         return [show,
-                (_ctl("resolve", intent_id, "--as", "completed", "--note", '"..."'),
+                (_ctl("resolve", intent_id, "--as", lifecycle.COMPLETED, "--note", '"..."'),
                  "the exchange shows it was withdrawn"),
-                (_ctl("resolve", intent_id, "--as", "failed", "--note", '"..."'),
+                (_ctl("resolve", intent_id, "--as", lifecycle.FAILED, "--note", '"..."'),
                  "the exchange shows it was not withdrawn")]
     if kind in (model.EXCHANGE_AUTH_ERROR, model.KEY_AUDIT_FAILED):
         return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), show, status]
