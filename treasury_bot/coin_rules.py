@@ -12,9 +12,10 @@ import threading
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from common.binance import BinanceClient, ExchangeError
+from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
+from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import NetworkRule, coin_rules_from_config
 from treasury_bot.supervised import Supervised, ledger_recorder
@@ -46,7 +47,7 @@ def from_snapshot(items: Iterable[dict]) -> dict[tuple[str, str], NetworkRule]:
 class CoinRulesCache:
     """The current rules; `refresh` fetches and saves them, `run` refreshes periodically."""
 
-    def __init__(self, client: BinanceClient, ledger_path, clock: Clock, *, every_s: float = 300.0,
+    def __init__(self, client: CoinRulesSource, ledger_path, clock: Clock, *, every_s: float = 300.0,
                  backoff_start_s: float = 1.0) -> None:
         self.client = client
         self.backoff_start_s = backoff_start_s

@@ -13,11 +13,12 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
-from common.binance import BinanceClient, ExchangeError
+from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot import lifecycle, withdrawal_notes
 from treasury_bot.alerts import raised
+from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy_file import Policy
 from treasury_bot.reconcile import (ApplyAction, Intended, Lookup, ReconcileAction, UnknownOutcome,
@@ -50,7 +51,7 @@ class _Schedule:
 
 
 class Executor:
-    def __init__(self, ledger: Ledger, client: BinanceClient, policy: Policy, clock: Clock,
+    def __init__(self, ledger: Ledger, client: WithdrawalDesk, policy: Policy, clock: Clock,
                  *, api_key: str | None = None, reconcile_every_s: float = 5.0) -> None:
         self.ledger = ledger
         self.api_key = api_key  # only ever shown masked, in the auth-error alert
@@ -62,7 +63,7 @@ class Executor:
         self._looked_at: dict[int, float] = {}
         self.spacing_s = float(policy.limits.min_seconds_between_withdrawals)
         self.grace_ms = max(policy.executor.reconcile_grace_seconds * 1000,
-                            getattr(client, "recv_window_ms", 5000) + LATE_LANDING_MARGIN_MS)
+                            client.recv_window_ms + LATE_LANDING_MARGIN_MS)
         self.deadline_ms = policy.executor.reconcile_deadline_minutes * 60_000
         self.stuck_after_ms = policy.limits.stuck_after_minutes * 60_000
         # Monotonic instant at which the last apply call of each `submitting` intent ended
@@ -280,8 +281,8 @@ class Executor:
         return True
 
     def _offset_ms(self) -> int:
-        """The client's measured exchange-clock offset (0 for a port that has none)."""
-        return int(getattr(self.client, "time_offset_ms", 0) or 0)
+        """The client's measured exchange-clock offset (0 before its first measure)."""
+        return self.client.time_offset_ms
 
     def reconcile(self, record: IntentRecord, state: UnknownOutcome) -> None:
         now = self.clock.now_ms()

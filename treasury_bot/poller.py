@@ -15,11 +15,12 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from common.binance import BinanceClient, ExchangeError, RateLimitError, WithdrawRecord
+from common.binance import ExchangeError, RateLimitError, WithdrawRecord
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts import raised
+from treasury_bot.exchange import WithdrawalHistory
 from treasury_bot.ledger import IntentRecord, Ledger, WithdrawalRecord
 from treasury_bot.withdrawal_end import finish_withdrawal
 
@@ -71,7 +72,7 @@ def stuck(open_items: Iterable[tuple[IntentRecord, WithdrawalRecord]], now_ms: i
 
 
 class Poller:
-    def __init__(self, ledger: Ledger, client: BinanceClient, clock: Clock, *,
+    def __init__(self, ledger: Ledger, client: WithdrawalHistory, clock: Clock, *,
                  interval_s: float, stuck_after_minutes: int) -> None:
         self.ledger = ledger
         self.client = client

@@ -30,7 +30,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from common.binance import Amount, ExchangeUnavailable, OutcomeUnknown, WithdrawRecord
 from common.clock import FakeClock
 from tests.support.ledger_peek import peek, peek_one
+from tests.support.seams import mismatches
 from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
+from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.executor import Executor
 from treasury_bot.poller import Poller
 
@@ -148,10 +150,16 @@ class ModelExchange:
         return [self._view(b, self.address) for b in visible]
 
     address: str = ""
+    recv_window_ms: int = RECV_WINDOW_MS
 
 
 MODES = st.sampled_from(["ok", "lost_reply", "late_landing", "5xx_before", "busy_applied",
                          "unreachable", "killed_after", "killed_before"])
+
+
+def test_the_model_exchange_is_a_whole_withdrawal_desk():
+    """The model both the executor and the poller run against implements their seam."""
+    assert mismatches(ModelExchange(SteppingClock(T0)), WithdrawalDesk) == []
 
 
 class WithdrawalModel(RuleBasedStateMachine):

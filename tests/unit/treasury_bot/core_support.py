@@ -3,7 +3,7 @@ intents decided through the real decider, and a small FAKE EXCHANGE.
 
 The fake stands in for our own port (the two BinanceClient methods the executor and the
 poller call), never for the code under test: it records every call, can be scripted to
-answer with ids or to raise any of common/binance.py's errors, and keeps a withdraw
+answer with ids or to raise any of common/binance/errors.py's errors, and keeps a withdraw
 history in which a withdrawal is present or not, as the test decides.
 """
 
@@ -143,7 +143,8 @@ class Applied:
 
 @dataclass
 class FakeExchange:
-    """withdraw_apply / withdraw_history, recorded and scriptable."""
+    """The executor's and the poller's port (treasury_bot.exchange.WithdrawalDesk, checked by
+    test_exchange_seams): withdraw_apply / withdraw_history, recorded and scriptable."""
 
     apply_script: deque = field(default_factory=deque)
     history_script: deque = field(default_factory=deque)   # exceptions to raise, in turn; None = answer
@@ -153,6 +154,8 @@ class FakeExchange:
     next_number: int = 1
     initial_status: int = 4
     filter_by_order_id: bool = True   # False: answer every withdrawal, as a careless API might
+    recv_window_ms: int = 5000        # BinanceClient's default
+    time_offset_ms: int = 0           # exchange clock - host clock, as a sync would measure it
 
     def script_apply(self, *outcomes: Applied | Exception) -> None:
         for outcome in outcomes:

@@ -420,7 +420,7 @@ def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
                                     "accepted", None, "", "completed", 0, None, None, None)])
             ledger.update_withdrawal(1, last_attempt_at=clock.now_ms() - 1000)
         policy = _spaced_policy(5)
-        executor = Executor(ledger, object(), policy, clock)
+        executor = Executor(ledger, FakeExchange(), policy, clock)
         executor.recover()
         assert executor.schedule.next_apply_at == pytest.approx(clock.monotonic() + 4.0)
     finally:
