@@ -460,7 +460,7 @@ def test_approval_uses_usage_that_excludes_the_intent_itself():
                  id="destination-network-changed"),
 ])
 def test_approval_refuses_with_the_code_of_the_rule_that_fails_now(changes, code):
-    """Approving re-checks rules 6-10 (and 3-5 as guards) at that moment, with their codes."""
+    """Approving re-checks rules 3-10 (3-5 as guards) at that moment, with their codes."""
     verdict = recheck(**changes)
     assert (verdict.outcome, verdict.reason_code) == (REJECTED, code), verdict.detail
 
