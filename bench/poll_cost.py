@@ -34,15 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.sandbox import start_sandbox  # noqa: E402
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent  # noqa: E402
+from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 HISTORY_PATH = "path=/sapi/v1/capital/withdraw/history "
 HISTORY_WEIGHT = 18_000            # sandbox/README.md, Binance's documented UID weight
 ID_LIST_MAX = 45
 UID_BUDGET_PER_MINUTE = 180_000
-POLICY = (E2E_POLICY.replace("max_transfers_per_hour = 1000", "max_transfers_per_hour = 100000")
-          .replace('approval_above = "900"\n', ""))
+POLICY = e2e_policy(max_transfers_per_hour=100_000, usdt={"approval_above": None})
 
 
 def history_requests(sandbox) -> int:

@@ -77,8 +77,6 @@ CREATE TABLE IF NOT EXISTS sweeps (
 );
 """
 
-SCHEMA = SIGNALS_TABLE + SWEEPS_TABLE
-
 # Version 1 (no `seq`, no `received` state): its rows are kept, numbered in their order.
 _V1_COLUMNS = ("mode, id, symbol, side, type, quantity, quote_order_qty, price, time_in_force, state,"
                " reason_code, order_id, order_status, executed_qty, cummulative_quote_qty, received_at,"

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Iterable
 
 from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import NetworkRule, coin_rules_from_config
+from treasury_bot.policy import CoinRules, NetworkRule, coin_rules_from_config
 from treasury_bot.supervised import Supervised, ledger_recorder
 
 log = get_logger("treasury.coin_rules")
-
-CoinRules = Mapping[tuple[str, str], NetworkRule]
-
 
 def to_snapshot(rules: CoinRules) -> list[dict]:
     return [{"coin": r.coin, "network": r.network, "withdraw_enable": r.withdraw_enable,

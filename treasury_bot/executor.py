@@ -125,7 +125,7 @@ class Executor:
             return False
         if mono >= self.schedule.next_reconcile_at:
             self.schedule.next_reconcile_at = mono + self.reconcile_every_s
-            if self.reconcile_all():
+            if self.reconcile_next():
                 return True
         if self.schedule.halted_reason or mono < self.schedule.next_apply_at:
             return False
@@ -253,7 +253,7 @@ class Executor:
 
     # -- reconciling -----------------------------------------------------------------------
 
-    def reconcile_all(self) -> bool:
+    def reconcile_next(self) -> bool:
         """Look one unknown outcome up (the one looked at least recently): a history request
         costs 18,000 UID weight, so reconciliation is paced like polling."""
         now = self.clock.now_ms()

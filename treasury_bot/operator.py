@@ -78,7 +78,7 @@ def ledger_now(ledger: Ledger, clock: Clock) -> int:
 
 
 def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
-    """Approve a pending intent after re-checking rules 6-10 now; refuse with their code.
+    """Approve a pending intent after re-checking rules 3-10 now; refuse with their code.
     From now on it counts in the window sums and the hourly count (DESIGN section 9)."""
     with ledger.transaction():
         now = ledger_now(ledger, clock)

@@ -192,11 +192,6 @@ def summarize_usage(transfers: Iterable[CountedTransfer], now_ms: int, window_ho
     return Usage(hour_count, coin_sums, destination_sums)
 
 
-def usable_from(since_ms: int, policy: Policy) -> int:
-    """When a destination first seen (or whose address last changed) at since_ms is usable."""
-    return since_ms + policy.quarantine_ms
-
-
 @dataclass(frozen=True)
 class Verdict:
     outcome: str  # accepted | rejected | pending_approval

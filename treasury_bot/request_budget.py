@@ -44,14 +44,6 @@ class RequestBudget:
     def limit_for(self, client: str) -> int:
         return self.limits.get(client, self.default)
 
-    def has_room(self, client: str, now: float) -> bool:
-        """Would `admit` let one more through now? (Changes no count.)"""
-        state = self._clients.get(client)
-        if state is None:
-            return self.limit_for(client) > 0
-        self._expire(state, now)
-        return len(state.sent) < self.limit_for(client)
-
     def _expire(self, state: _Client, now: float) -> None:
         while state.sent and now - state.sent[0] >= WINDOW_S:
             state.sent.popleft()

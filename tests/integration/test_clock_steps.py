@@ -18,7 +18,7 @@ import pytest
 from common import messages
 from common.clock import Clock, FakeClock
 from tests.support.ledger_peek import peek
-from tests.support.treasury import InProcessServer, POLICY_TOML, make_curve, open_ledger, policy
+from tests.support.treasury import InProcessServer, make_curve, open_ledger, policy, policy_text
 from treasury_bot.ledger import Ledger
 from treasury_bot.trusted_clock import META_OFFSET_MS, AnchoredClock, ClockWatch
 
@@ -27,8 +27,7 @@ HOUR_MS = 3_600_000
 STEP_MS = 6 * HOUR_MS
 
 # A 2 h window with a cap of 5,000 and at most 7 transfers an hour.
-TIGHT = (POLICY_TOML.replace("window_hours = 24", "window_hours = 2")
-         .replace("max_transfers_per_hour = 20", "max_transfers_per_hour = 7"))
+TIGHT = policy_text(window_hours=2, per_hour=7)
 
 
 class Exchange:

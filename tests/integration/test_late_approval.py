@@ -17,7 +17,8 @@ import pytest
 
 from common import messages
 from common.clock import FakeClock
-from tests.support.treasury import COIN_RULES, InProcessServer, make_curve, open_ledger, policy, POLICY_TOML
+from tests.support.treasury import (COIN_RULES, InProcessServer, POLICY_TOML, make_curve, open_ledger, policy,
+                                    policy_text)
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import Ledger
@@ -92,7 +93,7 @@ def test_the_approval_is_counted_by_the_next_batch_at_once(setup):
 
 def test_an_intent_approved_after_its_hour_counts_in_the_hourly_count(tmp_path):
     """max_transfers_per_hour = 3: pending, approved 2 h later; then only 2 more this hour."""
-    made = Setup(tmp_path, POLICY_TOML.replace("max_transfers_per_hour = 20", "max_transfers_per_hour = 3"))
+    made = Setup(tmp_path, policy_text(per_hour=3))
     try:
         assert made.send("big", "850").status == "pending_approval"
         made.clock.advance(2 * HOUR_S)

@@ -27,8 +27,6 @@ from typing import Iterable, Mapping, Sequence
 
 from treasury_bot.alerts.model import CRITICAL, PendingAlert
 
-DEFAULT_WINDOW_MS = 60_000
-
 Key = tuple[str, str]  # (kind, severity)
 
 

@@ -112,10 +112,6 @@ class Alert:
         # Copy, so that a caller mutating its dict cannot change a frozen alert.
         object.__setattr__(self, "facts", _checked_facts(self.facts))
 
-    @property
-    def is_critical(self) -> bool:
-        return self.severity == CRITICAL
-
 
 def _checked_facts(facts: Mapping[str, FactValue]) -> dict[str, FactValue]:
     if not isinstance(facts, Mapping):

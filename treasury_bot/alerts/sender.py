@@ -98,7 +98,7 @@ def describe_error(exc: BaseException) -> str:
 def message_id_domain(sender: str) -> str:
     """Message-IDs use the sender's own domain: stable for a deployment, and never a
     lookup of this host's name."""
-    local, at, domain = sender.rpartition("@")
+    _, at, domain = sender.rpartition("@")
     domain = domain.strip().strip(">")
     return domain if at and domain else "treasury-bot.invalid"
 

@@ -1,5 +1,6 @@
-"""Shared pieces for the treasury core's unit tests: a policy builder, a real ledger file,
-intents decided through the real decider, and a small FAKE EXCHANGE.
+"""Shared pieces for the treasury core's unit tests: the tests' policy parsed (make_policy;
+its text is tests.support.treasury.policy_text), a real ledger file, intents decided
+through the real decider, and a small FAKE EXCHANGE.
 
 The fake stands in for our own port (the two BinanceClient methods the executor and the
 poller call), never for the code under test: it records every call, can be scripted to
@@ -18,7 +19,7 @@ from typing import Any
 from common.binance import Amount, WithdrawRecord
 from common.clock import FakeClock
 from common.messages import TransferIntent, encode
-from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS
+from tests.support.treasury import COIN_RULES, COLD_ADDRESS, policy_text
 from tests.support.ledger_peek import peek, peek_one
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.ledger import Ledger
@@ -26,52 +27,6 @@ from treasury_bot.policy_file import Policy, parse_policy
 
 T0 = 1_700_000_000_000
 HOUR_MS = 3_600_000
-
-
-def policy_text(*, quarantine_hours: str = "0", window_hours: int = 24, per_hour: int = 20,
-                max_per_transfer: str = "1000", window_cap: str = "5000", approval_above: str | None = "800",
-                min_seconds: str = "0", stuck_after_minutes: int = 60, grace_seconds: int = 60,
-                deadline_minutes: int = 30, cold_address: str = COLD_ADDRESS, cold_tag: str | None = None,
-                cold_window_cap: str | None = None, cold_max: str | None = "900") -> str:
-    approval = f'approval_above = "{approval_above}"' if approval_above else ""
-    cold_extra = "\n".join(line for line in (
-        f'tag = "{cold_tag}"' if cold_tag else "",
-        f'window_cap = "{cold_window_cap}"' if cold_window_cap else "",
-        f'max_per_transfer = "{cold_max}"' if cold_max else "") if line)
-    return f"""
-quarantine_hours = {quarantine_hours}
-
-[limits]
-window_hours = {window_hours}
-max_transfers_per_hour = {per_hour}
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = {min_seconds}
-poll_interval_seconds = 6
-stuck_after_minutes = {stuck_after_minutes}
-
-[limits.coins.USDT]
-max_per_transfer = "{max_per_transfer}"
-window_cap = "{window_cap}"
-{approval}
-
-[executor]
-reconcile_grace_seconds = {grace_seconds}
-reconcile_deadline_minutes = {deadline_minutes}
-
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{cold_address}"
-{cold_extra}
-
-[[destination]]
-label = "hot-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{HOT_ADDRESS}"
-clients = ["other"]
-"""
 
 
 def make_policy(**over: Any) -> Policy:

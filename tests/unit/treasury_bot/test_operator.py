@@ -1,4 +1,4 @@
-"""The operator's actions on a real ledger: approve (re-checking rules 6-10 now), reject,
+"""The operator's actions on a real ledger: approve (re-checking rules 3-10 now), reject,
 resolve. Each is one transaction; a refusal changes nothing."""
 
 from __future__ import annotations
