@@ -8,7 +8,7 @@ open, for each N of `--open`; then the history requests the treasury makes durin
 `--polls` intervals are counted in the sandbox's request log.
 
 Figures, for each N:
-- history requests per poll interval (DESIGN: one per interval, `idList` of up to 45);
+- history requests per poll interval (docs/design.md: one per interval, `idList` of up to 45);
 - exchange UID weight per interval (18,000 per history request, whatever its idList),
   and per open withdrawal;
 - how many intervals pass between two looks at one withdrawal (ceil(N / 45));

@@ -38,7 +38,7 @@ __all__ = ["StartupError", "Started", "read_signals", "replay", "run", "start_up
 
 log = get_logger("signal.app")
 
-STOP_BUDGET_SECONDS = 8.0     # SIGTERM to exit: DESIGN allows 10
+STOP_BUDGET_SECONDS = 8.0     # SIGTERM to exit: docs/design.md section 7a allows 10
 
 
 def start_up(settings: SignalSettings, config: SignalConfig, clock: Clock) -> Started:

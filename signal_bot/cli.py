@@ -1,4 +1,4 @@
-"""`signal-bot run | replay | intent`: the signal bot's console script (DESIGN 7a).
+"""`signal-bot run | replay | intent`: the signal bot's console script (docs/design.md section 7a).
 
 Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected; 2 refused to
 start (config, self-audit); 3 the treasury gave no usable answer (intent).

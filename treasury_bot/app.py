@@ -1,6 +1,6 @@
 """`treasury-bot run`: start-up checks, then the server loop and its worker threads.
 
-Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
+Start (docs/design.md section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
 (the treasury runs on it: treasury_bot/trusted_clock.py) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
 start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch) ->
@@ -136,7 +136,7 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
                  clock: Clock) -> tuple[CoinRulesCache, Resolution]:
     """Clock, key audit, coin rules, policy journal. Raises StartRefused."""
     # The audit, like every later use, sees the policy in force, not the raw file: a
-    # freshly set allow_* override waits for its quarantine (DESIGN section 9). Recorded
+    # freshly set allow_* override waits for its quarantine (docs/design.md section 9). Recorded
     # before the audit can refuse the start: else a refused start would never record
     # when the override was first seen, and its quarantine would never run.
     with ledger.transaction():
@@ -225,7 +225,7 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
           cache: CoinRulesCache, clock: AnchoredClock, stop: threading.Event,
           resolution: Resolution | None = None) -> None:
-    # Every use below takes the policy IN FORCE (DESIGN section 9), never the raw file.
+    # Every use below takes the policy IN FORCE (docs/design.md section 9), never the raw file.
     if resolution is None:
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
     running.context = zmq.Context()

@@ -70,7 +70,7 @@ def coin_rules(settings: TreasurySettings, clock: Clock) -> CoinRulesCache:
 
 def decisions(loaded: LoadedPolicy, resolution: Resolution, cache: CoinRulesCache,
               clock: Clock) -> Callable[[], DecisionContext]:
-    """What each batch is decided against: the policy IN FORCE now (DESIGN section 9), a
+    """What each batch is decided against: the policy IN FORCE now (docs/design.md section 9), a
     pending loosening applying once its time has come, and the cached coin rules."""
     live = LivePolicy(loaded.policy, resolution)
 

@@ -216,7 +216,7 @@ def cmd_show(args) -> int:
     try:
         record = ledger.get_intent(args.intent_id)
         if record is None:
-            print(f"no intent {args.intent_id!r}", file=sys.stderr)
+            _error_line(f"no intent {args.intent_id!r}")
             return EXIT_FAIL
         for name in ("intent_id", "client", "coin", "network", "destination", "address", "tag", "amount",
                      "reason", "outcome", "reason_code", "detail", "status", "withdrawal_id", "tx_id"):
@@ -247,7 +247,7 @@ def _operator_action(args, action, *, need_policy: bool = False) -> int:
         # that the offset it stored in the ledger corrects it exactly (operator.ledger_now).
         result = action(ledger, policy, host_clock(settings))
     except OperatorError as exc:
-        print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
+        _error_line(f"treasuryctl: {exc} [{exc.code}]")
         return EXIT_FAIL
     finally:
         ledger.close()
@@ -349,17 +349,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, PolicyError, ValueError) as exc:
-        print(f"treasuryctl: {exc}", file=sys.stderr)
+        _error_line(f"treasuryctl: {exc}")
         return EXIT_USAGE
 
 
 def _in_force(ledger: Ledger, policy: Policy) -> Resolution:
-    """The policy the treasury runs with now (DESIGN section 9), read without writing."""
+    """The policy the treasury runs with now (docs/design.md section 9), read without writing."""
     return resolve_from_ledger(ledger, policy, ledger_now(ledger, SystemClock()))
 
 
 def _pending_lines(ledger: Ledger, policy: Policy) -> list[tuple[bool, str, str]]:
-    """The loosenings waiting for their quarantine (DESIGN section 9), one line each. A
+    """The loosenings waiting for their quarantine (docs/design.md section 9), one line each. A
     change the treasury has not seen yet (edited since its start) shows as first seen now:
     its quarantine starts only when the treasury next starts."""
     pending = _in_force(ledger, policy).pending
@@ -387,3 +387,10 @@ def _print_withdrawal_blocks(ledger) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _error_line(text: str) -> None:
+    """One write for the text and its newline: `print` writes them apart, and a log line
+    from another thread landing between them garbles the refusal code scripts read."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

@@ -79,14 +79,14 @@ def ledger_now(ledger: Ledger, clock: Clock) -> int:
 
 def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
     """Approve a pending intent after re-checking rules 3-10 now; refuse with their code.
-    From now on it counts in the window sums and the hourly count (DESIGN section 9)."""
+    From now on it counts in the window sums and the hourly count (docs/design.md section 9)."""
     with ledger.transaction():
         now = ledger_now(ledger, clock)
         record = _pending(ledger, intent_id, lifecycle.PENDING_APPROVAL)
         snapshot = ledger.load_coin_rules()
         if snapshot is None:
             raise OperatorError("no_coin_rules", "the treasury has not saved the exchange's coin rules yet")
-        # The policy IN FORCE (DESIGN section 9): a loosening still in its quarantine does
+        # The policy IN FORCE (docs/design.md section 9): a loosening still in its quarantine does
         # not let the operator approve what the old, stricter value forbids.
         in_force = resolve_from_ledger(ledger, policy, now)
         policy = in_force.effective

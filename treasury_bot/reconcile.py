@@ -1,6 +1,6 @@
 """What to do after a withdraw call, and while its outcome is unknown. Pure functions.
 
-Rules (DESIGN section 4):
+Rules (docs/design.md section 4):
 - A reply with an id: the withdrawal exists -> `submitted`.
 - A refusal the exchange documents (-4026, -4022, ...) or any other error code: the
   request was judged and refused -> `failed`, code and message kept, never retried.

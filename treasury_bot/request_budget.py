@@ -1,4 +1,4 @@
-"""Per-client request budget (pure; DESIGN section 9, issue 10 defect 6).
+"""Per-client request budget (pure; docs/design.md section 9, issue 10 defect 6).
 
 Each client may send `max_requests_per_minute` transfer intents in any sliding 60 s
 (`[limits.clients.NAME]`, default 600). Over it, an intent is refused `rejected` /

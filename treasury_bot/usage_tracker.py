@@ -7,7 +7,7 @@ transfers in the window; this keeps the same figures incrementally instead:
 - `drop_from_window` / `uncount` follow what other writers did (the executor, the
   poller, treasuryctl), learned from the transitions table;
 - `restamp` follows an operator's approval: the intent counts again from that moment
-  (DESIGN section 9; issue 10 defect 2);
+  (docs/design.md section 9; issue 10 defect 2);
 - time expires entries as the rolling window and the hour move on.
 Besides the decider, only an approval adds to the usage, and the server follows other
 writers' transitions before each batch it decides; other writers only ever remove. So

@@ -40,7 +40,7 @@ STATUS_UNKNOWN_CODES = frozenset({-1000, -1001, -1006, -1007, -3044})
 BUSY_CODES = frozenset({-1004, -1008, -1016})
 ORDER_REJECTED_CODES = frozenset({-1013, -2010})
 ORDER_NOT_FOUND_CODES = frozenset({-2013})
-# The withdraw refusals DESIGN section 4 names; any other -4xxx from apply is refused too.
+# The withdraw refusals docs/design.md section 4 names; any other -4xxx from apply is refused too.
 WITHDRAW_REFUSAL_CODES = frozenset({-4019, -4021, -4022, -4023, -4026, -4028, -4033, -4035, -4036})
 
 

@@ -1,4 +1,4 @@
-"""Alerts over email (DESIGN section 6): a durable outbox in the ledger, digests, SMTP.
+"""Alerts over email (docs/design.md section 6): a durable outbox in the ledger, digests, SMTP.
 
 How the treasury uses it:
 - the outbox's tables are part of the ledger's schema (treasury_bot/ledger/schema.py);

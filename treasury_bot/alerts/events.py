@@ -87,7 +87,7 @@ def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha25
     """The treasury started. `mail` says where alerts go ("smtp.example.com:587 starttls");
     `warnings` (e.g. "allow_unrestricted_ip is set") make it a WARNING. `pending_loosenings`:
     one line per loosening waiting for its quarantine, with the UTC time it takes effect
-    (DESIGN section 9), never cut short: the operator must see every one."""
+    (docs/design.md section 9), never cut short: the operator must see every one."""
     facts: dict[str, FactValue] = {
         "version": version,
         "api_key": mask_key(api_key),
@@ -238,7 +238,7 @@ def needs_review(transfer: Transfer, *, at_ms: int, detail: str,
 
 def clock_disagreement(*, at_ms: int, offset_ms: int, host_ms: int, exchange_ms: int,
                        threshold_ms: int) -> Alert:
-    """The host clock and the exchange clock are more than `threshold_ms` apart (DESIGN
+    """The host clock and the exchange clock are more than `threshold_ms` apart (docs/design.md
     section 9); `offset_ms` is exchange minus host. Raised once per episode."""
     facts: dict[str, FactValue] = {
         # Not named *_ms: the renderer shows those as moments, and these are durations.

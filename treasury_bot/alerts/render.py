@@ -33,7 +33,7 @@ DIGEST_LIST_LIMIT = 50
 _SUBJECT_MAX = 200
 _VALUE_MAX = 600
 
-# Short words for the withdraw codes DESIGN section 4 lists (and the auth codes).
+# Short words for the withdraw codes docs/design.md section 4 lists (and the auth codes).
 EXCHANGE_CODE_TEXT: Mapping[int, str] = {
     -4026: "insufficient balance",
     -4022: "below the exchange minimum",

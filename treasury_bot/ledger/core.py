@@ -5,7 +5,7 @@ Tables:
 - intents: every transfer intent ever decided, with its client, raw request, the
   whitelist entry it resolved to, its current outcome and status. `seq` is the row's
   insertion order: rows, their decisions and transitions are appended in key order so a
-  decision dirties few B-tree pages (DESIGN section 8). `intent_id` is UNIQUE for ever.
+  decision dirties few B-tree pages (docs/design.md section 8). `intent_id` is UNIQUE for ever.
 - decisions: every decision on an intent (policy's, then an operator's), append-only.
 - transitions: every status change, append-only; the PUB feed is read from it.
 - withdrawals and the executor's notes on them (withdrawals.py).
@@ -218,7 +218,7 @@ class Ledger(Withdrawals, StartJournal):
         self._conn.execute("UPDATE intents SET counted_at = NULL WHERE seq = ?", (record.seq,))
 
     def count_from(self, record: IntentRecord, at: int) -> None:
-        """An approved intent counts in the windows from `at` (DESIGN section 9)."""
+        """An approved intent counts in the windows from `at` (docs/design.md section 9)."""
         self._conn.execute("UPDATE intents SET counted_at = ? WHERE seq = ? AND counted_at IS NOT NULL",
                            (at, record.seq))
 

@@ -179,7 +179,7 @@ CREATE VIEW IF NOT EXISTS alert_delivery AS
 # -- version 2 (0d7d5d9) ---------------------------------------------------------------
 
 _V2 = """
--- Tighten at once, loosen later (treasury_bot/loosening.py, DESIGN section 9): the
+-- Tighten at once, loosen later (treasury_bot/loosening.py, docs/design.md section 9): the
 -- policy in force as last recorded, and the loosenings seen but not yet in force.
 CREATE TABLE IF NOT EXISTS policy_in_force (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
