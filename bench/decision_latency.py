@@ -39,36 +39,18 @@ from zmq.auth.thread import ThreadAuthenticator  # noqa: E402
 
 from common import messages  # noqa: E402
 from common.curve import configure_client, configure_server, load_key_pair, load_public_key  # noqa: E402
-from tests.support.sandbox import start_sandbox  # noqa: E402
+from demo.policy_text import CoinTable, DestinationTable, policy_toml  # noqa: E402
+from tests.support.sandbox import DEMO_TRX_ADDRESS, start_sandbox  # noqa: E402
 from tests.support.treasury import make_curve  # noqa: E402
 from tests.support.treasury_proc import TreasuryProcess  # noqa: E402
 
-BENCH_POLICY = """
-quarantine_hours = 0
-
-[limits]
-window_hours = 24
-max_transfers_per_hour = 100000000
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = 100000
-poll_interval_seconds = 60
-stuck_after_minutes = 100000
-
-[limits.coins.USDT]
-max_per_transfer = "1000"
-window_cap = "100000000000"
-
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "TSandboxDemoCo1dWa11etAddress11111"
-
 # Every bench client is "signal": a budget it never reaches, so that every request is
 # decided and journaled (the default 600 a minute would answer most as client_rate_limited).
-[limits.clients.signal]
-max_requests_per_minute = 1000000
-"""
+BENCH_POLICY = policy_toml(
+    [DestinationTable("cold-wallet", DEMO_TRX_ADDRESS)],
+    coins={"USDT": CoinTable(max_per_transfer="1000", window_cap="100000000000")},
+    max_transfers_per_hour=100_000_000, min_seconds_between_withdrawals=100_000,
+    poll_interval_seconds=60, stuck_after_minutes=100_000, client_budgets={"signal": 1_000_000})
 
 CLIENTS = 16
 

@@ -40,18 +40,13 @@ sys.path.insert(0, str(ROOT))
 from tests.support.flood import Flooder, percentile, rss_mb, timed_intents  # noqa: E402
 from tests.support.sandbox import start_sandbox  # noqa: E402
 from tests.support.smtp import SmtpSink  # noqa: E402
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent  # noqa: E402
+from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 # The flooder gets a budget it never reaches: this bench measures the decider under a flood
 # of journaled rejections (the budget itself: tests/e2e/test_flood_fairness.py).
-BENCH_POLICY = E2E_POLICY.replace("max_transfers_per_hour = 1000", "max_transfers_per_hour = 1000000") + """
-[limits.clients.other]
-max_requests_per_minute = 1000000
-
-[limits.clients.signal]
-max_requests_per_minute = 1000000
-"""
+BENCH_POLICY = e2e_policy(max_transfers_per_hour=1_000_000,
+                          client_budgets={"other": 1_000_000, "signal": 1_000_000})
 
 
 class RssSampler:

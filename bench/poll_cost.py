@@ -8,7 +8,7 @@ open, for each N of `--open`; then the history requests the treasury makes durin
 `--polls` intervals are counted in the sandbox's request log.
 
 Figures, for each N:
-- history requests per poll interval (DESIGN: one per interval, `idList` of up to 45);
+- history requests per poll interval (docs/design.md: one per interval, `idList` of up to 45);
 - exchange UID weight per interval (18,000 per history request, whatever its idList),
   and per open withdrawal;
 - how many intervals pass between two looks at one withdrawal (ceil(N / 45));
@@ -34,15 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.sandbox import start_sandbox  # noqa: E402
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent  # noqa: E402
+from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent  # noqa: E402
 from tests.support.waiting import wait_until  # noqa: E402
 
 HISTORY_PATH = "path=/sapi/v1/capital/withdraw/history "
 HISTORY_WEIGHT = 18_000            # sandbox/README.md, Binance's documented UID weight
 ID_LIST_MAX = 45
 UID_BUDGET_PER_MINUTE = 180_000
-POLICY = (E2E_POLICY.replace("max_transfers_per_hour = 1000", "max_transfers_per_hour = 100000")
-          .replace('approval_above = "900"\n', ""))
+POLICY = e2e_policy(max_transfers_per_hour=100_000, usdt={"approval_above": None})
 
 
 def history_requests(sandbox) -> int:

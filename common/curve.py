@@ -2,7 +2,7 @@
 
 A server socket gets the treasury's key pair; a client socket gets its own pair and the
 treasury's public key. Everything here must run before `bind`/`connect`: CURVE options
-set afterwards have no effect (DESIGN section 8).
+set afterwards have no effect (docs/design.md section 8).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def scrub(text: str) -> str:
 
 
 def mask_key(key: str | None) -> str:
-    """An API key as its first 4 and last 4 characters, the most DESIGN lets us show."""
+    """An API key as its first 4 and last 4 characters, the most docs/design.md lets us show."""
     if not key:
         return "(none)"
     if len(key) <= 12:

@@ -1,4 +1,4 @@
-"""The wire contract between the bots (DESIGN section 2): requests, replies and events.
+"""The wire contract between the bots (docs/design.md section 2): requests, replies and events.
 
 Rules, in the order the decoder applies them:
 - A frame is one MessagePack map. Anything else is `error`/`malformed`.
@@ -7,7 +7,7 @@ Rules, in the order the decoder applies them:
 - Every field is checked against the schema (types, patterns, lengths, unknown
   fields, amount grammar). Any failure: `malformed`, with a detail naming the field.
 - Amounts travel as decimal strings only; a float, NaN, a sign or an exponent fails.
-- A map that repeats a key is `malformed` (DESIGN section 9, issue 10 defect 6):
+- A map that repeats a key is `malformed` (docs/design.md section 9, issue 10 defect 6):
   msgspec silently keeps the last value, so the decoder compares the map header's
   entry count with the keys the request type has.
 A request that fails here is never journaled and changes nothing.
@@ -26,12 +26,12 @@ from common.money import AMOUNT_PATTERN, AmountError, canonical, parse_amount
 MAX_FRAME_BYTES = 64 * 1024
 
 # Anchored with \Z, not $: Python's $ also matches before a final "\n", which would let
-# "abc\n" through a pattern DESIGN writes as ^...$.
+# "abc\n" through a pattern docs/design.md writes as ^...$.
 IntentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}\Z")]
 Coin = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,20}\Z")]
 Network = Annotated[str, Meta(pattern=r"^[A-Z0-9_]{1,32}\Z")]
 Label = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")]
-# 64 characters bound the string's size; the grammar itself is DESIGN's.
+# 64 characters bound the string's size; the grammar itself is docs/design.md's (section 2).
 AmountText = Annotated[str, Meta(pattern=AMOUNT_PATTERN, max_length=64)]
 Reason = Annotated[str, Meta(max_length=200)]
 Millis = Annotated[int, Meta(ge=0, le=2**53)]
@@ -45,12 +45,10 @@ Status = Literal[
 ErrorCode = Literal["malformed", "unknown_type", "unknown_intent", "internal"]
 
 STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
+# The statuses after which an intent never changes: a client may stop asking. Part of the
+# wire contract (the signal bot reads it); treasury_bot/lifecycle.py, which owns the
+# lifecycle, asserts its TERMINAL set equals this one.
 TERMINAL_STATUSES = frozenset({"completed", "failed", "rejected", "cancelled", "denied"})
-# Binance withdraw-history status codes (DESIGN section 2).
-EXCHANGE_STATUS = {
-    0: "email_sent", 1: "cancelled", 2: "awaiting_approval", 3: "rejected",
-    4: "processing", 5: "failed", 6: "completed",
-}
 
 
 class _Request(Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):

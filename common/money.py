@@ -6,7 +6,7 @@ import decimal
 import re
 from decimal import Decimal
 
-# The wire's amount grammar (DESIGN section 2): digits, an optional 1-18 digit fraction.
+# The wire's amount grammar (docs/design.md section 2): digits, an optional 1-18 digit fraction.
 AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]{1,18})?\Z"  # \Z: $ would admit a final newline
 _AMOUNT_RE = re.compile(AMOUNT_PATTERN)
 

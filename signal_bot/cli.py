@@ -1,4 +1,4 @@
-"""`signal-bot run | replay | intent`: the signal bot's console script (DESIGN 7a).
+"""`signal-bot run | replay | intent`: the signal bot's console script (docs/design.md section 7a).
 
 Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected; 2 refused to
 start (config, self-audit); 3 the treasury gave no usable answer (intent).
@@ -18,10 +18,10 @@ import msgspec
 from common import messages
 from common.clock import SystemClock
 from common.config import ConfigError, SignalSettings, load_signal_settings
-from common.intent_client import IntentClient, TreasuryUnavailable
+from common.intent_client import TreasuryUnavailable
 from common.logs import get_logger, setup_logging
 from common.money import AmountError, canonical, parse_amount
-from signal_bot import app
+from signal_bot import app, bootstrap
 from signal_bot.audit import AuditError, audit_environment
 from signal_bot.config_file import SignalConfig, Treasury, load_config
 
@@ -141,8 +141,7 @@ def _intent(args: argparse.Namespace, settings: SignalSettings) -> int:
         messages.decode_request(messages.encode(intent))
     except messages.WireError as exc:
         return _refuse(f"invalid intent: {exc.detail}")
-    client = IntentClient(settings.intent_endpoint, keys, server_public,
-                          timeout=treasury.timeout_seconds, retries=treasury.retries)
+    client = bootstrap.intent_client(settings, keys, server_public, treasury)
     try:
         reply = client.send_intent(intent)
     except TreasuryUnavailable as exc:

@@ -1,6 +1,6 @@
 """The order desk: one journaled signal -> risk -> POST /api/v3/order -> record and log.
 
-Used by one thread at a time (under the order worker's lock, signal_bot/app.py). What makes a
+Used by one thread at a time (under the order worker's lock, signal_bot/order_worker.py). What makes a
 signal trade exactly once:
 1. Every signal is journaled as `received` and committed with fsync before it is
    acknowledged (the webhook's 202; `accept` for replay). A repeated id is a duplicate
@@ -37,6 +37,8 @@ from common import binance
 from common.clock import Clock
 from common.logs import get_logger
 from common.money import canonical
+from signal_bot.outcomes import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, Absent, Found, Gone, Handled,
+                                 LookUp, LookupFailed, Retry, TradeNow, Unresolved, pending_step, recovery_step)
 from signal_bot.risk import OrderPlan, Refusal, RiskLimits, admit, plan_order
 from signal_bot.signals import Signal
 from signal_bot.state import SignalRow, StateStore
@@ -44,17 +46,16 @@ from signal_bot.symbol_rules import SymbolRules
 
 log = get_logger("signal.orders")
 
+__all__ = ["ABSENT_AFTER_MS", "RECOVERY_LOOKUP_DELAYS", "Absent", "Found", "Gone", "Handled", "Journaled",
+           "LookUp", "LookupFailed", "OrderDesk", "Retry", "TradeNow", "Unresolved", "pending_step",
+           "recovery_step"]
+
 # Look-ups after an unknown outcome: wait, look, wait longer, look again.
 RECONCILE_DELAYS = (0.25, 1.0, 2.0)
 # Clock offsets measured by two processes (or two syncs) may differ by this much.
 SETTLE_MARGIN_MS = 2000
 DEFAULT_MAX_SIGNAL_AGE_MS = 120_000   # a recovered signal older than this is refused, not traded
 DEFAULT_RECV_WINDOW_MS = 5000
-# The periodic pass calls a `placing` order absent only this long after it was marked so
-# (after its new_order returned): far past any recvWindow.
-ABSENT_AFTER_MS = 60_000
-# At start, a look-up that fails is tried again after these pauses, then left `placing`.
-RECOVERY_LOOKUP_DELAYS = (0.5, 1.0, 2.0, 4.0)
 
 
 class OrderClient(Protocol):
@@ -71,16 +72,6 @@ class Journaled:
     """
 
     signal: Signal
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one signal: state is placed / rejected / failed / refused / unknown."""
-
-    signal_id: str
-    state: str
-    code: str | None = None
-    filled: bool = False
 
 
 def received_fields(signal: Signal) -> dict[str, str | None]:
@@ -225,36 +216,36 @@ class OrderDesk:
     # -- unknown outcomes ---------------------------------------------------------------------
     def _reconcile_now(self, plan: OrderPlan, fields: Mapping[str, str | None], settled_at: int) -> Handled:
         signal_id, symbol = plan.client_order_id, plan.symbol
-        verdict: Handled | str = "unknown"
+        verdict: LookUp = LookupFailed("not_looked_up")
         for delay in RECONCILE_DELAYS:
             self._clock.sleep(delay)
             verdict = self._look_up(signal_id, symbol)
-            if isinstance(verdict, Handled):
-                return verdict
-        if verdict == "absent":
+            if isinstance(verdict, Found):
+                return verdict.handled
+        if isinstance(verdict, Absent):
             # Absent now; a proof only once no request for it can still be executed.
             self._clock.sleep(max(0, settled_at - self._clock.now_ms()) / 1000)
-            verdict = self._look_up(signal_id, symbol)
-            if isinstance(verdict, Handled):
-                return verdict
-            if verdict == "absent":
-                return self._absent(signal_id, fields)
+            match self._look_up(signal_id, symbol):
+                case Found(handled):
+                    return handled
+                case Absent():
+                    return self._absent(signal_id, fields)
         self._store.mark_placing(self._mode, signal_id, self._clock.now_ms(), fields)
         log.error("order_outcome_unresolved", id=signal_id, symbol=symbol,
                   detail="stays placing; looked up again later and at start")
         return Handled(signal_id, "unknown", "outcome_unknown")
 
-    def _look_up(self, signal_id: str, symbol: str) -> Handled | str:
+    def _look_up(self, signal_id: str, symbol: str) -> LookUp:
         try:
             result = self._client.get_order(symbol=symbol, orig_client_order_id=signal_id)
         except binance.OrderNotFound:
-            return "absent"
+            return Absent()
         except binance.ExchangeError as exc:
             log.warning("order_lookup_failed", id=signal_id, error=exc.code, detail=exc.message)
-            return "unknown"
+            return LookupFailed(exc.code)
         row = self._store.signal(self._mode, signal_id)
         described = _describe_row(row) if row else {"symbol": symbol}
-        return self._placed(signal_id, result, described, reconciled=True)
+        return Found(self._placed(signal_id, result, described, reconciled=True))
 
     def _absent(self, signal_id: str, fields: Mapping[str, str | None] | None = None) -> Handled:
         self._store.finish(self._mode, signal_id, "failed", self._clock.now_ms(), reason_code="order_absent",
@@ -270,13 +261,14 @@ class OrderDesk:
         handled = []
         for row in self._store.placing("live"):
             verdict = self._look_up(row.id, row.symbol)
-            if verdict == "absent" and self._clock.now_ms() - row.updated_at >= ABSENT_AFTER_MS:
-                handled.append(self._absent(row.id))
-            elif isinstance(verdict, Handled):
-                handled.append(verdict)
-            else:
-                log.warning("order_still_unknown", id=row.id, symbol=row.symbol)
-                handled.append(Handled(row.id, "unknown", "outcome_unknown"))
+            match pending_step(verdict, self._clock.now_ms() - row.updated_at):
+                case Found(done):
+                    handled.append(done)
+                case Gone():
+                    handled.append(self._absent(row.id))
+                case Unresolved():
+                    log.warning("order_still_unknown", id=row.id, symbol=row.symbol)
+                    handled.append(Handled(row.id, "unknown", "outcome_unknown"))
         return handled
 
     # -- start: rows left by an earlier process -------------------------------------------------
@@ -285,8 +277,8 @@ class OrderDesk:
         rows = self._store.unfinished(self._mode)
         return [r for r in rows if r.state == "placing"] + [r for r in rows if r.state == "received"]
 
-    def recover(self, row: SignalRow, settled_at_ms: int, attempt: int = 0) -> Handled | float:
-        """Settle one row left by an earlier process: what became of it, or seconds to wait before asking again.
+    def recover(self, row: SignalRow, settled_at_ms: int, attempt: int = 0) -> Handled | Retry:
+        """Settle one row left by an earlier process: what became of it, or when to ask again.
 
         `settled_at_ms`: when no request of the earlier process can be executed any more
         (this process's start + recvWindow + margin).
@@ -298,17 +290,19 @@ class OrderDesk:
                 return Handled(row.id, "failed", "interrupted")
             return self._trade_recovered(row)
         verdict = self._look_up(row.id, row.symbol)
-        if isinstance(verdict, Handled):
-            return verdict
-        if verdict == "absent":
-            wait_ms = settled_at_ms - self._clock.now_ms()
-            if wait_ms > 0:
-                return wait_ms / 1000
-            if row.state == "placing":
+        match recovery_step(row.state, verdict, settled_at_ms - self._clock.now_ms(), attempt):
+            case Found(handled):
+                return handled
+            case Retry() as retry:
+                return retry
+            case Gone():
                 return self._absent(row.id)
-            return self._trade_recovered(row)
-        if attempt < len(RECOVERY_LOOKUP_DELAYS):
-            return RECOVERY_LOOKUP_DELAYS[attempt]
+            case TradeNow():
+                return self._trade_recovered(row)
+            case Unresolved():
+                return self._left_placing(row)
+
+    def _left_placing(self, row: SignalRow) -> Handled:
         if row.state == "received":
             self._store.mark_placing(self._mode, row.id, self._clock.now_ms())
         log.warning("order_still_unknown", id=row.id, symbol=row.symbol,

@@ -77,8 +77,6 @@ CREATE TABLE IF NOT EXISTS sweeps (
 );
 """
 
-SCHEMA = SIGNALS_TABLE + SWEEPS_TABLE
-
 # Version 1 (no `seq`, no `received` state): its rows are kept, numbered in their order.
 _V1_COLUMNS = ("mode, id, symbol, side, type, quantity, quote_order_qty, price, time_in_force, state,"
                " reason_code, order_id, order_status, executed_qty, cummulative_quote_qty, received_at,"
@@ -158,22 +156,45 @@ def _statements(script: str) -> list[str]:
 OrderFields = Mapping[str, "str | None"]
 
 
+class _NotOpen:
+    """Stands for the connection of a store not opened yet: any use says so plainly."""
+
+    def __getattr__(self, name: str):
+        raise RuntimeError("StateStore used before open()")
+
+
+_NOT_OPEN = _NotOpen()
+
+
 class StateStore:
+    """One connection to the state file. Building one touches nothing; `open` connects
+    (creating the file and its schema, or upgrading it), so the bootstrap can wire a store
+    that the thread using it opens later."""
+
     def __init__(self, path: Path, *, shared: bool = False, autocheckpoint: bool = True) -> None:
         """`shared`: the connection may be used from several threads, serialised by the caller.
         `autocheckpoint=False`: this connection's commits never run a WAL checkpoint (the
         webhook's journal: a checkpoint's extra fsyncs stay off the path to the 202; the
         other connections' commits, after the orders, run them)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0,
-                                   check_same_thread=not shared)
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._shared = shared
+        self._autocheckpoint = autocheckpoint
+        self._db: sqlite3.Connection = _NOT_OPEN  # type: ignore[assignment]
         self._durable: bool | None = None
+
+    def open(self) -> "StateStore":
+        """Connect, set WAL and bring the schema up to date; raises StateFileError. Once only."""
+        if self._db is not _NOT_OPEN:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0,
+                                   check_same_thread=not self._shared)
+        self._db.execute("PRAGMA busy_timeout=10000")
         self._set_durable(True)
         self._prepare()
-        if not autocheckpoint:
+        if not self._autocheckpoint:
             self._db.execute("PRAGMA wal_autocheckpoint=0")
+        return self
 
     def _prepare(self) -> None:
         """WAL and the schema. Two connections creating one file at once can meet SQLITE_BUSY
@@ -228,7 +249,8 @@ class StateStore:
         return StateStore._Tx(self._db)
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not _NOT_OPEN:
+            self._db.close()
 
     # -- signals ----------------------------------------------------------------------------
     def seen(self, mode: str, signal_id: str) -> bool:

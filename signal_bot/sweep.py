@@ -18,10 +18,10 @@ import queue
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from common import messages
+from common.binance import Account
 from common.clock import Clock
 from common.intent_client import TreasuryUnavailable
 from common.logs import get_logger
@@ -81,12 +81,26 @@ class _Event:
 _STOP = object()
 
 
+@runtime_checkable
+class SweepExchange(Protocol):
+    """What the sweep worker needs from an exchange (BinanceClient is one): the account's
+    balances after a fill, and to let go of the connection when the worker ends."""
+
+    def account(self) -> Account:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
 class SweepWorker:
     """Owns its own state connection, exchange client and intent client (none is shared)."""
 
-    def __init__(self, state_path: Path, sweep: Sweep | None, make_exchange: Callable[[], Any],
+    def __init__(self, store: StateStore, sweep: Sweep | None, make_exchange: Callable[[], SweepExchange],
                  make_intent_client: Callable[[], Any], clock: Clock, *, retry_seconds: float = 30.0) -> None:
-        self._state_path = state_path
+        """`store`: its own connection, not opened yet (the thread opens it); the clients are
+        made on the thread too."""
+        self._unopened = store
         self._sweep = sweep
         self._make_exchange = make_exchange
         self._make_intent_client = make_intent_client
@@ -97,7 +111,7 @@ class SweepWorker:
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
         self._store: StateStore | None = None
-        self._exchange: Any = None
+        self._exchange: SweepExchange | None = None
         self._intents: Any = None
 
     # -- the outside -------------------------------------------------------------------------
@@ -135,7 +149,7 @@ class SweepWorker:
 
     # -- the thread --------------------------------------------------------------------------
     def _run(self) -> None:
-        self._store = StateStore(self._state_path)
+        self._store = self._unopened.open()
         try:
             self._intents = self._make_intent_client()
             self._exchange = self._make_exchange() if self._sweep else None
@@ -157,7 +171,7 @@ class SweepWorker:
         finally:
             if self._intents is not None:
                 self._intents.close()
-            if self._exchange is not None and hasattr(self._exchange, "close"):
+            if self._exchange is not None:
                 self._exchange.close()
             self._store.close()
 
@@ -257,7 +271,7 @@ class SweepWorker:
                          withdrawal_id=reply.withdrawal_id, tx_id=reply.tx_id)
         else:
             log.warning("sweep_status_error", intent_id=row.intent_id,
-                        reply=getattr(reply, "code", type(reply).__name__))
+                        reply=reply.code if isinstance(reply, messages.Error) else type(reply).__name__)
 
     def _apply_event(self, event: messages.WithdrawalEvent) -> None:
         if self._store.sweep_status(event.intent_id, event.status, self._clock.now_ms()):

@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import json
 import queue
+import socket
+import socketserver
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,7 +159,10 @@ class WebhookServer(ThreadingHTTPServer):
         self._counts: dict[int, int] = {}
         self._counts_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        super().__init__((host, port), _Handler)
+        self._bound = False
+        # Building binds nothing: BaseServer only records the address; `start` opens the
+        # socket, binds and listens (what TCPServer.__init__ would have done here).
+        socketserver.BaseServer.__init__(self, (host, port), _Handler)
 
     @property
     def port(self) -> int:
@@ -172,6 +177,15 @@ class WebhookServer(ThreadingHTTPServer):
             return dict(self._counts)
 
     def start(self) -> "WebhookServer":
+        """Bind, listen and serve on a thread; raises OSError when the address cannot be bound."""
+        self.socket = socket.socket(self.address_family, self.socket_type)
+        try:
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.socket.close()
+            raise
+        self._bound = True
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="webhook", daemon=True)
         self._thread.start()
@@ -181,7 +195,8 @@ class WebhookServer(ThreadingHTTPServer):
         if self._thread is not None:
             self.shutdown()
             self._thread.join(timeout=5)
-        self.server_close()
+        if self._bound:
+            self.server_close()
 
 
 def queue_submitter(signals: "queue.Queue[Signal]") -> Callable[[Signal], str]:

@@ -1,4 +1,4 @@
-"""What an intent gets when it may not reach the decider (pure; DESIGN section 9, issue 10 defect 6).
+"""What an intent gets when it may not reach the decider (pure; docs/design.md section 9, issue 10 defect 6).
 
 The server asks, per intent in arrival order, whether the ledger's disk has room and the
 client's budget has room (`DiskGuard`, `RequestBudget`); an intent refused by either is

@@ -1,11 +1,14 @@
 """`treasury-bot run`: start-up checks, then the server loop and its worker threads.
 
-Start (DESIGN section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
+Start (docs/design.md section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
 (the treasury runs on it: treasury_bot/trusted_clock.py) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
 start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch) ->
 serve until SIGTERM/SIGINT, then stop everything within a few seconds and exit 0.
 Each thread has its own ledger connection and its own exchange client.
+
+The objects are built by treasury_bot/bootstrap.py (building does no I/O); this module
+runs the start steps in the order above and the serve loop, and stops what it started.
 """
 
 from __future__ import annotations
@@ -23,22 +26,20 @@ from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
+from treasury_bot import bootstrap
 from treasury_bot.alerts import raised
 from treasury_bot.alerts.render import iso_utc
 from treasury_bot.alerts.sender import AlertSender
-from treasury_bot.alerts.store import OUTBOX_SCHEMA
 from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache
-from treasury_bot.decider import DecisionContext
-from treasury_bot.executor import Executor
-from treasury_bot.ledger import OPEN_STATUSES, Ledger
-from treasury_bot.poller import Poller
+from treasury_bot import lifecycle
+from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
-from treasury_bot.policy_in_force import LivePolicy, record, resolve_from_ledger
+from treasury_bot.policy_in_force import record, resolve_from_ledger
 from treasury_bot.quarantine import Seen, observe
 from treasury_bot.server import Authenticator, IntentServer
-from treasury_bot.trusted_clock import AnchoredClock, ClockWatch, Measurement, host_clock
+from treasury_bot.trusted_clock import AnchoredClock, Measurement
 
 log = get_logger("treasury")
 
@@ -51,24 +52,17 @@ class StartRefused(Exception):
 
 
 def open_ledger(path) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+    return Ledger(path)  # the schema (alert outbox included) and its migrations: ledger/schema.py
 
 
-def new_client(settings: TreasurySettings, clock: Clock, *, sync: bool = True) -> BinanceClient:
-    """One exchange client per thread, its clock offset measured up front (a failure here is
-    only logged: the client resyncs on -1021 anyway).
-
-    The treasury's clients sign with the exchange-anchored clock (issue 10): a host clock
-    step then causes no -1021 at all, and `clock.now_ms() + client.time_offset_ms` stays
-    the exchange's time for every caller that holds the same clock (the offset is the
-    small drift since the last anchor, measured against that same clock)."""
-    client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret,
-                           clock=clock)
-    if sync:
-        try:
-            client.sync_time()
-        except ExchangeError as exc:
-            log.warning("clock_sync_failed", error=str(exc))
+def sync_clock(client: BinanceClient) -> BinanceClient:
+    """A worker's first step: measure its client's clock offset (a failure here is only
+    logged: the client resyncs on -1021 anyway). The offset is the small drift since the
+    last anchor of the clock the client signs with (treasury_bot/bootstrap.py)."""
+    try:
+        client.sync_time()
+    except ExchangeError as exc:
+        log.warning("clock_sync_failed", error=str(exc))
     return client
 
 
@@ -88,7 +82,7 @@ class Running:
 def run(settings: TreasurySettings, *, clock: Clock | None = None,
         stop: threading.Event | None = None) -> int:
     # `clock` is the host clock; the treasury runs on the exchange's, anchored below.
-    host = clock or host_clock(settings)
+    host = clock or bootstrap.host_clock(settings)
     stop = stop or threading.Event()
     for warning in settings.warnings:
         log.warning("env_file_permissions", detail=warning)
@@ -102,14 +96,14 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         log.critical("start_refused", reason=str(exc))
         return EXIT_CONFIG
     ledger = open_ledger(settings.ledger_path)
-    clock = AnchoredClock(host, new_client(settings, host, sync=False).server_time)
-    sender = AlertSender(settings.ledger_path, settings.smtp, clock=clock)
+    clock = bootstrap.trusted_clock(settings, host)
+    sender = bootstrap.alert_sender(settings, clock)
     sender.start()
     running = Running(ledger, sender)
     try:
         measurement = anchor_clock(clock)
         cache, resolution = start_checks(settings, loaded, ledger, clock)
-        ClockWatch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
+        bootstrap.clock_watch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
         serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution)
         return EXIT_CRASH if running.crashed else EXIT_OK
@@ -125,7 +119,7 @@ def _mail_before_exit(settings: TreasurySettings, sender: AlertSender, clock: Cl
     """One last pass of the outbox on this thread, so the refusal reaches the operator."""
     sender.stop()
     try:
-        AlertSender(settings.ledger_path, settings.smtp, clock=clock).drain_once()
+        bootstrap.alert_sender(settings, clock).drain_once()
     except Exception:
         log.warning("alert_flush_failed", exc_info=True)
 
@@ -142,13 +136,13 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
                  clock: Clock) -> tuple[CoinRulesCache, Resolution]:
     """Clock, key audit, coin rules, policy journal. Raises StartRefused."""
     # The audit, like every later use, sees the policy in force, not the raw file: a
-    # freshly set allow_* override waits for its quarantine (DESIGN section 9). Recorded
+    # freshly set allow_* override waits for its quarantine (docs/design.md section 9). Recorded
     # before the audit can refuse the start: else a refused start would never record
     # when the override was first seen, and its quarantine would never run.
     with ledger.transaction():
         resolution = resolve_from_ledger(ledger, loaded.policy, clock.now_ms())
         record(ledger, resolution, clock.now_ms())
-    client = new_client(settings, clock, sync=False)
+    client = bootstrap.exchange_client(settings, clock)
     try:
         offset = client.sync_time()
         restrictions = client.api_restrictions()
@@ -168,7 +162,8 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     if fatal:
         _audit_failed(ledger, fatal, settings.credentials.key, clock)
         raise StartRefused("key self-audit failed: " + "; ".join(fatal))
-    cache = CoinRulesCache(new_client(settings, clock), settings.ledger_path, clock)
+    cache = bootstrap.coin_rules(settings, clock)
+    sync_clock(cache.client)
     try:
         rules = cache.refresh(ledger)
     except ExchangeError as exc:
@@ -213,8 +208,8 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
         if previous_hash is not None and previous_hash != loaded.sha256:
             ledger.enqueue(raised.policy_changed(previous_hash, loaded.sha256, str(loaded.path), now,
                                     pending_loosenings=pending_lines))
-        pending = ledger.count_with_status(["pending_approval"])
-        open_count = ledger.count_with_status(OPEN_STATUSES) - pending
+        pending = ledger.count_with_status([lifecycle.PENDING_APPROVAL])
+        open_count = ledger.count_with_status(lifecycle.OPEN) - pending
         smtp = settings.smtp
         ledger.enqueue(raised.start_summary(at=now, version=__version__, api_key=settings.credentials.key,
             policy_sha256=loaded.sha256, destinations=len(loaded.policy.destinations),
@@ -228,43 +223,28 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
 
 
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
-          cache: CoinRulesCache, clock: Clock, stop: threading.Event,
+          cache: CoinRulesCache, clock: AnchoredClock, stop: threading.Event,
           resolution: Resolution | None = None) -> None:
-    # Every use below takes the policy IN FORCE (DESIGN section 9), never the raw file.
+    # Every use below takes the policy IN FORCE (docs/design.md section 9), never the raw file.
     if resolution is None:
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
-    live = LivePolicy(loaded.policy, resolution)
-    policy = resolution.effective
     running.context = zmq.Context()
-    running.auth = Authenticator(running.context, str(settings.authorized_clients_dir))
-
-    def decision_context() -> DecisionContext:
-        now = clock.now_ms()
-        current = live.at(now)  # a pending loosening whose time has come applies now
-        return DecisionContext(current.effective, cache.rules, current.usable_from, now,
-                               rules_fetched_at_ms=cache.fetched_at_ms)
-
-    running.server = IntentServer(
-        context=running.context, keys=keys, clients=clients,
-        intent_endpoint=settings.intent_endpoint, event_endpoint=settings.event_endpoint,
-        ledger=running.ledger, context_for_decisions=decision_context, clock=clock)
-    poll_s = float(policy.limits.poll_interval_seconds)
-    if settings.sandbox_poll_seconds is not None:
-        poll_s = settings.sandbox_poll_seconds
-        log.warning("sandbox_poll_interval", seconds=poll_s,
+    running.auth = bootstrap.authenticator(settings, running.context).start()
+    running.server = bootstrap.intent_server(settings, running.context, keys, clients, running.ledger,
+                                             bootstrap.decisions(loaded, resolution, cache, clock), clock).open()
+    pacing = bootstrap.pacing(settings, resolution.effective)
+    if pacing.sandbox:
+        log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
-    # Look-ups cost what a poll costs: pace them like polls (sandbox: as fast as polls).
-    reconcile_s = 2 * poll_s if settings.sandbox_poll_seconds is not None else max(15.0, 2 * poll_s)
+    workers = bootstrap.Workers(settings, resolution.effective, pacing, clock)
     running.threads = (
-        _thread("executor", stop, running, _with_ledger(settings, lambda ledger: Executor(
-            ledger, new_client(settings, clock), policy, clock, api_key=settings.credentials.key,
-            reconcile_every_s=reconcile_s).run(stop))),
-        _thread("poller", stop, running, _with_ledger(settings, lambda ledger: Poller(
-            ledger, new_client(settings, clock), clock, interval_s=poll_s,
-            stuck_after_minutes=policy.limits.stuck_after_minutes).run(stop))),
+        _thread("executor", stop, running, _with_ledger(settings, lambda ledger: workers.executor(
+            ledger, sync_clock(workers.exchange())).run(stop))),
+        _thread("poller", stop, running, _with_ledger(settings, lambda ledger: workers.poller(
+            ledger, sync_clock(workers.exchange())).run(stop))),
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
-        _thread("clock", stop, running, _with_ledger(settings, lambda ledger: ClockWatch(
-            clock, ledger).run(stop))),  # type: ignore[arg-type]  (run() passes the AnchoredClock)
+        _thread("clock", stop, running, _with_ledger(settings, lambda ledger: workers.clock_watch(
+            ledger).run(stop))),
     )
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),

@@ -7,7 +7,7 @@ when it has no IP restriction (unless `allow_unrestricted_ip`), or when the acco
 cannot withdraw. An operator's override is a warning at every start, never silent.
 
 `policy` is the policy IN FORCE (treasury_bot/loosening.py), never the raw file: turning an
-override on is a loosening, so it overrides only once its quarantine has run (DESIGN
+override on is a loosening, so it overrides only once its quarantine has run (docs/design.md
 section 9); until then the refusal says when it will (`pending_until`).
 """
 

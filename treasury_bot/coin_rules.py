@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Iterable
 
-from common.binance import BinanceClient, ExchangeError
+from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
+from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import NetworkRule, coin_rules_from_config
+from treasury_bot.policy import CoinRules, NetworkRule, coin_rules_from_config
 from treasury_bot.supervised import Supervised, ledger_recorder
 
 log = get_logger("treasury.coin_rules")
-
-CoinRules = Mapping[tuple[str, str], NetworkRule]
-
 
 def to_snapshot(rules: CoinRules) -> list[dict]:
     return [{"coin": r.coin, "network": r.network, "withdraw_enable": r.withdraw_enable,
@@ -46,7 +44,7 @@ def from_snapshot(items: Iterable[dict]) -> dict[tuple[str, str], NetworkRule]:
 class CoinRulesCache:
     """The current rules; `refresh` fetches and saves them, `run` refreshes periodically."""
 
-    def __init__(self, client: BinanceClient, ledger_path, clock: Clock, *, every_s: float = 300.0,
+    def __init__(self, client: CoinRulesSource, ledger_path, clock: Clock, *, every_s: float = 300.0,
                  backoff_start_s: float = 1.0) -> None:
         self.client = client
         self.backoff_start_s = backoff_start_s

@@ -15,7 +15,8 @@ from common.curve import generate, load_authorized_clients, load_key_pair
 from common.logs import mask_key, setup_logging
 from treasury_bot.app import open_ledger
 from treasury_bot.decider import load_usage
-from treasury_bot.ledger import OPEN_STATUSES, IntentRecord
+from treasury_bot import lifecycle
+from treasury_bot.ledger import IntentRecord
 from treasury_bot.operator import OperatorError, approve, ledger_now, reject, resolve
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
@@ -94,7 +95,7 @@ def cmd_check(args) -> int:
         lines.append((False, "clients", str(exc)))
     try:
         ledger = open_ledger(settings.ledger_path)
-        count = ledger.conn.execute("SELECT COUNT(*) FROM intents").fetchone()[0]
+        count = ledger.intent_count()
         lines.append((True, "ledger", f"{settings.ledger_path} ({count} intents)"))
         if policy is not None:
             # What the treasury would run with: the audit below judges the policy IN FORCE.
@@ -147,7 +148,7 @@ def cmd_status(args) -> int:
         for _, name, detail in _pending_lines(ledger, policy):
             print(f"{name}: {detail}")
         policy = _in_force(ledger, policy).effective  # the limits in force, not the file's
-        open_items = ledger.intents_with_status(OPEN_STATUSES, limit=100_000)
+        open_items = ledger.intents_with_status(lifecycle.OPEN, limit=100_000)
         print(f"open intents: {len(open_items)}")
         for record in open_items:
             print("  " + _line(record))
@@ -166,8 +167,7 @@ def cmd_status(args) -> int:
         print(f"last poll: {_utc(int(last_poll)) if last_poll else 'never'}")
         rules = ledger.load_coin_rules()
         print(f"coin rules fetched: {_utc(rules[0]) if rules else 'never'}")
-        from treasury_bot.alerts import store
-        print(f"alerts waiting to be mailed: {store.counts(ledger.conn).unsent}")
+        print(f"alerts waiting to be mailed: {ledger.outbox.counts().unsent}")
         print(_clock_line(ledger))
         _print_withdrawal_blocks(ledger)
     finally:
@@ -216,7 +216,7 @@ def cmd_show(args) -> int:
     try:
         record = ledger.get_intent(args.intent_id)
         if record is None:
-            print(f"no intent {args.intent_id!r}", file=sys.stderr)
+            _error_line(f"no intent {args.intent_id!r}")
             return EXIT_FAIL
         for name in ("intent_id", "client", "coin", "network", "destination", "address", "tag", "amount",
                      "reason", "outcome", "reason_code", "detail", "status", "withdrawal_id", "tx_id"):
@@ -247,7 +247,7 @@ def _operator_action(args, action, *, need_policy: bool = False) -> int:
         # that the offset it stored in the ledger corrects it exactly (operator.ledger_now).
         result = action(ledger, policy, host_clock(settings))
     except OperatorError as exc:
-        print(f"treasuryctl: {exc} [{exc.code}]", file=sys.stderr)
+        _error_line(f"treasuryctl: {exc} [{exc.code}]")
         return EXIT_FAIL
     finally:
         ledger.close()
@@ -282,7 +282,7 @@ def cmd_alerts_list(args) -> int:
     from treasury_bot.alerts.ctl import outbox_lines
     ledger, _, _ = _ledger_and_policy(args)
     try:
-        for line in outbox_lines(ledger.conn, unsent_only=args.unsent, limit=args.limit):
+        for line in outbox_lines(ledger, unsent_only=args.unsent, limit=args.limit):
             print(line)
     finally:
         ledger.close()
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.set_defaults(func=func)
     res = sub.add_parser("resolve", parents=[env], help="close a needs_review intent after checking the exchange")
     res.add_argument("intent_id")
-    res.add_argument("--as", dest="as_status", required=True, choices=("completed", "failed"),
+    res.add_argument("--as", dest="as_status", required=True, choices=lifecycle.RESOLVE_AS,
                      help="what the exchange shows for it")
     res.add_argument("--note", required=True, help="what you checked (kept in the ledger)")
     res.set_defaults(func=cmd_resolve)
@@ -349,17 +349,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, PolicyError, ValueError) as exc:
-        print(f"treasuryctl: {exc}", file=sys.stderr)
+        _error_line(f"treasuryctl: {exc}")
         return EXIT_USAGE
 
 
 def _in_force(ledger: Ledger, policy: Policy) -> Resolution:
-    """The policy the treasury runs with now (DESIGN section 9), read without writing."""
+    """The policy the treasury runs with now (docs/design.md section 9), read without writing."""
     return resolve_from_ledger(ledger, policy, ledger_now(ledger, SystemClock()))
 
 
 def _pending_lines(ledger: Ledger, policy: Policy) -> list[tuple[bool, str, str]]:
-    """The loosenings waiting for their quarantine (DESIGN section 9), one line each. A
+    """The loosenings waiting for their quarantine (docs/design.md section 9), one line each. A
     change the treasury has not seen yet (edited since its start) shows as first seen now:
     its quarantine starts only when the treasury next starts."""
     pending = _in_force(ledger, policy).pending
@@ -379,11 +379,18 @@ def _print_withdrawal_blocks(ledger) -> None:
     else:
         reason, at = halted
         print(f"withdrawals: HALTED since {_utc(at)}: {reason}")
-    stalls = withdrawal_notes.open_stalls(ledger)
+    stalls = ledger.open_stalls()
     print(f"stalled intents (queued, not sent for stuck_after_minutes): {len(stalls)}")
-    for intent_id, at, reason in stalls:
-        print(f"  {intent_id:<36} alerted {_utc(at)}: {reason}")
+    for stall in stalls:
+        print(f"  {stall.intent_id:<36} alerted {_utc(stall.alerted_at)}: {stall.reason}")
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _error_line(text: str) -> None:
+    """One write for the text and its newline: `print` writes them apart, and a log line
+    from another thread landing between them garbles the refusal code scripts read."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

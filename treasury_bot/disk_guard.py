@@ -1,4 +1,4 @@
-"""Is the ledger's filesystem running out of space? (issue 10 defect 6, DESIGN section 9)
+"""Is the ledger's filesystem running out of space? (issue 10 defect 6, docs/design.md section 9)
 
 A client that may send intents may fill the disk, and SQLite on a full disk fails every
 write, the executor's and the poller's too. So new intents fail closed (error/internal:

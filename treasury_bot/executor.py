@@ -13,20 +13,21 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
-from common.binance import BinanceClient, ExchangeError
+from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
-from common.messages import EXCHANGE_STATUS
-from treasury_bot import withdrawal_notes
+from treasury_bot import lifecycle, withdrawal_notes
 from treasury_bot.alerts import raised
+from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy_file import Policy
 from treasury_bot.reconcile import (ApplyAction, Intended, Lookup, ReconcileAction, UnknownOutcome,
                                     classify_apply_error, exchange_age_ms, judge_found, reconcile_step)
 from treasury_bot.stall import Waiting, find_stalls
+from treasury_bot.withdrawal_end import finish_withdrawal
 
 log = get_logger("treasury.executor")
-SOURCE = "executor"
+SOURCE = lifecycle.EXECUTOR
 IDLE_WAIT_S = 0.2
 # A signed apply stays executable until its timestamp is recvWindow old (Binance also takes
 # timestamps up to 1 s ahead of its clock): before that, "absent from history" proves
@@ -50,7 +51,7 @@ class _Schedule:
 
 
 class Executor:
-    def __init__(self, ledger: Ledger, client: BinanceClient, policy: Policy, clock: Clock,
+    def __init__(self, ledger: Ledger, client: WithdrawalDesk, policy: Policy, clock: Clock,
                  *, api_key: str | None = None, reconcile_every_s: float = 5.0) -> None:
         self.ledger = ledger
         self.api_key = api_key  # only ever shown masked, in the auth-error alert
@@ -62,7 +63,7 @@ class Executor:
         self._looked_at: dict[int, float] = {}
         self.spacing_s = float(policy.limits.min_seconds_between_withdrawals)
         self.grace_ms = max(policy.executor.reconcile_grace_seconds * 1000,
-                            getattr(client, "recv_window_ms", 5000) + LATE_LANDING_MARGIN_MS)
+                            client.recv_window_ms + LATE_LANDING_MARGIN_MS)
         self.deadline_ms = policy.executor.reconcile_deadline_minutes * 60_000
         self.stuck_after_ms = policy.limits.stuck_after_minutes * 60_000
         # Monotonic instant at which the last apply call of each `submitting` intent ended
@@ -97,14 +98,14 @@ class Executor:
             # A fresh start tries again: a key fixed meanwhile works, a still-bad one halts
             # (and records its reason) again at the first apply.
             withdrawal_notes.clear_halted(self.ledger)
-            for record in self.ledger.intents_with_status(["submitting"]):
+            for record in self.ledger.intents_with_status([lifecycle.SUBMITTING]):
                 self._attempt_ended[record.seq] = mono
                 withdrawal = self.ledger.withdrawal(record.seq)
                 if withdrawal is None or withdrawal.unknown_since is None:
                     self.ledger.update_withdrawal(record.seq, unknown_since=now)
                     log.warning("recovering_unknown_outcome", intent_id=record.intent_id)
         # Keep the spacing across a restart: the last apply of the previous process counts.
-        last = self.ledger.conn.execute("SELECT MAX(last_attempt_at) FROM withdrawals").fetchone()[0]
+        last = self.ledger.latest_apply_attempt_at()
         if last is not None:
             # Never more than one spacing: a wall clock set back since that apply would
             # otherwise hold every withdrawal for as long as the step (found by the model
@@ -124,11 +125,11 @@ class Executor:
             return False
         if mono >= self.schedule.next_reconcile_at:
             self.schedule.next_reconcile_at = mono + self.reconcile_every_s
-            if self.reconcile_all():
+            if self.reconcile_next():
                 return True
         if self.schedule.halted_reason or mono < self.schedule.next_apply_at:
             return False
-        queued = self.ledger.intents_with_status(["queued"], limit=1)
+        queued = self.ledger.intents_with_status([lifecycle.QUEUED], limit=1)
         if not queued:
             return False
         self.submit(queued[0])
@@ -142,17 +143,16 @@ class Executor:
         now = self.clock.now_ms()
         with self.ledger.transaction():
             current = self.ledger.get_intent_by_seq(record.seq)
-            if current is None or current.status != "queued":
+            if current is None or current.status != lifecycle.QUEUED:
                 return  # an operator acted meanwhile
             previous = self.ledger.withdrawal(record.seq)
             attempts = (previous.attempts if previous else 0) + 1
-            self.ledger.set_status(current, "submitting", now, SOURCE, f"attempt {attempts}")
+            self.ledger.set_status(current, lifecycle.SUBMITTING, now, SOURCE, f"attempt {attempts}")
             self.ledger.update_withdrawal(
                 record.seq, attempts=attempts, last_attempt_at=now, unknown_since=None,
                 first_attempt_at=previous.first_attempt_at if previous and previous.first_attempt_at else now)
             # The exchange's clock at the first attempt, as the request's timestamp will say.
-            withdrawal_notes.record_first_exchange_ms(self.ledger, record.seq,
-                                                      now + self._offset_ms())
+            self.ledger.record_first_exchange_ms(record.seq, now + self._offset_ms())
         self.schedule.next_apply_at = self.clock.monotonic() + self.spacing_s
         log.info("withdrawal_submitting", intent_id=record.intent_id, attempt=attempts,
                  coin=record.coin, network=record.network, amount=record.amount,
@@ -177,12 +177,12 @@ class Executor:
         now = self.clock.now_ms()
         with self.ledger.transaction():
             current = self.ledger.get_intent_by_seq(record.seq)
-            if current is None or current.status != "queued":
+            if current is None or current.status != lifecycle.QUEUED:
                 return False
             self.ledger.update_withdrawal(record.seq, error_code="destination_changed",
                                           error_message="the whitelist entry changed after the decision",
                                           finished_at=now)
-            self.ledger.set_status(current, "failed", now, SOURCE, "destination changed since the decision")
+            self.ledger.set_status(current, lifecycle.FAILED, now, SOURCE, "destination changed since the decision")
             self.ledger.enqueue(raised.withdrawal_failed(current, "destination_changed",
                                        "the whitelist entry changed after the decision", now))
         log.error("withdrawal_refused_destination_changed", intent_id=record.intent_id)
@@ -194,7 +194,7 @@ class Executor:
         log_fields = dict(code=verdict.code, error=verdict.message, action=verdict.action.value)
         with self.ledger.transaction():
             record = self.ledger.get_intent_by_seq(seq)
-            if record is None or record.status != "submitting":
+            if record is None or record.status != lifecycle.SUBMITTING:
                 return
             if verdict.action is ApplyAction.UNKNOWN:
                 self.ledger.update_withdrawal(seq, unknown_since=now, error_code=verdict.code,
@@ -202,11 +202,11 @@ class Executor:
             elif verdict.action is ApplyAction.FAILED:
                 self.ledger.update_withdrawal(seq, error_code=verdict.code, error_message=verdict.message,
                                               finished_at=now)
-                self.ledger.set_status(record, "failed", now, SOURCE, f"{verdict.code} {verdict.message}")
+                self.ledger.set_status(record, lifecycle.FAILED, now, SOURCE, f"{verdict.code} {verdict.message}")
                 self.ledger.enqueue(raised.withdrawal_failed(record, verdict.code, verdict.message, now))
             else:  # REQUEUE or HALT: provably not executed
                 self.ledger.update_withdrawal(seq, error_code=verdict.code, error_message=verdict.message)
-                self.ledger.set_status(record, "queued", now, SOURCE, f"not sent: {verdict.code}")
+                self.ledger.set_status(record, lifecycle.QUEUED, now, SOURCE, f"not sent: {verdict.code}")
                 if verdict.action is ApplyAction.HALT:
                     self.ledger.enqueue(raised.exchange_auth_error(record, self.api_key, verdict.code,
                                                  verdict.message, now))
@@ -230,35 +230,34 @@ class Executor:
         now = self.clock.now_ms()
         with self.ledger.transaction():
             record = self.ledger.get_intent_by_seq(seq)
-            if record is None or record.status != "submitting":
+            if record is None or record.status != lifecycle.SUBMITTING:
                 return
             self.ledger.update_withdrawal(seq, withdrawal_id=withdrawal_id, submitted_at=now,
                                           unknown_since=None, exchange_status=exchange_status,
                                           tx_id=tx_id)
-            self.ledger.set_status(record, "submitted", now, SOURCE, note)
+            self.ledger.set_status(record, lifecycle.SUBMITTED, now, SOURCE, note)
             self.ledger.enqueue(raised.withdrawal_submitted(record, withdrawal_id, now))
             if key_worked:  # the apply was answered: no halt stands (issue 10, defect 3)
                 withdrawal_notes.clear_halted(self.ledger)
-            later = EXCHANGE_STATUS.get(exchange_status) if exchange_status is not None else None
-            if later and later != "submitted":
+            later = lifecycle.EXCHANGE_STATUS.get(exchange_status) if exchange_status is not None else None
+            if later and later != lifecycle.SUBMITTED:
                 # Found by reconciliation already further along: catch up in the same commit.
                 moved = self.ledger.get_intent_by_seq(seq)
-                self.ledger.set_status(moved, later, now, SOURCE, "status found by reconciliation")
-                if later in ("completed", "failed", "rejected", "cancelled"):
-                    self.ledger.update_withdrawal(seq, finished_at=now)
-                    if info:  # as the poller keeps it: the exchange's reason for the end
-                        self.ledger.update_withdrawal(seq, error_message=info[:500])
-                    self.ledger.enqueue(raised.withdrawal_finished(moved, later, now,
-                                                 withdrawal_id=withdrawal_id, tx_id=tx_id, info=info))
+                note = "status found by reconciliation"
+                if later in lifecycle.WITHDRAWAL_ENDS:  # the same end step as the poller's
+                    finish_withdrawal(self.ledger, moved, later, now, SOURCE, note,
+                                      withdrawal_id=withdrawal_id, tx_id=tx_id, info=info)
+                else:
+                    self.ledger.set_status(moved, later, now, SOURCE, note)
         log.info("withdrawal_submitted", intent_id=record.intent_id, withdrawal_id=withdrawal_id, note=note)
 
     # -- reconciling -----------------------------------------------------------------------
 
-    def reconcile_all(self) -> bool:
+    def reconcile_next(self) -> bool:
         """Look one unknown outcome up (the one looked at least recently): a history request
         costs 18,000 UID weight, so reconciliation is paced like polling."""
         now = self.clock.now_ms()
-        pending = self.ledger.intents_with_status(["submitting"])
+        pending = self.ledger.intents_with_status([lifecycle.SUBMITTING])
         if not pending:
             return False
         record = min(pending, key=lambda r: (self._looked_at.get(r.seq, 0.0), r.seq))
@@ -276,14 +275,14 @@ class Executor:
         self.reconcile(record, UnknownOutcome(
             unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1,
             exchange_age_ms=exchange_age_ms(
-                first_exchange_ms=withdrawal_notes.first_exchange_ms(self.ledger, record.seq),
+                first_exchange_ms=self.ledger.first_exchange_ms(record.seq),
                 first_host_ms=first_host, host_now_ms=now, offset_now_ms=self._offset_ms()),
             since_attempt_ms=int((self.clock.monotonic() - ended) * 1000)))
         return True
 
     def _offset_ms(self) -> int:
-        """The client's measured exchange-clock offset (0 for a port that has none)."""
-        return int(getattr(self.client, "time_offset_ms", 0) or 0)
+        """The client's measured exchange-clock offset (0 before its first measure)."""
+        return self.client.time_offset_ms
 
     def reconcile(self, record: IntentRecord, state: UnknownOutcome) -> None:
         now = self.clock.now_ms()
@@ -299,14 +298,14 @@ class Executor:
         elif action is ReconcileAction.RESUBMIT:
             with self.ledger.transaction():
                 current = self.ledger.get_intent_by_seq(record.seq)
-                if current is not None and current.status == "submitting":
+                if current is not None and current.status == lifecycle.SUBMITTING:
                     self.ledger.update_withdrawal(record.seq, unknown_since=None)
-                    self.ledger.set_status(current, "queued", now, SOURCE, why)
+                    self.ledger.set_status(current, lifecycle.QUEUED, now, SOURCE, why)
         elif action is ReconcileAction.NEEDS_REVIEW:
             with self.ledger.transaction():
                 current = self.ledger.get_intent_by_seq(record.seq)
-                if current is not None and current.status == "submitting":
-                    self.ledger.set_status(current, "needs_review", now, SOURCE, why)
+                if current is not None and current.status == lifecycle.SUBMITTING:
+                    self.ledger.set_status(current, lifecycle.NEEDS_REVIEW, now, SOURCE, why)
                     self.ledger.enqueue(raised.needs_review(current, why, now))
             log.critical("withdrawal_needs_review", intent_id=record.intent_id, why=why)
 
@@ -335,28 +334,20 @@ class Executor:
         """One `withdrawal_stalled` alert for each queued intent not sent for
         stuck_after_minutes, recorded in `withdrawal_stalls` in the same commit."""
         now = self.clock.now_ms()
-        queued = self.ledger.intents_with_status(["queued"])
-        if not queued:
+        waits = self.ledger.queued_waits()
+        if not waits:
             return
-        already = withdrawal_notes.stalled_seqs(self.ledger)
-        candidates = []
-        for record in queued:
-            if record.seq in already:
-                continue
-            since = withdrawal_notes.first_queued_at(self.ledger, record.seq)
-            withdrawal = self.ledger.withdrawal(record.seq)
-            candidates.append(Waiting(seq=record.seq, queued_since=int(since if since is not None
-                                                                        else record.updated_at),
-                                      error_code=withdrawal.error_code if withdrawal else None,
-                                      error_message=withdrawal.error_message if withdrawal else None))
+        already = {w.seq for w in waits if w.stall_alerted}
+        candidates = [Waiting(seq=w.seq, queued_since=w.queued_since, error_code=w.error_code,
+                              error_message=w.error_message) for w in waits if not w.stall_alerted]
         halted = self.schedule.halted_reason
         by_seq = {c.seq: c for c in candidates}
         for stall in find_stalls(candidates, now, self.stuck_after_ms, halted, already):
             with self.ledger.transaction():
                 current = self.ledger.get_intent_by_seq(stall.seq)
-                if current is None or current.status != "queued":
+                if current is None or current.status != lifecycle.QUEUED:
                     continue
-                if withdrawal_notes.record_stall(self.ledger, stall.seq, now, stall.reason):
+                if self.ledger.record_stall(stall.seq, now, stall.reason):
                     self.ledger.enqueue(raised.withdrawal_stalled(current, now, queued_since=by_seq[stall.seq].queued_since,
                                                 stuck_after_minutes=self.stuck_after_ms // 60_000,
                                                 reason=stall.reason))

@@ -12,21 +12,23 @@ The rules, in the manner of h11's `_state.py` (the drawing is in docs/architectu
    when the exchange refused it, to `needs_review` when the outcome cannot be proven, or
    to `submitted` when the exchange answered (or reconciliation found it).
 5. From `submitted` and the exchange's own open statuses, only the exchange's answer moves
-   an intent: the poller (or the executor catching up on what reconciliation found) moves
-   it to whichever status the exchange reports (`EXCHANGE_STATUS`).
+   an intent: the poller moves it to whichever status the exchange reports
+   (`EXCHANGE_STATUS`). The executor does so only from `submitted`, in the commit that
+   adopts a withdrawal reconciliation found already further along.
 6. `needs_review` is not terminal: only an operator closes it, as `completed` or `failed`.
 7. Terminal statuses never move again.
 
 Every move is (from, source) -> to; anything not in `ALLOWED` is refused by
 `Ledger.set_status` with `IllegalTransition`. A status string outside this module is a
-bug, except in the wire schema (common/messages.py) which the statuses here must equal.
+bug, except in the wire schema (common/messages.py) which the statuses here must equal
+(tests/unit/treasury_bot/test_no_status_literals.py scans for one).
 """
 
 from __future__ import annotations
 
 from typing import Final, Mapping
 
-from common.messages import STATUSES
+from common.messages import STATUSES, TERMINAL_STATUSES
 
 # -- the statuses ------------------------------------------------------------------------
 
@@ -51,6 +53,7 @@ assert ALL == frozenset(STATUSES), "lifecycle and the wire schema disagree on th
 # -- the sets ----------------------------------------------------------------------------
 
 TERMINAL: Final = frozenset({COMPLETED, FAILED, REJECTED, CANCELLED, DENIED})
+assert TERMINAL == TERMINAL_STATUSES, "lifecycle and the wire schema disagree on the terminal statuses"
 OPEN: Final = tuple(s for s in STATUSES if s not in TERMINAL)  # wire order, for stable queries
 # Known to the exchange and not finished there: what the poller follows.
 EXCHANGE_OPEN: Final = (SUBMITTED, EMAIL_SENT, AWAITING_APPROVAL, PROCESSING)
@@ -83,10 +86,10 @@ SOURCES: Final = frozenset({DECIDER, OPERATOR, EXECUTOR, POLLER})
 _EXCHANGE_REPORTS: Final = frozenset(EXCHANGE_STATUS.values())
 
 
-def _exchange_moves(source: str) -> dict[tuple[str | None, str], frozenset[str]]:
+def _exchange_moves(source: str, froms: tuple[str, ...]) -> dict[tuple[str | None, str], frozenset[str]]:
     # Rule 5: the exchange may report any of its statuses, in any order it likes (an
     # email_sent after processing is its business); the intent follows.
-    return {(status, source): _EXCHANGE_REPORTS - {status} for status in EXCHANGE_OPEN}
+    return {(status, source): _EXCHANGE_REPORTS - {status} for status in froms}
 
 
 ALLOWED: Final[Mapping[tuple[str | None, str], frozenset[str]]] = {
@@ -94,8 +97,8 @@ ALLOWED: Final[Mapping[tuple[str | None, str], frozenset[str]]] = {
     (PENDING_APPROVAL, OPERATOR): frozenset({QUEUED, DENIED}),
     (QUEUED, EXECUTOR): frozenset({SUBMITTING, FAILED}),
     (SUBMITTING, EXECUTOR): frozenset({QUEUED, FAILED, NEEDS_REVIEW, SUBMITTED}),
-    **_exchange_moves(EXECUTOR),
-    **_exchange_moves(POLLER),
+    **_exchange_moves(EXECUTOR, (SUBMITTED,)),
+    **_exchange_moves(POLLER, EXCHANGE_OPEN),
     (NEEDS_REVIEW, OPERATOR): frozenset(RESOLVE_AS),
 }
 

@@ -1,4 +1,4 @@
-"""Tighten at once, loosen later (DESIGN section 9; issue 10 defect 5). Pure: no I/O, no clock.
+"""Tighten at once, loosen later (docs/design.md section 9; issue 10 defect 5). Pure: no I/O, no clock.
 
 The rules, for every security setting of the policy file:
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.clock import Clock
+from treasury_bot import lifecycle
 from treasury_bot.alerts import raised
 from treasury_bot.coin_rules import from_snapshot
 from treasury_bot.decider import load_usage_excluding
 from treasury_bot.ledger import IntentRecord, Ledger
-from treasury_bot.policy import IntentFacts, recheck_for_approval
+from treasury_bot.policy import ACCEPTED, REJECTED, IntentFacts, recheck_for_approval
 from treasury_bot.policy_file import Policy
 from treasury_bot.policy_in_force import resolve_from_ledger
 from treasury_bot.trusted_clock import META_MEASURED_AT, META_OFFSET_MS
 
-SOURCE = "operator"
+SOURCE = lifecycle.OPERATOR
 OFFSET_FRESH_MS = 10 * 60_000   # the treasury re-measures every 60 s while it runs
 
 
@@ -77,15 +78,15 @@ def ledger_now(ledger: Ledger, clock: Clock) -> int:
 
 
 def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
-    """Approve a pending intent after re-checking rules 6-10 now; refuse with their code.
-    From now on it counts in the window sums and the hourly count (DESIGN section 9)."""
+    """Approve a pending intent after re-checking rules 3-10 now; refuse with their code.
+    From now on it counts in the window sums and the hourly count (docs/design.md section 9)."""
     with ledger.transaction():
         now = ledger_now(ledger, clock)
-        record = _pending(ledger, intent_id, "pending_approval")
+        record = _pending(ledger, intent_id, lifecycle.PENDING_APPROVAL)
         snapshot = ledger.load_coin_rules()
         if snapshot is None:
             raise OperatorError("no_coin_rules", "the treasury has not saved the exchange's coin rules yet")
-        # The policy IN FORCE (DESIGN section 9): a loosening still in its quarantine does
+        # The policy IN FORCE (docs/design.md section 9): a loosening still in its quarantine does
         # not let the operator approve what the old, stricter value forbids.
         in_force = resolve_from_ledger(ledger, policy, now)
         policy = in_force.effective
@@ -96,40 +97,40 @@ def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: 
             facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
             from_snapshot(snapshot[1]), in_force.usable_from, now,
             rules_fetched_at_ms=snapshot[0])
-        if verdict.outcome != "accepted":
+        if verdict.outcome != ACCEPTED:
             raise OperatorError(verdict.reason_code or "refused",
                                 f"approval refused now: {verdict.reason_code}: {verdict.detail}")
         detail = f"approved by the operator{': ' + note if note else ''}"
-        ledger.set_outcome(record, "accepted", None, detail, now, SOURCE)
-        ledger.set_status(record, "queued", now, SOURCE, detail)
+        ledger.set_outcome(record, ACCEPTED, None, detail, now, SOURCE)
+        ledger.set_status(record, lifecycle.QUEUED, now, SOURCE, detail)
         # Issue 10 defect 2: without this, an intent approved a window after it arrived
         # never counted, and the cap could be exceeded by every late approval.
         ledger.count_from(record, now)
-    return ActionResult(intent_id, "queued", "approved: the treasury will withdraw it")
+    return ActionResult(intent_id, lifecycle.QUEUED, "approved: the treasury will withdraw it")
 
 
 def reject(ledger: Ledger, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
     """Reject a pending intent: rejected/operator_rejected, status denied, out of the windows."""
     now = clock.now_ms()
     with ledger.transaction():
-        record = _pending(ledger, intent_id, "pending_approval")
+        record = _pending(ledger, intent_id, lifecycle.PENDING_APPROVAL)
         detail = f"rejected by the operator{': ' + note if note else ''}"
-        ledger.set_outcome(record, "rejected", "operator_rejected", detail, now, SOURCE)
-        ledger.set_status(record, "denied", now, SOURCE, detail)
+        ledger.set_outcome(record, REJECTED, "operator_rejected", detail, now, SOURCE)
+        ledger.set_status(record, lifecycle.DENIED, now, SOURCE, detail)
         ledger.uncount(record)
         ledger.enqueue(raised.record_rejected(ledger.get_intent(intent_id), now))
-    return ActionResult(intent_id, "denied", "rejected")
+    return ActionResult(intent_id, lifecycle.DENIED, REJECTED)  # says the outcome
 
 
 def resolve(ledger: Ledger, intent_id: str, as_status: str, note: str, clock: Clock) -> ActionResult:
     """Close a needs_review intent as completed or failed, after the operator checked the exchange."""
-    if as_status not in ("completed", "failed"):
+    if as_status not in lifecycle.RESOLVE_AS:
         raise OperatorError("bad_status", "--as must be completed or failed")
     if not note.strip():
         raise OperatorError("note_required", "--note is required: say what you checked")
     now = clock.now_ms()
     with ledger.transaction():
-        record = _pending(ledger, intent_id, "needs_review")
+        record = _pending(ledger, intent_id, lifecycle.NEEDS_REVIEW)
         text = f"resolved by the operator as {as_status}: {note.strip()}"
         ledger.update_withdrawal(record.seq, finished_at=now)
         ledger.set_status(record, as_status, now, SOURCE, text)

@@ -1,4 +1,4 @@
-"""Deciding a transfer intent against the policy (DESIGN section 3), as a pure function.
+"""Deciding a transfer intent against the policy (docs/design.md section 3), as a pure function.
 
 No I/O and no clock: the caller passes the time, the usage summed from the ledger, the
 exchange's coin rules (cached) and when each destination leaves quarantine.
@@ -34,7 +34,7 @@ Usage (summarize_usage): a transfer counts in the hour when accepted_at_ms > now
 and in the window sums when it is in_window and accepted_at_ms > now - window_hours:
 a transfer accepted exactly one hour (window) ago no longer counts.
 
-Approving (recheck_for_approval) runs rules 3-10 at that moment: 6-10 as DESIGN says,
+Approving (recheck_for_approval) runs rules 3-10 at that moment: 6-10 as docs/design.md section 9 says,
 and 3-5 as guards, because the destination may have left the whitelist or changed since
 (a restart with an edited policy). Age (2) and approval (11) are not re-applied.
 """
@@ -74,7 +74,7 @@ REASON_CODES = (
     "over_window_limit",        # 10
     "approval_required",        # 11 (outcome pending_approval)
     "operator_rejected",        # the operator's rejection of a pending intent
-    # Issue 10 (DESIGN section 9):
+    # Issue 10 (docs/design.md section 9):
     "client_rate_limited",      # 1b (decided by the server's request budget, never journaled)
     "exchange_rules_stale",     # 7, before the other exchange rules
 )
@@ -190,11 +190,6 @@ def summarize_usage(transfers: Iterable[CountedTransfer], now_ms: int, window_ho
             destination_sums[transfer.destination] = add(
                 destination_sums.get(transfer.destination, _ZERO), transfer.amount)
     return Usage(hour_count, coin_sums, destination_sums)
-
-
-def usable_from(since_ms: int, policy: Policy) -> int:
-    """When a destination first seen (or whose address last changed) at since_ms is usable."""
-    return since_ms + policy.quarantine_ms
 
 
 @dataclass(frozen=True)
@@ -361,7 +356,7 @@ def _check_exchange_rules(case: _Case) -> Verdict | None:
     intent, dest = case.intent, case.dest
     where = f"{intent.coin} on {intent.network}"
     if case.rules_fetched_at_ms is not None:
-        # DESIGN section 9, rule 7 first: rules older than the policy allows are not trusted.
+        # docs/design.md section 9, rule 7 first: rules older than the policy allows are not trusted.
         age_ms = case.now_ms - case.rules_fetched_at_ms
         max_ms = case.policy.limits.max_exchange_rules_age_minutes * 60_000
         if age_ms > max_ms:

@@ -1,4 +1,4 @@
-"""The treasury's policy file (DESIGN section 3): TOML, read at start, validated strictly.
+"""The treasury's policy file (docs/design.md section 3): TOML, read at start, validated strictly.
 
 The file's shape (amounts are TOML *strings* in the wire amount grammar, never floats)::
 
@@ -131,7 +131,7 @@ class Limits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     poll_interval_seconds: Annotated[int, Meta(ge=6)] = 15
     stuck_after_minutes: Annotated[int, Meta(ge=1)] = 60
     coins: Mapping[Coin, CoinLimits]
-    # Issue 10 defects 6 and 8 (DESIGN section 9).
+    # Issue 10 defects 6 and 8 (docs/design.md section 9).
     clients: Mapping[ClientName, ClientLimits] = msgspec.field(default_factory=dict)
     min_free_disk_mb: Annotated[int, Meta(ge=1, le=1_000_000)] = 64
     # The refresher runs every 5 min: under 10 a single failed refresh would stop intents.
@@ -443,7 +443,7 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
 
 
-# --- checks that need the environment (DESIGN section 9) -----------------------------
+# --- checks that need the environment (docs/design.md section 9) -----------------------------
 
 def check_for_exchange(loaded: LoadedPolicy, base_url: str) -> LoadedPolicy:
     """`quarantine_hours = 0` only against a loopback exchange (the sandbox): the same rule

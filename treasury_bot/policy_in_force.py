@@ -1,6 +1,6 @@
 """The ledger side of "tighten at once, loosen later": read what treasury_bot/loosening.py
 needs from the ledger, record what it decided, and keep the running treasury's policy
-current as pending loosenings fall due (DESIGN section 9; issue 10 defect 5).
+current as pending loosenings fall due (docs/design.md section 9; issue 10 defect 5).
 
 Only the treasury's start records (journal_start); everyone else (the decider between
 starts, `treasuryctl approve`, `check`, `status`) recomputes the same pure answer from the

@@ -15,15 +15,17 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from common.binance import BinanceClient, ExchangeError, RateLimitError, WithdrawRecord
+from common.binance import ExchangeError, RateLimitError, WithdrawRecord
 from common.clock import Clock
 from common.logs import get_logger
-from common.messages import EXCHANGE_STATUS, TERMINAL_STATUSES
+from treasury_bot import lifecycle
 from treasury_bot.alerts import raised
+from treasury_bot.exchange import WithdrawalHistory
 from treasury_bot.ledger import IntentRecord, Ledger, WithdrawalRecord
+from treasury_bot.withdrawal_end import finish_withdrawal
 
 log = get_logger("treasury.poller")
-SOURCE = "poller"
+SOURCE = lifecycle.POLLER
 MAX_IDS = 45
 
 
@@ -52,7 +54,7 @@ def changes(polled: Iterable[tuple[IntentRecord, WithdrawalRecord]],
         record = by_id.get(withdrawal.withdrawal_id or "")
         if record is None:
             continue
-        status = EXCHANGE_STATUS.get(record.status)
+        status = lifecycle.EXCHANGE_STATUS.get(record.status)
         if status is None:
             continue
         if status != intent.status or (record.tx_id or None) != (withdrawal.tx_id or None):
@@ -70,7 +72,7 @@ def stuck(open_items: Iterable[tuple[IntentRecord, WithdrawalRecord]], now_ms: i
 
 
 class Poller:
-    def __init__(self, ledger: Ledger, client: BinanceClient, clock: Clock, *,
+    def __init__(self, ledger: Ledger, client: WithdrawalHistory, clock: Clock, *,
                  interval_s: float, stuck_after_minutes: int) -> None:
         self.ledger = ledger
         self.client = client
@@ -121,21 +123,19 @@ class Poller:
                 self.ledger.update_withdrawal(withdrawal.intent_seq, last_polled_at=now)
             for change in status_changes:
                 record = self.ledger.get_intent_by_seq(change.seq)
-                if record is None or record.is_terminal or record.status == "needs_review":
+                # Only what the exchange still has open follows its answer (lifecycle rule
+                # 5): an ended intent never moves again, and needs_review is the operator's.
+                if record is None or record.status not in lifecycle.EXCHANGE_OPEN:
                     continue
-                fields = {"exchange_status": change.exchange_status, "tx_id": change.tx_id}
-                if change.to_status in TERMINAL_STATUSES:
-                    fields["finished_at"] = now
-                    if change.info:
-                        fields["error_message"] = change.info[:500]
-                self.ledger.update_withdrawal(change.seq, **fields)
-                if change.to_status != record.status:
-                    self.ledger.set_status(record, change.to_status, now, SOURCE,
-                                           f"exchange status {change.exchange_status}")
-                    if change.to_status in TERMINAL_STATUSES:
-                        self.ledger.enqueue(raised.withdrawal_finished(record, change.to_status, now,
-                                                     withdrawal_id=withdrawal_ids.get(change.seq),
-                                                     tx_id=change.tx_id, info=change.info))
+                self.ledger.update_withdrawal(change.seq, exchange_status=change.exchange_status,
+                                              tx_id=change.tx_id)
+                note = f"exchange status {change.exchange_status}"
+                if change.to_status in lifecycle.WITHDRAWAL_ENDS:  # the same end step as the executor's
+                    finish_withdrawal(self.ledger, record, change.to_status, now, SOURCE, note,
+                                      withdrawal_id=withdrawal_ids.get(change.seq),
+                                      tx_id=change.tx_id, info=change.info)
+                elif change.to_status != record.status:
+                    self.ledger.set_status(record, change.to_status, now, SOURCE, note)
                 log.info("withdrawal_status", intent_id=record.intent_id, status=change.to_status,
                          tx_id=change.tx_id)
 

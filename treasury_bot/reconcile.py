@@ -1,6 +1,6 @@
 """What to do after a withdraw call, and while its outcome is unknown. Pure functions.
 
-Rules (DESIGN section 4):
+Rules (docs/design.md section 4):
 - A reply with an id: the withdrawal exists -> `submitted`.
 - A refusal the exchange documents (-4026, -4022, ...) or any other error code: the
   request was judged and refused -> `failed`, code and message kept, never retried.
@@ -59,8 +59,11 @@ class ApplyVerdict:
 
 def classify_apply_error(exc: Exception) -> ApplyVerdict:
     """Map an exception from `withdraw_apply` to what the executor must do next."""
-    code = _code_of(exc)
-    message = getattr(exc, "message", None) or type(exc).__name__
+    if not isinstance(exc, ExchangeError):
+        # A bug of ours after the request may have left: treat as unknown, never as
+        # "not sent", so that reconciliation looks before anything is sent again.
+        return ApplyVerdict(ApplyAction.UNKNOWN, 0.0, "internal", type(exc).__name__)
+    code, message = exc.cited_code, exc.message or type(exc).__name__
     match exc:
         case OutcomeUnknown():
             return ApplyVerdict(ApplyAction.UNKNOWN, 0.0, code, message)
@@ -72,22 +75,8 @@ def classify_apply_error(exc: Exception) -> ApplyVerdict:
             return ApplyVerdict(ApplyAction.REQUEUE, 5.0, code, message)
         case ExchangeUnavailable():
             return ApplyVerdict(ApplyAction.REQUEUE, 5.0, code, message)
-        case WithdrawRefused() | ExchangeError():
+        case WithdrawRefused() | ExchangeError():  # an answered refusal: it was not made
             return ApplyVerdict(ApplyAction.FAILED, 0.0, code, message)
-        case _:
-            # A bug of ours after the request may have left: treat as unknown, never as
-            # "not sent", so that reconciliation looks before anything is sent again.
-            return ApplyVerdict(ApplyAction.UNKNOWN, 0.0, "internal", type(exc).__name__)
-
-
-def _code_of(exc: Exception) -> str:
-    binance_code = getattr(exc, "binance_code", None)
-    if binance_code is not None:
-        return str(binance_code)
-    http_status = getattr(exc, "http_status", None)
-    if http_status is not None:
-        return f"http_{http_status}"
-    return getattr(exc, "code", "error")
 
 
 class ReconcileAction(enum.Enum):

@@ -1,4 +1,4 @@
-"""Per-client request budget (pure; DESIGN section 9, issue 10 defect 6).
+"""Per-client request budget (pure; docs/design.md section 9, issue 10 defect 6).
 
 Each client may send `max_requests_per_minute` transfer intents in any sliding 60 s
 (`[limits.clients.NAME]`, default 600). Over it, an intent is refused `rejected` /
@@ -43,14 +43,6 @@ class RequestBudget:
 
     def limit_for(self, client: str) -> int:
         return self.limits.get(client, self.default)
-
-    def has_room(self, client: str, now: float) -> bool:
-        """Would `admit` let one more through now? (Changes no count.)"""
-        state = self._clients.get(client)
-        if state is None:
-            return self.limit_for(client) > 0
-        self._expire(state, now)
-        return len(state.sent) < self.limit_for(client)
 
     def _expire(self, state: _Client, now: float) -> None:
         while state.sent and now - state.sent[0] >= WINDOW_S:

@@ -7,7 +7,7 @@ admission (`admission.refusal`, pure) keeps back what the disk or a budget refus
 replies are sent after the commit, and the events published. Deciding never touches the
 exchange's network: coin rules come from a cache that another thread refreshes.
 
-Envelope rules (DESIGN section 2):
+Envelope rules (docs/design.md section 2):
 - [peer, b"", payload]: a REQ client, or a DEALER that sent the empty delimiter.
 - [peer, b"", p1, p2, ...]: more than one payload frame: `error`/`malformed`.
 - [peer, payload] (no delimiter): dropped without a reply.
@@ -49,7 +49,7 @@ MAX_BATCH = 16
 POLL_MS = 100
 # A CURVE MESSAGE command around each frame: "\x07MESSAGE", 8-byte nonce, 16-byte MAC, flags.
 CURVE_FRAME_OVERHEAD = 1 + 7 + 8 + 16 + 1
-# An operator's approval: the intent counts again from that moment (DESIGN section 9).
+# An operator's approval: the intent counts again from that moment (docs/design.md section 9).
 APPROVAL = (lifecycle.PENDING_APPROVAL, lifecycle.QUEUED)
 
 
@@ -58,16 +58,21 @@ class Authenticator:
 
     def __init__(self, context: zmq.Context, clients_dir: str) -> None:
         self._auth = ThreadAuthenticator(context)
+        self._clients_dir = clients_dir
+
+    def start(self) -> "Authenticator":
+        """Start the ZAP thread (its socket) and load the allow-list folder."""
         self._auth.start()
         # Never CURVE_ALLOW_ANY: only the certificates in the folder get a connection.
-        self._auth.configure_curve(domain="*", location=clients_dir)
+        self._auth.configure_curve(domain="*", location=self._clients_dir)
+        return self
 
     def stop(self) -> None:
         self._auth.stop()
 
 
 class IntentServer:
-    """Binds the two sockets and answers requests until `stop` is set."""
+    """Binds the two sockets (at `open`; building one touches nothing) and answers requests until `stop` is set."""
 
     def __init__(self, *, context: zmq.Context, keys: KeyPair, clients: dict[bytes, str],
                  intent_endpoint: str, event_endpoint: str, ledger: Ledger,
@@ -76,6 +81,18 @@ class IntentServer:
         self.ledger = ledger
         self.clock = clock
         self.decision_context = context_for_decisions
+        self._zmq, self._keys = context, keys
+        self._endpoints = (intent_endpoint, event_endpoint)
+        self.batches = 0
+        self.requests = 0
+        self._decided: list[tuple[str, messages.Decision]] = []
+        self._last_now_ms = 0
+        self._next_publish_check = 0.0
+
+    def open(self) -> "IntentServer":
+        """Bind the ROUTER and the PUB, read where the ledger's transitions and usage stand."""
+        context, keys, ledger, clock = self._zmq, self._keys, self.ledger, self.clock
+        intent_endpoint, event_endpoint = self._endpoints
         self.router = context.socket(zmq.ROUTER)
         self.pub = context.socket(zmq.PUB)
         for sock in (self.router, self.pub):
@@ -87,18 +104,14 @@ class IntentServer:
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.router.bind(intent_endpoint)
         self.pub.bind(event_endpoint)
-        self.batches = 0
-        self.requests = 0
-        self._decided: list[tuple[str, messages.Decision]] = []
-        self._last_now_ms = 0
         self._last_published = ledger.last_transition_seq()
-        self._next_publish_check = 0.0
-        first = context_for_decisions()
+        first = self.decision_context()
         self.tracker = UsageTracker(first.policy.limits.window_hours)
         self.tracker.reload(ledger, clock.now_ms(), clock.monotonic())
         limits = first.policy.limits
         self.budget = RequestBudget({name: c.max_requests_per_minute for name, c in limits.clients.items()})
         self.disk = DiskGuard(ledger.path, limits.min_free_disk_mb)
+        return self
 
     # -- the loop -------------------------------------------------------------------
 
@@ -273,7 +286,7 @@ class IntentServer:
         self._last_published = newest
 
     def _count_from_approval(self, intent_id: str, at: int) -> None:
-        """An approved intent counts from the moment it was approved (DESIGN section 9)."""
+        """An approved intent counts from the moment it was approved (docs/design.md section 9)."""
         record = self.ledger.get_intent(intent_id)
         if record is None or record.counted_at is None:
             return

@@ -9,12 +9,12 @@ value ever seen), so a +6 h host step and its correction refused every fresh int
   the exchange, and again at every `ClockWatch` check), so a host wall-clock step changes
   nothing the treasury decides, stamps or expires. Within a process it never goes back: a
   re-anchor that lands behind the last reading holds the clock still until it catches up
-  (the usage tracker has already expired entries up to the last reading; DESIGN section 9:
+  (the usage tracker has already expired entries up to the last reading; docs/design.md section 9:
   a step must never reopen used window capacity). Across a restart the anchor comes
   again from the exchange.
 - `ClockWatch` measures the host clock against the exchange's every `every_s`, keeps the
   last offset in the ledger meta (treasuryctl corrects its own host time with it), and
-  alerts once per episode when the two disagree by more than 60 s (DESIGN section 9).
+  alerts once per episode when the two disagree by more than 60 s (docs/design.md section 9).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from treasury_bot.ledger import Ledger
 
 log = get_logger("treasury.clock")
 
-DISAGREE_MS = 60_000          # DESIGN section 9: more than 60 s apart is alerted
+DISAGREE_MS = 60_000          # docs/design.md section 9: more than 60 s apart is alerted
 BACK_IN_LINE_MS = 30_000      # hysteresis, so that an offset hovering near 60 s mails once
 MAX_ANCHOR_ROUND_TRIP_MS = 2_000  # a slower answer measures the offset but does not re-anchor
 

@@ -7,7 +7,7 @@ transfers in the window; this keeps the same figures incrementally instead:
 - `drop_from_window` / `uncount` follow what other writers did (the executor, the
   poller, treasuryctl), learned from the transitions table;
 - `restamp` follows an operator's approval: the intent counts again from that moment
-  (DESIGN section 9; issue 10 defect 2);
+  (docs/design.md section 9; issue 10 defect 2);
 - time expires entries as the rolling window and the hour move on.
 Besides the decider, only an approval adds to the usage, and the server follows other
 writers' transitions before each batch it decides; other writers only ever remove. So
@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.money import add, subtract
+from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import HOUR_MS, CountedTransfer, Usage
-
-WINDOW_DROPPING = frozenset({"failed", "rejected", "cancelled"})
 
 
 @dataclass
@@ -99,9 +98,9 @@ class UsageTracker:
             self.hour_count -= 1
 
     def follow(self, intent_id: str, to_status: str, source: str) -> None:
-        if to_status in WINDOW_DROPPING:
+        if to_status in lifecycle.GIVES_BACK_TO_WINDOW:
             self.drop_from_window(intent_id)
-        elif to_status == "denied" and source == "operator":
+        elif to_status == lifecycle.DENIED and source == lifecycle.OPERATOR:
             self.uncount(intent_id)
 
     # -- reading ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ Every random choice comes from `SoakConfig.seed`; process timing is not reproduc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sqlite3
@@ -38,6 +39,7 @@ import requests
 
 from common import messages
 from common.intent_client import TreasuryUnavailable
+from demo.policy_text import CoinTable, policy_toml
 from tests.chaos.clockbook import (HOUR_MS, MINUTE_MS, ClockBook, true_apply_ms, true_ms,
                                    write_offset_file)
 from tests.chaos.limits_judge import Caps, Judged, breaches
@@ -46,7 +48,7 @@ from tests.support.procs import Proc, script
 from tests.support.sandbox import (DEMO_SIGNAL, DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_HOT_ADDRESS,
                                    DEMO_TRX_REJECTING, Sandbox, start_sandbox)
 from tests.support.ports import free_port
-from tests.support.treasury_proc import TreasuryProcess
+from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess
 from tests.support.waiting import Timeout, wait_until
 
 APPLY = "/sapi/v1/capital/withdraw/apply"
@@ -147,54 +149,16 @@ class SoakConfig:
 
 
 def chaos_policy(cfg: SoakConfig, caps: Caps | None = None, quarantine_hours: int = 0) -> str:
+    """The e2e destinations, with window caps on cold-wallet and hot-wallet, under `caps`."""
     caps = caps or cfg.caps
-    approval = f'approval_above = "{cfg.approval_above}"\n' if cfg.approval_above is not None else ""
-    return f"""
-quarantine_hours = {quarantine_hours}
-
-[limits]
-window_hours = 24
-max_transfers_per_hour = {caps.max_transfers_per_hour}
-max_intent_age_seconds = {cfg.max_intent_age_seconds}
-min_seconds_between_withdrawals = 0
-poll_interval_seconds = 6
-stuck_after_minutes = 60
-
-[limits.coins.USDT]
-max_per_transfer = "{caps.max_per_transfer}"
-window_cap = "{caps.coin_cap}"
-{approval}
-[executor]
-reconcile_grace_seconds = 1
-reconcile_deadline_minutes = 10
-
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_ADDRESS}"
-window_cap = "{caps.cold_cap}"
-
-[[destination]]
-label = "hot-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_HOT_ADDRESS}"
-window_cap = "{caps.hot_cap}"
-clients = ["other"]
-
-[[destination]]
-label = "failing-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_FAILING}"
-
-[[destination]]
-label = "rejecting-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_REJECTING}"
-"""
+    own_caps = {"cold-wallet": caps.cold_cap, "hot-wallet": caps.hot_cap}
+    destinations = [dataclasses.replace(d, window_cap=own_caps.get(d.label)) for d in E2E_DESTINATIONS]
+    return policy_toml(
+        destinations,
+        coins={"USDT": CoinTable(caps.max_per_transfer, caps.coin_cap, cfg.approval_above)},
+        quarantine_hours=quarantine_hours, max_transfers_per_hour=caps.max_transfers_per_hour,
+        max_intent_age_seconds=cfg.max_intent_age_seconds,
+        reconcile_grace_seconds=1, reconcile_deadline_minutes=10)
 
 
 # -- the signal bot, restartable ----------------------------------------------------------------

@@ -1,12 +1,13 @@
 """Alerts through a real SMTP server (aiosmtpd on loopback) from a real SQLite outbox.
 
-The ledger stand-in is a plain SQLite file holding the outbox DDL, written the way the
-ledger writes it (BEGIN IMMEDIATE, enqueue, COMMIT). Windows and backoffs are short so
+The ledger is a real ledger file (`Ledger`), its alerts raised the way the treasury
+raises them (one transaction, `ledger.enqueue`). Windows and backoffs are short so
 the tests are fast; every wait is on a condition.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -27,7 +28,8 @@ from tests.support.alert_samples import FAKE_API_KEY, every_kind, transfer
 from tests.support.procs import Proc
 from tests.support.smtp import ReceivedMail, SmtpSink
 from tests.support.waiting import wait_until
-from treasury_bot.alerts import events, model, render, sender, store
+from treasury_bot.alerts import events, model, render, sender
+from treasury_bot.ledger import Ledger, OutboxCounts
 
 pytestmark = pytest.mark.e2e
 
@@ -47,13 +49,7 @@ def smtp_settings(sink: SmtpSink, *, security: str = "none", username: str | Non
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
     path = tmp_path / "ledger.sqlite"
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("BEGIN IMMEDIATE")
-    for statement in store.OUTBOX_STATEMENTS:
-        conn.execute(statement)
-    conn.execute("COMMIT")
-    conn.close()
+    Ledger(path).close()
     return path
 
 
@@ -66,12 +62,12 @@ def sink() -> Iterator[SmtpSink]:
 
 def enqueue(path: Path, *alerts: model.Alert) -> list[int]:
     """One ledger transaction that raises these alerts."""
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
-    conn.execute("BEGIN IMMEDIATE")
-    seqs = [store.enqueue(conn, alert) for alert in alerts]
-    conn.execute("COMMIT")
-    conn.close()
-    return seqs
+    ledger = Ledger(path)
+    try:
+        with ledger.transaction():
+            return [ledger.enqueue(alert) for alert in alerts]
+    finally:
+        ledger.close()
 
 
 def query(path: Path, sql: str, *args) -> list[tuple]:
@@ -83,13 +79,11 @@ def query(path: Path, sql: str, *args) -> list[tuple]:
 
 
 def all_sent(path: Path) -> bool:
-    conn = sqlite3.connect(str(path), timeout=10)
+    ledger = Ledger(path)
     try:
-        counts = store.counts(conn)
-        total = conn.execute("SELECT COUNT(*) FROM alert_outbox").fetchone()[0]
-        return total > 0 and counts == store.OutboxCounts(0, 0)
+        return ledger.outbox.listing(limit=1) != [] and ledger.outbox.counts() == OutboxCounts(0, 0)
     finally:
-        conn.close()
+        ledger.close()
 
 
 @contextmanager
@@ -294,14 +288,15 @@ def test_a_flood_of_1000_rejections_is_a_handful_of_digests_and_each_critical_ar
 CHILD_SENDER = """
 import sys, time
 from common.config import SmtpSettings
-from treasury_bot.alerts import sender, store
+from treasury_bot.alerts import sender
+from treasury_bot.ledger import Ledger
 path, port, enqueue_first = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 if enqueue_first:
     from tests.support.alert_samples import every_kind
-    conn = sender.open_connection(path)
-    conn.execute("BEGIN IMMEDIATE")
-    store.enqueue(conn, every_kind()["needs_review"])
-    conn.execute("COMMIT")
+    ledger = Ledger(path)
+    with ledger.transaction():
+        ledger.enqueue(every_kind()["needs_review"])
+    ledger.close()
 smtp = SmtpSettings("127.0.0.1", port, "none", None, None, "treasury@example.com",
                     ("ops@example.com", "oncall@example.org"))
 s = sender.AlertSender(path, smtp, window_s=0.5, poll_s=0.05, backoff_start_s=0.05, backoff_max_s=0.2)
@@ -431,7 +426,10 @@ def test_the_sender_never_holds_the_ledger_write_lock_while_talking_to_the_serve
         try:
             treasury.execute("PRAGMA busy_timeout=0")
             treasury.execute("BEGIN IMMEDIATE")  # raises 'database is locked' if the sender held it
-            store.enqueue(treasury, every_kind()[model.WITHDRAWAL_COMPLETED])
+            alert = every_kind()[model.WITHDRAWAL_COMPLETED]  # the outbox row Ledger.enqueue writes
+            treasury.execute("INSERT INTO alert_outbox (created_at_ms, kind, severity, intent_id, facts)"
+                             " VALUES (?, ?, ?, ?, ?)", (alert.created_at_ms, alert.kind, alert.severity,
+                                                         alert.intent_id, json.dumps(alert.facts)))
             treasury.execute("COMMIT")
         finally:
             release.set()

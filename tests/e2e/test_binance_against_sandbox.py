@@ -1,4 +1,4 @@
-"""common/binance.py against the real `sandbox-exchange` process: every method makes a real
+"""common/binance/ against the real `sandbox-exchange` process: every method makes a real
 signed round trip, and the sandbox's injected faults surface as the documented typed errors.
 
 The sandbox checks signatures with its own code written from Binance's documentation, so

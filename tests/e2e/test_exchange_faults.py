@@ -10,7 +10,7 @@ For every fault the test proves four things:
 - the treasury answers a ping, an `intent_status` and a fresh intent within one second
   while the fault is active (DESIGN section 2: deciding never waits on the exchange).
 
-Timeouts: the treasury's exchange client keeps its 10 s read timeout (common/binance.py);
+Timeouts: the treasury's exchange client keeps its 10 s read timeout (common/binance/client.py);
 we chose not to make it shorter or configurable. It is longer than the 5 s recvWindow, so
 a timed-out apply can no longer execute by the time it is looked up ("absent" is final);
 a shorter one would only turn slow successes into unknown outcomes (a 7 s grace and an

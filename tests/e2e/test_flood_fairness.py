@@ -21,7 +21,7 @@ from common.config import load_treasury_settings
 from treasury_bot.alerts.sender import AlertSender
 from tests.support.flood import Flooder, percentile, rss_mb, timed_intents
 from tests.support.smtp import ReceivedMail, SmtpSink
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
+from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -46,10 +46,7 @@ def sink():
 
 # The fairness test measures the decider under a flood of journaled rejections, so the
 # flooder gets a budget it never reaches; the budget itself is tested below, at its default.
-UNBUDGETED_POLICY = E2E_POLICY + """
-[limits.clients.other]
-max_requests_per_minute = 1000000
-"""
+UNBUDGETED_POLICY = e2e_policy(client_budgets={"other": 1_000_000})
 DEFAULT_BUDGET = 600        # DESIGN section 9
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from common import messages
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
+from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +58,7 @@ def fill(folder: Path, leave_bytes: int) -> Path:
 
 
 def test_a_full_ledger_disk_refuses_new_intents_but_follows_the_one_in_flight(tmp_path, sandbox, small_disk):
-    policy = E2E_POLICY.replace("[limits]\n", f"[limits]\nmin_free_disk_mb = {MIN_FREE_MB}\n", 1)
+    policy = e2e_policy(min_free_disk_mb=MIN_FREE_MB)
     ledger = small_disk / "ledger.sqlite"
     treasury = TreasuryProcess(tmp_path, sandbox, policy_text=policy,
                                extra_env={"TREASURY_LEDGER_PATH": str(ledger)})

@@ -14,13 +14,12 @@ import pytest
 from tests.support.alert_mails import alert_mails
 from tests.support.procs import script
 from tests.support.smtp import SmtpSink
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
+from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, e2e_policy, new_intent
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
-RAISED = E2E_POLICY.replace("quarantine_hours = 0", "quarantine_hours = 1").replace(
-    'max_per_transfer = "1000"', 'max_per_transfer = "2000"')
+RAISED = e2e_policy(quarantine_hours=1, usdt={"max_per_transfer": "2000"})
 
 
 @pytest.fixture

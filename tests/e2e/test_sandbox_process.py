@@ -1,5 +1,5 @@
 """The real `sandbox-exchange` process over HTTP, driven with `requests` and a signer
-written here from Binance's documentation (not common/binance.py)."""
+written here from Binance's documentation (not common/binance/)."""
 
 from __future__ import annotations
 

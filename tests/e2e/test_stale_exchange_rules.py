@@ -5,7 +5,6 @@ refused exchange_rules_stale; when the exchange answers again the rules are fres
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -13,6 +12,7 @@ import pytest
 
 from common.binance import BinanceClient
 from common.clock import FakeClock
+from tests.support.ledger_peek import outbox_facts, peek_one
 from tests.support.sandbox import DEMO_TREASURY
 from tests.support.treasury import open_ledger
 from tests.support.treasury_proc import E2E_POLICY, new_intent
@@ -47,8 +47,8 @@ def test_a_refresher_that_keeps_failing_makes_the_rules_stale_after_the_max_age(
     thread = threading.Thread(target=cache.run, args=(stop,), name="coin-rules")
     thread.start()
     try:
-        wait_until(lambda: ledger.conn.execute(
-            "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_failing'").fetchone()[0] == 1,
+        wait_until(lambda: peek_one(
+            ledger, "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_failing'") == 1,
             timeout=30, what="the thread_failing alert")
         assert thread.is_alive() and cache.fetched_at_ms == fetched
         clock.advance(policy.limits.max_exchange_rules_age_minutes * 60)      # exactly the max: fine
@@ -56,15 +56,13 @@ def test_a_refresher_that_keeps_failing_makes_the_rules_stale_after_the_max_age(
         clock.advance(0.001)                                                   # 1 ms over
         stale = decide("too-old")
         assert (stale.outcome, stale.reason_code, stale.status) == ("rejected", "exchange_rules_stale", "denied")
-        facts = json.loads(ledger.conn.execute(
-            "SELECT facts FROM alert_outbox WHERE kind = 'thread_failing'").fetchone()[0])
+        [facts] = outbox_facts(ledger, "kind = 'thread_failing'")
         assert facts["thread"] == "coin-rules" and facts["error_type"]
 
         sandbox.clear_faults()
         wait_until(lambda: cache.fetched_at_ms != fetched, timeout=30, what="a refresh once the exchange answers")
         assert decide("fresh-again").outcome == "accepted"
-        assert ledger.conn.execute(
-            "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_failing'").fetchone()[0] == 1
+        assert peek_one(ledger, "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_failing'") == 1
     finally:
         stop.set()
         thread.join(10)

@@ -27,7 +27,7 @@ import pytest
 from tests.support.alert_mails import AlertMail, alert_mail, alert_mails, wait_alert
 from tests.support.sandbox import DEMO_TREASURY, sandbox_process
 from tests.support.smtp import SmtpSink
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
+from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, e2e_policy, new_intent
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -237,7 +237,7 @@ def test_a_policy_file_edited_between_starts_is_mailed_critical(tmp_path, sandbo
         wait_alert(sink, "start_summary")
         assert treasury.terminate() == 0
         old = hashlib.sha256(treasury.policy_path.read_bytes()).hexdigest()
-        edited = E2E_POLICY.replace("max_transfers_per_hour = 1000", "max_transfers_per_hour = 999")
+        edited = e2e_policy(max_transfers_per_hour=999)
         assert edited != E2E_POLICY
         treasury.policy_path.write_text(edited, encoding="utf-8")
         new = hashlib.sha256(treasury.policy_path.read_bytes()).hexdigest()

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.alert_mails import wait_alert
 from tests.support.smtp import SmtpSink
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
+from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ def test_a_treasury_whose_host_clock_is_six_hours_off_decides_on_time_and_alerts
         tmp_path, sandbox, sink, offset_ms, side):
     treasury = TreasuryProcess(
         tmp_path, sandbox, smtp=(sink.host, sink.port),
-        policy_text=E2E_POLICY.replace('window_cap = "100000"', 'window_cap = "300"'),
+        policy_text=e2e_policy(usdt={"window_cap": "300"}),
         extra_env={"TREASURY_TEST_CLOCK_OFFSET_MS": str(offset_ms)}).start()
     try:
         with treasury.client() as client:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.sandbox import DEMO_READER, DEMO_SIGNAL
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess
+from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, e2e_policy
 
 pytestmark = pytest.mark.e2e
 
@@ -61,8 +61,7 @@ def test_a_trading_key_without_ip_restriction_stops_the_start(tmp_path, sandbox)
 def test_allow_unrestricted_ip_starts_with_a_warning(tmp_path, sandbox):
     """The operator's override is honoured, loudly: a warning at start, then it serves."""
     sandbox.set_key("treasury", ip_restrict=False)
-    policy = "allow_unrestricted_ip = true\n" + E2E_POLICY
-    process = TreasuryProcess(tmp_path, sandbox, policy_text=policy).start()
+    process = TreasuryProcess(tmp_path, sandbox, policy_text=e2e_policy(allow_unrestricted_ip=True)).start()
     try:
         assert "no IP restriction" in process.log() and "started anyway" in process.log()
     finally:

@@ -1,4 +1,4 @@
-"""Fuzzing common/binance.py with exchange replies from `responses`: every method, every
+"""Fuzzing common/binance/ with exchange replies from `responses`: every method, every
 status, bodies that are truncated, HTML pages, of the wrong type, missing fields, with huge
 numbers, floats where decimal strings belong, "NaN", not UTF-8, nested past any limit,
 odd headers, and the transport failing in every way requests can fail.
@@ -270,10 +270,10 @@ def decodes(method: Method, body: bytes) -> bool:
                   "api_restrictions": binance.ApiRestrictions, "coin_config": list[binance.CoinConfig],
                   "get_order": binance.OrderResult, "withdraw_history": list[binance.WithdrawRecord],
                   "test_order": dict, "new_order": binance.OrderResult,
-                  "withdraw_apply": binance._WithdrawApplied}[method.name]
+                  "withdraw_apply": binance.models.WithdrawApplied}[method.name]
     import msgspec
     try:
-        msgspec.json.decode(body, type=reply_type, dec_hook=binance._dec_hook)
+        msgspec.json.decode(body, type=reply_type, dec_hook=binance.models.dec_hook)
     except Exception:  # noqa: BLE001 - any refusal means "not the documented shape"
         return False
     return True

@@ -20,7 +20,7 @@ from tests.fuzz import frames
 from tests.fuzz import wire_model as model
 from tests.fuzz.frames import CLIENTS, Case, ci_settings
 from tests.fuzz.harness import Judge, LedgerCounter, WireLink
-from tests.support.sandbox import DEMO_TRX_ADDRESS, DEMO_TRX_HOT_ADDRESS, Sandbox, sandbox_process
+from tests.support.sandbox import DEMO_TRX_ADDRESS, DEMO_TRX_HOT_ADDRESS, sandbox_process
 from tests.support.treasury_proc import TreasuryProcess
 
 pytestmark = pytest.mark.e2e

@@ -18,6 +18,8 @@ from typing import Any
 
 import msgspec
 
+from demo.policy_text import CoinTable, DestinationTable, policy_toml
+
 # DESIGN section 2, field by field (fullmatch: `$` there means the end of the text).
 INTENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,36}")
 COIN_RE = re.compile(r"[A-Z0-9]{1,20}")
@@ -127,41 +129,18 @@ EXCHANGE_STEP = Decimal("0.000001")
 MAX_AGE_MS = 300_000
 MAX_FUTURE_MS = 30_000
 FUZZ_NOW_MS = 1_700_000_000_000   # the in-process server's fake clock
+UNREACHED_PER_HOUR = 100_000_000            # rule 9 never binds
+UNREACHED_WINDOW_CAP = Decimal("100000000000000000000")   # nor rule 10
 
 
 def fuzz_policy_toml(cold_address: str, hot_address: str) -> str:
     """Rules 9 and 10 (hourly count, window caps) never bind: every decision is a pure
     function of the intent, the client and the clock, so the model can predict it."""
-    return f"""
-quarantine_hours = 0
-
-[limits]
-window_hours = 24
-max_transfers_per_hour = 100000000
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = 0
-poll_interval_seconds = 6
-stuck_after_minutes = 60
-
-[limits.coins.USDT]
-max_per_transfer = "1000"
-window_cap = "100000000000000000000"
-approval_above = "800"
-
-[[destination]]
-label = "{COLD}"
-coin = "USDT"
-network = "TRX"
-address = "{cold_address}"
-max_per_transfer = "900"
-
-[[destination]]
-label = "{HOT}"
-coin = "USDT"
-network = "TRX"
-address = "{hot_address}"
-clients = ["other"]
-"""
+    return policy_toml(
+        [DestinationTable(COLD, cold_address, max_per_transfer=FUZZ_COLD_MAX),
+         DestinationTable(HOT, hot_address, clients=("other",))],
+        coins={"USDT": CoinTable(FUZZ_COIN_MAX, UNREACHED_WINDOW_CAP, FUZZ_APPROVAL_ABOVE)},
+        max_transfers_per_hour=UNREACHED_PER_HOUR)
 
 
 @dataclass(frozen=True)
@@ -210,32 +189,7 @@ def pending_only_policy_toml(cold_address: str, hot_address: str) -> str:
     """For a real `treasury-bot run`: every intent the policy lets through waits for the
     operator (approval_above is the smallest amount), so the executor never runs and the
     decider is the only writer of the journal tables the fuzzers count."""
-    return f"""
-quarantine_hours = 0
-
-[limits]
-window_hours = 24
-max_transfers_per_hour = 100000000
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = 0
-poll_interval_seconds = 60
-stuck_after_minutes = 100000
-
-[limits.coins.USDT]
-max_per_transfer = "1000"
-window_cap = "100000000000000000000"
-approval_above = "0.000000000000000001"
-
-[[destination]]
-label = "{COLD}"
-coin = "USDT"
-network = "TRX"
-address = "{cold_address}"
-
-[[destination]]
-label = "{HOT}"
-coin = "USDT"
-network = "TRX"
-address = "{hot_address}"
-clients = ["other"]
-"""
+    return policy_toml(
+        [DestinationTable(COLD, cold_address), DestinationTable(HOT, hot_address, clients=("other",))],
+        coins={"USDT": CoinTable(FUZZ_COIN_MAX, UNREACHED_WINDOW_CAP, "0.000000000000000001")},
+        max_transfers_per_hour=UNREACHED_PER_HOUR, poll_interval_seconds=60, stuck_after_minutes=100_000)

@@ -17,7 +17,8 @@ import pytest
 
 from common import messages
 from common.clock import Clock, FakeClock
-from tests.support.treasury import InProcessServer, POLICY_TOML, make_curve, open_ledger, policy
+from tests.support.ledger_peek import peek
+from tests.support.treasury import InProcessServer, make_curve, open_ledger, policy, policy_text
 from treasury_bot.ledger import Ledger
 from treasury_bot.trusted_clock import META_OFFSET_MS, AnchoredClock, ClockWatch
 
@@ -26,8 +27,7 @@ HOUR_MS = 3_600_000
 STEP_MS = 6 * HOUR_MS
 
 # A 2 h window with a cap of 5,000 and at most 7 transfers an hour.
-TIGHT = (POLICY_TOML.replace("window_hours = 24", "window_hours = 2")
-         .replace("max_transfers_per_hour = 20", "max_transfers_per_hour = 7"))
+TIGHT = policy_text(window_hours=2, per_hour=7)
 
 
 class Exchange:
@@ -97,7 +97,7 @@ def test_a_host_clock_step_and_its_correction_change_nothing_the_treasury_decide
     assert (reply.outcome, reply.reason_code) == ("rejected", "over_window_limit")
     host.advance(3600)                             # two hours: the window reopens
     assert treasury.send("next-window", "10", exchange.time()).outcome == "accepted"
-    stamps = [row[0] for row in treasury.ledger.conn.execute("SELECT at FROM transitions ORDER BY seq")]
+    stamps = [row[0] for row in peek(treasury.ledger, "SELECT at FROM transitions ORDER BY seq")]
     assert stamps == sorted(stamps) and max(stamps) <= exchange.time()
 
 
@@ -108,8 +108,7 @@ def test_a_disagreement_is_alerted_once_per_episode_and_its_offset_kept(anchored
     watch = ClockWatch(clock, treasury.ledger)
 
     def clock_alerts() -> list[tuple]:
-        return treasury.ledger.conn.execute(
-            "SELECT kind, severity FROM alert_outbox WHERE kind = 'clock_disagreement'").fetchall()
+        return peek(treasury.ledger, "SELECT kind, severity FROM alert_outbox WHERE kind = 'clock_disagreement'")
 
     watch.check_once()
     assert clock_alerts() == [] and treasury.ledger.get_meta(META_OFFSET_MS) == "0"

@@ -17,7 +17,8 @@ import pytest
 
 from common import messages
 from common.clock import FakeClock
-from tests.support.treasury import COIN_RULES, InProcessServer, make_curve, open_ledger, policy, POLICY_TOML
+from tests.support.treasury import (COIN_RULES, InProcessServer, POLICY_TOML, make_curve, open_ledger, policy,
+                                    policy_text)
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import load_usage
 from treasury_bot.ledger import Ledger
@@ -49,8 +50,7 @@ class Setup:
 
     def queued_in_window(self) -> Decimal:
         """What the window really holds: every intent queued to be withdrawn."""
-        rows = self.ctl.conn.execute("SELECT amount FROM intents WHERE status = 'queued'").fetchall()
-        return sum((Decimal(r[0]) for r in rows), Decimal(0))
+        return sum((r.amount_value for r in self.ctl.intents_with_status(["queued"], limit=100_000)), Decimal(0))
 
     def close(self) -> None:
         self.ctl.close()
@@ -93,7 +93,7 @@ def test_the_approval_is_counted_by_the_next_batch_at_once(setup):
 
 def test_an_intent_approved_after_its_hour_counts_in_the_hourly_count(tmp_path):
     """max_transfers_per_hour = 3: pending, approved 2 h later; then only 2 more this hour."""
-    made = Setup(tmp_path, POLICY_TOML.replace("max_transfers_per_hour = 20", "max_transfers_per_hour = 3"))
+    made = Setup(tmp_path, policy_text(per_hour=3))
     try:
         assert made.send("big", "850").status == "pending_approval"
         made.clock.advance(2 * HOUR_S)

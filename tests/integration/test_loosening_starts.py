@@ -4,7 +4,6 @@ the operator's approve, with the policy file edited between two "starts"."""
 
 from __future__ import annotations
 
-import json
 import re
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from common.clock import FakeClock
 from common.config import TreasurySettings, load_treasury_settings
 from common.curve import generate
+from tests.support.ledger_peek import outbox_facts
 from tests.support.treasury import COIN_RULES, HOT_ADDRESS
 from tests.unit.treasury_bot.core_support import T0, incoming, open_ledger, policy_text
 from treasury_bot.app import journal_start
@@ -61,9 +61,7 @@ class Site:
         return reply
 
     def summaries(self) -> list[dict]:
-        rows = self.ledger.conn.execute(
-            "SELECT facts FROM alert_outbox WHERE kind = 'start_summary' ORDER BY seq").fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return outbox_facts(self.ledger, "kind = 'start_summary'")
 
 
 @pytest.fixture
@@ -140,9 +138,8 @@ def test_the_start_summary_lists_every_pending_loosening_with_its_utc_time(site)
     assert any(line.startswith("limits.coins.USDT.window_cap: 5000 -> 9000 takes effect ") for line in lines)
     assert any(line.startswith("limits.max_transfers_per_hour: 20 -> 40 takes effect ") for line in lines)
     assert all("T" in line and "Z" in line for line in lines)
-    [changed] = site.ledger.conn.execute(
-        "SELECT facts FROM alert_outbox WHERE kind = 'policy_changed' ORDER BY seq DESC LIMIT 1").fetchall()
-    assert json.loads(changed[0])["pending_loosenings"].split("; ") == lines   # the CRITICAL mail too
+    changed = outbox_facts(site.ledger, "kind = 'policy_changed'")[-1]
+    assert changed["pending_loosenings"].split("; ") == lines   # the CRITICAL mail too
 
 
 def test_approve_uses_the_policy_in_force_not_the_file(site):

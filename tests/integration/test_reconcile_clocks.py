@@ -30,7 +30,6 @@ class Rig:
         self.clock = SteppingClock(T0)
         self.ledger = open_ledger(tmp_path / "ledger.sqlite")
         self.exchange = FakeExchange()
-        self.exchange.time_offset_ms = 0  # type: ignore[attr-defined]
         self.executor = Executor(self.ledger, self.exchange, self.policy, self.clock, reconcile_every_s=5.0)
 
     def run_for(self, seconds: float, tick: float = 1.0) -> None:
@@ -75,7 +74,7 @@ def test_absence_is_not_proven_once_the_first_attempt_is_six_days_old_in_the_exc
     rig.executor.step()
     rig.clock.advance(6.5 * DAY_S)
     rig.clock.step_wall(-DAY_S)
-    rig.exchange.time_offset_ms = DAY_S * 1000  # type: ignore[attr-defined]
+    rig.exchange.time_offset_ms = DAY_S * 1000
     rig.run_for(GRACE_S + 10)
     assert len(rig.exchange.applies) == 1
     assert rig.status("old-1") == "needs_review"

@@ -29,7 +29,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from common.binance import Amount, ExchangeUnavailable, OutcomeUnknown, WithdrawRecord
 from common.clock import FakeClock
+from tests.support.ledger_peek import peek, peek_one
+from tests.support.seams import mismatches
 from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
+from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.executor import Executor
 from treasury_bot.poller import Poller
 
@@ -147,10 +150,16 @@ class ModelExchange:
         return [self._view(b, self.address) for b in visible]
 
     address: str = ""
+    recv_window_ms: int = RECV_WINDOW_MS
 
 
 MODES = st.sampled_from(["ok", "lost_reply", "late_landing", "5xx_before", "busy_applied",
                          "unreachable", "killed_after", "killed_before"])
+
+
+def test_the_model_exchange_is_a_whole_withdrawal_desk():
+    """The model both the executor and the poller run against implements their seam."""
+    assert mismatches(ModelExchange(SteppingClock(T0)), WithdrawalDesk) == []
 
 
 class WithdrawalModel(RuleBasedStateMachine):
@@ -239,8 +248,7 @@ class WithdrawalModel(RuleBasedStateMachine):
     @invariant()
     def nothing_made_elsewhere_is_adopted(self) -> None:
         foreign = {b.record_id for b in self.exchange.booked if not b.ours}
-        adopted = {r[0] for r in self.ledger.conn.execute(
-            "SELECT withdrawal_id FROM withdrawals WHERE withdrawal_id IS NOT NULL")}
+        adopted = {r[0] for r in peek(self.ledger, "SELECT withdrawal_id FROM withdrawals WHERE withdrawal_id IS NOT NULL")}
         assert not adopted & foreign, adopted & foreign
 
     # -- the end: faults stop, time runs, every intent is accounted for
@@ -257,9 +265,9 @@ class WithdrawalModel(RuleBasedStateMachine):
                 assert intent_id in ours and withdrawal.withdrawal_id == ours[intent_id].record_id, intent_id
             else:
                 assert record.status == "needs_review", (intent_id, record.status)
-                alerted = self.ledger.conn.execute(
-                    "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'needs_review' AND severity = 'CRITICAL'"
-                    " AND intent_id = ?", (intent_id,)).fetchone()[0]
+                alerted = peek_one(
+                    self.ledger, "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'needs_review' AND severity = 'CRITICAL'"
+                    " AND intent_id = ?", intent_id)
                 assert alerted == 1, intent_id
 
 

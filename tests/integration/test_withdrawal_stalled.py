@@ -10,6 +10,7 @@ import pytest
 
 from common.binance import AuthError, ExchangeUnavailable
 from common.clock import FakeClock
+from tests.support.ledger_peek import peek
 from tests.unit.treasury_bot.core_support import step_executor_for, T0, Applied, FakeExchange, accept, make_policy, open_ledger
 from treasury_bot import withdrawal_notes
 from treasury_bot.executor import Executor
@@ -29,8 +30,7 @@ class Rig:
         step_executor_for(self.executor, self.clock, seconds, tick)
 
     def stalled_alerts(self) -> list[tuple[str, str, dict]]:
-        rows = self.ledger.conn.execute(
-            "SELECT severity, intent_id, facts FROM alert_outbox WHERE kind = 'withdrawal_stalled'").fetchall()
+        rows = peek(self.ledger, "SELECT severity, intent_id, facts FROM alert_outbox WHERE kind = 'withdrawal_stalled'")
         return [(severity, intent_id, json.loads(facts)) for severity, intent_id, facts in rows]
 
 
@@ -56,7 +56,7 @@ def test_endless_unavailable_applies_raise_exactly_one_stalled_alert_with_the_re
     assert (severity, intent_id) == ("WARNING", "stall-1")
     assert alert["detail"] == "last error exchange_unavailable: no connection: connection refused"
     assert alert["stuck_after_minutes"] == STUCK_MIN and alert["queued_since_ms"] == T0
-    assert [row[2] for row in withdrawal_notes.open_stalls(rig.ledger)] == [
+    assert [stall.reason for stall in rig.ledger.open_stalls()] == [
         "last error exchange_unavailable: no connection: connection refused"]
     rig.run_for(2 * 3600, tick=5.0)
     assert len(rig.stalled_alerts()) == 1

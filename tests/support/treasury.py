@@ -6,13 +6,14 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import zmq
 
 from common.clock import Clock, SystemClock
 from common.curve import KeyPair, generate, load_authorized_clients, load_key_pair, load_public_key
 from common.intent_client import IntentClient
-from treasury_bot.alerts.store import OUTBOX_SCHEMA
+from demo.policy_text import CoinTable, DestinationTable, policy_toml
 from treasury_bot.decider import DecisionContext
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy import NetworkRule
@@ -25,42 +26,28 @@ from tests.support.waiting import wait_until
 COLD_ADDRESS = "TTestCo1dWa11etFakeAddress99999999"
 HOT_ADDRESS = "TTestHotWa11etFakeAddress888888888"
 
-POLICY_TOML = f"""
-quarantine_hours = 0
-allow_trading_key = false
-allow_unrestricted_ip = false
+HOT_WALLET = DestinationTable("hot-wallet", HOT_ADDRESS, clients=("other",))
 
-[limits]
-window_hours = 24
-max_transfers_per_hour = 20
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = 0
-poll_interval_seconds = 6
-stuck_after_minutes = 60
 
-[limits.coins.USDT]
-max_per_transfer = "1000"
-window_cap = "5000"
-approval_above = "800"
+def policy_text(*, quarantine_hours: str = "0", window_hours: int = 24, per_hour: int = 20,
+                max_per_transfer: str = "1000", window_cap: str = "5000", approval_above: str | None = "800",
+                min_seconds: str = "0", stuck_after_minutes: int = 60, grace_seconds: int = 60,
+                deadline_minutes: int = 30, cold_address: str = COLD_ADDRESS, cold_tag: str | None = None,
+                cold_window_cap: str | None = None, cold_max: str | None = "900", **more: Any) -> str:
+    """The treasury tests' policy: USDT only (1000 a transfer, 5000 a day, approval above
+    800), cold-wallet (at most 900, every client) and hot-wallet (client "other" only).
+    The keywords name what the tests vary; `more` goes to policy_toml as it is."""
+    cold = DestinationTable("cold-wallet", cold_address, tag=cold_tag, max_per_transfer=cold_max,
+                            window_cap=cold_window_cap)
+    return policy_toml(
+        [cold, HOT_WALLET],
+        coins={"USDT": CoinTable(max_per_transfer, window_cap, approval_above)},
+        quarantine_hours=quarantine_hours, window_hours=window_hours, max_transfers_per_hour=per_hour,
+        min_seconds_between_withdrawals=min_seconds, stuck_after_minutes=stuck_after_minutes,
+        reconcile_grace_seconds=grace_seconds, reconcile_deadline_minutes=deadline_minutes, **more)
 
-[executor]
-reconcile_grace_seconds = 2
-reconcile_deadline_minutes = 5
 
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{COLD_ADDRESS}"
-max_per_transfer = "900"
-
-[[destination]]
-label = "hot-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{HOT_ADDRESS}"
-clients = ["other"]
-"""
+POLICY_TOML = policy_text()   # the in-process server's
 
 TRX_RULE = NetworkRule(coin="USDT", network="TRX", withdraw_enable=True, withdraw_min=Decimal("10"),
                        withdraw_max=Decimal("100000"), withdraw_multiple=Decimal("0.000001"),
@@ -104,7 +91,7 @@ def policy(text: str = POLICY_TOML) -> Policy:
 
 
 def open_ledger(path: Path) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+    return Ledger(path)
 
 
 class InProcessServer:
@@ -133,14 +120,14 @@ class InProcessServer:
         ledger = None
         try:
             ledger = open_ledger(self.ledger_path)
-            auth = Authenticator(context, str(self.curve.clients_dir))
+            auth = Authenticator(context, str(self.curve.clients_dir)).start()
             server = IntentServer(
                 context=context, keys=load_key_pair(self.curve.treasury_secret, "treasury"),
                 clients=load_authorized_clients(self.curve.clients_dir),
                 intent_endpoint=self.intent_endpoint, event_endpoint=self.event_endpoint,
                 ledger=ledger, context_for_decisions=lambda: DecisionContext(
                     self.policy, self.coin_rules, self.usable_from, self.clock.now_ms()),
-                clock=self.clock)
+                clock=self.clock).open()
             self.ready.set()
             server.serve(self.stop)
         except BaseException as exc:  # surfaced to the test by `start`

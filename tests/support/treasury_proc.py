@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any, Mapping
 
 from common import messages
 from common.intent_client import EventSubscriber, IntentClient, TreasuryUnavailable
+from demo.policy_text import CoinTable, DestinationTable, policy_toml
 from tests.support.ports import free_port
 from tests.support.procs import Proc, script
 from tests.support.sandbox import (DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_HOT_ADDRESS,
@@ -21,51 +24,28 @@ from tests.support.sandbox import (DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_
 from tests.support.treasury import CurveFiles, make_curve
 from tests.support.waiting import wait_until
 
-E2E_POLICY = f"""
-quarantine_hours = 0
+# The sandbox's four demo addresses: one that completes, one for client "other" only, one
+# whose withdrawals fail at the exchange and one the exchange rejects.
+E2E_DESTINATIONS = (
+    DestinationTable("cold-wallet", DEMO_TRX_ADDRESS),
+    DestinationTable("hot-wallet", DEMO_TRX_HOT_ADDRESS, clients=("other",)),
+    DestinationTable("failing-wallet", DEMO_TRX_FAILING),
+    DestinationTable("rejecting-wallet", DEMO_TRX_REJECTING),
+)
+E2E_USDT = CoinTable(max_per_transfer="1000", window_cap="100000", approval_above="900")
 
-[limits]
-window_hours = 24
-max_transfers_per_hour = 1000
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = 0
-poll_interval_seconds = 6
-stuck_after_minutes = 60
 
-[limits.coins.USDT]
-max_per_transfer = "1000"
-window_cap = "100000"
-approval_above = "900"
+def e2e_policy(*, usdt: Mapping[str, Any] | None = None, **over: Any) -> str:
+    """The e2e treasury's policy (quarantine 0, 1000 transfers an hour, USDT 1000 a transfer
+    and 100000 a day, approval above 900, a reconcile grace of 1 s); `usdt` changes fields
+    of the USDT table, `over` is given to policy_toml instead of these values."""
+    coin = dataclasses.replace(E2E_USDT, **(usdt or {}))
+    return policy_toml(**{"destinations": E2E_DESTINATIONS, "coins": {"USDT": coin},
+                          "max_transfers_per_hour": 1000, "reconcile_grace_seconds": 1,
+                          "reconcile_deadline_minutes": 2, **over})
 
-[executor]
-reconcile_grace_seconds = 1
-reconcile_deadline_minutes = 2
 
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_ADDRESS}"
-
-[[destination]]
-label = "hot-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_HOT_ADDRESS}"
-clients = ["other"]
-
-[[destination]]
-label = "failing-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_FAILING}"
-
-[[destination]]
-label = "rejecting-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{DEMO_TRX_REJECTING}"
-"""
+E2E_POLICY = e2e_policy()
 
 
 def new_intent(intent_id: str, amount: str = "25", destination: str = "cold-wallet",

@@ -1,24 +1,23 @@
 """What `treasuryctl alerts ...` prints; the lead's CLI wires these to its arguments.
 
-- `treasuryctl alerts list [--unsent]` -> `outbox_lines(ledger.conn, unsent_only=...)`
+- `treasuryctl alerts list [--unsent]` -> `outbox_lines(ledger, unsent_only=...)`
 - `treasuryctl alerts test`            -> `sender.send_test_mail(settings.smtp)`
 """
 
 from __future__ import annotations
 
-import sqlite3
+from treasury_bot.alerts import render
+from treasury_bot.ledger import Ledger
 
-from treasury_bot.alerts import render, store
 
-
-def outbox_lines(conn: sqlite3.Connection, *, unsent_only: bool = False, limit: int = 50) -> list[str]:
+def outbox_lines(ledger: Ledger, *, unsent_only: bool = False, limit: int = 50) -> list[str]:
     """The outbox as lines: a header, one line per alert, and a count of what is unsent.
 
     All: the newest `limit` alerts, newest first. `unsent_only`: the oldest `limit`
     alerts not yet accepted by the mail server, oldest first.
     """
-    rows = store.listing(conn, unsent_only=unsent_only, limit=limit)
-    totals = store.counts(conn)
+    rows = ledger.outbox.listing(unsent_only=unsent_only, limit=limit)
+    totals = ledger.outbox.counts()
     what = "unsent alerts, oldest first" if unsent_only else "latest alerts, newest first"
     lines = [f"alert outbox: {what} (at most {limit})"]
     lines += render.listing_lines(rows) or ["  (none)"]

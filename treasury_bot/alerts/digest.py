@@ -1,6 +1,6 @@
 """Which mails to send now: a pure function of the unsent alerts, past mails and the time.
 
-Rules (DESIGN section 6, "Digests"):
+Rules (docs/design.md section 6, "Digests"):
 - CRITICAL: one mail per alert, at once, never folded, whatever else is going on.
 - Everything else is handled per (kind, severity):
   - An alert raised when no mail of its kind went out in the `window` before it is
@@ -26,8 +26,6 @@ from itertools import groupby
 from typing import Iterable, Mapping, Sequence
 
 from treasury_bot.alerts.model import CRITICAL, PendingAlert
-
-DEFAULT_WINDOW_MS = 60_000
 
 Key = tuple[str, str]  # (kind, severity)
 

@@ -8,8 +8,8 @@ and stored only masked (`mask_key`): the full key never reaches the ledger or a 
 Typical use, inside the ledger transaction that makes the change:
 
     t = events.Transfer(intent_id, client, "USDT", "TRX", Decimal("250"), "cold-wallet", address)
-    store.enqueue(conn, events.withdrawal_failed(t, at_ms=now, exchange_code=-4026,
-                                                 exchange_message="insufficient balance"))
+    ledger.enqueue(events.withdrawal_failed(t, at_ms=now, exchange_code=-4026,
+                                            exchange_message="insufficient balance"))
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Sequence
 
 from common.logs import mask_key
 from common.money import canonical
+from treasury_bot import lifecycle
 from treasury_bot.alerts import model
 from treasury_bot.alerts.model import Alert, FactValue
 
@@ -86,7 +87,7 @@ def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha25
     """The treasury started. `mail` says where alerts go ("smtp.example.com:587 starttls");
     `warnings` (e.g. "allow_unrestricted_ip is set") make it a WARNING. `pending_loosenings`:
     one line per loosening waiting for its quarantine, with the UTC time it takes effect
-    (DESIGN section 9), never cut short: the operator must see every one."""
+    (docs/design.md section 9), never cut short: the operator must see every one."""
     facts: dict[str, FactValue] = {
         "version": version,
         "api_key": mask_key(api_key),
@@ -164,14 +165,14 @@ def intent_rejected(transfer: Transfer, *, at_ms: int, reason_code: str, detail:
                     reason: str | None = None) -> Alert:
     """A policy (or operator) rejection; status `denied`. `reason` is the client's own
     text from the intent, shown as such."""
-    return _transfer_alert(model.INTENT_REJECTED, transfer, at_ms, "denied",
+    return _transfer_alert(model.INTENT_REJECTED, transfer, at_ms, lifecycle.DENIED,
                            reason_code=reason_code, detail=_text(detail), reason=_text(reason, 200))
 
 
 def approval_needed(transfer: Transfer, *, at_ms: int, approval_above: Decimal | str | None,
                     reason: str | None = None) -> Alert:
     """An intent above `approval_above` waits as `pending_approval` for the operator."""
-    return _transfer_alert(model.APPROVAL_NEEDED, transfer, at_ms, "pending_approval",
+    return _transfer_alert(model.APPROVAL_NEEDED, transfer, at_ms, lifecycle.PENDING_APPROVAL,
                            reason_code="approval_required", approval_above=_amount(approval_above),
                            reason=_text(reason, 200))
 
@@ -180,7 +181,7 @@ def approval_needed(transfer: Transfer, *, at_ms: int, approval_above: Decimal |
 
 def withdrawal_submitted(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None) -> Alert:
     """The exchange accepted the withdraw request and gave it an id."""
-    return _transfer_alert(model.WITHDRAWAL_SUBMITTED, transfer, at_ms, "submitted",
+    return _transfer_alert(model.WITHDRAWAL_SUBMITTED, transfer, at_ms, lifecycle.SUBMITTED,
                            withdrawal_id=withdrawal_id)
 
 
@@ -188,7 +189,7 @@ def withdrawal_completed(transfer: Transfer, *, at_ms: int, withdrawal_id: str |
                          tx_id: str | None, completed_at_ms: int | None = None,
                          fee: Decimal | str | None = None) -> Alert:
     """The exchange reports the withdrawal completed (status 6)."""
-    return _transfer_alert(model.WITHDRAWAL_COMPLETED, transfer, at_ms, "completed",
+    return _transfer_alert(model.WITHDRAWAL_COMPLETED, transfer, at_ms, lifecycle.COMPLETED,
                            withdrawal_id=withdrawal_id, tx_id=tx_id,
                            completed_at_ms=completed_at_ms, fee=_amount(fee))
 
@@ -198,7 +199,7 @@ def withdrawal_failed(transfer: Transfer, *, at_ms: int, withdrawal_id: str | No
                       detail: str = "") -> Alert:
     """The withdrawal failed: refused at apply (`exchange_code` such as -4026) or reported
     failed (exchange status 5). `detail` explains a failure that has no exchange code."""
-    return _transfer_alert(model.WITHDRAWAL_FAILED, transfer, at_ms, "failed",
+    return _transfer_alert(model.WITHDRAWAL_FAILED, transfer, at_ms, lifecycle.FAILED,
                            withdrawal_id=withdrawal_id, exchange_code=exchange_code,
                            exchange_message=_text(exchange_message, 300), detail=_text(detail))
 
@@ -206,14 +207,14 @@ def withdrawal_failed(transfer: Transfer, *, at_ms: int, withdrawal_id: str | No
 def withdrawal_rejected(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None,
                         detail: str = "") -> Alert:
     """The exchange rejected the withdrawal after accepting the request (status 3)."""
-    return _transfer_alert(model.WITHDRAWAL_REJECTED, transfer, at_ms, "rejected",
+    return _transfer_alert(model.WITHDRAWAL_REJECTED, transfer, at_ms, lifecycle.REJECTED,
                            withdrawal_id=withdrawal_id, detail=_text(detail))
 
 
 def withdrawal_cancelled(transfer: Transfer, *, at_ms: int, withdrawal_id: str | None,
                          detail: str = "") -> Alert:
     """The withdrawal was cancelled (status 1)."""
-    return _transfer_alert(model.WITHDRAWAL_CANCELLED, transfer, at_ms, "cancelled",
+    return _transfer_alert(model.WITHDRAWAL_CANCELLED, transfer, at_ms, lifecycle.CANCELLED,
                            withdrawal_id=withdrawal_id, detail=_text(detail))
 
 
@@ -229,7 +230,7 @@ def withdrawal_stuck(transfer: Transfer, *, at_ms: int, withdrawal_id: str | Non
 def needs_review(transfer: Transfer, *, at_ms: int, detail: str,
                  withdrawal_id: str | None = None) -> Alert:
     """The outcome of a withdrawal cannot be proven; a person must decide (`resolve`)."""
-    return _transfer_alert(model.NEEDS_REVIEW, transfer, at_ms, "needs_review",
+    return _transfer_alert(model.NEEDS_REVIEW, transfer, at_ms, lifecycle.NEEDS_REVIEW,
                            withdrawal_id=withdrawal_id, detail=_text(detail))
 
 
@@ -237,7 +238,7 @@ def needs_review(transfer: Transfer, *, at_ms: int, detail: str,
 
 def clock_disagreement(*, at_ms: int, offset_ms: int, host_ms: int, exchange_ms: int,
                        threshold_ms: int) -> Alert:
-    """The host clock and the exchange clock are more than `threshold_ms` apart (DESIGN
+    """The host clock and the exchange clock are more than `threshold_ms` apart (docs/design.md
     section 9); `offset_ms` is exchange minus host. Raised once per episode."""
     facts: dict[str, FactValue] = {
         # Not named *_ms: the renderer shows those as moments, and these are durations.
@@ -249,7 +250,7 @@ def withdrawal_stalled(transfer: Transfer, *, at_ms: int, queued_since_ms: int,
                        stuck_after_minutes: int, detail: str) -> Alert:
     """An accepted intent that could not be sent for `stuck_after_minutes` (issue 10,
     defect 3); `detail` says why: the last apply error, or the halt's reason."""
-    return _transfer_alert(model.WITHDRAWAL_STALLED, transfer, at_ms, "queued",
+    return _transfer_alert(model.WITHDRAWAL_STALLED, transfer, at_ms, lifecycle.QUEUED,
                            queued_since_ms=queued_since_ms, stuck_after_minutes=stuck_after_minutes,
                            detail=_text(detail))
 def client_rate_limited(*, at_ms: int, client: str, refused: int, max_requests_per_minute: int) -> Alert:

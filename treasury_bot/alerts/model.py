@@ -43,7 +43,7 @@ KINDS = (
     CLOCK_DISAGREEMENT,
 )
 
-# CRITICAL means "mail it alone, now, never fold it". DESIGN names auth errors,
+# CRITICAL means "mail it alone, now, never fold it". docs/design.md names auth errors,
 # needs_review, key self-audit failures and policy changes. A failed or exchange-rejected
 # withdrawal is money that did not move as decided, so it is CRITICAL too; it cannot
 # flood (every one was an accepted, rate-limited withdrawal). Nothing a client can
@@ -86,7 +86,7 @@ def severity_of(kind: str, facts: Mapping[str, FactValue]) -> str:
     if kind == INTENT_REJECTED and facts.get("reason_code") == "operator_rejected":
         return INFO  # the operator's own action: worth a record, not a warning
     if kind == START_SUMMARY and facts.get("warnings"):
-        return WARNING  # e.g. started with allow_unrestricted_ip: DESIGN says "loudly"
+        return WARNING  # e.g. started with allow_unrestricted_ip: docs/design.md says "loudly"
     return _DEFAULT_SEVERITY[kind]
 
 
@@ -111,10 +111,6 @@ class Alert:
             raise AlertError("created_at_ms must be integer milliseconds")
         # Copy, so that a caller mutating its dict cannot change a frozen alert.
         object.__setattr__(self, "facts", _checked_facts(self.facts))
-
-    @property
-    def is_critical(self) -> bool:
-        return self.severity == CRITICAL
 
 
 def _checked_facts(facts: Mapping[str, FactValue]) -> dict[str, FactValue]:
@@ -155,7 +151,7 @@ class MailContent:
     """What one mail says, whether it holds one alert or a digest of 100,000.
 
     Built from alerts in memory (`render.content_of`) or by SQL aggregates over the
-    outbox (`store.mail_content`), so that a huge digest is never loaded whole.
+    outbox (`Outbox.mail_content`), so that a huge digest is never loaded whole.
     `listed` is the first alerts in outbox order (at most `render.DIGEST_LIST_LIMIT`);
     `breakdowns` maps a fact to its most common values, most common first (ties: first
     seen first), at most 10; `distinct` is how many different values each fact had.
@@ -188,7 +184,7 @@ KINDS = (*KINDS, WITHDRAWAL_STALLED)
 # WARNING: nothing left the treasury, but money that was decided has not moved; it is
 # raised once per intent, so it cannot flood.
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, WITHDRAWAL_STALLED: WARNING}
-# Issue 10 defects 6 and 8 (DESIGN section 9). Appended, not merged into the tables above,
+# Issue 10 defects 6 and 8 (docs/design.md section 9). Appended, not merged into the tables above,
 # to keep parallel branches' edits apart; KINDS and the severities stay defined once, here.
 CLIENT_RATE_LIMITED = "client_rate_limited"   # a digest: one per client per minute, with the count
 LEDGER_DISK_LOW = "ledger_disk_low"           # new intents fail closed until space is freed

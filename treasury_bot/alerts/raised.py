@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from treasury_bot import lifecycle
 from treasury_bot.alerts import events
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import IntentRecord
-from treasury_bot.policy import WindowPressure
+from treasury_bot.policy import REJECTED, WindowPressure
 
 
 def transfer(record: IntentRecord) -> events.Transfer:
@@ -36,7 +37,7 @@ def intent_rejected(what: events.Transfer, at: int, reason_code: str,
 
 
 def record_rejected(record: IntentRecord, at: int) -> Alert:
-    return intent_rejected(transfer(record), at, record.reason_code or "rejected", record.detail,
+    return intent_rejected(transfer(record), at, record.reason_code or REJECTED, record.detail,
                     record.reason)
 
 
@@ -71,14 +72,14 @@ def withdrawal_finished(record: IntentRecord, status: str, at: int, *,
     """The exchange (or the operator, for needs_review) closed the withdrawal."""
     what = transfer(record)
     wid = withdrawal_id or record.withdrawal_id
-    if status == "completed":
+    if status == lifecycle.COMPLETED:
         alert = events.withdrawal_completed(what, at_ms=at, withdrawal_id=wid, tx_id=tx_id or record.tx_id,
                                             completed_at_ms=at)
-    elif status == "failed":
+    elif status == lifecycle.FAILED:
         alert = events.withdrawal_failed(what, at_ms=at, withdrawal_id=wid, detail=info or "")
-    elif status == "rejected":
+    elif status == lifecycle.REJECTED:
         alert = events.withdrawal_rejected(what, at_ms=at, withdrawal_id=wid, detail=info or "")
-    elif status == "cancelled":
+    elif status == lifecycle.CANCELLED:
         alert = events.withdrawal_cancelled(what, at_ms=at, withdrawal_id=wid, detail=info or "")
     else:
         raise ValueError(f"{status!r} is not a final withdrawal status")

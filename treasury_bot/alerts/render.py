@@ -24,6 +24,7 @@ from email.utils import formatdate
 from typing import Callable, Mapping, Sequence, Union
 
 from common.logs import scrub
+from treasury_bot import lifecycle
 from treasury_bot.alerts import model
 from treasury_bot.alerts.model import BREAKDOWN_FACTS, BREAKDOWN_TOP, Alert, FactValue, MailContent
 
@@ -32,7 +33,7 @@ DIGEST_LIST_LIMIT = 50
 _SUBJECT_MAX = 200
 _VALUE_MAX = 600
 
-# Short words for the withdraw codes DESIGN section 4 lists (and the auth codes).
+# Short words for the withdraw codes docs/design.md section 4 lists (and the auth codes).
 EXCHANGE_CODE_TEXT: Mapping[int, str] = {
     -4026: "insufficient balance",
     -4022: "below the exchange minimum",
@@ -195,7 +196,7 @@ Mail = Union[MailContent, Sequence[Alert]]
 
 
 def content_of(alerts: Sequence[Alert]) -> MailContent:
-    """What a mail holding these alerts (in outbox order) says; `store.mail_content`
+    """What a mail holding these alerts (in outbox order) says; `Outbox.mail_content`
     computes the same from the ledger without loading a big digest whole."""
     if not alerts:
         raise ValueError("a mail holds at least one alert")
@@ -378,9 +379,9 @@ def commands(kind: str, intent_id: str | None) -> list[tuple[str, str]]:
                 show]
     if kind == model.NEEDS_REVIEW:
         return [show,
-                (_ctl("resolve", intent_id, "--as", "completed", "--note", '"..."'),
+                (_ctl("resolve", intent_id, "--as", lifecycle.COMPLETED, "--note", '"..."'),
                  "the exchange shows it was withdrawn"),
-                (_ctl("resolve", intent_id, "--as", "failed", "--note", '"..."'),
+                (_ctl("resolve", intent_id, "--as", lifecycle.FAILED, "--note", '"..."'),
                  "the exchange shows it was not withdrawn")]
     if kind in (model.EXCHANGE_AUTH_ERROR, model.KEY_AUDIT_FAILED):
         return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), show, status]
@@ -483,7 +484,7 @@ def log_fields(alert: Alert) -> dict[str, FactValue]:
 
 
 def listing_lines(rows) -> list[str]:
-    """`treasuryctl alerts list` output: one line per outbox row (`store.ListedAlert`)."""
+    """`treasuryctl alerts list` output: one line per outbox row (`ledger.ListedAlert`)."""
     lines = []
     for row in rows:
         alert = row.alert

@@ -1,6 +1,6 @@
 """The background sender: drains the ledger's alert outbox over SMTP.
 
-It runs in a daemon thread with its own SQLite connection, and never holds a write
+It runs in a daemon thread with its own `Ledger` (its own connection), and never holds a write
 transaction across network I/O, so it can delay an alert but never a decision. One
 drain pass:
 
@@ -33,23 +33,22 @@ from __future__ import annotations
 
 import smtplib
 import socket
-import sqlite3
 import ssl
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from common.clock import Clock, SystemClock
 from common.config import SmtpSettings
 from common.logs import get_logger, scrub
-from treasury_bot.alerts import digest, events, render, store
+from treasury_bot.alerts import digest, events, render
 from treasury_bot.alerts.model import CRITICAL, INFO, WARNING
+from treasury_bot.ledger import Ledger, MailRow
 from treasury_bot.supervised import Supervised
 
 log = get_logger("treasury.alerts")
@@ -99,7 +98,7 @@ def describe_error(exc: BaseException) -> str:
 def message_id_domain(sender: str) -> str:
     """Message-IDs use the sender's own domain: stable for a deployment, and never a
     lookup of this host's name."""
-    local, at, domain = sender.rpartition("@")
+    _, at, domain = sender.rpartition("@")
     domain = domain.strip().strip(">")
     return domain if at and domain else "treasury-bot.invalid"
 
@@ -138,30 +137,6 @@ def deliver(client: smtplib.SMTP, settings: SmtpSettings, msg: EmailMessage) -> 
     return client.send_message(msg, from_addr=settings.sender, to_addrs=list(settings.recipients))
 
 
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    """A short write transaction on the sender's own connection."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def open_connection(ledger_path: Path | str) -> sqlite3.Connection:
-    """The sender's own connection to the ledger: WAL, busy_timeout 5 s, schema ensured."""
-    conn = sqlite3.connect(str(ledger_path), isolation_level=None, timeout=5.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    with _write(conn):
-        store.create_schema(conn)
-    return conn
-
-
 class AlertSender:
     """Drains the outbox in a background thread: `start()`, then `stop()` at shutdown.
 
@@ -186,7 +161,7 @@ class AlertSender:
         self._backoff_start = backoff_start_s
         self._backoff_max = backoff_max_s
         self._timeout = smtp_timeout_s
-        self._conn: sqlite3.Connection | None = None
+        self._ledger: Ledger | None = None
         # Issue 10 defect 8: one thread_failing alert per episode of exceptions (SMTP being
         # unreachable is not one: it has its own backoff and the mails wait in the outbox).
         self._guard = Supervised("alert-sender", self._record_thread_alert)
@@ -247,22 +222,23 @@ class AlertSender:
             self._close()
 
     def _record_thread_alert(self, what: str, thread: str, error_type: str | None, failures: int) -> None:
-        conn = self._db()
+        ledger = self._db()
         now = self._clock.now_ms()
         alert = (events.thread_failing(at_ms=now, thread=thread, error_type=error_type or "?", failures=failures)
                  if what == "failing" else events.thread_recovered(at_ms=now, thread=thread, failures=failures))
-        with _write(conn):
-            store.enqueue(conn, alert)
+        with ledger.transaction():
+            ledger.enqueue(alert)
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_connection(self._path)
-        return self._conn
+    def _db(self) -> Ledger:
+        """The sender's own Ledger, opened on first use in the thread that drains."""
+        if self._ledger is None:
+            self._ledger = Ledger(self._path)
+        return self._ledger
 
     def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
     # -- one pass ------------------------------------------------------------------------
 
@@ -284,15 +260,15 @@ class AlertSender:
         return result
 
     def _drain(self) -> DrainResult:
-        conn = self._db()
+        ledger = self._db()
         if self._smtp is None:
-            return self._log_pass(conn)
+            return self._log_pass(ledger)
         now = self._clock.now_ms()
         monotonic = self._clock.monotonic()
-        retry = [m for m in store.sending_mails(conn) if self._retry_at.get(m.mail_id, 0.0) <= monotonic]
-        batch = store.pending(conn, self._batch)
+        retry = [m for m in ledger.outbox.sending_mails() if self._retry_at.get(m.mail_id, 0.0) <= monotonic]
+        batch = ledger.outbox.pending(self._batch)
         keys = {(i.kind, i.severity) for i in batch if i.severity != CRITICAL}
-        plan = digest.plan(batch, store.last_mail_times(conn, keys), self._window_ms, now)
+        plan = digest.plan(batch, ledger.outbox.last_mail_times(keys), self._window_ms, now)
         # A full batch with progress made: more may be waiting, go again at once. A full
         # batch held whole (a window still open) waits for the poll instead of spinning.
         more = bool(plan.mails) and any(
@@ -308,14 +284,13 @@ class AlertSender:
                         waiting_mails=len(retry) + len(plan.mails))
             return DrainResult(held=plan.held, waiting=len(retry) + len(plan.mails), unreachable=True)
         try:
-            new = self._record(conn, plan.mails, now)
+            new = self._record(ledger, plan.mails, now)
             queue = sorted(retry + new, key=lambda m: (m.severity != CRITICAL, m.mail_id))
-            return self._send_all(conn, client, queue, plan.held, more)
+            return self._send_all(ledger, client, queue, plan.held, more)
         finally:
             close_quietly(client)
 
-    def _record(self, conn: sqlite3.Connection, mails: Sequence[digest.PlannedMail],
-                now: int) -> list[store.MailRow]:
+    def _record(self, ledger: Ledger, mails: Sequence[digest.PlannedMail], now: int) -> list[MailRow]:
         """Record the planned mails as `sending` and claim their alerts, in write
         transactions of at most CLAIM_CHUNK alerts each with a pause between them: a
         digest of 50,000 alerts holds the ledger's write lock a few milliseconds at a
@@ -323,38 +298,26 @@ class AlertSender:
         assert self._smtp is not None
         domain = message_id_domain(self._smtp.sender)
         mail_ids: list[int] = []
-        in_transaction = 0
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for mail in mails:
-                seqs = mail.seqs
-                for start in range(0, len(seqs), CLAIM_CHUNK):
-                    part = seqs[start:start + CLAIM_CHUNK]
-                    if in_transaction and in_transaction + len(part) > CLAIM_CHUNK:
-                        conn.execute("COMMIT")
-                        time.sleep(CLAIM_PAUSE_S)  # let the treasury's writers in
-                        conn.execute("BEGIN IMMEDIATE")
-                        in_transaction = 0
+        for index, group in enumerate(claim_groups(mails, CLAIM_CHUNK)):
+            if index:
+                time.sleep(CLAIM_PAUSE_S)  # let the treasury's writers in
+            with ledger.transaction():
+                for mail, start, part in group:
                     if start == 0:
-                        mail_ids.append(store.create_mail(
-                            conn, kind=mail.kind, severity=mail.severity, seqs=part,
+                        mail_ids.append(ledger.outbox.create_mail(
+                            kind=mail.kind, severity=mail.severity, seqs=part,
                             message_id=make_msgid("alert", domain=domain),
                             recipients=self._smtp.recipients, now_ms=now))
                     else:
-                        store.claim_more(conn, mail_ids[-1], part)
-                    in_transaction += len(part)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return [store.get_mail(conn, mail_id) for mail_id in mail_ids]
+                        ledger.outbox.claim_more(mail_ids[-1], part)
+        return [ledger.outbox.get_mail(mail_id) for mail_id in mail_ids]
 
-    def _send_all(self, conn: sqlite3.Connection, client: smtplib.SMTP,
-                  queue: Sequence[store.MailRow], held: int, more: bool) -> DrainResult:
+    def _send_all(self, ledger: Ledger, client: smtplib.SMTP,
+                  queue: Sequence[MailRow], held: int, more: bool) -> DrainResult:
         assert self._smtp is not None
         sent = refused = 0
         for index, mail in enumerate(queue):
-            content = store.mail_content(conn, mail.mail_id, render.DIGEST_LIST_LIMIT)
+            content = ledger.outbox.mail_content(mail.mail_id, render.DIGEST_LIST_LIMIT)
             msg = render.message(content, mail_from=self._smtp.sender, mail_to=self._smtp.recipients,
                                  message_id=mail.message_id, date_ms=mail.created_at_ms,
                                  window_ms=self._window_ms)
@@ -363,12 +326,12 @@ class AlertSender:
                 refused_rcpts = deliver(client, self._smtp, msg)
             except _MESSAGE_REFUSED as exc:
                 refused += 1
-                self._note_failure(conn, mail, exc, subject)
+                self._note_failure(ledger, mail, exc, subject)
                 continue
             except (OSError, smtplib.SMTPException) as exc:
-                self._note_failure(conn, mail, exc, subject)
+                self._note_failure(ledger, mail, exc, subject)
                 return DrainResult(sent, refused, held, waiting=len(queue) - index, unreachable=True)
-            self._mark_sent(conn, mail.mail_id, subject)
+            self._mark_sent(ledger, mail.mail_id, subject)
             self._retry_at.pop(mail.mail_id, None)
             self._attempts.pop(mail.mail_id, None)
             sent += 1
@@ -377,11 +340,11 @@ class AlertSender:
                      refused=",".join(sorted(refused_rcpts)) or None)
         return DrainResult(sent, refused, held, more=more)
 
-    def _mark_sent(self, conn: sqlite3.Connection, mail_id: int, subject: str) -> None:
-        with _write(conn):
-            store.mark_mail_sent(conn, mail_id, self._clock.now_ms(), subject)
+    def _mark_sent(self, ledger: Ledger, mail_id: int, subject: str) -> None:
+        with ledger.transaction():
+            ledger.outbox.mark_mail_sent(mail_id, self._clock.now_ms(), subject)
 
-    def _note_failure(self, conn: sqlite3.Connection, mail: store.MailRow, exc: BaseException,
+    def _note_failure(self, ledger: Ledger, mail: MailRow, exc: BaseException,
                       subject: str) -> None:
         error = describe_error(exc)
         self.stats.last_error = error
@@ -389,27 +352,44 @@ class AlertSender:
         self._attempts[mail.mail_id] = attempts
         delay = min(self._backoff_max, self._backoff_start * 2 ** (attempts - 1))
         self._retry_at[mail.mail_id] = self._clock.monotonic() + delay
-        with _write(conn):
-            store.note_mail_failure(conn, mail.mail_id, error, subject)
+        with ledger.transaction():
+            ledger.outbox.note_mail_failure(mail.mail_id, error, subject)
         log.warning("alert_mail_not_sent", mail_id=mail.mail_id, kind=mail.kind,
                     severity=mail.severity, error=error, retry_in_s=delay)
 
-    def _log_pass(self, conn: sqlite3.Connection) -> DrainResult:
+    def _log_pass(self, ledger: Ledger) -> DrainResult:
         if not self._checked_waiting_mails:
             self._checked_waiting_mails = True
-            waiting = store.sending_mails(conn)
+            waiting = ledger.outbox.sending_mails()
             if waiting:  # recorded under an earlier SMTP configuration: kept for SMTP's return
                 log.warning("alert_mails_waiting_for_smtp", mails=len(waiting),
                             alerts=sum(m.alert_count for m in waiting))
-        batch = store.unsent(conn, min(self._batch, LOG_BATCH))
+        batch = ledger.outbox.unsent(min(self._batch, LOG_BATCH))
         if not batch:
             return DrainResult()
         for item in batch:
             _log_alert(item.alert)
-        with _write(conn):
-            store.mark_logged(conn, [item.seq for item in batch], self._clock.now_ms())
+        with ledger.transaction():
+            ledger.outbox.mark_logged([item.seq for item in batch], self._clock.now_ms())
         more = any(n >= min(self._batch, LOG_BATCH) for n in Counter(i.alert.severity for i in batch).values())
         return DrainResult(sent=len(batch), more=more)
+
+
+def claim_groups(mails: Sequence[digest.PlannedMail], chunk: int) -> list[list[tuple[digest.PlannedMail, int, Sequence[int]]]]:
+    """The planned mails cut into (mail, start, seqs) parts of at most `chunk` alerts, and
+    the parts grouped into write transactions of at most `chunk` alerts each (a part
+    that would overflow the open group starts the next one)."""
+    groups: list[list[tuple[digest.PlannedMail, int, Sequence[int]]]] = [[]]
+    in_group = 0
+    for mail in mails:
+        for start in range(0, len(mail.seqs), chunk):
+            part = mail.seqs[start:start + chunk]
+            if in_group and in_group + len(part) > chunk:
+                groups.append([])
+                in_group = 0
+            groups[-1].append((mail, start, part))
+            in_group += len(part)
+    return [group for group in groups if group]
 
 
 def _log_alert(alert) -> None:

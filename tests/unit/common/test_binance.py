@@ -1,5 +1,6 @@
-"""common/binance.py: signing, clock offset, typed errors and reply decoding, against
-`responses` (the exchange's replies) and, for connection failures, real local sockets."""
+"""common/binance/client.py: signed requests as sent, clock offset, typed errors and reply
+decoding, against `responses` (the exchange's replies) and, for connection failures, real
+local sockets. The pure parts alone: test_binance_signing.py, test_binance_errors.py."""
 
 from __future__ import annotations
 
@@ -28,17 +29,6 @@ BASE = "https://api.test.invalid"
 API_KEY = "test-key-not-real-0001-abcdefghijkl"
 API_SECRET = "test-secret-not-real-0001"
 NOW_MS = 1_700_000_000_000
-
-# Binance's own public documentation example (request-security, "HMAC Keys").
-DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
-DOC_SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-DOC_PAYLOAD = ("symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
-               "&recvWindow=5000&timestamp=1499827319559")
-DOC_SIGNATURE = "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
-DOC_PAYLOAD_NON_ASCII = ("symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96"
-                         "&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1"
-                         "&recvWindow=5000&timestamp=1499827319559")
-DOC_SIGNATURE_NON_ASCII = "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3"
 
 ACCOUNT_JSON = {
     "makerCommission": 15, "canTrade": True, "canWithdraw": True, "canDeposit": True,
@@ -142,24 +132,6 @@ def market_order(client: BinanceClient, **overrides):
 
 
 # --------------------------------------------------------------------------- signing
-
-def test_documented_hmac_example_signs_to_the_documented_value():
-    """Binance's published example key, payload and signature agree with the algorithm and our signer."""
-    assert hand_signature(DOC_SECRET, DOC_PAYLOAD) == DOC_SIGNATURE
-    mac = hmac.new(DOC_SECRET.encode(), digestmod=hashlib.sha256)
-    assert binance.hmac_signature(mac, DOC_PAYLOAD) == DOC_SIGNATURE
-
-
-def test_documented_non_ascii_example_is_percent_encoded_then_signed():
-    """Binance's non-ASCII example: values are percent-encoded first, and the encoded string is signed."""
-    params = [("symbol", "１２３４５６"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
-              ("quantity", "1"), ("price", "0.1"), ("recvWindow", "5000"), ("timestamp", "1499827319559")]
-    encoded = binance.encode_params(params)
-    assert encoded == DOC_PAYLOAD_NON_ASCII
-    assert hand_signature(DOC_SECRET, DOC_PAYLOAD_NON_ASCII) == DOC_SIGNATURE_NON_ASCII
-    mac = hmac.new(DOC_SECRET.encode(), digestmod=hashlib.sha256)
-    assert binance.hmac_signature(mac, encoded) == DOC_SIGNATURE_NON_ASCII
-
 
 def test_signed_get_sends_key_header_timestamp_window_and_signature_last(client, mock):
     """A signed GET carries X-MBX-APIKEY, recvWindow, timestamp and a hand-checkable signature as its last parameter."""

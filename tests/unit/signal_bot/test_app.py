@@ -13,7 +13,8 @@ import threading
 import pytest
 
 from common.clock import FakeClock, SystemClock
-from signal_bot.app import OrderWorker, StartupError, recover_all
+from signal_bot.errors import StartupError
+from signal_bot.order_worker import OrderWorker, recover_all
 from signal_bot.intake import Intake
 from signal_bot.orders import OrderDesk, received_fields
 from signal_bot.state import StateStore
@@ -30,7 +31,7 @@ def journal(store: StateStore, clock, *ids: str) -> None:
 def test_recover_all_settles_rows_in_order_waiting_once(tmp_path):
     """Absent rows wait for the one settling moment (a single wait), then trade in arrival order."""
     clock = FakeClock()
-    store = StateStore(tmp_path / "state.sqlite")
+    store = StateStore(tmp_path / "state.sqlite").open()
     journal(store, clock, "r1", "r2", "r3")
     exchange = ScriptedExchange(clock, lookups=[ABSENT, ABSENT, result("r2"), ABSENT])
     desk = OrderDesk(exchange, store, RULES, LIMITS, clock, recv_window_ms=RECV_WINDOW_MS)
@@ -50,7 +51,7 @@ def test_recover_all_settles_rows_in_order_waiting_once(tmp_path):
 def test_a_stop_during_recovery_leaves_the_rest_journaled(tmp_path):
     """wait() answering True (SIGTERM) ends recovery at once: nothing sent, rows still received."""
     clock = FakeClock()
-    store = StateStore(tmp_path / "state.sqlite")
+    store = StateStore(tmp_path / "state.sqlite").open()
     journal(store, clock, "s1", "s2")
     exchange = ScriptedExchange(clock, lookups=[ABSENT])
     desk = OrderDesk(exchange, store, RULES, LIMITS, clock, recv_window_ms=RECV_WINDOW_MS)
@@ -63,18 +64,15 @@ def test_the_worker_recovers_old_rows_before_handling_new_signals(tmp_path):
     """Rows of a killed run (one already on the exchange, one not) settle before a signal accepted now."""
     path = tmp_path / "state.sqlite"
     clock = SystemClock()
-    old = StateStore(path)
+    old = StateStore(path).open()
     journal(old, clock, "old-sent", "old-unsent")
     old.close()
-    intake = Intake(StateStore(path, shared=True), "live", 10, clock)
+    intake = Intake(StateStore(path, shared=True).open(), "live", 10, clock)
     exchange = ScriptedExchange(FakeClock(), lookups=[result("old-sent"), ABSENT])
-    stores: list[StateStore] = []
-
-    def make_desk(store: StateStore) -> OrderDesk:
-        stores.append(store)
-        return OrderDesk(exchange, store, RULES, LIMITS, clock, recv_window_ms=RECV_WINDOW_MS)
+    store = StateStore(path, shared=True)      # opened by the worker, on its thread
+    desk = OrderDesk(exchange, store, RULES, LIMITS, clock, recv_window_ms=RECV_WINDOW_MS)
     # The lock was taken long enough ago that nothing of the dead run can land: no wait.
-    worker = OrderWorker(make_desk, path, intake.queue, clock, locked_at_ms=clock.now_ms() - SETTLE_MS)
+    worker = OrderWorker(desk, store, intake.queue, clock, locked_at_ms=clock.now_ms() - SETTLE_MS)
     gate = threading.Event()
     original = exchange.get_order
 
@@ -91,7 +89,7 @@ def test_the_worker_recovers_old_rows_before_handling_new_signals(tmp_path):
     worker.stop(budget=2.0)
     intake.close()
     assert [s["new_client_order_id"] for s in exchange.sent] == ["old-unsent", "new"]
-    reader = StateStore(path)
+    reader = StateStore(path).open()
     assert {r.id: r.state for r in reader.signals()} == {"old-sent": "placed", "old-unsent": "placed",
                                                          "new": "placed"}
     reader.close()
@@ -102,7 +100,8 @@ def test_a_worker_that_cannot_read_the_state_file_stops_the_start(tmp_path):
     path = tmp_path / "state.sqlite"
     path.write_bytes(b"this is not a database" * 100)
     exchange = ScriptedExchange(FakeClock())
-    worker = OrderWorker(lambda store: OrderDesk(exchange, store, RULES, LIMITS, SystemClock()), path,
+    store = StateStore(path, shared=True)
+    worker = OrderWorker(OrderDesk(exchange, store, RULES, LIMITS, SystemClock()), store,
                          queue.SimpleQueue(), SystemClock(), locked_at_ms=0)
     with pytest.raises(StartupError) as caught:
         worker.start(timeout=10)
@@ -132,9 +131,10 @@ class ThreadNoting(ScriptedExchange):
 def running_worker(tmp_path, exchange) -> tuple[OrderWorker, Intake]:
     path = tmp_path / "state.sqlite"
     clock = SystemClock()
-    intake = Intake(StateStore(path, shared=True), "live", 1000, clock)
+    intake = Intake(StateStore(path, shared=True).open(), "live", 1000, clock)
     limits = LIMITS.__class__(LIMITS.symbols, LIMITS.max_quote_per_order, 100_000, "GTC")
-    worker = OrderWorker(lambda store: OrderDesk(exchange, store, RULES, limits, clock), path, intake.queue,
+    store = StateStore(path, shared=True)
+    worker = OrderWorker(OrderDesk(exchange, store, RULES, limits, clock), store, intake.queue,
                          clock, locked_at_ms=clock.now_ms() - SETTLE_MS)
     worker.start()
     return worker, intake
@@ -171,7 +171,7 @@ def test_concurrent_accepts_trade_each_signal_once_one_at_a_time_in_arrival_orde
     wait_until(lambda: len(exchange.sent) == 200, timeout=10, what="every order")
     worker.stop(budget=2.0)
     intake.close()
-    reader = StateStore(tmp_path / "state.sqlite")
+    reader = StateStore(tmp_path / "state.sqlite").open()
     by_seq = [r.id for r in reader.signals()]
     states = {r.state for r in reader.signals()}
     reader.close()
@@ -188,7 +188,7 @@ def test_after_a_stop_queued_signals_stay_journaled_for_the_next_start(tmp_path)
     worker.run_queued()
     intake.close()
     assert exchange.sent == []
-    reader = StateStore(tmp_path / "state.sqlite")
+    reader = StateStore(tmp_path / "state.sqlite").open()
     assert reader.signal("live", "late").state == "received"
     reader.close()
 
@@ -196,7 +196,7 @@ def test_after_a_stop_queued_signals_stay_journaled_for_the_next_start(tmp_path)
 def test_the_exchange_session_reads_proxies_and_ca_bundle_once_and_never_retries(monkeypatch):
     """Proxy variables (NO_PROXY honoured) and REQUESTS_CA_BUNDLE are taken at creation, not per request;
     no adapter retries (a retried POST could trade twice)."""
-    from signal_bot.app import exchange_session
+    from signal_bot.bootstrap import exchange_session
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("NO_PROXY", "sandbox.local")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/test-bundle-not-real.pem")

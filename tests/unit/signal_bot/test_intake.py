@@ -20,13 +20,13 @@ def signal(id_: str) -> Signal:
 
 @pytest.fixture
 def intake(tmp_path):
-    made = Intake(StateStore(tmp_path / "state.sqlite", shared=True), "live", 3, FakeClock())
+    made = Intake(StateStore(tmp_path / "state.sqlite", shared=True).open(), "live", 3, FakeClock())
     yield made
     made.close()
 
 
 def other_connection(tmp_path) -> StateStore:
-    return StateStore(tmp_path / "state.sqlite")
+    return StateStore(tmp_path / "state.sqlite").open()
 
 
 def test_an_accepted_signal_is_committed_before_submit_returns_and_then_queued(intake, tmp_path):
@@ -77,7 +77,7 @@ def test_a_journal_that_fails_raises_and_queues_nothing(intake, tmp_path):
 
 def test_concurrent_submits_journal_each_id_once_in_queue_order(tmp_path):
     """Eight threads, overlapping ids: each id journaled once, and the queue order is the seq order."""
-    intake = Intake(StateStore(tmp_path / "state.sqlite", shared=True), "live", 1000, FakeClock())
+    intake = Intake(StateStore(tmp_path / "state.sqlite", shared=True).open(), "live", 1000, FakeClock())
     outcomes: list[str] = []
     lock = threading.Lock()
 

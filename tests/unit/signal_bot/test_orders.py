@@ -16,7 +16,7 @@ from common import binance
 from common.binance import Amount, OrderResult
 from common.clock import FakeClock
 from signal_bot.orders import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, SETTLE_MARGIN_MS, Handled, OrderDesk,
-                               received_fields)
+                               Retry, received_fields)
 from signal_bot.risk import RiskLimits
 from signal_bot.signals import Signal
 from signal_bot.state import StateStore
@@ -72,7 +72,7 @@ def signal(id_: str = "o1", **kw) -> Signal:
 
 @pytest.fixture
 def desk_parts(tmp_path):
-    store = StateStore(tmp_path / "state.sqlite")
+    store = StateStore(tmp_path / "state.sqlite").open()
     fills: list[str] = []
     clock = FakeClock()
 
@@ -110,7 +110,7 @@ def test_the_journal_row_is_the_claim_and_nothing_is_written_before_the_send(des
 
     class Peeking(ScriptedExchange):
         def new_order(self, **kwargs):
-            other = StateStore(tmp_path / "state.sqlite")
+            other = StateStore(tmp_path / "state.sqlite").open()
             row = other.signal("live", kwargs["new_client_order_id"])
             seen_during_send.append((row.state, row.updated_at == row.received_at, row.quantity))
             other.close()
@@ -139,7 +139,7 @@ def test_a_restart_does_not_retrade_a_seen_id(desk_parts, tmp_path):
     """A new desk over the same state file refuses an id the old one placed."""
     make, _, _, clock = desk_parts
     submit(make(ScriptedExchange(clock)), signal())
-    store2 = StateStore(tmp_path / "state.sqlite")
+    store2 = StateStore(tmp_path / "state.sqlite").open()
     exchange = ScriptedExchange(clock)
     again = make(exchange, store=store2)
     assert again.accept(signal()) is None
@@ -293,8 +293,8 @@ def test_a_received_row_absent_before_settling_waits_then_is_traded_once(desk_pa
     desk = make(exchange)
     (row,) = desk.unfinished()
     wait = desk.recover(row, settled_at)
-    assert wait == SETTLE_MS / 1000 and exchange.sent == []
-    clock.sleep(wait)
+    assert wait == Retry(SETTLE_MS / 1000) and exchange.sent == []
+    clock.sleep(wait.after_s)
     assert desk.recover(row, settled_at, attempt=1).state == "placed"
     assert [s["new_client_order_id"] for s in exchange.sent] == ["k2"]
     assert exchange.looked_up_at == [settled_at - SETTLE_MS, settled_at]
@@ -309,7 +309,9 @@ def test_a_received_row_that_lands_while_waiting_is_not_sent_again(desk_parts):
     exchange = ScriptedExchange(clock, lookups=[ABSENT, result("k3")])
     desk = make(exchange)
     (row,) = desk.unfinished()
-    clock.sleep(desk.recover(row, settled_at))
+    wait = desk.recover(row, settled_at)
+    assert isinstance(wait, Retry)
+    clock.sleep(wait.after_s)
     assert desk.recover(row, settled_at, attempt=1).state == "placed"
     assert exchange.sent == [] and fills == ["k3"]
 
@@ -346,7 +348,7 @@ def test_failing_look_ups_at_start_are_retried_then_left_placing(desk_parts):
     desk = make(exchange)
     (row,) = desk.unfinished()
     waits = [desk.recover(row, clock.now_ms(), attempt) for attempt in range(tries)]
-    assert waits[:-1] == list(RECOVERY_LOOKUP_DELAYS) and waits[-1].code == "outcome_unknown"
+    assert waits[:-1] == [Retry(d) for d in RECOVERY_LOOKUP_DELAYS] and waits[-1].code == "outcome_unknown"
     assert exchange.sent == [] and store.signal("live", "k5").state == "placing"
 
 

@@ -34,10 +34,10 @@ def sweep_row(intent_id: str = "sw-1", created_at: int = 1000) -> SweepRow:
 def test_a_journaled_signal_is_seen_after_reopening(tmp_path):
     """journal commits durably: a new connection (a restart) sees it as received, as received."""
     path = tmp_path / "state.sqlite"
-    store = StateStore(path)
+    store = StateStore(path).open()
     assert store.journal("live", "sig-1", ORDER, 1)
     store.close()
-    again = StateStore(path)
+    again = StateStore(path).open()
     assert again.seen("live", "sig-1")
     (row,) = again.unfinished("live")
     assert (row.id, row.state, row.price, row.received_at, row.seq) == ("sig-1", "received", "100", 1, 1)
@@ -45,7 +45,7 @@ def test_a_journaled_signal_is_seen_after_reopening(tmp_path):
 
 def test_the_journal_commits_with_synchronous_full(tmp_path):
     """The connection that journals runs synchronous=FULL (2): the commit is fsynced before it returns."""
-    store = StateStore(tmp_path / "s.sqlite", shared=True)
+    store = StateStore(tmp_path / "s.sqlite", shared=True).open()
     store.journal("live", "sig-1", ORDER, 1)
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -53,7 +53,7 @@ def test_the_journal_commits_with_synchronous_full(tmp_path):
 
 def test_journaling_an_id_twice_reports_a_duplicate_and_keeps_the_first(tmp_path):
     """The second journal of one id returns False and changes nothing."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     assert store.journal("live", "sig-1", ORDER, 1)
     assert not store.journal("live", "sig-1", {**ORDER, "quantity": "9"}, 2)
     row = store.signal("live", "sig-1")
@@ -62,7 +62,7 @@ def test_journaling_an_id_twice_reports_a_duplicate_and_keeps_the_first(tmp_path
 
 def test_seq_is_the_arrival_order_across_modes(tmp_path):
     """Each journaled signal gets the next seq; unfinished() lists them in that order."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     for n, mode in enumerate(("live", "test", "live", "live")):
         store.journal(mode, f"s{n}", ORDER, 100 - n)     # received_at going back must not reorder
     assert [(r.id, r.seq) for r in store.unfinished("live")] == [("s0", 1), ("s2", 3), ("s3", 4)]
@@ -70,7 +70,7 @@ def test_seq_is_the_arrival_order_across_modes(tmp_path):
 
 def test_live_and_test_modes_do_not_share_ids(tmp_path):
     """A --dry-run id does not block the same id trading live."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     assert store.journal("test", "sig-1", ORDER, 1)
     assert not store.seen("live", "sig-1")
     assert store.journal("live", "sig-1", ORDER, 1)
@@ -78,7 +78,7 @@ def test_live_and_test_modes_do_not_share_ids(tmp_path):
 
 def test_finish_moves_an_open_row_to_its_outcome_once(tmp_path):
     """received -> placed records the order as sent; a later finish does not overwrite it."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     store.journal("live", "sig-1", ORDER, 1)
     assert store.finish("live", "sig-1", "placed", 2, order_id="7", order_status="FILLED", executed_qty="0.01",
                         cummulative_quote_qty="1", order=SENT)
@@ -93,7 +93,7 @@ def test_finish_moves_an_open_row_to_its_outcome_once(tmp_path):
 
 def test_an_unknown_outcome_moves_received_to_placing_and_then_to_its_outcome(tmp_path):
     """mark_placing only from received; placing rows are what the periodic pass looks up."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     store.journal("live", "sig-1", ORDER, 1)
     assert store.mark_placing("live", "sig-1", 5, SENT)
     assert not store.mark_placing("live", "sig-1", 6)
@@ -105,7 +105,7 @@ def test_an_unknown_outcome_moves_received_to_placing_and_then_to_its_outcome(tm
 
 def test_refusals_are_recorded_so_the_id_is_spent(tmp_path):
     """A refused id is kept with its code; refuse works only on a received row; the id stays a duplicate."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     store.journal("live", "sig-1", ORDER, 1)
     assert store.refuse("live", "sig-1", "over_max_quote", 2)
     assert not store.refuse("live", "sig-1", "rate_limited", 3)
@@ -116,7 +116,7 @@ def test_refusals_are_recorded_so_the_id_is_spent(tmp_path):
 
 def test_the_state_column_refuses_unknown_states(tmp_path):
     """The schema itself guards the state machine's values."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     store.journal("live", "sig-1", ORDER, 1)
     db = sqlite3.connect(tmp_path / "s.sqlite")
     with pytest.raises(sqlite3.IntegrityError):
@@ -134,14 +134,14 @@ def test_a_version_1_file_is_upgraded_keeping_its_rows_in_order(tmp_path):
                    [("late", "placing", 30, 30), ("early", "placed", 10, 11), ("mid", "refused", 20, 20)])
     db.commit()
     db.close()
-    store = StateStore(path)
+    store = StateStore(path).open()
     assert [(r.id, r.seq, r.state) for r in store.signals()] == [
         ("early", 1, "placed"), ("mid", 2, "refused"), ("late", 3, "placing")]
     assert [r.id for r in store.unfinished("live")] == ["late"]
     assert store.journal("live", "new", ORDER, 40) and store.signal("live", "new").seq == 4
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     store.close()
-    assert [r.id for r in StateStore(path).signals()] == ["early", "mid", "late", "new"]   # once only
+    assert [r.id for r in StateStore(path).open().signals()] == ["early", "mid", "late", "new"]   # once only
 
 
 def test_a_file_from_a_newer_bot_is_refused(tmp_path):
@@ -151,7 +151,7 @@ def test_a_file_from_a_newer_bot_is_refused(tmp_path):
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     db.close()
     with pytest.raises(StateFileError) as caught:
-        StateStore(path)
+        StateStore(path).open()
     assert caught.value.code == "state_file_unusable"
 
 
@@ -162,7 +162,7 @@ def test_connections_opening_one_new_file_at_once_all_succeed(tmp_path):
 
     def open_and_journal(n: int) -> None:
         try:
-            store = StateStore(path)
+            store = StateStore(path).open()
             store.journal("live", f"s{n}", ORDER, n)
             store.close()
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion
@@ -173,18 +173,18 @@ def test_connections_opening_one_new_file_at_once_all_succeed(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert sorted(r.seq for r in StateStore(path).signals()) == list(range(1, 9))
+    assert sorted(r.seq for r in StateStore(path).open().signals()) == list(range(1, 9))
 
 def test_a_sweep_keeps_its_exact_content_until_decided(tmp_path):
     """Recorded before sending; open while unsent; reopening gives byte-identical fields."""
     path = tmp_path / "s.sqlite"
-    store = StateStore(path)
+    store = StateStore(path).open()
     row = sweep_row()
     assert store.add_sweep(row)
     assert not store.add_sweep(sweep_row(created_at=2000))
     store.sweep_tried("sw-1", "treasury_unavailable", 1500)
     store.close()
-    again = StateStore(path)
+    again = StateStore(path).open()
     kept = again.sweep("sw-1")
     assert (kept.amount, kept.reason, kept.created_at, kept.tries) == ("12.5", row.reason, 1000, 1)
     assert [r.intent_id for r in again.open_sweeps()] == ["sw-1"]
@@ -192,7 +192,7 @@ def test_a_sweep_keeps_its_exact_content_until_decided(tmp_path):
 
 def test_a_sweep_stays_open_until_a_terminal_status(tmp_path):
     """accepted/queued is open; completed (terminal) closes it; stale closes it at once."""
-    store = StateStore(tmp_path / "s.sqlite")
+    store = StateStore(tmp_path / "s.sqlite").open()
     store.add_sweep(sweep_row("sw-1"))
     store.add_sweep(sweep_row("sw-2"))
     store.sweep_decided("sw-1", "accepted", None, "queued", 2)

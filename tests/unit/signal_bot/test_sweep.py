@@ -15,7 +15,8 @@ from common.money import is_multiple
 from common.intent_client import IntentClient
 from signal_bot.config_file import Sweep
 from signal_bot.state import StateStore
-from signal_bot.sweep import SweepWorker, plan_sweep, sweep_intent_id
+from signal_bot.sweep import SweepExchange, SweepWorker, plan_sweep, sweep_intent_id
+from tests.support.seams import mismatches
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
@@ -65,10 +66,15 @@ def test_sweep_intent_id_is_deterministic_and_valid():
 
 
 class Balances:
-    """The account the worker reads after a fill (real common.binance structs)."""
+    """The account the worker reads after a fill (real common.binance structs); a whole
+    SweepExchange (test_the_balances_double_is_a_whole_sweep_exchange)."""
 
     def __init__(self, free: str) -> None:
         self.free = free
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def account(self) -> Account:
         return Account(can_trade=True, can_withdraw=False, can_deposit=True,
@@ -89,13 +95,13 @@ def rig(tmp_path):
         def make_client():
             return IntentClient(treasury.intent_endpoint, files.signal_keys(), files.server_public(),
                                   timeout=0.3, retries=2)
-        w = SweepWorker(tmp_path / "state.sqlite", SWEEP, lambda: balances, make_client, SystemClock(),
+        w = SweepWorker(StateStore(tmp_path / "state.sqlite"), SWEEP, lambda: balances, make_client, SystemClock(),
                         retry_seconds=retry_seconds).start()
         workers.append(w)
         return w
 
     def rows():
-        store = StateStore(tmp_path / "state.sqlite")
+        store = StateStore(tmp_path / "state.sqlite").open()
         try:
             return store.sweeps()
         finally:
@@ -105,6 +111,28 @@ def rig(tmp_path):
     for w in workers:
         w.stop()
     treasury.stop()
+
+
+def test_the_balances_double_and_the_real_client_are_whole_sweep_exchanges():
+    """What the worker is tested against (Balances) and runs against (BinanceClient) both
+    implement its seam, so it calls account() and close() without probing for them."""
+    from common.binance import BinanceClient
+    client = BinanceClient("https://api.test.invalid", "test-key-not-real-0003-abcdefghijkl",
+                           "test-secret-not-real-0003")
+    try:
+        assert mismatches(client, SweepExchange) == []
+    finally:
+        client.close()
+    assert mismatches(Balances("1"), SweepExchange) == []
+
+
+def test_the_worker_closes_its_exchange_when_it_stops(rig):
+    """The exchange client the worker made is let go of when the worker ends."""
+    worker, _, balances, _ = rig
+    w = worker()
+    assert w.wait_idle(5) and not balances.closed
+    assert w.stop()
+    assert balances.closed
 
 
 def test_a_fill_above_the_threshold_sends_one_intent(rig):
@@ -239,11 +267,11 @@ def test_the_real_treasury_server_decides_a_sweep_once(tmp_path):
     server = InProcessServer(tmp_path / "treasury", curve, policy()).start()
     balances = Balances("1100")
     worker = SweepWorker(
-        tmp_path / "state.sqlite", SWEEP, lambda: balances,
+        StateStore(tmp_path / "state.sqlite"), SWEEP, lambda: balances,
         lambda: IntentClient(server.intent_endpoint, curve.keys("signal"), curve.server_public, timeout=1,
                                retries=2),
         SystemClock(), retry_seconds=60).start()
-    store = StateStore(tmp_path / "state.sqlite")
+    store = StateStore(tmp_path / "state.sqlite").open()
     try:
         worker.after_fill("sig-real")
         row = wait_until(lambda: next((r for r in store.sweeps() if r.state == "decided"), None), timeout=10,

@@ -154,10 +154,10 @@ def journaled(tmp_path):
     from common.clock import SystemClock
     from signal_bot.intake import Intake
     from signal_bot.state import StateStore
-    intake = Intake(StateStore(tmp_path / "state.sqlite", shared=True), "live", 2, SystemClock())
+    intake = Intake(StateStore(tmp_path / "state.sqlite", shared=True).open(), "live", 2, SystemClock())
     server = WebhookServer("127.0.0.1", 0, SECRET, intake.submit).start()
     session = requests.Session()
-    reader = StateStore(tmp_path / "state.sqlite")
+    reader = StateStore(tmp_path / "state.sqlite").open()
     yield f"http://127.0.0.1:{server.port}", intake, session, reader
     reader.close()
     session.close()

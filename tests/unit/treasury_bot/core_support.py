@@ -1,9 +1,10 @@
-"""Shared pieces for the treasury core's unit tests: a policy builder, a real ledger file,
-intents decided through the real decider, and a small FAKE EXCHANGE.
+"""Shared pieces for the treasury core's unit tests: the tests' policy parsed (make_policy;
+its text is tests.support.treasury.policy_text), a real ledger file, intents decided
+through the real decider, and a small FAKE EXCHANGE.
 
 The fake stands in for our own port (the two BinanceClient methods the executor and the
 poller call), never for the code under test: it records every call, can be scripted to
-answer with ids or to raise any of common/binance.py's errors, and keeps a withdraw
+answer with ids or to raise any of common/binance/errors.py's errors, and keeps a withdraw
 history in which a withdrawal is present or not, as the test decides.
 """
 
@@ -18,8 +19,8 @@ from typing import Any
 from common.binance import Amount, WithdrawRecord
 from common.clock import FakeClock
 from common.messages import TransferIntent, encode
-from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS
-from treasury_bot.alerts.store import OUTBOX_SCHEMA
+from tests.support.treasury import COIN_RULES, COLD_ADDRESS, policy_text
+from tests.support.ledger_peek import peek, peek_one
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.ledger import Ledger
 from treasury_bot.policy_file import Policy, parse_policy
@@ -28,58 +29,12 @@ T0 = 1_700_000_000_000
 HOUR_MS = 3_600_000
 
 
-def policy_text(*, quarantine_hours: str = "0", window_hours: int = 24, per_hour: int = 20,
-                max_per_transfer: str = "1000", window_cap: str = "5000", approval_above: str | None = "800",
-                min_seconds: str = "0", stuck_after_minutes: int = 60, grace_seconds: int = 60,
-                deadline_minutes: int = 30, cold_address: str = COLD_ADDRESS, cold_tag: str | None = None,
-                cold_window_cap: str | None = None, cold_max: str | None = "900") -> str:
-    approval = f'approval_above = "{approval_above}"' if approval_above else ""
-    cold_extra = "\n".join(line for line in (
-        f'tag = "{cold_tag}"' if cold_tag else "",
-        f'window_cap = "{cold_window_cap}"' if cold_window_cap else "",
-        f'max_per_transfer = "{cold_max}"' if cold_max else "") if line)
-    return f"""
-quarantine_hours = {quarantine_hours}
-
-[limits]
-window_hours = {window_hours}
-max_transfers_per_hour = {per_hour}
-max_intent_age_seconds = 300
-min_seconds_between_withdrawals = {min_seconds}
-poll_interval_seconds = 6
-stuck_after_minutes = {stuck_after_minutes}
-
-[limits.coins.USDT]
-max_per_transfer = "{max_per_transfer}"
-window_cap = "{window_cap}"
-{approval}
-
-[executor]
-reconcile_grace_seconds = {grace_seconds}
-reconcile_deadline_minutes = {deadline_minutes}
-
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{cold_address}"
-{cold_extra}
-
-[[destination]]
-label = "hot-wallet"
-coin = "USDT"
-network = "TRX"
-address = "{HOT_ADDRESS}"
-clients = ["other"]
-"""
-
-
 def make_policy(**over: Any) -> Policy:
     return parse_policy(policy_text(**over))
 
 
 def open_ledger(path: Path) -> Ledger:
-    return Ledger(path, extra_schema=[OUTBOX_SCHEMA])
+    return Ledger(path)
 
 
 def transfer_intent(intent_id: str, amount: str = "100", *, destination: str = "cold-wallet",
@@ -115,12 +70,12 @@ def accept(ledger: Ledger, policy: Policy, clock: FakeClock, intent_id: str, amo
 
 def count(ledger: Ledger, table: str, where: str = "", *params: Any) -> int:
     sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
-    return ledger.conn.execute(sql, params).fetchone()[0]
+    return peek_one(ledger, sql, *params)
 
 
 def alerts(ledger: Ledger, kind: str | None = None) -> list[tuple]:
     """(kind, severity, intent_id) of the outbox rows, oldest first."""
-    rows = ledger.conn.execute("SELECT kind, severity, intent_id FROM alert_outbox ORDER BY seq").fetchall()
+    rows = peek(ledger, "SELECT kind, severity, intent_id FROM alert_outbox ORDER BY seq")
     return [row for row in rows if kind is None or row[0] == kind]
 
 
@@ -143,7 +98,8 @@ class Applied:
 
 @dataclass
 class FakeExchange:
-    """withdraw_apply / withdraw_history, recorded and scriptable."""
+    """The executor's and the poller's port (treasury_bot.exchange.WithdrawalDesk, checked by
+    test_exchange_seams): withdraw_apply / withdraw_history, recorded and scriptable."""
 
     apply_script: deque = field(default_factory=deque)
     history_script: deque = field(default_factory=deque)   # exceptions to raise, in turn; None = answer
@@ -153,6 +109,8 @@ class FakeExchange:
     next_number: int = 1
     initial_status: int = 4
     filter_by_order_id: bool = True   # False: answer every withdrawal, as a careless API might
+    recv_window_ms: int = 5000        # BinanceClient's default
+    time_offset_ms: int = 0           # exchange clock - host clock, as a sync would measure it
 
     def script_apply(self, *outcomes: Applied | Exception) -> None:
         for outcome in outcomes:

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 
 from common.clock import FakeClock
+from tests.support.ledger_peek import peek
 from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
 from treasury_bot.alerts import raised
-from treasury_bot.alerts.store import OutboxError
+from treasury_bot.ledger import OutboxError
 from treasury_bot.policy import WindowPressure
 
 API_KEY = "alertKEYnotreal0000000000000000000000ZZZZ"
@@ -69,7 +70,7 @@ CALLS = [
 
 
 def outbox(ledger) -> list[tuple]:
-    return ledger.conn.execute("SELECT kind, severity, intent_id, facts, created_at_ms FROM alert_outbox").fetchall()
+    return peek(ledger, "SELECT kind, severity, intent_id, facts, created_at_ms FROM alert_outbox")
 
 
 @pytest.mark.parametrize("call, kind, severity, intent_id", [c[1:] for c in CALLS], ids=[c[0] for c in CALLS])

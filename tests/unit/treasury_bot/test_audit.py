@@ -13,7 +13,7 @@ from treasury_bot.audit import Finding, audit_key, audit_whitelist
 from treasury_bot.policy_file import parse_policy
 
 STRICT = make_policy()
-LENIENT = parse_policy("allow_trading_key = true\nallow_unrestricted_ip = true\n" + policy_text())
+LENIENT = parse_policy(policy_text(allow_trading_key=True, allow_unrestricted_ip=True))
 
 
 def restrictions(**over) -> ApiRestrictions:

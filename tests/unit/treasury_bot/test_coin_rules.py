@@ -12,10 +12,13 @@ import pytest
 
 from common.binance import Amount, CoinConfig, ExchangeUnavailable, NetworkConfig
 from common.clock import FakeClock
+from tests.support.ledger_peek import peek, peek_one
+from tests.support.seams import mismatches
 from tests.support.treasury import TRX_RULE
 from tests.support.waiting import wait_until
 from tests.unit.treasury_bot.core_support import T0, open_ledger
 from treasury_bot.coin_rules import CoinRulesCache, from_snapshot, to_snapshot
+from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.policy import coin_rules_from_config as rules_from_config
 from treasury_bot.policy import NetworkRule
 
@@ -72,6 +75,11 @@ class FakeConfigClient:
         if self.errors:
             raise self.errors.pop(0)
         return self.config
+
+
+def test_the_scripted_config_client_is_a_whole_coin_rules_source():
+    """FakeConfigClient implements the refresher's seam (treasury_bot.exchange.CoinRulesSource)."""
+    assert mismatches(FakeConfigClient(CONFIG), CoinRulesSource) == []
 
 
 def test_refresh_saves_the_snapshot_and_swaps_the_rules(tmp_path):
@@ -132,10 +140,10 @@ def test_an_unexpected_exception_in_a_refresh_does_not_kill_the_refresher(tmp_pa
         wait_until(lambda: cache.rules, timeout=5, what="rules after three unexpected failures")
         ledger = open_ledger(tmp_path / "l.sqlite")
         try:
-            wait_until(lambda: ledger.conn.execute(
-                "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_recovered'").fetchone()[0] == 1,
+            wait_until(lambda: peek_one(
+                ledger, "SELECT COUNT(*) FROM alert_outbox WHERE kind = 'thread_recovered'") == 1,
                 timeout=5, what="the recovery alert")
-            rows = ledger.conn.execute("SELECT kind, facts FROM alert_outbox ORDER BY seq").fetchall()
+            rows = peek(ledger, "SELECT kind, facts FROM alert_outbox ORDER BY seq")
         finally:
             ledger.close()
     finally:

@@ -10,6 +10,7 @@ import pytest
 from common.clock import FakeClock
 from common.messages import Decision
 from tests.support.treasury import COIN_RULES, COLD_ADDRESS
+from tests.support.ledger_peek import peek, peek_one
 from tests.unit.treasury_bot.core_support import (T0, accept, alerts, context, count, decide, incoming,
                                                   make_policy, open_ledger)
 from treasury_bot import operator
@@ -129,7 +130,7 @@ def test_other_content_or_another_client_is_a_conflict_that_leaves_the_original(
     assert (clash.outcome, clash.reason_code, clash.status) == ("rejected", "intent_id_conflict", "denied")
     assert ledger.get_intent("c-1") == before and first.outcome == "accepted"
     assert count(ledger, "intents") == 1 and count(ledger, "transitions") == 1
-    refused = ledger.conn.execute("SELECT intent_id, client, reason_code FROM refused_requests").fetchall()
+    refused = ledger.refused_requests()
     assert refused == [("c-1", fields["client"], "intent_id_conflict")]
     assert alerts(ledger) == [("intent_rejected", "WARNING", "c-1")]
 
@@ -138,7 +139,7 @@ def test_a_conflict_alert_describes_the_refused_request_not_the_original(ledger,
     """The mail shows what the conflicting client asked for."""
     one(ledger, clock, "c-2", "100", created_at=T0)
     decide(ledger, POLICY, clock, incoming("c-2", "999", client="other", created_at=T0))
-    facts = ledger.conn.execute("SELECT facts FROM alert_outbox").fetchone()[0]
+    facts = peek_one(ledger, "SELECT facts FROM alert_outbox")
     assert '"amount":"999"' in facts and '"client":"other"' in facts and '"reason_code":"intent_id_conflict"' in facts
 
 
@@ -226,7 +227,7 @@ def test_a_destination_window_crossing_is_alerted_with_its_label(ledger, clock):
     """The destination's own window_cap crossing 80% raises an alert naming the destination."""
     policy = make_policy(window_cap="5000", cold_window_cap="100", approval_above=None)
     one(ledger, clock, "dw-1", "85", policy=policy)
-    facts = ledger.conn.execute("SELECT facts FROM alert_outbox WHERE kind='window_cap_80'").fetchall()
+    facts = peek(ledger, "SELECT facts FROM alert_outbox WHERE kind='window_cap_80'")
     assert len(facts) == 1 and '"destination":"cold-wallet"' in facts[0][0]
 
 
@@ -260,9 +261,9 @@ def test_a_batch_is_one_transaction_all_or_nothing(ledger, clock):
 def test_every_decision_writes_its_three_rows_in_seq_order(ledger, clock):
     """Intents, decisions and transitions are appended in the same (key) order."""
     decide(ledger, POLICY, clock, *[incoming(f"o-{i}", "10", created_at=T0) for i in range(5)])
-    seqs = [r[0] for r in ledger.conn.execute("SELECT intent_seq FROM decisions ORDER BY seq")]
+    seqs = [r[0] for r in peek(ledger, "SELECT intent_seq FROM decisions ORDER BY seq")]
     assert seqs == [1, 2, 3, 4, 5]
-    assert [r[0] for r in ledger.conn.execute("SELECT intent_seq FROM transitions ORDER BY seq")] == seqs
+    assert [r[0] for r in peek(ledger, "SELECT intent_seq FROM transitions ORDER BY seq")] == seqs
 
 
 def test_same_intent_compares_every_field_of_content():

@@ -3,7 +3,6 @@ spacing, each kind of error, reconciliation of unknown outcomes, recovery after 
 
 from __future__ import annotations
 
-import json
 import threading
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ import pytest
 from common.binance import (AuthError, ClockSkewError, ExchangeRequestError, ExchangeUnavailable,
                             OutcomeUnknown, RateLimitError, WithdrawRefused)
 from common.clock import FakeClock
+from tests.support.ledger_peek import outbox_facts, peek_one
 from tests.support.treasury import COLD_ADDRESS, HOT_ADDRESS
 from tests.unit.treasury_bot.core_support import (step_executor_for, T0, Applied, FakeExchange, accept, alerts, make_policy,
                                                   open_ledger, statuses)
@@ -114,7 +114,7 @@ def test_a_refusal_fails_the_intent_keeps_the_code_and_alerts(rig, code):
     assert (withdrawal.error_code, withdrawal.error_message) == (str(code), "Insufficient balance")
     assert withdrawal.finished_at == T0 and withdrawal.withdrawal_id is None
     assert alerts(rig.ledger) == [("withdrawal_failed", "CRITICAL", "ref-1")]
-    facts = json.loads(rig.ledger.conn.execute("SELECT facts FROM alert_outbox").fetchone()[0])
+    [facts] = outbox_facts(rig.ledger)
     assert facts["exchange_code"] == code and facts["exchange_message"] == "Insufficient balance"
     rig.run_for(120)
     assert len(rig.exchange.applies) == 1
@@ -138,7 +138,7 @@ def test_an_auth_error_halts_withdrawals_requeues_and_alerts_critically(rig):
     assert statuses(rig.ledger, "auth-1") == ["queued", "submitting", "queued"]
     assert rig.executor.schedule.halted_reason.startswith("-2015")
     assert alerts(rig.ledger) == [("exchange_auth_error", "CRITICAL", "auth-1")]
-    facts = rig.ledger.conn.execute("SELECT facts FROM alert_outbox").fetchone()[0]
+    facts = peek_one(rig.ledger, "SELECT facts FROM alert_outbox")
     assert API_KEY not in facts and "exec...LAST" in facts
     rig.run_for(600, tick=5)
     assert len(rig.exchange.applies) == 1
@@ -416,13 +416,11 @@ def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
     ledger = open_ledger(tmp_path / "ledger.sqlite")
     try:
         with ledger.transaction():
-            ledger.conn.execute("INSERT INTO intents(seq, intent_id, client, coin, network, destination, amount,"
-                                " reason, created_at, raw_request, received_at, outcome, reason_code, detail,"
-                                " status, updated_at) VALUES (1, 'i1', 'signal', 'USDT', 'TRX', 'cold-wallet',"
-                                " '10', 'r', 0, x'00', 0, 'accepted', NULL, '', 'completed', 0)")
+            ledger.insert_intents([(1, "i1", "signal", "USDT", "TRX", "cold-wallet", "10", "r", 0, b"\x00", 0,
+                                    "accepted", None, "", "completed", 0, None, None, None)])
             ledger.update_withdrawal(1, last_attempt_at=clock.now_ms() - 1000)
         policy = _spaced_policy(5)
-        executor = Executor(ledger, object(), policy, clock)
+        executor = Executor(ledger, FakeExchange(), policy, clock)
         executor.recover()
         assert executor.schedule.next_apply_at == pytest.approx(clock.monotonic() + 4.0)
     finally:

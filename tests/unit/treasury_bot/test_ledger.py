@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from tests.support.ledger_peek import peek
 from tests.unit.treasury_bot.core_support import T0, count, open_ledger
-from treasury_bot.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from treasury_bot.ledger import SCHEMA_VERSION, Ledger, LedgerError, LedgerSchemaNewer
 
 
 def row(seq: int, intent_id: str, *, status: str = "queued", counted_at: int | None = T0,
@@ -33,7 +34,7 @@ def ledger(tmp_path):
 
 
 def test_opening_twice_keeps_rows_and_the_schema_version(tmp_path):
-    """The schema is CREATE IF NOT EXISTS: a reopen migrates nothing and loses nothing."""
+    """A reopen of a current ledger migrates nothing and loses nothing."""
     first = open_ledger(tmp_path / "l.sqlite")
     add(first, row(1, "a"))
     first.close()
@@ -50,24 +51,27 @@ def test_a_ledger_from_a_newer_program_is_refused(tmp_path):
     with first.transaction():
         first.set_meta("schema_version", str(SCHEMA_VERSION + 1))
     first.close()
-    with pytest.raises(LedgerError, match="newer"):
+    with pytest.raises(LedgerSchemaNewer, match="newer") as refused:
         open_ledger(tmp_path / "l.sqlite")
+    assert refused.value.code == "ledger_schema_newer" and isinstance(refused.value, LedgerError)
 
 
 def test_wal_and_full_sync_are_actually_set(ledger, tmp_path):
     """journal_mode is WAL (persistent in the file), synchronous FULL, foreign keys and a busy timeout on."""
-    assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert ledger.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert ledger.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10000
+    # White-box: these settings are per connection, visible only on the Ledger's own.
+    own = ledger._conn
+    assert own.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert own.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert own.execute("PRAGMA busy_timeout").fetchone()[0] == 10000
     plain = sqlite3.connect(tmp_path / "ledger.sqlite")
     assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     plain.close()
 
 
 def test_the_alert_outbox_tables_are_created_with_the_ledger(ledger):
-    """extra_schema (the outbox DDL) runs in the same migration."""
-    names = {r[0] for r in ledger.conn.execute("SELECT name FROM sqlite_master")}
+    """The outbox's DDL is part of the ledger's schema (no extra schema to pass)."""
+    names = {r[0] for r in peek(ledger, "SELECT name FROM sqlite_master")}
     assert {"intents", "decisions", "transitions", "withdrawals", "refused_requests", "policy_starts",
             "destinations_seen", "coin_rules", "alert_outbox", "alert_mails", "alert_delivery"} <= names
 
@@ -82,7 +86,7 @@ def test_an_exception_in_a_transaction_leaves_nothing(ledger):
             raise RuntimeError("crash mid-decision")
     assert count(ledger, "intents") == 0 and count(ledger, "decisions") == 0
     assert ledger.get_meta("x") is None
-    assert not ledger.conn.in_transaction
+    assert not ledger.in_transaction
     add(ledger, row(1, "a"))  # and the ledger is usable again
     assert ledger.get_intent("a") is not None
 
@@ -292,13 +296,17 @@ def test_a_writer_commits_while_another_connection_holds_a_read(tmp_path):
     bot = open_ledger(tmp_path / "l.sqlite")
     ctl = open_ledger(tmp_path / "l.sqlite")
     add(bot, row(1, "a"))
-    bot.conn.execute("BEGIN")
-    assert bot.get_intent("a").status == "queued"  # the read snapshot starts here
+    reader = sqlite3.connect(f"file:{tmp_path / 'l.sqlite'}?mode=ro", uri=True, isolation_level=None)
+    status = "SELECT status FROM intents WHERE intent_id = 'a'"
+    reader.execute("BEGIN")
+    assert reader.execute(status).fetchone()[0] == "queued"  # the read snapshot starts here
     with ctl.transaction():
         ctl.set_status(ctl.get_intent("a"), "submitting", T0, "executor")
-    assert bot.get_intent("a").status == "queued"
-    bot.conn.execute("COMMIT")
-    assert bot.get_intent("a").status == "submitting"
+    assert reader.execute(status).fetchone()[0] == "queued"
+    assert bot.get_intent("a").status == "submitting"  # a connection outside the snapshot sees it
+    reader.execute("COMMIT")
+    assert reader.execute(status).fetchone()[0] == "submitting"
+    reader.close()
     bot.close()
     ctl.close()
 
@@ -330,3 +338,36 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path):
     thread.join(5)
     assert first.get_intent("a").status == "submitted"
     first.close()
+
+
+def test_queued_waits_answer_the_stall_check_for_every_queued_intent_in_one_query(ledger):
+    """First time queued (not the latest re-queue), the last apply error, and whether the
+    stall was already alerted; terminal and pending intents are not listed."""
+    add(ledger, row(1, "requeued", received_at=T0), row(2, "alerted", received_at=T0 + 1),
+        row(3, "done", status="completed"), row(4, "waiting-approval", status="pending_approval"),
+        row(5, "never-journaled", received_at=T0 + 2))
+    with ledger.transaction():
+        ledger.insert_transitions([(1, T0, None, "queued", "decider", ""), (2, T0 + 1, None, "queued", "decider", "")])
+        ledger.set_status(ledger.get_intent("requeued"), "submitting", T0 + 10, "executor")
+        ledger.set_status(ledger.get_intent("requeued"), "queued", T0 + 20, "executor", "never left")
+        ledger.update_withdrawal(1, error_code="-1", error_message="no route")
+        assert ledger.record_stall(2, T0 + 30, "not sent yet")
+        assert not ledger.record_stall(2, T0 + 40, "again")  # once, for ever
+    waits = ledger.queued_waits()
+    assert [(w.intent_id, w.queued_since, w.error_code, w.error_message, w.stall_alerted) for w in waits] == [
+        ("requeued", T0, "-1", "no route", False),
+        ("alerted", T0 + 1, None, None, True),
+        ("never-journaled", T0 + 2, None, None, False)]  # no queued transition: its updated_at
+    assert [(s.intent_id, s.alerted_at, s.reason) for s in ledger.open_stalls()] == [
+        ("alerted", T0 + 30, "not sent yet")]
+    assert [w.seq for w in ledger.queued_waits(limit=1)] == [1]
+
+
+def test_the_intent_count_and_the_latest_apply_attempt(ledger):
+    """treasuryctl check's count, and the spacing the executor keeps across a restart."""
+    assert (ledger.intent_count(), ledger.latest_apply_attempt_at()) == (0, None)
+    add(ledger, row(1, "a"), row(2, "b"))
+    with ledger.transaction():
+        ledger.update_withdrawal(1, last_attempt_at=T0 + 5)
+        ledger.update_withdrawal(2, last_attempt_at=T0 + 3)
+    assert (ledger.intent_count(), ledger.latest_apply_attempt_at()) == (2, T0 + 5)

@@ -1,15 +1,15 @@
-"""The operator's actions on a real ledger: approve (re-checking rules 6-10 now), reject,
+"""The operator's actions on a real ledger: approve (re-checking rules 3-10 now), reject,
 resolve. Each is one transaction; a refusal changes nothing."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from decimal import Decimal
 
 import pytest
 
 from common.clock import FakeClock
+from tests.support.ledger_peek import outbox_facts
 from tests.support.treasury import COIN_RULES, TRX_RULE
 from tests.unit.treasury_bot.core_support import (T0, accept, alerts, count, decide, incoming, make_policy,
                                                   open_ledger, statuses)
@@ -168,7 +168,7 @@ def test_resolve_closes_a_needs_review_intent_with_the_note(ledger, clock, as_st
     assert ledger.transitions_of(record)[-1][1:4] == ("needs_review", as_status, "operator")
     assert "saw it in the exchange UI" in ledger.decisions_of(record)[-1][4]
     assert alerts(ledger)[-1][0] == kind
-    facts = json.loads(ledger.conn.execute("SELECT facts FROM alert_outbox ORDER BY seq DESC").fetchone()[0])
+    facts = outbox_facts(ledger)[-1]
     assert facts["status"] == as_status
 
 

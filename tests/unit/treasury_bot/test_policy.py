@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.binance import Amount, CoinConfig, NetworkConfig
+from demo.policy_text import CoinTable, DestinationTable, policy_toml
 from treasury_bot.policy import (ACCEPTED, OUTCOMES, PENDING_APPROVAL,
                                  REASON_CODES, REJECTED, CountedTransfer, IntentFacts, NetworkRule,
                                  Usage, Verdict, WindowPressure, coin_rules_from_config, decide,
-                                 recheck_for_approval, summarize_usage, usable_from,
-                                 window_pressure)
+                                 recheck_for_approval, summarize_usage, window_pressure)
 from treasury_bot.policy_file import Policy, parse_policy
 
 PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
@@ -25,52 +25,18 @@ NOW = 1_700_000_000_000
 HOUR = 3_600_000
 D = Decimal
 
-POLICY = parse_policy('''
-quarantine_hours = 24
-
-[limits]
-window_hours = 24
-max_transfers_per_hour = 3
-max_intent_age_seconds = 300
-
-[limits.coins.USDT]
-max_per_transfer = "3000"
-window_cap = "10000"
-approval_above = "2500"
-
-[limits.coins.BTC]
-max_per_transfer = "0.5"
-window_cap = "1"
-
-[[destination]]
-label = "cold-wallet"
-coin = "USDT"
-network = "TRX"
-address = "TQ5NbRmLKdSCzxRBZWmQqF3PBRGY2cmQpz"
-tag = "12345"
-max_per_transfer = "500"
-window_cap = "2000"
-clients = ["signal"]
-
-[[destination]]
-label = "hot-wallet"
-coin = "USDT"
-network = "TRX"
-address = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
-
-[[destination]]
-label = "btc-vault"
-coin = "BTC"
-network = "BTC"
-address = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
-
-[[destination]]
-label = "sealed"
-coin = "USDT"
-network = "TRX"
-address = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
-clients = []
-''')
+HOT = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+POLICY = parse_policy(policy_toml(
+    [DestinationTable("cold-wallet", "TQ5NbRmLKdSCzxRBZWmQqF3PBRGY2cmQpz", tag="12345", max_per_transfer="500",
+                      window_cap="2000", clients=("signal",)),
+     DestinationTable("hot-wallet", HOT),
+     DestinationTable("btc-vault", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", coin="BTC", network="BTC"),
+     DestinationTable("sealed", HOT, clients=())],
+    coins={"USDT": CoinTable(max_per_transfer="3000", window_cap="10000", approval_above="2500"),
+           "BTC": CoinTable(max_per_transfer="0.5", window_cap="1")},
+    quarantine_hours=24, max_transfers_per_hour=3,
+    # Left to the file's defaults: deciding does not read them.
+    min_seconds_between_withdrawals=None, poll_interval_seconds=None, stuck_after_minutes=None))
 
 TRX_RULE = NetworkRule(coin="USDT", network="TRX", withdraw_enable=True, withdraw_min=D("1"),
                        withdraw_max=D("10000"), withdraw_multiple=D("0.000001"),
@@ -161,11 +127,11 @@ CASES = [
     pytest.param({"usable": {**USABLE, "hot-wallet": NOW + 1}}, no("destination_quarantined"),
                  id="usable-1ms-later"),
     pytest.param({"usable": {}}, no("destination_quarantined"), id="no-first-seen-time"),
-    pytest.param({"usable": {"hot-wallet": usable_from(NOW, limits())}}, no("destination_quarantined"),
+    pytest.param({"usable": {"hot-wallet": NOW + POLICY.quarantine_ms}}, no("destination_quarantined"),
                  id="first-seen-now-24h-quarantine"),
-    pytest.param({"usable": {"hot-wallet": usable_from(NOW - 24 * HOUR, limits())}}, OK,
+    pytest.param({"usable": {"hot-wallet": NOW - 24 * HOUR + POLICY.quarantine_ms}}, OK,
                  id="first-seen-exactly-24h-ago"),
-    pytest.param({"usable": {"hot-wallet": usable_from(NOW, msgspec.structs.replace(POLICY, quarantine_hours=D(0)))}},
+    pytest.param({"usable": {"hot-wallet": NOW + msgspec.structs.replace(POLICY, quarantine_hours=D(0)).quarantine_ms}},
                  OK, id="quarantine-0-usable-at-once"),
     # 7. the exchange's rules
     pytest.param({"rules": {}}, no("withdrawals_disabled"), id="network-not-listed"),
@@ -494,7 +460,7 @@ def test_approval_uses_usage_that_excludes_the_intent_itself():
                  id="destination-network-changed"),
 ])
 def test_approval_refuses_with_the_code_of_the_rule_that_fails_now(changes, code):
-    """Approving re-checks rules 6-10 (and 3-5 as guards) at that moment, with their codes."""
+    """Approving re-checks rules 3-10 (3-5 as guards) at that moment, with their codes."""
     verdict = recheck(**changes)
     assert (verdict.outcome, verdict.reason_code) == (REJECTED, code), verdict.detail
 

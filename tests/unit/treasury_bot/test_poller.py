@@ -9,6 +9,7 @@ import pytest
 
 from common.binance import AuthError, ExchangeUnavailable, RateLimitError, WithdrawRecord, Amount
 from common.clock import FakeClock
+from tests.support.ledger_peek import outbox_facts
 from tests.unit.treasury_bot.core_support import (T0, FakeExchange, accept, alerts, make_policy, open_ledger,
                                                   statuses)
 from treasury_bot.executor import Executor
@@ -164,8 +165,7 @@ def test_a_completed_alert_carries_the_withdrawal_and_tx_ids(rig):
     rig.submitted("c-1")
     rig.exchange.set_status(rig.wid("c-1"), 6, tx_id="0xdone")
     rig.poller.poll_once()
-    facts = json.loads(rig.ledger.conn.execute(
-        "SELECT facts FROM alert_outbox WHERE kind='withdrawal_completed'").fetchone()[0])
+    [facts] = outbox_facts(rig.ledger, "kind = 'withdrawal_completed'")
     assert facts["withdrawal_id"] == rig.wid("c-1") and facts["tx_id"] == "0xdone"
 
 
@@ -264,8 +264,7 @@ def test_an_unexpected_exception_in_a_poll_is_alerted_once_and_the_poller_goes_o
     finally:
         stop.set()
         thread.join(5)
-    (facts,) = [json.loads(row[0]) for row in rig.ledger.conn.execute(
-        "SELECT facts FROM alert_outbox WHERE kind = 'thread_failing'")]
+    (facts,) = outbox_facts(rig.ledger, "kind = 'thread_failing'")
     assert (facts["thread"], facts["error_type"]) == ("poller", "KeyError")
     assert "secret-ish" not in json.dumps(facts)
     assert alerts(rig.ledger, "thread_failing")[0][1] == "CRITICAL"

@@ -61,9 +61,9 @@ def test_each_apply_error_maps_to_its_action(error, action, delay, code):
 
 
 def test_every_exchange_error_class_of_the_client_is_classified_on_purpose():
-    """No exception class of common/binance.py falls through unseen: each is in the table above."""
-    import common.binance as binance
-    classes = {c for c in vars(binance).values()
+    """No exception class of common/binance/errors.py falls through unseen: each is in the table above."""
+    from common.binance import errors
+    classes = {c for c in vars(errors).values()
                if isinstance(c, type) and issubclass(c, ExchangeError)}
     covered = {ExchangeError, ClockSkewError, AuthError, RateLimitError, WithdrawRefused, OutcomeUnknown,
                ExchangeUnavailable, BadResponse, ExchangeRequestError, OrderRejected, OrderNotFound}

@@ -9,11 +9,10 @@ import sqlite3
 
 import pytest
 
-from common import messages
-from tests.support.treasury import POLICY_TOML, InProcessServer, make_curve, policy
+from tests.support.treasury import InProcessServer, make_curve, policy, policy_text
 from tests.unit.treasury_bot.test_server import count_rows, intent
 
-BUDGETED = POLICY_TOML + "\n[limits.clients.signal]\nmax_requests_per_minute = 3\n"
+BUDGETED = policy_text(client_budgets={"signal": 3})
 
 
 @pytest.fixture

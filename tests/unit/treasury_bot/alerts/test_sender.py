@@ -6,7 +6,6 @@ Delivery through a real SMTP server is proven in tests/e2e/test_alerts_smtp.py.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,30 +15,28 @@ from common.config import SmtpSettings
 from tests.support.alert_samples import every_kind
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
-from treasury_bot.alerts import model, sender, store
+from tests.support.ledger_peek import peek
+from treasury_bot.alerts import model, sender
+from treasury_bot.ledger import Ledger
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
     path = tmp_path / "ledger.sqlite"
-    sender.open_connection(path).close()  # creates the outbox tables, as the ledger would
+    Ledger(path).close()  # a new ledger file, outbox tables included
     return path
 
 
 def enqueue(path: Path, *alerts: model.Alert) -> None:
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    for alert in alerts:
-        store.enqueue(conn, alert)
-    conn.execute("COMMIT")
-    conn.close()
+    ledger = Ledger(path)
+    with ledger.transaction():
+        for alert in alerts:
+            ledger.enqueue(alert)
+    ledger.close()
 
 
 def outbox_rows(path: Path) -> list[tuple]:
-    conn = sqlite3.connect(str(path))
-    rows = conn.execute("SELECT kind, mail_id, sent_at_ms, channel FROM alert_delivery ORDER BY seq").fetchall()
-    conn.close()
-    return rows
+    return peek(path, "SELECT kind, mail_id, sent_at_ms, channel FROM alert_delivery ORDER BY seq")
 
 
 def alert_records(caplog) -> list[logging.LogRecord]:
@@ -135,12 +132,11 @@ def test_log_only_mode_leaves_mails_recorded_for_smtp_waiting_and_says_so(ledger
     and their alerts are not logged as if delivered."""
     caplog.set_level(logging.INFO, logger="treasury.alerts")
     enqueue(ledger, every_kind()[model.NEEDS_REVIEW], every_kind()[model.INTENT_REJECTED])
-    conn = sqlite3.connect(str(ledger), isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    store.create_mail(conn, kind=model.NEEDS_REVIEW, severity=model.CRITICAL, seqs=[1],
-                      message_id="<w@example.com>", recipients=("ops@example.com",), now_ms=1)
-    conn.execute("COMMIT")
-    conn.close()
+    earlier = Ledger(ledger)
+    with earlier.transaction():
+        earlier.outbox.create_mail(kind=model.NEEDS_REVIEW, severity=model.CRITICAL, seqs=[1],
+                                   message_id="<w@example.com>", recipients=("ops@example.com",), now_ms=1)
+    earlier.close()
     log_only = sender.AlertSender(ledger, None, FakeClock())
     assert log_only.drain_once().sent == 1
     log_only.stop()

@@ -1,0 +1,84 @@
+"""The endpoints we call, what kind of call each is, and the queries Binance documents as invalid.
+
+`state_changing`: a lost reply leaves the outcome unknown (never retried, reconciled by the
+caller). `withdraw`: its -4xxx codes are withdraw refusals. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+MAX_ID_LIST = 45
+HISTORY_ORDER_ID_WINDOW_MS = 7 * 24 * 3600 * 1000      # must be strictly less than this
+HISTORY_MAX_WINDOW_MS = 90 * 24 * 3600 * 1000          # must be strictly less than this
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    signed: bool
+    state_changing: bool = False      # True: a lost reply leaves the outcome unknown
+    withdraw: bool = False            # True: -4xxx codes are withdraw refusals
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+PING = Endpoint("GET", "/api/v3/ping", signed=False)
+TIME = Endpoint("GET", "/api/v3/time", signed=False)
+EXCHANGE_INFO = Endpoint("GET", "/api/v3/exchangeInfo", signed=False)
+TICKER_PRICE = Endpoint("GET", "/api/v3/ticker/price", signed=False)
+ACCOUNT = Endpoint("GET", "/api/v3/account", signed=True)
+API_RESTRICTIONS = Endpoint("GET", "/sapi/v1/account/apiRestrictions", signed=True)
+COIN_CONFIG = Endpoint("GET", "/sapi/v1/capital/config/getall", signed=True)
+NEW_ORDER = Endpoint("POST", "/api/v3/order", signed=True, state_changing=True)
+# A test order is validated and never placed: losing its reply loses nothing.
+TEST_ORDER = Endpoint("POST", "/api/v3/order/test", signed=True)
+GET_ORDER = Endpoint("GET", "/api/v3/order", signed=True)
+WITHDRAW_APPLY = Endpoint("POST", "/sapi/v1/capital/withdraw/apply", signed=True,
+                          state_changing=True, withdraw=True)
+WITHDRAW_HISTORY = Endpoint("GET", "/sapi/v1/capital/withdraw/history", signed=True)
+
+
+def check_history_query(*, withdraw_order_id: str | None, id_list: Sequence[str] | None,
+                        start_time: int | None, end_time: int | None, status: int | None,
+                        limit: int | None, offset: int | None) -> None:
+    """Refuse, before any request, a withdraw-history query Binance documents as invalid."""
+    if withdraw_order_id is not None and not withdraw_order_id:
+        raise ValueError("withdraw_order_id must not be empty")
+    if id_list is not None:
+        if isinstance(id_list, str):
+            raise ValueError("id_list must be a sequence of ids, not one string")
+        if not id_list:
+            raise ValueError("id_list must not be empty (pass None to leave it out)")
+        if len(id_list) > MAX_ID_LIST:
+            raise ValueError(f"id_list takes at most {MAX_ID_LIST} ids, got {len(id_list)}")
+        for item in id_list:
+            if not isinstance(item, str) or not item or "," in item:
+                raise ValueError("each id in id_list must be a non-empty string without commas")
+    for name, value in (("start_time", start_time), ("end_time", end_time)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValueError(f"{name} must be milliseconds since the epoch")
+    if start_time is not None and end_time is not None:
+        if end_time < start_time:
+            raise ValueError("end_time is before start_time")
+        if end_time - start_time >= HISTORY_MAX_WINDOW_MS:
+            raise ValueError("start_time..end_time must be less than 90 days")
+    if withdraw_order_id is not None:
+        # Binance: with withdrawOrderId the window must be under 7 days; with neither
+        # bound it covers the last 7 days. One bound alone leaves the other to the
+        # server's default (90 days for startTime), which would break the rule.
+        if (start_time is None) != (end_time is None):
+            raise ValueError("with withdraw_order_id give both start_time and end_time, or neither")
+        if start_time is not None and end_time is not None \
+                and end_time - start_time >= HISTORY_ORDER_ID_WINDOW_MS:
+            raise ValueError("with withdraw_order_id, start_time..end_time must be less than 7 days")
+    if status is not None and (not isinstance(status, int) or not 0 <= status <= 6):
+        raise ValueError("status must be an exchange withdraw status 0..6")
+    if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 1000):
+        raise ValueError("limit must be 1..1000")
+    if offset is not None and (not isinstance(offset, int) or offset < 0):
+        raise ValueError("offset must be >= 0")
