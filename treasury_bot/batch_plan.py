@@ -162,8 +162,8 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
     intent ids) and `usage` (what already counts; None only if every item is already in
     `existing`); new intents get seqs from `next_seq` on. `existing` is not changed."""
     now = context.now_ms
-    known = dict(existing)
     rows: list[IntentRow] = []
+    planned: dict[str, IntentRow] = {}   # this batch's new intents, for a repeat later in it
     decisions: list[DecisionRow] = []
     transitions: list[TransitionRow] = []
     refused: list[RefusedRow] = []
@@ -174,7 +174,9 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
     seq = next_seq
     for item in items:
         intent = item.intent
-        prior = known.get(intent.intent_id)
+        prior = existing.get(intent.intent_id)
+        if prior is None and intent.intent_id in planned:
+            prior = _record(planned[intent.intent_id])
         if prior is not None:
             reply = replay_or_conflict(prior, item.client, intent)
             if is_conflict(reply):
@@ -194,21 +196,14 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
         status = lifecycle.STATUS_OF_OUTCOME[verdict.outcome]
         is_counted = verdict.outcome in _COUNTED_OUTCOMES
         destination = context.policy.destination(intent.destination) if is_counted else None
-        record = IntentRecord(
-            seq=seq, intent_id=intent.intent_id, client=item.client, coin=intent.coin,
-            network=intent.network, destination=intent.destination,
-            amount=canonical(intent.amount_value), reason=intent.reason,
-            created_at=intent.created_at, received_at=now,
-            outcome=verdict.outcome, reason_code=verdict.reason_code, detail=verdict.detail,
-            status=status, updated_at=now,
-            address=destination.address if destination else None,
-            tag=destination.tag if destination else None,
-            counted_at=now if is_counted else None)
-        rows.append(IntentRow(record.seq, record.intent_id, record.client, record.coin, record.network,
-                              record.destination, record.amount, record.reason, record.created_at,
-                              item.raw, record.received_at, record.outcome, record.reason_code,
-                              record.detail, record.status, record.updated_at, record.address,
-                              record.tag, record.counted_at))
+        row = IntentRow(seq, intent.intent_id, item.client, intent.coin, intent.network, intent.destination,
+                        canonical(intent.amount_value), intent.reason, intent.created_at, item.raw, now,
+                        verdict.outcome, verdict.reason_code, verdict.detail, status, now,
+                        destination.address if destination else None,
+                        destination.tag if destination else None,
+                        now if is_counted else None)
+        rows.append(row)
+        planned[intent.intent_id] = row
         decisions.append(DecisionRow(seq, now, DECIDED_BY, verdict.outcome, verdict.reason_code, verdict.detail))
         transitions.append(TransitionRow(seq, now, None, status, lifecycle.DECIDER, ""))
         if is_counted:
@@ -218,13 +213,12 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
                 intent_id=intent.intent_id, coin=intent.coin, destination=intent.destination,
                 amount=intent.amount_value, accepted_at_ms=now, in_window=True))
             for pressure in window_pressure(facts, context.policy, before, usage):
-                alerts.append(raised.window_cap_80(record, pressure, now))
+                alerts.append(raised.window_cap_80(_record(row), pressure, now))
         if verdict.outcome == REJECTED:
-            alerts.append(raised.record_rejected(record, now))
+            alerts.append(raised.record_rejected(_record(row), now))
         elif verdict.outcome == PENDING_APPROVAL:
             limits = context.policy.limits.coins.get(intent.coin)
-            alerts.append(raised.approval_needed(record, limits.approval_above if limits else None))
-        known[intent.intent_id] = record
+            alerts.append(raised.approval_needed(_record(row), limits.approval_above if limits else None))
         replies.append(Decision(intent_id=intent.intent_id, outcome=verdict.outcome,  # type: ignore[arg-type]
                                 reason_code=verdict.reason_code, detail=verdict.detail,
                                 status=status))  # type: ignore[arg-type]
@@ -233,6 +227,12 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
         seq += 1
     return BatchPlan(tuple(rows), tuple(decisions), tuple(transitions), tuple(refused), tuple(alerts),
                      tuple(replies), tuple(new_events), tuple(counted))
+
+
+def _record(row: IntentRow) -> IntentRecord:
+    """The record a planned row will read back as (built only when needed: an alert, or a
+    repeat later in the batch; the common acceptance needs none, and it costs microseconds)."""
+    return IntentRecord(*row[:9], *row[10:])   # every column but the raw request
 
 
 def _asked_for(item: Incoming) -> events.Transfer:

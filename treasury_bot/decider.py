@@ -12,10 +12,9 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from treasury_bot import lifecycle
-# Incoming, DecisionContext and the rule-1 answers are the plan's; re-exported because
-# callers (the server, treasuryctl's wiring, the tests) have always found them here.
-from treasury_bot.batch_plan import (BatchPlan, DecisionContext, Incoming, conflict_decision,  # noqa: F401
-                                     plan_batch, replay_or_conflict, same_intent)
+# Incoming and DecisionContext are the plan's; re-exported because callers (the server,
+# the treasury's wiring, the tests) have always found them here.
+from treasury_bot.batch_plan import BatchPlan, DecisionContext, Incoming, plan_batch  # noqa: F401
 from treasury_bot.ledger import CountedRow, Ledger
 from treasury_bot.policy import CountedTransfer, Usage, summarize_usage
 from treasury_bot.policy_file import Policy

@@ -15,7 +15,8 @@ from tests.unit.treasury_bot.core_support import (T0, accept, alerts, context, c
                                                   make_policy, open_ledger)
 from treasury_bot import operator
 from treasury_bot.coin_rules import to_snapshot
-from treasury_bot.decider import decide_batch, load_usage, same_intent
+from treasury_bot.batch_plan import same_intent
+from treasury_bot.decider import decide_batch, load_usage
 from treasury_bot.policy import Usage
 
 
