@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from common.binance import Account, ApiRestrictions
-from treasury_bot.policy import NetworkRule
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
+from treasury_bot.withdraw_rules import NetworkRule
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from treasury_bot import lifecycle, withdrawal_notes
 from treasury_bot.alerts import raised
 from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
 from treasury_bot.reconcile import (ApplyAction, Intended, Lookup, ReconcileAction, UnknownOutcome,
                                     classify_apply_error, exchange_age_ms, judge_found, reconcile_step)
 from treasury_bot.stall import Waiting, find_stalls

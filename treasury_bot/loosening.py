@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import msgspec
 
-from treasury_bot.policy_file import CoinLimits, Destination, Policy
+from treasury_bot.policy_model import CoinLimits, Destination, Policy
 
 
 @dataclass(frozen=True)

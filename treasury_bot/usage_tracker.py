@@ -28,7 +28,7 @@ from decimal import Decimal
 from common.money import add, subtract
 from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import HOUR_MS, CountedTransfer, Usage
+from treasury_bot.usage import HOUR_MS, CountedTransfer, Usage
 
 
 @dataclass

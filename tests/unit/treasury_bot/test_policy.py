@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from common.binance import Amount, CoinConfig, NetworkConfig
 from demo.policy_text import CoinTable, DestinationTable, policy_toml
-from treasury_bot.policy import (ACCEPTED, OUTCOMES, PENDING_APPROVAL,
-                                 REASON_CODES, REJECTED, CountedTransfer, IntentFacts, NetworkRule,
-                                 Usage, Verdict, WindowPressure, coin_rules_from_config, decide,
-                                 recheck_for_approval, summarize_usage, window_pressure)
-from treasury_bot.policy_file import Policy, parse_policy
+from treasury_bot.policy import IntentFacts, decide, recheck_for_approval
+from treasury_bot.policy_file import parse_policy
+from treasury_bot.policy_model import Policy
+from treasury_bot.usage import CountedTransfer, Usage, WindowPressure, summarize_usage, window_pressure
+from treasury_bot.verdict import ACCEPTED, OUTCOMES, PENDING_APPROVAL, REASON_CODES, REJECTED, Verdict
+from treasury_bot.withdraw_rules import NetworkRule, coin_rules_from_config
 
 PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 

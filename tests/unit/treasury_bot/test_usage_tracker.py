@@ -15,7 +15,7 @@ from common.clock import FakeClock
 from tests.unit.treasury_bot.core_support import HOUR_MS, T0, decide, incoming, make_policy, open_ledger
 from treasury_bot import operator
 from treasury_bot.decider import load_usage
-from treasury_bot.policy import CountedTransfer, Usage, summarize_usage
+from treasury_bot.usage import CountedTransfer, Usage, summarize_usage
 from treasury_bot.usage_tracker import UsageTracker
 
 PROPERTY = settings(max_examples=400, derandomize=True, database=None, deadline=None)
