@@ -24,12 +24,8 @@ POLICY = parse_policy(policy_toml(
     coins={"USDT": CoinTable(max_per_transfer="3000", window_cap="10000")}))
 
 
-def facts(**changes) -> IntentFacts:
-    values = dict(intent_id="i-1", client="signal", coin="USDT", network="TRX",
-                  destination="hot-wallet", amount="100", created_at_ms=NOW)
-    values.update(changes)
-    values["amount"] = D(values["amount"])
-    return IntentFacts(**values)
+def facts(destination="hot-wallet", amount="100") -> IntentFacts:
+    return IntentFacts("i-1", "signal", "USDT", "TRX", destination, D(amount), NOW)
 
 
 def sums(hour_count=0, coin=None, dest=None) -> Usage:
