@@ -77,6 +77,7 @@ INSERT INTO signals ({_V1_COLUMNS}, seq)
 DROP TABLE signals_v1;
 """
 
+
 class StateFileError(Exception):
     """The state file is from a newer version of the bot (or damaged); `code` is stable."""
 
