@@ -1,4 +1,4 @@
-"""The in-memory usage tracker equals policy.summarize_usage over the same facts, whatever
+"""The in-memory usage tracker equals usage.summarize_usage over the same facts, whatever
 sequence of acceptances, removals and time steps it sees; reloading from a ledger equals
 following the ledger incrementally."""
 
