@@ -17,7 +17,7 @@ from treasury_bot import lifecycle
 from treasury_bot.batch_plan import Incoming, is_conflict, replay_or_conflict
 from treasury_bot.disk_guard import DiskState
 from treasury_bot.ledger import IntentRecord
-from treasury_bot.policy import REJECTED
+from treasury_bot.verdict import REJECTED
 
 CLIENT_RATE_LIMITED = "client_rate_limited"
 

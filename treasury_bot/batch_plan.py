@@ -23,9 +23,11 @@ from treasury_bot import lifecycle
 from treasury_bot.alerts import events, raised
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import IntentRecord
-from treasury_bot.policy import (PENDING_APPROVAL, REJECTED, CoinRules, CountedTransfer, IntentFacts,
-                                 Usage, decide, window_pressure)
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy import IntentFacts, decide
+from treasury_bot.policy_model import Policy
+from treasury_bot.usage import CountedTransfer, Usage, window_pressure
+from treasury_bot.verdict import PENDING_APPROVAL, REJECTED
+from treasury_bot.withdraw_rules import CoinRules
 
 INTENT_ID_CONFLICT = "intent_id_conflict"
 CONFLICT_DETAIL = "this intent_id is already taken by another intent; intent ids are never reused"

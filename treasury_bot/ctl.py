@@ -20,8 +20,9 @@ from treasury_bot.ledger import IntentRecord
 from treasury_bot.operator import OperatorError, approve, ledger_now, reject, resolve
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
-from treasury_bot.policy_file import Policy, PolicyError, load_policy_for
+from treasury_bot.policy_file import PolicyError, load_policy_for
 from treasury_bot.policy_in_force import resolve_from_ledger
+from treasury_bot.policy_model import Policy
 from treasury_bot.trusted_clock import (META_DISAGREEMENT_SINCE, META_MEASURED_AT, META_OFFSET_MS,
                                         host_clock)
 
@@ -112,7 +113,7 @@ def cmd_check(args) -> int:
 def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str, str]]:
     from common.binance import BinanceClient, ExchangeError
     from treasury_bot.audit import audit_key, audit_whitelist
-    from treasury_bot.policy import coin_rules_from_config
+    from treasury_bot.withdraw_rules import coin_rules_from_config
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
     try:
         offset = client.sync_time()
@@ -271,7 +272,7 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_alerts_test(args) -> int:
-    from treasury_bot.alerts.sender import send_test_mail
+    from treasury_bot.alerts.transport import send_test_mail
     settings = load_treasury_settings(args.env_file)
     accepted, detail = send_test_mail(settings.smtp)
     print(("accepted: " if accepted else "NOT accepted: ") + detail)

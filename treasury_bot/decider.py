@@ -16,8 +16,8 @@ from treasury_bot import lifecycle
 # the treasury's wiring, the tests) have always found them here.
 from treasury_bot.batch_plan import BatchPlan, DecisionContext, Incoming, plan_batch  # noqa: F401
 from treasury_bot.ledger import CountedRow, Ledger
-from treasury_bot.policy import CountedTransfer, Usage, summarize_usage
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
+from treasury_bot.usage import CountedTransfer, Usage, summarize_usage
 
 HOUR_MS = 3_600_000
 

@@ -32,9 +32,9 @@ from treasury_bot.alerts import raised
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.disk_guard import DiskGuard
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import CountedTransfer
 from treasury_bot.request_budget import RequestBudget
 from treasury_bot.routing import Envelope, Lookup, Routed, route
+from treasury_bot.usage import CountedTransfer
 from treasury_bot.usage_tracker import UsageTracker
 
 log = get_logger("treasury.server")

@@ -15,7 +15,7 @@ from treasury_bot import lifecycle
 from treasury_bot.batch_plan import (INTENT_ID_CONFLICT, IntentRow, TransitionRow, plan_batch,
                                      recorded_intent, same_intent)
 from treasury_bot.ledger import IntentRecord
-from treasury_bot.policy import Usage
+from treasury_bot.usage import Usage
 
 POLICY = make_policy()   # approval above 800, cold-wallet at most 900 a transfer, window cap 5000
 

@@ -17,7 +17,7 @@ from treasury_bot import operator
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.batch_plan import same_intent
 from treasury_bot.decider import decide_batch, load_usage
-from treasury_bot.policy import Usage
+from treasury_bot.usage import Usage
 
 
 @pytest.fixture
