@@ -2,6 +2,8 @@
 
 - `demo.prepare`: generate `var/` (CURVE keys, env files, the demo policy and configs),
   idempotently; the e2e test uses it too, pointed at a temp dir.
+- `demo.var_texts`: the texts of those files (env files, the demo policy, the signal
+  bot's config), pure functions of the ports.
 - `demo.run`: what `make demo` runs: prepare, then supervisord in the foreground.
 - `demo.prefix`: the tiny wrapper supervisord runs each program through (name prefix on
   every line, start after the ports it needs accept connections).

@@ -32,7 +32,8 @@ from signal_bot.errors import StartupError
 from signal_bot.instance_lock import InstanceLock, InstanceLocked
 from signal_bot.order_worker import recover_all
 from signal_bot.signals import Signal, SignalError, decode_json_object, parse_signal
-from signal_bot.state import StateFileError, StateStore
+from signal_bot.state import StateStore
+from signal_bot.state_schema import StateFileError
 
 __all__ = ["StartupError", "Started", "read_signals", "replay", "run", "start_up"]
 

@@ -16,7 +16,8 @@ from common.clock import Clock
 from common.logs import get_logger
 from signal_bot.errors import StartupError
 from signal_bot.orders import Handled, Journaled, OrderDesk, Retry
-from signal_bot.state import SignalRow, StateStore
+from signal_bot.state import StateStore
+from signal_bot.state_schema import SignalRow
 
 log = get_logger("signal.app")
 

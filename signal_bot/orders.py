@@ -41,7 +41,8 @@ from signal_bot.outcomes import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, Absent
                                  LookUp, LookupFailed, Retry, TradeNow, Unresolved, pending_step, recovery_step)
 from signal_bot.risk import OrderPlan, Refusal, RiskLimits, admit, plan_order
 from signal_bot.signals import Signal
-from signal_bot.state import SignalRow, StateStore
+from signal_bot.state import StateStore
+from signal_bot.state_schema import SignalRow
 from signal_bot.symbol_rules import SymbolRules
 
 log = get_logger("signal.orders")

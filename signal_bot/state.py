@@ -15,80 +15,20 @@ Sweeps. A sweep intent is recorded with its exact content BEFORE it is sent, so 
 resend is the same intent.
 
 One StateStore per thread, except the webhook's journal, which shares one connection
-among the webhook's threads under a lock (`shared=True`).
+among the webhook's threads under a lock (`shared=True`). This module is the connection
+and the queries; the tables, their row types and the upgrades are state_schema.py.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from common.messages import TERMINAL_STATUSES
-
-SCHEMA_VERSION = 2
-
-SIGNALS_TABLE = """
-CREATE TABLE IF NOT EXISTS signals (
-    mode        TEXT NOT NULL CHECK (mode IN ('live', 'test')),   -- test: --dry-run
-    id          TEXT NOT NULL,          -- the signal id = newClientOrderId
-    symbol      TEXT NOT NULL,
-    side        TEXT NOT NULL,
-    type        TEXT NOT NULL,
-    quantity    TEXT,                   -- as received, and once decided as sent (canonical)
-    quote_order_qty TEXT,
-    price       TEXT,
-    time_in_force TEXT,
-    state       TEXT NOT NULL CHECK (state IN ('received', 'placing', 'placed', 'rejected', 'failed',
-                                               'refused')),
-    reason_code TEXT,                   -- refusal / exchange error code
-    order_id    TEXT,
-    order_status TEXT,
-    executed_qty TEXT,
-    cummulative_quote_qty TEXT,
-    received_at INTEGER NOT NULL,       -- ms, when journaled
-    updated_at  INTEGER NOT NULL,       -- ms
-    seq         INTEGER NOT NULL,       -- arrival order, 1, 2, ...
-    PRIMARY KEY (mode, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS signals_seq ON signals (seq);
-CREATE INDEX IF NOT EXISTS signals_open ON signals (mode, seq) WHERE state IN ('received', 'placing');
-"""
-
-SWEEPS_TABLE = """
-CREATE TABLE IF NOT EXISTS sweeps (
-    intent_id   TEXT PRIMARY KEY,       -- "sw-" + 32 hex of sha256(signal id)
-    signal_id   TEXT NOT NULL,
-    coin        TEXT NOT NULL,
-    network     TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    amount      TEXT NOT NULL,          -- exactly as sent
-    reason      TEXT NOT NULL,
-    created_at  INTEGER NOT NULL,       -- ms, exactly as sent
-    state       TEXT NOT NULL CHECK (state IN ('unsent', 'decided', 'stale', 'invalid')),
-    outcome     TEXT,                   -- accepted | rejected | pending_approval
-    reason_code TEXT,
-    status      TEXT,                   -- the treasury's status of the intent
-    tries       INTEGER NOT NULL DEFAULT 0,
-    last_error  TEXT,
-    updated_at  INTEGER NOT NULL
-);
-"""
-
-# Version 1 (no `seq`, no `received` state): its rows are kept, numbered in their order.
-_V1_COLUMNS = ("mode, id, symbol, side, type, quantity, quote_order_qty, price, time_in_force, state,"
-               " reason_code, order_id, order_status, executed_qty, cummulative_quote_qty, received_at,"
-               " updated_at")
-MIGRATE_FROM_V1 = f"""
-ALTER TABLE signals RENAME TO signals_v1;
-DROP INDEX IF EXISTS signals_placing;
-{SIGNALS_TABLE}
-INSERT INTO signals ({_V1_COLUMNS}, seq)
-    SELECT {_V1_COLUMNS}, ROW_NUMBER() OVER (ORDER BY received_at, mode, id) FROM signals_v1;
-DROP TABLE signals_v1;
-"""
+from signal_bot import state_schema
+from signal_bot.state_schema import SignalRow, SweepRow
 
 OPEN_STATES = ("received", "placing")
 FINAL_STATES = ("placed", "rejected", "failed")
@@ -96,62 +36,6 @@ ORDER_COLUMNS = ("symbol", "side", "type", "quantity", "quote_order_qty", "price
 
 _OPEN_SWEEP = ("state = 'unsent' OR (state = 'decided' AND (status IS NULL OR status NOT IN ({})))"
                .format(", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES))))
-
-
-class StateFileError(Exception):
-    """The state file is from a newer version of the bot (or damaged); `code` is stable."""
-
-    code = "state_file_unusable"
-
-
-@dataclass(frozen=True)
-class SignalRow:
-    mode: str
-    id: str
-    symbol: str
-    side: str
-    type: str
-    quantity: str | None
-    quote_order_qty: str | None
-    price: str | None
-    time_in_force: str | None
-    state: str
-    reason_code: str | None
-    order_id: str | None
-    order_status: str | None
-    executed_qty: str | None
-    cummulative_quote_qty: str | None
-    received_at: int
-    updated_at: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class SweepRow:
-    intent_id: str
-    signal_id: str
-    coin: str
-    network: str
-    destination: str
-    amount: str
-    reason: str
-    created_at: int
-    state: str
-    outcome: str | None
-    reason_code: str | None
-    status: str | None
-    tries: int
-    last_error: str | None
-    updated_at: int
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == "unsent" or (self.state == "decided" and self.status not in TERMINAL_STATUSES)
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
-
 
 OrderFields = Mapping[str, "str | None"]
 
@@ -212,20 +96,10 @@ class StateStore:
 
     def _upgrade(self) -> None:
         """Create the schema, or bring a version-1 file (no journal) up to this one, in one transaction."""
-        if self._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        if state_schema.is_current(self._db):
             return
         with self._tx(durable=True) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version == SCHEMA_VERSION:
-                return
-            if version > SCHEMA_VERSION:
-                raise StateFileError(f"{self.path}: state file version {version} is newer than this bot's "
-                                     f"({SCHEMA_VERSION})")
-            columns = {r[1] for r in db.execute("PRAGMA table_info(signals)")}
-            script = MIGRATE_FROM_V1 if columns and "seq" not in columns else SIGNALS_TABLE
-            for statement in _statements(script + SWEEPS_TABLE):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            state_schema.upgrade(db, self.path)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _set_durable(self, durable: bool) -> None:

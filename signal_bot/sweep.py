@@ -27,7 +27,8 @@ from common.intent_client import TreasuryUnavailable
 from common.logs import get_logger
 from common.money import canonical, floor_to_step
 from signal_bot.config_file import Sweep
-from signal_bot.state import StateStore, SweepRow
+from signal_bot.state import StateStore
+from signal_bot.state_schema import SweepRow
 
 log = get_logger("signal.sweep")
 

@@ -28,7 +28,7 @@ from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
 from treasury_bot import bootstrap
 from treasury_bot.alerts import raised
-from treasury_bot.alerts.render import iso_utc
+from treasury_bot.alerts.formats import iso_utc
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from common.binance import Account, ApiRestrictions
-from treasury_bot.policy import NetworkRule
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
+from treasury_bot.withdraw_rules import NetworkRule
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _override(check: str, ok: bool, allowed: bool, problem: str, setting: str,
         return Finding(check, False, f"{problem}; started anyway because the policy says {setting}",
                        overridden=True)
     if pending_until is not None:
-        from treasury_bot.alerts.render import iso_utc  # a pure formatter
+        from treasury_bot.alerts.formats import iso_utc  # a pure formatter
         return Finding(check, False, f"{problem}; refusing to start ({setting} is a loosening in its "
                                      f"quarantine: it overrides from {iso_utc(pending_until)})", fatal=True)
     return Finding(check, False, f"{problem}; refusing to start (policy: {setting} overrides)", fatal=True)

@@ -26,8 +26,9 @@ from treasury_bot.decider import DecisionContext
 from treasury_bot.executor import Executor
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution
-from treasury_bot.policy_file import LoadedPolicy, Policy
+from treasury_bot.policy_file import LoadedPolicy
 from treasury_bot.policy_in_force import LivePolicy
+from treasury_bot.policy_model import Policy
 from treasury_bot.poller import Poller
 from treasury_bot.server import Authenticator, IntentServer
 from treasury_bot.trusted_clock import AnchoredClock, ClockWatch, host_clock

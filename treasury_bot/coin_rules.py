@@ -17,7 +17,7 @@ from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import CoinRules, NetworkRule, coin_rules_from_config
+from treasury_bot.withdraw_rules import CoinRules, NetworkRule, coin_rules_from_config
 from treasury_bot.supervised import Supervised, ledger_recorder
 
 log = get_logger("treasury.coin_rules")

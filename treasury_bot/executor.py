@@ -3,8 +3,9 @@
 Its write-ahead rule: an intent is journaled `submitting` (committed) before the apply
 request leaves, so after a crash at any point the ledger says which intents might have
 reached the exchange. Those are never sent again blindly: they are looked up by
-`withdrawOrderId` first (see reconcile.py). Withdrawals are spaced by the policy's
-`min_seconds_between_withdrawals`.
+`withdrawOrderId` first (reconciler.py, over the pure reconcile.py). Withdrawals are
+spaced by the policy's `min_seconds_between_withdrawals`. This module is the loop, its
+schedule and the submit path; the stall check is stall_check.py.
 """
 
 from __future__ import annotations
@@ -13,26 +14,21 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
-from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot import lifecycle, withdrawal_notes
 from treasury_bot.alerts import raised
 from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
-from treasury_bot.policy_file import Policy
-from treasury_bot.reconcile import (ApplyAction, Intended, Lookup, ReconcileAction, UnknownOutcome,
-                                    classify_apply_error, exchange_age_ms, judge_found, reconcile_step)
-from treasury_bot.stall import Waiting, find_stalls
+from treasury_bot.policy_model import Policy
+from treasury_bot.reconcile import ApplyAction, classify_apply_error
+from treasury_bot.reconciler import Reconciler
+from treasury_bot.stall_check import check_stalled
 from treasury_bot.withdrawal_end import finish_withdrawal
 
 log = get_logger("treasury.executor")
 SOURCE = lifecycle.EXECUTOR
 IDLE_WAIT_S = 0.2
-# A signed apply stays executable until its timestamp is recvWindow old (Binance also takes
-# timestamps up to 1 s ahead of its clock): before that, "absent from history" proves
-# nothing, since the request may still land. The grace never ends sooner.
-LATE_LANDING_MARGIN_MS = 2000
 # How often queued intents are checked for a stall (issue 10, defect 3): queued intents
 # are read through the open-status index, and the ones already alerted are skipped before
 # any per-intent query. It runs even while withdrawals are halted or paused.
@@ -60,17 +56,9 @@ class Executor:
         self.clock = clock
         self.reconcile_every_s = reconcile_every_s
         self.schedule = _Schedule()
-        self._looked_at: dict[int, float] = {}
         self.spacing_s = float(policy.limits.min_seconds_between_withdrawals)
-        self.grace_ms = max(policy.executor.reconcile_grace_seconds * 1000,
-                            client.recv_window_ms + LATE_LANDING_MARGIN_MS)
-        self.deadline_ms = policy.executor.reconcile_deadline_minutes * 60_000
         self.stuck_after_ms = policy.limits.stuck_after_minutes * 60_000
-        # Monotonic instant at which the last apply call of each `submitting` intent ended
-        # (or this process found it in flight): the grace runs from there, on a clock a
-        # step of the wall clock cannot move (issue 10, defect 1). Memory only: after a
-        # restart, recover() starts every grace afresh, which only makes it longer.
-        self._attempt_ended: dict[int, float] = {}
+        self.reconciler = Reconciler(ledger, client, policy, clock, adopt=self._adopt)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -99,7 +87,7 @@ class Executor:
             # (and records its reason) again at the first apply.
             withdrawal_notes.clear_halted(self.ledger)
             for record in self.ledger.intents_with_status([lifecycle.SUBMITTING]):
-                self._attempt_ended[record.seq] = mono
+                self.reconciler.attempt_ended(record.seq, mono)
                 withdrawal = self.ledger.withdrawal(record.seq)
                 if withdrawal is None or withdrawal.unknown_since is None:
                     self.ledger.update_withdrawal(record.seq, unknown_since=now)
@@ -120,12 +108,13 @@ class Executor:
         if mono >= self.schedule.next_stall_check_at:
             # Before the pause and halt checks: a stall must be told however it arose.
             self.schedule.next_stall_check_at = mono + STALL_CHECK_EVERY_S
-            self.check_stalled()
+            check_stalled(self.ledger, self.clock.now_ms(), self.stuck_after_ms,
+                          self.schedule.halted_reason)
         if mono < self.schedule.paused_until:
             return False
         if mono >= self.schedule.next_reconcile_at:
             self.schedule.next_reconcile_at = mono + self.reconcile_every_s
-            if self.reconcile_next():
+            if self.reconciler.reconcile_next():
                 return True
         if self.schedule.halted_reason or mono < self.schedule.next_apply_at:
             return False
@@ -163,7 +152,7 @@ class Executor:
                 amount=Decimal(record.amount), withdraw_order_id=record.intent_id,
                 address_tag=record.tag)
         except Exception as exc:  # every outcome, including our own bugs, is classified
-            self._attempt_ended[record.seq] = self.clock.monotonic()
+            self.reconciler.attempt_ended(record.seq, self.clock.monotonic())
             self._after_error(record.seq, exc)
             return
         self._adopt(record.seq, withdrawal_id, None, "apply answered", key_worked=True)
@@ -251,105 +240,6 @@ class Executor:
                     self.ledger.set_status(moved, later, now, SOURCE, note)
         log.info("withdrawal_submitted", intent_id=record.intent_id, withdrawal_id=withdrawal_id, note=note)
 
-    # -- reconciling -----------------------------------------------------------------------
-
-    def reconcile_next(self) -> bool:
-        """Look one unknown outcome up (the one looked at least recently): a history request
-        costs 18,000 UID weight, so reconciliation is paced like polling."""
-        now = self.clock.now_ms()
-        pending = self.ledger.intents_with_status([lifecycle.SUBMITTING])
-        if not pending:
-            return False
-        record = min(pending, key=lambda r: (self._looked_at.get(r.seq, 0.0), r.seq))
-        self._looked_at[record.seq] = self.clock.monotonic()
-        # This thread is the only one that applies, and it is here, not in an apply
-        # call: every `submitting` intent has an unknown outcome, even one whose
-        # recording failed half-way (unknown_since still empty).
-        withdrawal = self.ledger.withdrawal(record.seq)
-        since = (withdrawal.unknown_since or withdrawal.last_attempt_at or now) if withdrawal else now
-        first_host = (withdrawal.first_attempt_at if withdrawal else None) or since
-        # The grace runs from the last moment a request of this attempt could have been
-        # signed: the end of the apply call, or the moment this process found it in flight
-        # (monotonic; an intent without a mark was found just now).
-        ended = self._attempt_ended.setdefault(record.seq, self.clock.monotonic())
-        self.reconcile(record, UnknownOutcome(
-            unknown_since=since, attempts=withdrawal.attempts if withdrawal else 1,
-            exchange_age_ms=exchange_age_ms(
-                first_exchange_ms=self.ledger.first_exchange_ms(record.seq),
-                first_host_ms=first_host, host_now_ms=now, offset_now_ms=self._offset_ms()),
-            since_attempt_ms=int((self.clock.monotonic() - ended) * 1000)))
-        return True
-
     def _offset_ms(self) -> int:
         """The client's measured exchange-clock offset (0 before its first measure)."""
         return self.client.time_offset_ms
-
-    def reconcile(self, record: IntentRecord, state: UnknownOutcome) -> None:
-        now = self.clock.now_ms()
-        lookup = self._look_up(record, state, now)
-        action, why = reconcile_step(state, lookup, now, grace_ms=self.grace_ms,
-                                     deadline_ms=self.deadline_ms)
-        log.info("reconcile_step", intent_id=record.intent_id, action=action.value, why=why)
-        if action is not ReconcileAction.WAIT:
-            self._attempt_ended.pop(record.seq, None)
-        if action is ReconcileAction.ADOPT:
-            self._adopt(record.seq, lookup.found_id, lookup.found_status, "found by reconciliation",
-                        tx_id=lookup.found_tx_id, info=lookup.found_info)
-        elif action is ReconcileAction.RESUBMIT:
-            with self.ledger.transaction():
-                current = self.ledger.get_intent_by_seq(record.seq)
-                if current is not None and current.status == lifecycle.SUBMITTING:
-                    self.ledger.update_withdrawal(record.seq, unknown_since=None)
-                    self.ledger.set_status(current, lifecycle.QUEUED, now, SOURCE, why)
-        elif action is ReconcileAction.NEEDS_REVIEW:
-            with self.ledger.transaction():
-                current = self.ledger.get_intent_by_seq(record.seq)
-                if current is not None and current.status == lifecycle.SUBMITTING:
-                    self.ledger.set_status(current, lifecycle.NEEDS_REVIEW, now, SOURCE, why)
-                    self.ledger.enqueue(raised.needs_review(current, why, now))
-            log.critical("withdrawal_needs_review", intent_id=record.intent_id, why=why)
-
-    def _look_up(self, record: IntentRecord, state: UnknownOutcome, now: int) -> Lookup:
-        # No startTime/endTime: "if withdrawOrderId is sent without startTime and endTime,
-        # the last 7 days are returned" -- 7 days of the EXCHANGE's clock
-        # (https://developers.binance.com/docs/wallet/capital/withdraw-history). Bounds
-        # built from our clock would miss a withdrawal when the host clock is off by more
-        # than their margin (issue 10, defect 1); the age guard in reconcile_step keeps
-        # the first attempt a day inside those 7 days.
-        try:
-            found = self.client.withdraw_history(withdraw_order_id=record.intent_id)
-        except (ExchangeError, ValueError) as exc:
-            log.warning("reconcile_lookup_failed", intent_id=record.intent_id, error=str(exc))
-            return Lookup(None, None, failed=True)
-        lookup = judge_found(Intended(coin=record.coin, network=record.network, address=record.address or "",
-                                      tag=record.tag, amount=Decimal(record.amount)),
-                             record.intent_id, found)
-        if lookup.mismatch is not None:
-            log.critical("reconcile_found_mismatch", intent_id=record.intent_id, mismatch=lookup.mismatch)
-        return lookup
-
-    # -- stalls (issue 10, defect 3) --------------------------------------------------------
-
-    def check_stalled(self) -> None:
-        """One `withdrawal_stalled` alert for each queued intent not sent for
-        stuck_after_minutes, recorded in `withdrawal_stalls` in the same commit."""
-        now = self.clock.now_ms()
-        waits = self.ledger.queued_waits()
-        if not waits:
-            return
-        already = {w.seq for w in waits if w.stall_alerted}
-        candidates = [Waiting(seq=w.seq, queued_since=w.queued_since, error_code=w.error_code,
-                              error_message=w.error_message) for w in waits if not w.stall_alerted]
-        halted = self.schedule.halted_reason
-        by_seq = {c.seq: c for c in candidates}
-        for stall in find_stalls(candidates, now, self.stuck_after_ms, halted, already):
-            with self.ledger.transaction():
-                current = self.ledger.get_intent_by_seq(stall.seq)
-                if current is None or current.status != lifecycle.QUEUED:
-                    continue
-                if self.ledger.record_stall(stall.seq, now, stall.reason):
-                    self.ledger.enqueue(raised.withdrawal_stalled(current, now, queued_since=by_seq[stall.seq].queued_since,
-                                                stuck_after_minutes=self.stuck_after_ms // 60_000,
-                                                reason=stall.reason))
-            log.warning("withdrawal_stalled", intent_id=current.intent_id, waited_ms=stall.waited_ms,
-                        why=stall.reason)

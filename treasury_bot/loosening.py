@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import msgspec
 
-from treasury_bot.policy_file import CoinLimits, Destination, Policy
+from treasury_bot.policy_model import CoinLimits, Destination, Policy
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
 
 def describe(pending: Pending) -> str:
     """One line for a person: `SETTING OLD -> NEW from YYYY-MM-DD HH:MM:SS UTC`."""
-    from treasury_bot.alerts.render import iso_utc  # a pure formatter
+    from treasury_bot.alerts.formats import iso_utc  # a pure formatter
     absent = _ABSENT.get(pending.setting.rsplit(".", 1)[-1], "(none)")
     return (f"{pending.setting}: {_short(pending.old, absent)} -> {_short(pending.new, absent)} "
             f"takes effect {iso_utc(pending.effective_at)} (first seen {iso_utc(pending.first_seen_at)})")

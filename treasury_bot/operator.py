@@ -16,10 +16,11 @@ from treasury_bot.alerts import raised
 from treasury_bot.coin_rules import from_snapshot
 from treasury_bot.decider import load_usage_excluding
 from treasury_bot.ledger import IntentRecord, Ledger
-from treasury_bot.policy import ACCEPTED, REJECTED, IntentFacts, recheck_for_approval
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy import IntentFacts, recheck_for_approval
 from treasury_bot.policy_in_force import resolve_from_ledger
+from treasury_bot.policy_model import Policy
 from treasury_bot.trusted_clock import META_MEASURED_AT, META_OFFSET_MS
+from treasury_bot.verdict import ACCEPTED, REJECTED
 
 SOURCE = lifecycle.OPERATOR
 OFFSET_FRESH_MS = 10 * 60_000   # the treasury re-measures every 60 s while it runs

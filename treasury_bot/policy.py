@@ -30,10 +30,6 @@ Rules, checked in this order; the first that fails gives the reason_code:
     else                     -> accepted
 Limits are inclusive: amount == max_per_transfer and sum + amount == window_cap pass.
 
-Usage (summarize_usage): a transfer counts in the hour when accepted_at_ms > now - 1 h,
-and in the window sums when it is in_window and accepted_at_ms > now - window_hours:
-a transfer accepted exactly one hour (window) ago no longer counts.
-
 Approving (recheck_for_approval) runs rules 3-10 at that moment: 6-10 as docs/design.md section 9 says,
 and 3-5 as guards, because the destination may have left the whitelist or changed since
 (a restart with an edited policy). Age (2) and approval (11) are not re-applied.
@@ -41,48 +37,21 @@ and 3-5 as guards, because the destination may have left the whitelist or change
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from types import MappingProxyType
-from typing import Any, Optional
+from typing import Optional
 
-from common.money import MONEY_CONTEXT, add, canonical, is_multiple
-from treasury_bot.policy_file import Destination, Policy
+from common.money import add, canonical, is_multiple
+from treasury_bot.policy_model import Destination, Policy
+# CountedTransfer, summarize_usage and window_pressure: re-exported for the decider and the
+# server, which import them from here.
+from treasury_bot.usage import CountedTransfer, Usage, summarize_usage, window_pressure  # noqa: F401
+from treasury_bot.verdict import ACCEPTED, PENDING_APPROVAL, REJECTED, Verdict
+from treasury_bot.withdraw_rules import CoinRules, NetworkRule, regex_problem, sane_numbers
 
-ACCEPTED = "accepted"
-REJECTED = "rejected"
-PENDING_APPROVAL = "pending_approval"
-OUTCOMES = (ACCEPTED, REJECTED, PENDING_APPROVAL)
-
-REASON_CODES = (
-    "intent_id_conflict",       # 1 (decided by the ledger)
-    "stale_intent",             # 2
-    "unknown_destination",      # 3
-    "client_not_allowed",       # 4
-    "coin_network_mismatch",    # 5
-    "destination_quarantined",  # 6
-    "withdrawals_disabled",     # 7
-    "invalid_destination",      # 7
-    "below_exchange_minimum",   # 7
-    "above_exchange_maximum",   # 7
-    "not_a_multiple",           # 7
-    "over_transfer_limit",      # 8
-    "too_many_transfers",       # 9
-    "over_window_limit",        # 10
-    "approval_required",        # 11 (outcome pending_approval)
-    "operator_rejected",        # the operator's rejection of a pending intent
-    # Issue 10 (docs/design.md section 9):
-    "client_rate_limited",      # 1b (decided by the server's request budget, never journaled)
-    "exchange_rules_stale",     # 7, before the other exchange rules
-)
-
-HOUR_MS = 3_600_000
 MAX_FUTURE_SKEW_MS = 30_000
-WINDOW_WARNING_RATIO = Decimal("0.8")
-_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -98,105 +67,6 @@ class IntentFacts:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite() or self.amount <= 0:
             raise ValueError(f"amount must be a finite Decimal > 0, got {self.amount!r}")
-
-
-@dataclass(frozen=True)
-class NetworkRule:
-    """One network's withdraw rules from /sapi/v1/capital/config/getall."""
-
-    coin: str
-    network: str
-    withdraw_enable: bool
-    withdraw_min: Decimal
-    withdraw_max: Decimal  # 0: no maximum
-    withdraw_multiple: Decimal  # withdrawIntegerMultiple; 0: no constraint
-    address_regex: str  # as Binance gives it; "": no constraint
-    memo_regex: str
-
-
-CoinRules = Mapping[tuple[str, str], NetworkRule]
-
-
-def coin_rules_from_config(coins: Iterable[Any]) -> dict[tuple[str, str], NetworkRule]:
-    """CoinRules from common.binance's CoinConfig list (read by attribute, not imported)."""
-    rules: dict[tuple[str, str], NetworkRule] = {}
-    for coin in coins:
-        for net in coin.network_list:
-            rules[(coin.coin, net.network)] = NetworkRule(
-                coin=coin.coin, network=net.network, withdraw_enable=bool(net.withdraw_enable),
-                withdraw_min=Decimal(net.withdraw_min), withdraw_max=Decimal(net.withdraw_max),
-                withdraw_multiple=Decimal(net.withdraw_integer_multiple),
-                address_regex=net.address_regex or "", memo_regex=net.memo_regex or "")
-    return rules
-
-
-@dataclass(frozen=True)
-class CountedTransfer:
-    intent_id: str
-    coin: str
-    destination: str
-    amount: Decimal
-    accepted_at_ms: int
-    in_window: bool  # False once failed, rejected or cancelled
-
-
-def _frozen_sums(sums: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
-    return MappingProxyType(dict(sums))
-
-
-@dataclass(frozen=True)
-class Usage:
-    """What already counts against the limits: the hourly count and the window sums."""
-
-    hour_count: int = 0
-    coin_sums: Mapping[str, Decimal] = field(default_factory=dict)
-    destination_sums: Mapping[str, Decimal] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "coin_sums", _frozen_sums(self.coin_sums))
-        object.__setattr__(self, "destination_sums", _frozen_sums(self.destination_sums))
-
-    def coin_sum(self, coin: str) -> Decimal:
-        return self.coin_sums.get(coin, _ZERO)
-
-    def destination_sum(self, label: str) -> Decimal:
-        return self.destination_sums.get(label, _ZERO)
-
-    def plus(self, coin: str, destination: str, amount: Decimal) -> Usage:
-        """This usage with one more accepted (or pending) transfer, for deciding a batch."""
-        return Usage(
-            hour_count=self.hour_count + 1,
-            coin_sums={**self.coin_sums, coin: add(self.coin_sum(coin), amount)},
-            destination_sums={**self.destination_sums,
-                              destination: add(self.destination_sum(destination), amount)},
-        )
-
-
-def summarize_usage(transfers: Iterable[CountedTransfer], now_ms: int, window_hours: int,
-                    exclude_intent_id: str | None = None) -> Usage:
-    """Sum the transfers that count now (edges: see the module docstring)."""
-    hour_start = now_ms - HOUR_MS
-    window_start = now_ms - window_hours * HOUR_MS
-    hour_count = 0
-    coin_sums: dict[str, Decimal] = {}
-    destination_sums: dict[str, Decimal] = {}
-    for transfer in transfers:
-        if exclude_intent_id is not None and transfer.intent_id == exclude_intent_id:
-            continue
-        if transfer.accepted_at_ms > hour_start:
-            hour_count += 1
-        if transfer.in_window and transfer.accepted_at_ms > window_start:
-            coin_sums[transfer.coin] = add(coin_sums.get(transfer.coin, _ZERO), transfer.amount)
-            destination_sums[transfer.destination] = add(
-                destination_sums.get(transfer.destination, _ZERO), transfer.amount)
-    return Usage(hour_count, coin_sums, destination_sums)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    outcome: str  # accepted | rejected | pending_approval
-    reason_code: str | None  # None when accepted
-    detail: str  # one sentence for a person, with the numbers
 
 
 def decide(intent: IntentFacts, policy: Policy, usage: Usage, coin_rules: CoinRules,
@@ -218,47 +88,6 @@ def recheck_for_approval(intent: IntentFacts, policy: Policy, usage_without_it: 
     case = _Case(intent, policy, usage_without_it, coin_rules, usable_from_ms, now_ms,
                  policy.destination(intent.destination), rules_fetched_at_ms)
     return _first_failure(case, _APPROVAL_RULES) or _accepted(case)
-
-
-@dataclass(frozen=True)
-class WindowPressure:
-    """A window cap that this transfer took from under 80% to 80% or more."""
-
-    scope: str  # "coin" or "destination"
-    name: str  # the coin, or the destination's label
-    coin: str
-    used: Decimal  # the window sum with this transfer
-    cap: Decimal
-    window_hours: int
-
-    @property
-    def detail(self) -> str:
-        percent = int(self.used * 100 / self.cap)
-        owner = f"the {self.name}" if self.scope == "coin" else f"{self.name}'s"
-        return (f"{canonical(self.used)} {self.coin} in {self.window_hours} h is {percent}% "
-                f"of {owner} window_cap {canonical(self.cap)}")
-
-
-def window_pressure(intent: IntentFacts, policy: Policy, before: Usage,
-                    after: Usage) -> tuple[WindowPressure, ...]:
-    """Caps that crossed 80% with this transfer: under 80% before, 80% or more after."""
-    coin, label = intent.coin, intent.destination
-    caps = []  # (scope, name, before, after, cap)
-    coin_limits = policy.limits.coins.get(coin)
-    if coin_limits is not None:
-        caps.append(("coin", coin, before.coin_sum(coin), after.coin_sum(coin), coin_limits.window_cap))
-    destination = policy.destination(label)
-    if destination is not None and destination.window_cap is not None:
-        caps.append(("destination", label, before.destination_sum(label),
-                     after.destination_sum(label), destination.window_cap))
-    return tuple(WindowPressure(scope, name, coin, used_after, cap, policy.limits.window_hours)
-                 for scope, name, used_before, used_after, cap in caps
-                 if _crossed(used_before, used_after, cap))
-
-
-def _crossed(before: Decimal, after: Decimal, cap: Decimal) -> bool:
-    threshold = MONEY_CONTEXT.multiply(cap, WINDOW_WARNING_RATIO)
-    return before < threshold <= after
 
 
 # --- the rules ----------------------------------------------------------------------
@@ -368,12 +197,12 @@ def _check_exchange_rules(case: _Case) -> Verdict | None:
         return _reject("withdrawals_disabled", f"the exchange lists no withdrawals of {where}")
     if not rule.withdraw_enable:
         return _reject("withdrawals_disabled", f"the exchange has withdrawals of {where} disabled")
-    if not _sane_numbers(rule):
+    if not sane_numbers(rule):
         return _reject("withdrawals_disabled", f"the exchange's withdraw rules for {where} are "
                                                "not usable numbers")
-    problem = _regex_problem(rule.address_regex, dest.address, "address", "addressRegex", where)
+    problem = regex_problem(rule.address_regex, dest.address, "address", "addressRegex", where)
     if problem is None and dest.tag is not None:
-        problem = _regex_problem(rule.memo_regex, dest.tag, "tag", "memoRegex", where)
+        problem = regex_problem(rule.memo_regex, dest.tag, "tag", "memoRegex", where)
     if problem is not None:
         return _reject("invalid_destination", f"{dest.label}'s {problem}")
     return _check_exchange_amount(case, rule)
@@ -459,21 +288,6 @@ _APPROVAL_RULES: tuple[Rule, ...] = _DECISION_RULES[1:-1]  # 3..10
 
 
 # --- helpers ------------------------------------------------------------------------
-
-def _sane_numbers(rule: NetworkRule) -> bool:
-    values = (rule.withdraw_min, rule.withdraw_max, rule.withdraw_multiple)
-    return all(isinstance(v, Decimal) and v.is_finite() and v >= 0 for v in values)
-
-
-def _regex_problem(regex: str, text: str, what: str, name: str, where: str) -> str | None:
-    if not regex:
-        return None
-    try:
-        matched = re.search(regex, text) is not None
-    except (re.error, OverflowError, RecursionError):
-        return f"{what} cannot be checked: the exchange's {name} for {where} does not compile"
-    return None if matched else f"{what} does not match the exchange's {name} for {where}"
-
 
 def _seconds(ms: int) -> str:
     return canonical(Decimal(ms).scaleb(-3))

@@ -14,7 +14,7 @@ from typing import Optional
 
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Pending, Resolution, decode_policy, encode_policy, resolve
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
 from treasury_bot.quarantine import Seen
 
 

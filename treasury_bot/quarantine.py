@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from treasury_bot.policy_file import Destination, Policy
+from treasury_bot.policy_model import Destination, Policy
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ too high, never too low: the error is on the safe side (a transfer refused, neve
 allowed too many).
 The deques are kept in the order of `at` (an approval's new time, or a decision stamped
 a little before an approval, lands in its place), so expiry from their fronts is exact.
-The semantics are `policy.summarize_usage`'s, and a test holds the two equal.
+The semantics are `usage.summarize_usage`'s, and a test holds the two equal.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from decimal import Decimal
 from common.money import add, subtract
 from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import HOUR_MS, CountedTransfer, Usage
+from treasury_bot.usage import HOUR_MS, CountedTransfer, Usage
 
 
 @dataclass

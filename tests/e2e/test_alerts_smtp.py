@@ -28,7 +28,7 @@ from tests.support.alert_samples import FAKE_API_KEY, every_kind, transfer
 from tests.support.procs import Proc
 from tests.support.smtp import ReceivedMail, SmtpSink
 from tests.support.waiting import wait_until
-from treasury_bot.alerts import events, model, render, sender
+from treasury_bot.alerts import events, model, render, sender, transport
 from treasury_bot.ledger import Ledger, OutboxCounts
 
 pytestmark = pytest.mark.e2e
@@ -176,7 +176,7 @@ def test_login_on_a_plain_connection_and_a_wrong_password_loses_nothing(ledger):
     register_secret(FAKE_SMTP_PASSWORD)
     with SmtpSink(credentials={"alerts": FAKE_SMTP_PASSWORD}) as sink:
         wrong = smtp_settings(sink, username="alerts", password="test-wrong-not-real-9")
-        accepted, detail = sender.send_test_mail(wrong)
+        accepted, detail = transport.send_test_mail(wrong)
         assert not accepted and "SMTPAuthenticationError" in detail
         enqueue(ledger, every_kind()[model.NEEDS_REVIEW])
         refused = sender.AlertSender(ledger, wrong)
@@ -216,7 +216,7 @@ def test_implicit_tls_against_a_plain_server_fails_cleanly_and_sends_nothing(led
 
 def test_send_test_mail_goes_through_the_real_server_and_not_the_outbox(ledger, sink):
     """`treasuryctl alerts test`: accepted, said so, and the mail is there."""
-    accepted, detail = sender.send_test_mail(smtp_settings(sink))
+    accepted, detail = transport.send_test_mail(smtp_settings(sink))
     assert accepted
     assert detail.startswith(f"accepted by 127.0.0.1:{sink.port} (none) for ops@example.com, oncall@example.org")
     [mail] = sink.wait_for(1)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from demo.prepare import DEMO_WEBHOOK_SECRET, DemoPorts, prepare
+from demo.prepare import DemoPorts, prepare
+from demo.var_texts import DEMO_WEBHOOK_SECRET
 from tests.support.ports import free_port
 from tests.support.procs import BIN, Proc, script
 from tests.support.sandbox import start_sandbox

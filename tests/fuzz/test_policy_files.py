@@ -26,7 +26,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.frames import ci_settings
-from treasury_bot.policy_file import Policy, PolicyError, parse_policy
+from treasury_bot.policy_file import PolicyError, parse_policy
+from treasury_bot.policy_model import Policy
 
 SOURCE = "fuzz.toml"
 

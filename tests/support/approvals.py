@@ -13,7 +13,7 @@ from tests.support.treasury import COIN_RULES
 from treasury_bot import operator
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
 
 
 def approve_with_fresh_rules(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock,

@@ -16,8 +16,9 @@ from common.intent_client import IntentClient
 from demo.policy_text import CoinTable, DestinationTable, policy_toml
 from treasury_bot.decider import DecisionContext
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy import NetworkRule
-from treasury_bot.policy_file import Policy, parse_policy
+from treasury_bot.policy_file import parse_policy
+from treasury_bot.policy_model import Policy
+from treasury_bot.withdraw_rules import NetworkRule
 from treasury_bot.server import Authenticator, IntentServer
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until

@@ -14,7 +14,8 @@ from treasury_bot import lifecycle
 from treasury_bot.alerts import events
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import IntentRecord
-from treasury_bot.policy import REJECTED, WindowPressure
+from treasury_bot.usage import WindowPressure
+from treasury_bot.verdict import REJECTED
 
 
 def transfer(record: IntentRecord) -> events.Transfer:

@@ -52,7 +52,7 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_alerts_test(args) -> int:
-    from treasury_bot.alerts.sender import send_test_mail
+    from treasury_bot.alerts.transport import send_test_mail
     settings = load_treasury_settings(args.env_file)
     accepted, detail = send_test_mail(settings.smtp)
     print(("accepted: " if accepted else "NOT accepted: ") + detail)

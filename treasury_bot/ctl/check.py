@@ -58,7 +58,7 @@ def cmd_check(args) -> int:
 def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str, str]]:
     from common.binance import BinanceClient, ExchangeError
     from treasury_bot.audit import audit_key, audit_whitelist
-    from treasury_bot.policy import coin_rules_from_config
+    from treasury_bot.withdraw_rules import coin_rules_from_config
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
     try:
         offset = client.sync_time()

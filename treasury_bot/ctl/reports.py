@@ -10,7 +10,7 @@ from treasury_bot.decider import load_usage
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.operator import ledger_now
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
 from treasury_bot.policy_in_force import resolve_from_ledger
 from treasury_bot.trusted_clock import (META_DISAGREEMENT_SINCE, META_MEASURED_AT, META_OFFSET_MS,
                                         host_clock)

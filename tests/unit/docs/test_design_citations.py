@@ -14,8 +14,8 @@ from msgspec import inspect as mi
 from common import messages
 from signal_bot.config_file import SignalConfig
 from treasury_bot.alerts import model
-from treasury_bot.policy import REASON_CODES
-from treasury_bot.policy_file import Policy
+from treasury_bot.policy_model import Policy
+from treasury_bot.verdict import REASON_CODES
 
 ROOT = Path(__file__).resolve().parents[3]
 DESIGN = ROOT / "docs" / "design.md"

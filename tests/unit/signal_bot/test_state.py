@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from signal_bot.state import SCHEMA_VERSION, StateFileError, StateStore, SweepRow
+from signal_bot.state import StateStore
+from signal_bot.state_schema import SCHEMA_VERSION, StateFileError, SweepRow
 
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "quote_order_qty": None,
          "price": "100", "time_in_force": "GTC"}

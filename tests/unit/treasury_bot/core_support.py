@@ -23,7 +23,8 @@ from tests.support.treasury import COIN_RULES, COLD_ADDRESS, policy_text
 from tests.support.ledger_peek import peek, peek_one
 from treasury_bot.decider import DecisionContext, Incoming, decide_batch
 from treasury_bot.ledger import Ledger
-from treasury_bot.policy_file import Policy, parse_policy
+from treasury_bot.policy_file import parse_policy
+from treasury_bot.policy_model import Policy
 
 T0 = 1_700_000_000_000
 HOUR_MS = 3_600_000

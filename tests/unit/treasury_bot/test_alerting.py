@@ -13,7 +13,7 @@ from tests.support.ledger_peek import peek
 from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
 from treasury_bot.alerts import raised
 from treasury_bot.ledger import OutboxError
-from treasury_bot.policy import WindowPressure
+from treasury_bot.usage import WindowPressure
 
 API_KEY = "alertKEYnotreal0000000000000000000000ZZZZ"
 

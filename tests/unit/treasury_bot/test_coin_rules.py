@@ -19,8 +19,8 @@ from tests.support.waiting import wait_until
 from tests.unit.treasury_bot.core_support import T0, open_ledger
 from treasury_bot.coin_rules import CoinRulesCache, from_snapshot, to_snapshot
 from treasury_bot.exchange import CoinRulesSource
-from treasury_bot.policy import coin_rules_from_config as rules_from_config
-from treasury_bot.policy import NetworkRule
+from treasury_bot.withdraw_rules import NetworkRule
+from treasury_bot.withdraw_rules import coin_rules_from_config as rules_from_config
 
 
 def network(name: str, **over) -> NetworkConfig:

@@ -16,7 +16,7 @@ from tests.unit.treasury_bot.core_support import (T0, accept, alerts, context, c
 from treasury_bot import operator
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import decide_batch, load_usage, same_intent
-from treasury_bot.policy import Usage
+from treasury_bot.usage import Usage
 
 
 @pytest.fixture

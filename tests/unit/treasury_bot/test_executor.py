@@ -318,7 +318,7 @@ def test_the_grace_never_ends_before_a_signed_apply_could_still_land(tmp_path):
     rig = Rig(tmp_path, grace_seconds=1, deadline_minutes=30)
     rig.exchange.recv_window_ms = 10_000
     rig.executor = rig.new_executor(rig.policy)
-    assert rig.executor.grace_ms == 12_000
+    assert rig.executor.reconciler.grace_ms == 12_000
     rig.accept("late-1")
     rig.exchange.script_apply(OutcomeUnknown("timeout"))
     rig.run_for(11)

@@ -12,9 +12,11 @@ import pytest
 
 from tests.support.treasury import COIN_RULES, HOT_ADDRESS
 from tests.unit.treasury_bot.core_support import T0, make_policy
-from treasury_bot.policy import IntentFacts, Usage, decide
+from treasury_bot.policy import IntentFacts, decide
 from treasury_bot.loosening import decode_policy, describe, encode_policy, resolve
-from treasury_bot.policy_file import CoinLimits, Destination, LoadedPolicy, Policy, PolicyError, check_for_exchange
+from treasury_bot.policy_file import LoadedPolicy, PolicyError, check_for_exchange
+from treasury_bot.policy_model import CoinLimits, Destination, Policy
+from treasury_bot.usage import Usage
 
 HOUR = 3_600_000
 Q = 24 * HOUR

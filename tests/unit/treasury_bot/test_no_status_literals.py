@@ -31,8 +31,8 @@ OWNERS = {"treasury_bot/lifecycle.py", "common/messages.py"}
 
 # (file, the constant's name) -> why its value is not an intent status.
 OTHER_VOCABULARIES = {
-    ("treasury_bot/policy.py", "REJECTED"): "a decision's outcome",
-    ("treasury_bot/policy.py", "PENDING_APPROVAL"): "a decision's outcome",
+    ("treasury_bot/verdict.py", "REJECTED"): "a decision's outcome",
+    ("treasury_bot/verdict.py", "PENDING_APPROVAL"): "a decision's outcome",
     ("treasury_bot/alerts/model.py", "NEEDS_REVIEW"): "an alert kind, stored in the outbox",
     ("treasury_bot/reconcile.py", "ApplyAction.FAILED"): "what the executor does after an apply error",
     ("treasury_bot/reconcile.py", "ReconcileAction.NEEDS_REVIEW"): "a reconciliation step's action",

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from treasury_bot.policy_file import (CoinLimits, Destination, ExecutorTuning, LoadedPolicy, Policy,
-                                      PolicyError, load_policy, parse_policy, policy_from_dict)
+from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy, parse_policy, policy_from_dict
+from treasury_bot.policy_model import CoinLimits, Destination, ExecutorTuning, Policy
 
 PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 

@@ -1,4 +1,4 @@
-"""The in-memory usage tracker equals policy.summarize_usage over the same facts, whatever
+"""The in-memory usage tracker equals usage.summarize_usage over the same facts, whatever
 sequence of acceptances, removals and time steps it sees; reloading from a ledger equals
 following the ledger incrementally."""
 
@@ -15,7 +15,7 @@ from common.clock import FakeClock
 from tests.unit.treasury_bot.core_support import HOUR_MS, T0, decide, incoming, make_policy, open_ledger
 from treasury_bot import operator
 from treasury_bot.decider import load_usage
-from treasury_bot.policy import CountedTransfer, Usage, summarize_usage
+from treasury_bot.usage import CountedTransfer, Usage, summarize_usage
 from treasury_bot.usage_tracker import UsageTracker
 
 PROPERTY = settings(max_examples=400, derandomize=True, database=None, deadline=None)

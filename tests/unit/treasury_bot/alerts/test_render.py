@@ -13,7 +13,7 @@ import pytest
 from common.config import SmtpSettings
 from common.logs import register_secret
 from tests.support.alert_samples import ADDRESS, AT_MS, FAKE_API_KEY, every_kind, transfer
-from treasury_bot.alerts import events, model, render
+from treasury_bot.alerts import events, formats, model, render
 
 SENDER = "treasury@example.com"
 RECIPIENTS = ("ops@example.com", "oncall@example.org")
@@ -167,14 +167,14 @@ def test_an_operator_rejection_reads_as_the_operators_action():
 
 def test_short_addresses_keep_six_and_four_characters():
     """Long enough to recognise; short values are shown whole."""
-    assert render.short_address("TXYZabcdefghijklmnopqrstuvw9xQw") == "TXYZab...9xQw"
-    assert render.short_address("short-addr") == "short-addr"
+    assert formats.short_address("TXYZabcdefghijklmnopqrstuvw9xQw") == "TXYZab...9xQw"
+    assert formats.short_address("short-addr") == "short-addr"
 
 
 def test_times_are_iso_utc_with_milliseconds():
     """Times in mails are UTC and unambiguous."""
-    assert render.iso_utc(0) == "1970-01-01T00:00:00.000Z"
-    assert render.iso_utc(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
+    assert formats.iso_utc(0) == "1970-01-01T00:00:00.000Z"
+    assert formats.iso_utc(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
 
 
 # -- digests -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from tests.support.alert_samples import every_kind
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 from tests.support.ledger_peek import peek
-from treasury_bot.alerts import model, sender
+from treasury_bot.alerts import drain, model, sender, transport
 from treasury_bot.ledger import Ledger
 
 
@@ -96,28 +96,28 @@ def test_nothing_due_means_no_connection_at_all(ledger):
     closed = SmtpSettings("127.0.0.1", free_port(), "none", None, None, "treasury@example.com",
                           ("ops@example.com",))
     idle = sender.AlertSender(ledger, closed, FakeClock())
-    assert idle.drain_once() == sender.DrainResult()
+    assert idle.drain_once() == drain.DrainResult()
     idle.stop()
 
 
 def test_send_test_mail_without_smtp_says_alerts_are_only_logged():
     """`treasuryctl alerts test` with SMTP_HOST unset is a clear 'no', not a crash."""
-    assert sender.send_test_mail(None) == (False, "SMTP_HOST is not set: alerts are only written to the log")
+    assert transport.send_test_mail(None) == (False, "SMTP_HOST is not set: alerts are only written to the log")
 
 
 def test_send_test_mail_to_a_closed_port_says_why_it_failed():
     """The operator reads where it tried and what went wrong."""
     port = free_port()
     smtp = SmtpSettings("127.0.0.1", port, "none", None, None, "treasury@example.com", ("ops@example.com",))
-    accepted, detail = sender.send_test_mail(smtp, timeout=2)
+    accepted, detail = transport.send_test_mail(smtp, timeout=2)
     assert not accepted
     assert detail.startswith(f"not accepted by 127.0.0.1:{port} (none): ConnectionRefusedError")
 
 
 def test_message_ids_use_the_senders_domain():
     """Stable for a deployment, and no DNS look-up of this host."""
-    assert sender.message_id_domain("treasury@alerts.example.com") == "alerts.example.com"
-    assert sender.message_id_domain("nobody") == "treasury-bot.invalid"
+    assert transport.message_id_domain("treasury@alerts.example.com") == "alerts.example.com"
+    assert transport.message_id_domain("nobody") == "treasury-bot.invalid"
 
 
 def test_the_sender_refuses_nonsense_timings(ledger):

@@ -1,0 +1,239 @@
+"""What each alert kind says: its one-line summary, its plural in a digest, what it means,
+and the labels of its facts, in the order a person reads them.
+
+One table per question, keyed by kind (`model.KINDS`); a new kind adds one entry to
+each. `render.py` assembles these into subjects and bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from treasury_bot.alerts import model
+from treasury_bot.alerts.formats import amount, exchange_error, one_line, short_address, transfer
+from treasury_bot.alerts.model import Alert, FactValue
+
+SUBJECT_MAX = 200
+
+# -- one-line summaries (the subject of a mail holding one alert) ------------------------
+
+
+def _s_start(f: Mapping[str, FactValue]) -> str:
+    text = (f"treasury started: {f.get('destinations')} destinations, "
+            f"{f.get('open_withdrawals')} open withdrawals, key {f.get('api_key')}")
+    return text + (" (with warnings)" if f.get("warnings") else "")
+
+
+def _s_failed(f: Mapping[str, FactValue]) -> str:
+    why = exchange_error(f)
+    return f"withdrawal failed: {transfer(f)}" + (f" ({why})" if why else "")
+
+
+def _s_stuck(f: Mapping[str, FactValue]) -> str:
+    return (f"withdrawal stuck: {transfer(f)} ({f.get('status')} for over "
+            f"{f.get('stuck_after_minutes')} min)")
+
+
+def _s_window(f: Mapping[str, FactValue]) -> str:
+    where = f"destination {f.get('destination')}" if f.get("destination") else f"coin {f.get('coin')}"
+    return (f"window cap over 80%: {amount(f, 'used')} of {amount(f, 'cap')} "
+            f"({f.get('percent')}%) for {where}")
+
+
+def _s_policy(f: Mapping[str, FactValue]) -> str:
+    old = str(f.get("old_sha256") or "none")[:12]
+    return f"policy file changed: sha256 {old} -> {str(f.get('new_sha256'))[:12]}"
+
+
+def _s_completed(f: Mapping[str, FactValue]) -> str:
+    tx = f.get("tx_id")
+    return f"withdrawal completed: {transfer(f)}" + (f" (tx {short_address(str(tx))})" if tx else "")
+
+
+def _s_clock(f: Mapping[str, FactValue]) -> str:
+    offset = f.get("exchange_minus_host")
+    if not isinstance(offset, int):
+        return "host clock and exchange clock disagree"
+    seconds = (abs(offset) + 500) // 1000  # to the nearest second: a measurement is off by ms
+    hours, rest = divmod(seconds, 3600)
+    span = f"{hours} h {rest // 60} min" if hours else (f"{rest // 60} min {rest % 60} s" if rest >= 60 else f"{rest} s")
+    side = "behind" if offset > 0 else "ahead of"
+    return f"host clock {span} {side} the exchange's clock (more than {f.get('threshold_seconds')} s apart)"
+
+
+SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
+    model.START_SUMMARY: _s_start,
+    model.KEY_AUDIT_FAILED: lambda f: f"key self-audit failed: {f.get('problem')} (key {f.get('api_key')})",
+    model.INTENT_REJECTED: lambda f: f"intent rejected: {transfer(f)} ({f.get('reason_code')})",
+    model.APPROVAL_NEEDED: lambda f: f"approval needed: {transfer(f)} (above {amount(f, 'approval_above')})",
+    model.WITHDRAWAL_SUBMITTED: lambda f: (
+        f"withdrawal submitted: {transfer(f)} (exchange id {f.get('withdrawal_id') or '?'})"),
+    model.WITHDRAWAL_COMPLETED: _s_completed,
+    model.WITHDRAWAL_FAILED: _s_failed,
+    model.WITHDRAWAL_REJECTED: lambda f: f"withdrawal rejected by the exchange: {transfer(f)}",
+    model.WITHDRAWAL_CANCELLED: lambda f: f"withdrawal cancelled: {transfer(f)}",
+    model.WITHDRAWAL_STUCK: _s_stuck,
+    model.NEEDS_REVIEW: lambda f: f"needs review: {transfer(f)} (outcome unknown, status needs_review)",
+    model.EXCHANGE_AUTH_ERROR: lambda f: (
+        f"exchange auth error: {exchange_error(f)} ({f.get('action') or 'withdrawals stopped'})"),
+    model.WINDOW_CAP_80: _s_window,
+    model.POLICY_CHANGED: _s_policy,
+    model.TEST: lambda f: "test mail from the treasury",
+    model.CLOCK_DISAGREEMENT: _s_clock,
+    model.WITHDRAWAL_STALLED: lambda f: (
+        f"withdrawal not sent: {transfer(f)} (queued for over {f.get('stuck_after_minutes')} min: "
+        f"{f.get('detail')})"),
+    model.CLIENT_RATE_LIMITED: lambda f: (
+        f"client {f.get('client')} over its request budget: {f.get('refused')} intents refused "
+        f"(max {f.get('max_requests_per_minute')}/min)"),
+    model.LEDGER_DISK_LOW: lambda f: (
+        f"ledger disk low: {f.get('free_mb')} MB free (min {f.get('min_free_disk_mb')} MB); "
+        "new intents refused"),
+    model.THREAD_FAILING: lambda f: f"thread {f.get('thread')} failing: {f.get('error_type')}",
+    model.THREAD_RECOVERED: lambda f: (
+        f"thread {f.get('thread')} recovered after {f.get('failures')} failures"),
+}
+
+
+# How a digest counts its alerts: "200 rejected intents".
+PLURAL: Mapping[str, str] = {
+    model.START_SUMMARY: "treasury starts",
+    model.KEY_AUDIT_FAILED: "key self-audit failures",
+    model.INTENT_REJECTED: "rejected intents",
+    model.APPROVAL_NEEDED: "intents waiting for approval",
+    model.WITHDRAWAL_SUBMITTED: "withdrawals submitted",
+    model.WITHDRAWAL_COMPLETED: "withdrawals completed",
+    model.WITHDRAWAL_FAILED: "withdrawals failed",
+    model.WITHDRAWAL_REJECTED: "withdrawals rejected by the exchange",
+    model.WITHDRAWAL_CANCELLED: "withdrawals cancelled",
+    model.WITHDRAWAL_STUCK: "stuck withdrawals",
+    model.NEEDS_REVIEW: "withdrawals needing review",
+    model.EXCHANGE_AUTH_ERROR: "exchange auth errors",
+    model.WINDOW_CAP_80: "window cap warnings",
+    model.POLICY_CHANGED: "policy file changes",
+    model.TEST: "test alerts",
+    model.CLOCK_DISAGREEMENT: "clock disagreements",
+    model.WITHDRAWAL_STALLED: "withdrawals that could not be sent",
+    model.CLIENT_RATE_LIMITED: "client budget refusals digests",
+    model.LEDGER_DISK_LOW: "ledger disk low alerts",
+    model.THREAD_FAILING: "failing threads",
+    model.THREAD_RECOVERED: "recovered threads",
+}
+
+
+# The fact a digest breaks its alerts down by, in the subject and body.
+DIGEST_BY: Mapping[str, str] = {
+    model.INTENT_REJECTED: "reason_code",
+    model.WITHDRAWAL_STUCK: "status",
+    model.WINDOW_CAP_80: "coin",
+}
+
+
+def summary(alert: Alert) -> str:
+    """What happened, in one line: the subject without its `[treasury][SEVERITY]` prefix."""
+    return one_line(SUMMARY[alert.kind](alert.facts), SUBJECT_MAX)
+
+
+# -- bodies: what it means, and the facts' labels ----------------------------------------
+
+WHAT_IT_MEANS: Mapping[str, str] = {
+    model.START_SUMMARY: "The treasury bot started and passed its checks.",
+    model.KEY_AUDIT_FAILED: ("The treasury's API key failed its self-audit. The treasury does not "
+                             "withdraw with a key that fails it: fix the key's permissions or IP "
+                             "restriction on the exchange (or the policy override), then restart."),
+    model.INTENT_REJECTED: "A transfer intent was rejected; nothing was withdrawn for it.",
+    model.APPROVAL_NEEDED: ("A transfer intent is above the approval threshold. It waits for you "
+                            "and nothing is withdrawn until you approve it. Approving re-checks "
+                            "the limits at that moment."),
+    model.WITHDRAWAL_SUBMITTED: "The exchange accepted the withdrawal request; the treasury now polls its status.",
+    model.WITHDRAWAL_COMPLETED: "The exchange reports the withdrawal completed.",
+    model.WITHDRAWAL_FAILED: ("The withdrawal failed and will not be retried. The exchange's "
+                              "code and message are below."),
+    model.WITHDRAWAL_REJECTED: ("The exchange rejected the withdrawal after accepting the request. "
+                                "It will not be retried."),
+    model.WITHDRAWAL_CANCELLED: "The withdrawal was cancelled at the exchange. It will not be retried.",
+    model.WITHDRAWAL_STUCK: ("This withdrawal has been open longer than stuck_after_minutes. "
+                             "The treasury keeps polling it; this alert is sent once."),
+    model.NEEDS_REVIEW: ("The treasury cannot prove whether this withdrawal happened, so it will "
+                         "neither retry it nor give up on it by itself. Look it up in the "
+                         "exchange's withdraw history (withdrawOrderId = the intent id), then "
+                         "tell the treasury what happened with `treasuryctl resolve`."),
+    model.EXCHANGE_AUTH_ERROR: ("The exchange refused the treasury's API key (signature, key "
+                                "format, IP or permission). Withdrawals are stopped until the "
+                                "key works again."),
+    model.WINDOW_CAP_80: ("Transfers in the rolling window passed 80% of a cap. Once the cap is "
+                          "reached, intents are rejected with over_window_limit."),
+    model.POLICY_CHANGED: ("The policy file differs from the one the treasury ran with before. "
+                           "If you did not change it, stop the treasury and find out who did."),
+    model.TEST: "A test mail (`treasuryctl alerts test`). If you can read it, alerts reach you.",
+    model.CLOCK_DISAGREEMENT: ("This host's clock and the exchange's clock are more than a minute "
+                               "apart. The treasury decides, stamps and expires on the exchange's "
+                               "clock, so intents are still decided on time and no window reopens; "
+                               "but treasuryctl, the logs and other programs on this host use the "
+                               "host clock. Fix the host's time (NTP). A log line "
+                               "(clock_back_in_line) says when the clocks agree again."),
+    model.WITHDRAWAL_STALLED: (
+        "This accepted withdrawal could not be sent to the exchange for longer than "
+        "stuck_after_minutes; nothing was withdrawn for it yet. The treasury keeps trying; the "
+        "reason below is the last one it met (an exchange error, or withdrawals halted). "
+        "`treasuryctl status` lists every such intent. This alert is sent once per intent."),
+    model.CLIENT_RATE_LIMITED: (
+        "A client sent more transfer intents than its [limits.clients.NAME] "
+        "max_requests_per_minute. The excess was refused (client_rate_limited) and not "
+        "journaled one by one; this alert counts them, at most once a minute per client."),
+    model.LEDGER_DISK_LOW: (
+        "The ledger's filesystem is nearly full. New intents get error/internal so that "
+        "clients retry them later; withdrawals in flight are still followed. Free space "
+        "on the ledger's filesystem; intents are accepted again once it is above the minimum."),
+    model.THREAD_FAILING: (
+        "A background thread (executor, poller, coin rules or alert sender) keeps failing. "
+        "It retries with backoff; see the treasury's log for the traceback. This alert is "
+        "sent once per failure episode."),
+    model.THREAD_RECOVERED: "The background thread that was failing works again.",
+}
+
+# (fact, label) in the order a person reads them; facts not listed are shown after them.
+FACT_ROWS: tuple[tuple[str, str], ...] = (
+    ("status", "Status"),
+    ("client", "Client"),
+    ("amount", "Amount"),
+    ("network", "Network"),
+    ("destination", "Destination"),
+    ("address", "Address"),
+    ("reason_code", "Reason code"),
+    ("approval_above", "Approval above"),
+    ("withdrawal_id", "Exchange withdrawal id"),
+    ("tx_id", "Transaction id"),
+    ("fee", "Fee"),
+    ("exchange_code", "Exchange code"),
+    ("exchange_message", "Exchange message"),
+    ("submitted_at_ms", "Submitted at"),
+    ("completed_at_ms", "Completed at"),
+    ("stuck_after_minutes", "Stuck after (minutes)"),
+    ("problem", "Problem"),
+    ("action", "Action taken"),
+    ("api_key", "API key (masked)"),
+    ("scope", "Cap of"),
+    ("coin", "Coin"),
+    ("used", "Used in window"),
+    ("cap", "Window cap"),
+    ("percent", "Percent of cap"),
+    ("path", "Policy file"),
+    ("old_sha256", "Previous sha256"),
+    ("new_sha256", "New sha256"),
+    ("version", "Version"),
+    ("policy_sha256", "Policy sha256"),
+    ("destinations", "Destinations"),
+    ("open_withdrawals", "Open withdrawals"),
+    ("pending_approvals", "Pending approvals"),
+    ("mail", "Alerts go to"),
+    ("warnings", "Warnings"),
+    ("pending_loosenings", "Pending loosenings"),
+    ("detail", "Detail"),
+    ("reason", "Client's reason (as sent)"),
+    ("exchange_minus_host", "Exchange minus host (ms)"),
+    ("host_time_ms", "Host clock read"),
+    ("exchange_time_ms", "Exchange clock read"),
+    ("threshold_seconds", "Alerted beyond (seconds)"),
+    ("queued_since_ms", "Queued since"),
+)

@@ -1,0 +1,134 @@
+"""The policy as typed values: the frozen structs a policy file decodes into (docs/design.md section 3).
+
+The file's shape (amounts are TOML *strings* in the wire amount grammar, never floats)::
+
+    quarantine_hours = 24            # >= 0; a number (0.5 allowed); 0 only with a loopback
+                                     # BINANCE_BASE_URL (check_for_exchange)
+    allow_trading_key = false
+    allow_unrestricted_ip = false
+
+    [limits]
+    window_hours = 24                # 1..8784 (a year)
+    max_transfers_per_hour = 20      # >= 1
+    max_intent_age_seconds = 300     # 1..86400
+    min_seconds_between_withdrawals = 1   # a number >= 0
+    poll_interval_seconds = 15       # >= 6: withdraw history costs 18,000 UID weight
+    stuck_after_minutes = 60         # >= 1
+
+    [limits.coins.USDT]              # required for every coin a destination uses
+    max_per_transfer = "1000"
+    window_cap = "5000"
+    approval_above = "2500"          # optional
+
+    [executor]                       # optional: OUR ADDITION to the design
+    reconcile_grace_seconds = 60     # >= 1: after an unknown withdraw outcome (timeout, 5XX),
+                                     # how long the exchange gets before an absent
+                                     # withdrawOrderId counts as proven absent
+    reconcile_deadline_minutes = 30  # 1..10079 and longer than the grace: not proven present
+                                     # or absent by then -> needs_review (history look-ups
+                                     # need a window under 7 days)
+
+    [[destination]]
+    label = "cold-wallet"            # wire Label pattern; unique
+    coin = "USDT"                    # wire Coin pattern; needs a [limits.coins.USDT] table
+    network = "TRX"                  # wire Network pattern
+    address = "TXYZ..."              # not empty; no whitespace or control characters
+    tag = "12345"                    # optional memo; same rule as address
+    max_per_transfer = "500"         # optional
+    window_cap = "2000"              # optional
+    clients = ["signal"]             # optional: certificate names; absent = every client
+
+Read and validated by treasury_bot/policy_file.py; the parsed Policy is immutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_CEILING, Decimal
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta, Struct
+
+from common.messages import Coin, Label, Network
+
+CLIENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z"  # a zmq.auth certificate's name
+ClientName = Annotated[str, Meta(pattern=CLIENT_NAME_PATTERN)]
+
+_MS_PER_HOUR = 3_600_000
+
+
+class CoinLimits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_per_transfer: Decimal
+    window_cap: Decimal
+    approval_above: Decimal | None = None
+
+
+class ClientLimits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[limits.clients.NAME]: one client's request budget (issue 10 defect 6)."""
+
+    max_requests_per_minute: Annotated[int, Meta(ge=1, le=1_000_000)] = 600
+
+
+class Limits(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    window_hours: Annotated[int, Meta(ge=1, le=24 * 366)] = 24
+    max_transfers_per_hour: Annotated[int, Meta(ge=1)] = 20
+    max_intent_age_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 300
+    min_seconds_between_withdrawals: Decimal = Decimal("1")
+    poll_interval_seconds: Annotated[int, Meta(ge=6)] = 15
+    stuck_after_minutes: Annotated[int, Meta(ge=1)] = 60
+    coins: Mapping[Coin, CoinLimits]
+    # Issue 10 defects 6 and 8 (docs/design.md section 9).
+    clients: Mapping[ClientName, ClientLimits] = msgspec.field(default_factory=dict)
+    min_free_disk_mb: Annotated[int, Meta(ge=1, le=1_000_000)] = 64
+    # The refresher runs every 5 min: under 10 a single failed refresh would stop intents.
+    max_exchange_rules_age_minutes: Annotated[int, Meta(ge=10, le=7 * 24 * 60)] = 30
+
+    @property
+    def window_ms(self) -> int:
+        return self.window_hours * _MS_PER_HOUR
+
+    @property
+    def max_intent_age_ms(self) -> int:
+        return self.max_intent_age_seconds * 1000
+
+
+class ExecutorTuning(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    reconcile_grace_seconds: Annotated[int, Meta(ge=1)] = 60
+    # Withdraw history by withdrawOrderId needs a window under 7 days.
+    reconcile_deadline_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60 - 1)] = 30
+
+
+class Destination(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    label: Label
+    coin: Coin
+    network: Network
+    address: str
+    tag: str | None = None
+    max_per_transfer: Decimal | None = None
+    window_cap: Decimal | None = None
+    clients: tuple[ClientName, ...] | None = None  # None: every client may use it
+
+    def allows(self, client: str) -> bool:
+        return self.clients is None or client in self.clients
+
+
+class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    quarantine_hours: Decimal = Decimal(24)
+    allow_trading_key: bool = False
+    allow_unrestricted_ip: bool = False
+    limits: Limits
+    executor: ExecutorTuning = msgspec.field(default_factory=ExecutorTuning)
+    destinations: tuple[Destination, ...] = msgspec.field(default=(), name="destination")
+
+    def destination(self, label: str) -> Destination | None:
+        for destination in self.destinations:
+            if destination.label == label:
+                return destination
+        return None
+
+    @property
+    def quarantine_ms(self) -> int:
+        """Quarantine in whole milliseconds, rounded up (a fraction never shortens it)."""
+        return int((self.quarantine_hours * _MS_PER_HOUR).to_integral_value(ROUND_CEILING))
+
