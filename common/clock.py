@@ -65,7 +65,7 @@ class FakeClock:
 class OffsetClock:
     """The host clock shifted by a test-only offset, to play a skewed or stepped host clock
     in e2e and chaos tests (TREASURY_TEST_CLOCK_OFFSET_MS / TREASURY_TEST_CLOCK_OFFSET_FILE,
-    refused unless the exchange is the loopback sandbox: common/config.py).
+    refused unless the exchange is the loopback sandbox: common/config/treasury_settings.py).
 
     Only the wall clock moves: `monotonic` and `sleep` are the base clock's, as a real
     clock step leaves CLOCK_MONOTONIC alone. With `offset_file`, the file's integer (ms)

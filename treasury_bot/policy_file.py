@@ -91,13 +91,13 @@ def policy_from_dict(data: dict[str, Any], source: str = "treasury.toml") -> Pol
 
 def check_for_exchange(loaded: LoadedPolicy, base_url: str) -> LoadedPolicy:
     """`quarantine_hours = 0` only against a loopback exchange (the sandbox): the same rule
-    as TREASURY_SANDBOX_POLL_SECONDS (common/config.py). With no quarantine, an edited
+    as TREASURY_SANDBOX_POLL_SECONDS (common/config/). With no quarantine, an edited
     file could redirect funds at the next start (issue 10 defect 5)."""
     from urllib.parse import urlsplit
 
-    from common.config import _is_loopback  # the one definition of "loopback host"
+    from common.config import is_loopback_host  # the one definition of "loopback host"
 
-    if loaded.policy.quarantine_hours == 0 and not _is_loopback(urlsplit(base_url).hostname or ""):
+    if loaded.policy.quarantine_hours == 0 and not is_loopback_host(urlsplit(base_url).hostname or ""):
         raise PolicyError(str(loaded.path), "quarantine_hours",
                           "0 is only allowed with a loopback BINANCE_BASE_URL (the sandbox): "
                           "new and loosened settings need a quarantine above 0 (default 24)")

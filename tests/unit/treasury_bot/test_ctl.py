@@ -17,6 +17,7 @@ from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS
 from tests.unit.treasury_bot.core_support import accept, decide, incoming, open_ledger, policy_text
 from treasury_bot import ctl
 from treasury_bot.coin_rules import to_snapshot
+from treasury_bot.ctl.text import parse_since
 from treasury_bot.policy_file import parse_policy
 
 KEY = "ctlKEYnotreal0000000000000000000000000WXYZ"
@@ -134,7 +135,7 @@ def test_a_bad_since_is_a_usage_error(site, capsys):
 ])
 def test_parse_since_forms(text, expected):
     """Durations back from now, milliseconds, or ISO times (UTC unless a zone is given)."""
-    assert ctl.parse_since(text, 1_000_000) == expected
+    assert parse_since(text, 1_000_000) == expected
 
 
 def test_show_prints_the_intent_its_decisions_and_its_history(site, capsys):

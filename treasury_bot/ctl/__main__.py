@@ -1,0 +1,7 @@
+"""`python -m treasury_bot.ctl`: the same as the `treasuryctl` script."""
+
+import sys
+
+from treasury_bot.ctl.cli import main
+
+sys.exit(main())

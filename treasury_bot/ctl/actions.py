@@ -1,0 +1,59 @@
+"""The commands that change something: `keys generate`, `approve`, `reject`, `resolve`,
+`alerts test` (a mail)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.config import load_treasury_settings
+from common.curve import generate
+from treasury_bot.ctl.site import EXIT_FAIL, EXIT_OK, error_line, ledger_and_policy
+from treasury_bot.operator import OperatorError, approve, reject, resolve
+from treasury_bot.trusted_clock import host_clock
+
+
+def cmd_keys_generate(args) -> int:
+    public, secret = generate(Path(args.dir), args.name)
+    print(f"public certificate: {public}  (give it to the treasury's TREASURY_AUTHORIZED_CLIENTS_DIR,")
+    print("                     or, for the treasury's own pair, to each client's TREASURY_CURVE_PUBLIC_FILE)")
+    print(f"secret certificate: {secret}  (mode 0600; never leaves this host)")
+    return EXIT_OK
+
+
+def _operator_action(args, action, *, need_policy: bool = False) -> int:
+    """Run one operator action on the ledger; print its result, or why it was refused."""
+    ledger, policy, settings = ledger_and_policy(args, need_policy=need_policy)
+    try:
+        # The same host clock as the treasury's (with its test-only offset, sandbox only), so
+        # that the offset it stored in the ledger corrects it exactly (operator.ledger_now).
+        result = action(ledger, policy, host_clock(settings))
+    except OperatorError as exc:
+        error_line(f"treasuryctl: {exc} [{exc.code}]")
+        return EXIT_FAIL
+    finally:
+        ledger.close()
+    print(f"{result.intent_id}: {result.message} (status {result.status})")
+    return EXIT_OK
+
+
+def cmd_approve(args) -> int:
+    return _operator_action(args, lambda ledger, policy, clock: approve(
+        ledger, policy, args.intent_id, clock, args.note or ""), need_policy=True)
+
+
+def cmd_reject(args) -> int:
+    return _operator_action(args, lambda ledger, _policy, clock: reject(
+        ledger, args.intent_id, clock, args.note or ""))
+
+
+def cmd_resolve(args) -> int:
+    return _operator_action(args, lambda ledger, _policy, clock: resolve(
+        ledger, args.intent_id, args.as_status, args.note, clock))
+
+
+def cmd_alerts_test(args) -> int:
+    from treasury_bot.alerts.transport import send_test_mail
+    settings = load_treasury_settings(args.env_file)
+    accepted, detail = send_test_mail(settings.smtp)
+    print(("accepted: " if accepted else "NOT accepted: ") + detail)
+    return EXIT_OK if accepted else EXIT_FAIL

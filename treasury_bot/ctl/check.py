@@ -1,0 +1,80 @@
+"""`treasuryctl check`: env, policy, keys, ledger and the exchange self-audit, one OK/FAIL line each."""
+
+from __future__ import annotations
+
+from common.config import ConfigError, TreasurySettings, load_treasury_settings
+from common.curve import load_authorized_clients, load_key_pair
+from common.logs import mask_key
+from treasury_bot.app import open_ledger
+from treasury_bot.ctl.reports import in_force, pending_lines
+from treasury_bot.ctl.site import EXIT_FAIL, EXIT_OK
+from treasury_bot.policy_file import PolicyError, load_policy_for
+
+
+def cmd_check(args) -> int:
+    lines: list[tuple[bool, str, str]] = []
+    try:
+        settings = load_treasury_settings(args.env_file)
+        lines.append((True, "env", f"{settings.env_path} (key {mask_key(settings.credentials.key)})"))
+        for warning in settings.warnings:
+            lines.append((False, "env mode", warning))
+    except ConfigError as exc:
+        lines.append((False, "env", str(exc)))
+        return _print_check(lines)
+    policy = None
+    try:
+        loaded = load_policy_for(settings.policy_file, settings.base_url)
+        policy = loaded.policy
+        lines.append((True, "policy", f"{loaded.path} sha256 {loaded.sha256[:16]}…, "
+                                      f"{len(policy.destinations)} destination(s)"))
+    except PolicyError as exc:
+        lines.append((False, "policy", str(exc)))
+    try:
+        load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
+        lines.append((True, "curve key", str(settings.curve_secret_file)))
+    except ConfigError as exc:
+        lines.append((False, "curve key", str(exc)))
+    try:
+        clients = load_authorized_clients(settings.authorized_clients_dir)
+        lines.append((True, "clients", ", ".join(sorted(clients.values()))))
+    except ConfigError as exc:
+        lines.append((False, "clients", str(exc)))
+    try:
+        ledger = open_ledger(settings.ledger_path)
+        count = ledger.intent_count()
+        lines.append((True, "ledger", f"{settings.ledger_path} ({count} intents)"))
+        if policy is not None:
+            # What the treasury would run with: the audit below judges the policy IN FORCE.
+            lines.extend(pending_lines(ledger, policy))
+            policy = in_force(ledger, policy).effective
+        ledger.close()
+    except Exception as exc:  # any failure to open is the check's answer
+        lines.append((False, "ledger", f"{settings.ledger_path}: {type(exc).__name__}: {exc}"))
+    if policy is not None:
+        lines.extend(_exchange_checks(settings, policy))
+    return _print_check(lines)
+
+
+def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str, str]]:
+    from common.binance import BinanceClient, ExchangeError
+    from treasury_bot.audit import audit_key, audit_whitelist
+    from treasury_bot.withdraw_rules import coin_rules_from_config
+    client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
+    try:
+        offset = client.sync_time()
+        lines = [(True, "exchange clock", f"offset {offset} ms from {settings.base_url}")]
+        findings = audit_key(client.api_restrictions(), client.account(), policy)
+        findings += audit_whitelist(policy, coin_rules_from_config(client.coin_config()))
+    except ExchangeError as exc:
+        return [(False, "exchange", str(exc))]
+    finally:
+        client.close()
+    for finding in findings:
+        lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
+    return lines
+
+
+def _print_check(lines) -> int:
+    for ok, name, detail in lines:
+        print(f"{'OK  ' if ok else 'FAIL'} {name:<24} {detail}")
+    return EXIT_OK if all(ok for ok, _, _ in lines) else EXIT_FAIL

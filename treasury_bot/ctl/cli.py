@@ -1,0 +1,81 @@
+"""treasuryctl's command line: its arguments, and the dispatch to the command they name."""
+
+from __future__ import annotations
+
+import argparse
+
+from common.config import ConfigError
+from common.logs import setup_logging
+from treasury_bot import lifecycle
+from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_keys_generate, cmd_reject,
+                                      cmd_resolve)
+from treasury_bot.ctl.check import cmd_check
+from treasury_bot.ctl.reports import cmd_alerts_list, cmd_list, cmd_show, cmd_status
+from treasury_bot.ctl.site import EXIT_USAGE, error_line
+from treasury_bot.policy_file import PolicyError
+
+DESCRIPTION = """\
+The treasury operator's tool: keys, checks, status, and decisions on intents.
+It reads and writes the treasury's ledger directly (safe while the treasury runs)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="treasuryctl", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    env_help = "the treasury's env file (default: treasury.env in the working folder)"
+    # Accepted before or after the command: `treasuryctl --env-file F status` and
+    # `treasuryctl status --env-file F` both work.
+    parser.add_argument("--env-file", default="treasury.env", help=env_help)
+    env = argparse.ArgumentParser(add_help=False)
+    env.add_argument("--env-file", default=argparse.SUPPRESS, help=env_help)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    keys = sub.add_parser("keys", help="CURVE certificates").add_subparsers(dest="keys_command", required=True)
+    gen = keys.add_parser("generate", help="create NAME.key and NAME.key_secret (mode 0600)")
+    gen.add_argument("name", help="the certificate name: a client's identity in the ledger and policy")
+    gen.add_argument("--dir", default=".", help="folder to write the pair into (default: .)")
+    gen.set_defaults(func=cmd_keys_generate)
+
+    sub.add_parser("check", parents=[env], help="check env, policy, keys, ledger and the exchange "
+                   "self-audit; one OK/FAIL line each").set_defaults(func=cmd_check)
+    sub.add_parser("status", parents=[env], help="open intents, window usage per coin, last poll"
+                   ).set_defaults(func=cmd_status)
+    lst = sub.add_parser("list", parents=[env], help="intents, oldest first")
+    lst.add_argument("--status", help="only intents in this status (e.g. pending_approval)")
+    lst.add_argument("--since", help="only intents received since: 24h, 7d, an ISO time or ms")
+    lst.add_argument("--limit", type=int, default=200, help="at most this many (the newest; default 200)")
+    lst.set_defaults(func=cmd_list)
+    show = sub.add_parser("show", parents=[env], help="one intent with its whole history")
+    show.add_argument("intent_id")
+    show.set_defaults(func=cmd_show)
+    for name, func, text in (("approve", cmd_approve, "approve a pending_approval intent (re-checks limits now)"),
+                             ("reject", cmd_reject, "reject a pending_approval intent")):
+        action = sub.add_parser(name, parents=[env], help=text)
+        action.add_argument("intent_id")
+        action.add_argument("--note", help="why (kept in the ledger)")
+        action.set_defaults(func=func)
+    res = sub.add_parser("resolve", parents=[env], help="close a needs_review intent after checking the exchange")
+    res.add_argument("intent_id")
+    res.add_argument("--as", dest="as_status", required=True, choices=lifecycle.RESOLVE_AS,
+                     help="what the exchange shows for it")
+    res.add_argument("--note", required=True, help="what you checked (kept in the ledger)")
+    res.set_defaults(func=cmd_resolve)
+
+    alerts = sub.add_parser("alerts", help="the alert mail outbox").add_subparsers(dest="alerts_command", required=True)
+    alerts.add_parser("test", parents=[env], help="send a test mail through the configured SMTP server"
+                      ).set_defaults(func=cmd_alerts_test)
+    alist = alerts.add_parser("list", parents=[env], help="show the outbox")
+    alist.add_argument("--unsent", action="store_true", help="only alerts not yet accepted by the mail server")
+    alist.add_argument("--limit", type=int, default=50)
+    alist.set_defaults(func=cmd_alerts_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging("treasuryctl", "WARNING")
+    try:
+        return args.func(args)
+    except (ConfigError, PolicyError, ValueError) as exc:
+        error_line(f"treasuryctl: {exc}")
+        return EXIT_USAGE

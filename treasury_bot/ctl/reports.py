@@ -1,0 +1,147 @@
+"""The read-only commands: `status`, `list`, `show` and `alerts list`, printed from the ledger."""
+
+from __future__ import annotations
+
+from common.clock import SystemClock
+from treasury_bot import lifecycle
+from treasury_bot.ctl.site import EXIT_FAIL, EXIT_OK, error_line, ledger_and_policy
+from treasury_bot.ctl.text import intent_line, parse_since, percent, utc
+from treasury_bot.decider import load_usage
+from treasury_bot.ledger import Ledger
+from treasury_bot.loosening import Resolution, describe
+from treasury_bot.operator import ledger_now
+from treasury_bot.policy_model import Policy
+from treasury_bot.policy_in_force import resolve_from_ledger
+from treasury_bot.trusted_clock import (META_DISAGREEMENT_SINCE, META_MEASURED_AT, META_OFFSET_MS,
+                                        host_clock)
+
+
+def cmd_status(args) -> int:
+    ledger, policy, settings = ledger_and_policy(args, need_policy=True)
+    try:
+        # The treasury's time (the exchange's), not this host's: see operator.ledger_now.
+        now = ledger_now(ledger, host_clock(settings))
+        for _, name, detail in pending_lines(ledger, policy):
+            print(f"{name}: {detail}")
+        policy = in_force(ledger, policy).effective  # the limits in force, not the file's
+        open_items = ledger.intents_with_status(lifecycle.OPEN, limit=100_000)
+        print(f"open intents: {len(open_items)}")
+        for record in open_items:
+            print("  " + intent_line(record))
+        usage = load_usage(ledger, policy, now)
+        print(f"window usage (last {policy.limits.window_hours} h), transfers in the last hour: "
+              f"{usage.hour_count}/{policy.limits.max_transfers_per_hour}")
+        for coin, limits in sorted(policy.limits.coins.items()):
+            used = usage.coin_sum(coin)
+            print(f"  {coin}: {used} of {limits.window_cap} ({percent(used, limits.window_cap)})")
+        for destination in policy.destinations:
+            if destination.window_cap is not None:
+                used = usage.destination_sum(destination.label)
+                print(f"  {destination.label}: {used} of {destination.window_cap} "
+                      f"({percent(used, destination.window_cap)})")
+        last_poll = ledger.get_meta("last_poll_at")
+        print(f"last poll: {utc(int(last_poll)) if last_poll else 'never'}")
+        rules = ledger.load_coin_rules()
+        print(f"coin rules fetched: {utc(rules[0]) if rules else 'never'}")
+        print(f"alerts waiting to be mailed: {ledger.outbox.counts().unsent}")
+        print(_clock_line(ledger))
+        _print_withdrawal_blocks(ledger)
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def _clock_line(ledger) -> str:
+    """The host-to-exchange offset the treasury last measured (treasury_bot/trusted_clock.py)."""
+    offset = ledger.get_meta(META_OFFSET_MS)
+    if not offset:
+        return "clock: not measured yet"
+    measured = ledger.get_meta(META_MEASURED_AT)
+    apart = " (more than 60 s apart: alerted)" if ledger.get_meta(META_DISAGREEMENT_SINCE) else ""
+    return (f"clock: exchange minus host {offset} ms, measured "
+            f"{utc(int(measured)) if measured else '?'}{apart}")
+
+
+def cmd_list(args) -> int:
+    ledger, _, _ = ledger_and_policy(args)
+    try:
+        since = parse_since(args.since, SystemClock().now_ms()) if args.since else None
+        records = ledger.list_intents(status=args.status, since_ms=since, limit=args.limit)
+        print(f"{'INTENT':<36} {'STATUS':<17} {'AMOUNT':>14} {'COIN':<6}    {'DESTINATION':<20} "
+              f"{'CLIENT':<12} {'REASON':<24} UPDATED")
+        for record in records:
+            print(intent_line(record))
+        print(f"({len(records)} intent(s))")
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    ledger, _, _ = ledger_and_policy(args)
+    try:
+        record = ledger.get_intent(args.intent_id)
+        if record is None:
+            error_line(f"no intent {args.intent_id!r}")
+            return EXIT_FAIL
+        for name in ("intent_id", "client", "coin", "network", "destination", "address", "tag", "amount",
+                     "reason", "outcome", "reason_code", "detail", "status", "withdrawal_id", "tx_id"):
+            print(f"{name:<14} {getattr(record, name)}")
+        print(f"{'created_at':<14} {utc(record.created_at)}")
+        print(f"{'received_at':<14} {utc(record.received_at)}")
+        withdrawal = ledger.withdrawal(record.seq)
+        if withdrawal is not None:
+            print(f"{'attempts':<14} {withdrawal.attempts}")
+            if withdrawal.error_code:
+                print(f"{'error':<14} {withdrawal.error_code} {withdrawal.error_message or ''}")
+        print("decisions:")
+        for at, by, outcome, code, detail in ledger.decisions_of(record):
+            print(f"  {utc(at)} {by:<9} {outcome:<17} {code or '':<24} {detail}")
+        print("status history:")
+        for at, before, after, source, note in ledger.transitions_of(record):
+            print(f"  {utc(at)} {before or '-':>17} -> {after:<17} by {source:<9} {note}")
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def cmd_alerts_list(args) -> int:
+    from treasury_bot.alerts.ctl import outbox_lines
+    ledger, _, _ = ledger_and_policy(args)
+    try:
+        for line in outbox_lines(ledger, unsent_only=args.unsent, limit=args.limit):
+            print(line)
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def in_force(ledger: Ledger, policy: Policy) -> Resolution:
+    """The policy the treasury runs with now (docs/design.md section 9), read without writing."""
+    return resolve_from_ledger(ledger, policy, ledger_now(ledger, SystemClock()))
+
+
+def pending_lines(ledger: Ledger, policy: Policy) -> list[tuple[bool, str, str]]:
+    """The loosenings waiting for their quarantine (docs/design.md section 9), one line each. A
+    change the treasury has not seen yet (edited since its start) shows as first seen now:
+    its quarantine starts only when the treasury next starts."""
+    pending = in_force(ledger, policy).pending
+    if not pending:
+        return [(True, "pending loosenings", "none")]
+    return [(True, "pending loosening", describe(p)) for p in pending]
+
+
+def _print_withdrawal_blocks(ledger) -> None:
+    """Issue 10, defect 3: why withdrawals are halted, and which queued intents could not
+    be sent for stuck_after_minutes, each with its reason."""
+    from treasury_bot import withdrawal_notes
+    halted = withdrawal_notes.halted(ledger)
+    if halted is None:
+        print("withdrawals: running")
+    else:
+        reason, at = halted
+        print(f"withdrawals: HALTED since {utc(at)}: {reason}")
+    stalls = ledger.open_stalls()
+    print(f"stalled intents (queued, not sent for stuck_after_minutes): {len(stalls)}")
+    for stall in stalls:
+        print(f"  {stall.intent_id:<36} alerted {utc(stall.alerted_at)}: {stall.reason}")
