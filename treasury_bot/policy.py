@@ -45,9 +45,7 @@ from typing import Optional
 
 from common.money import add, canonical, is_multiple
 from treasury_bot.policy_model import Destination, Policy
-# CountedTransfer, summarize_usage and window_pressure: re-exported for the decider and the
-# server, which import them from here.
-from treasury_bot.usage import CountedTransfer, Usage, summarize_usage, window_pressure  # noqa: F401
+from treasury_bot.usage import Usage
 from treasury_bot.verdict import ACCEPTED, PENDING_APPROVAL, REJECTED, Verdict
 from treasury_bot.withdraw_rules import CoinRules, NetworkRule, regex_problem, sane_numbers
 
