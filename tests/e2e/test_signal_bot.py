@@ -1,6 +1,6 @@
 """End to end: the real `signal-bot` process against the real `sandbox-exchange` process.
 
-Sweeps talk to a fake of our own treasury port (tests/unit/signal_bot/fake_treasury.py:
+Sweeps talk to a fake of our own treasury port (tests/support/fake_treasury.py:
 real CURVE ROUTER/PUB sockets in this process) until `treasury-bot run` lands; the
 tests with the real treasury are the lead's.
 """
@@ -24,7 +24,7 @@ from tests.support.ports import free_port
 from tests.support.procs import Proc, script
 from tests.support.sandbox import DEMO_SIGNAL, DEMO_TREASURY, DemoKey, start_sandbox
 from tests.support.waiting import wait_until
-from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
+from tests.support.fake_treasury import CurveFiles, FakeTreasury
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ import pytest
 from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 from treasury_bot.lifecycle import ALLOWED, IllegalTransition
-from tests.unit.treasury_bot.core_support import T0, open_ledger
+from tests.support.treasury_core import T0, open_ledger
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 NEW = "(new)"

@@ -15,7 +15,7 @@ from common.config import TreasurySettings, load_treasury_settings
 from common.curve import generate
 from tests.support.ledger_peek import outbox_facts
 from tests.support.treasury import COIN_RULES, HOT_ADDRESS
-from tests.unit.treasury_bot.core_support import T0, incoming, open_ledger, policy_text
+from tests.support.treasury_core import T0, incoming, open_ledger, policy_text
 from treasury_bot.app import journal_start
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import DecisionContext, decide_batch
@@ -197,7 +197,7 @@ def test_a_queued_withdrawal_to_the_replaced_address_is_not_sent_either(site):
     """Re-pointed while an intent to the old address waits in the queue: the executor, given
     the policy in force, fails it as destination_changed and sends nothing to either address
     (the operator replaced that address; the new one is unproven)."""
-    from tests.unit.treasury_bot.core_support import FakeExchange
+    from tests.support.treasury_core import FakeExchange
     from treasury_bot.executor import Executor
     now = proven(site)
     _, live = site.start(now, **BEFORE)

@@ -8,7 +8,7 @@ import pytest
 
 from common.binance import OutcomeUnknown
 from common.clock import FakeClock
-from tests.unit.treasury_bot.core_support import step_executor_for, T0, Applied, FakeExchange, accept, make_policy, open_ledger
+from tests.support.treasury_core import step_executor_for, T0, Applied, FakeExchange, accept, make_policy, open_ledger
 from treasury_bot.executor import Executor
 
 GRACE_S = 60

@@ -9,7 +9,7 @@ import pytest
 
 from common.binance import OutcomeUnknown
 from common.clock import FakeClock
-from tests.unit.treasury_bot.core_support import (T0, Applied, FakeExchange, accept, alerts, make_policy,
+from tests.support.treasury_core import (T0, Applied, FakeExchange, accept, alerts, make_policy,
                                                   open_ledger, step_executor_for)
 from treasury_bot import lifecycle
 from treasury_bot.executor import Executor

@@ -31,7 +31,7 @@ from common.binance import Amount, ExchangeUnavailable, OutcomeUnknown, Withdraw
 from common.clock import FakeClock
 from tests.support.ledger_peek import peek, peek_one
 from tests.support.seams import mismatches
-from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
+from tests.support.treasury_core import T0, accept, make_policy, open_ledger
 from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.executor import Executor
 from treasury_bot.poller import Poller

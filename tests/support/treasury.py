@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import zmq
 
+from common import messages
 from common.clock import Clock, SystemClock
 from common.curve import KeyPair, generate, load_authorized_clients, load_key_pair, load_public_key
 from common.intent_client import IntentClient
@@ -157,3 +159,11 @@ class InProcessServer:
     def client(self, name: str, *, timeout: float = 2.0, retries: int = 2) -> IntentClient:
         return IntentClient(self.intent_endpoint, self.curve.keys(name), self.curve.server_public,
                             timeout=timeout, retries=retries)
+
+
+def wire_intent(intent_id: str, amount: str = "100", destination: str = "cold-wallet", **over):
+    """A TransferIntent as a signal bot would send it now (USDT on TRX to cold-wallet)."""
+    fields = dict(intent_id=intent_id, coin="USDT", network="TRX", destination=destination,
+                  amount=amount, reason="sweep", created_at=int(time.time() * 1000))
+    fields.update(over)
+    return messages.TransferIntent(**fields)

@@ -335,20 +335,6 @@ def test_weight_headers_on_api_and_sapi(h):
     assert h.withdraw().headers["X-SAPI-USED-UID-WEIGHT-1M"] == "900"
 
 
-def test_state_persists_across_a_new_app(tmp_path):
-    """A second app on the same state file sees the orders, withdrawals and apply counts."""
-    path = tmp_path / "state.json"
-    first = Harness(store=Store.open(path, lambda: fresh_state(CONFIG)))
-    withdrawal_id = json.loads(first.withdraw(order_id="keep").body)["id"]
-    first.ok("POST", "/api/v3/order", SIGNAL, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
-    second = Harness(store=Store.open(path, lambda: fresh_state(CONFIG)))
-    second.now = first.now + 3000
-    assert second.history()[0]["id"] == withdrawal_id and second.history()[0]["status"] == 6
-    _, listing = second.admin("GET", "/sandbox/withdrawals")
-    assert listing["apply_calls"] == {"keep": 1}
-    assert len(second.admin("GET", "/sandbox/orders")[1]["orders"]) == 1
-
-
 def test_history_by_order_id_without_bounds_is_the_last_7_days_of_the_sandbox_clock(h):
     """Binance: withdrawOrderId without startTime/endTime returns the last 7 days, in the
     EXCHANGE's clock (issue 10, defect 1): the sandbox, 11 min ahead of the host, finds a

@@ -80,11 +80,3 @@ def test_a_missing_risk_table_is_named():
     """[risk] is required."""
     with pytest.raises(ConfigError, match="signal.toml: risk: missing"):
         parse_config("", "signal.toml")
-
-
-def test_invalid_toml_and_missing_file_are_config_errors(tmp_path):
-    """Unparseable text and an unreadable path both stop the start cleanly."""
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        parse_config("[risk", "signal.toml")
-    with pytest.raises(ConfigError, match="SIGNAL_CONFIG_FILE"):
-        load_config(tmp_path / "absent.toml")

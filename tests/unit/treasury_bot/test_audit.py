@@ -8,7 +8,7 @@ import pytest
 
 from common.binance import Account, ApiRestrictions
 from tests.support.treasury import TRX_RULE
-from tests.unit.treasury_bot.core_support import make_policy, policy_text
+from tests.support.treasury_core import make_policy, policy_text
 from treasury_bot.audit import Finding, audit_key, audit_whitelist
 from treasury_bot.policy_file import parse_policy
 
@@ -64,7 +64,6 @@ def test_extra_rights_are_warned_not_fatal(extra, word):
     """A withdraw key needs nothing else: other rights are a warning line."""
     finding = by_check(audit_key(restrictions(**{extra: True}), account(), STRICT))["key has no extra rights"]
     assert not finding.ok and not finding.fatal and word in finding.detail
-
 
 
 @pytest.mark.parametrize("rules, policy, ok, words", [

@@ -10,7 +10,7 @@ import pytest
 
 from common.messages import Decision
 from tests.support.treasury import COLD_ADDRESS
-from tests.unit.treasury_bot.core_support import T0, context, incoming, make_policy
+from tests.support.treasury_core import T0, context, incoming, make_policy
 from treasury_bot import lifecycle
 from treasury_bot.batch_plan import (INTENT_ID_CONFLICT, IntentRow, TransitionRow, plan_batch,
                                      recorded_intent, same_intent)

@@ -16,13 +16,12 @@ import zmq
 
 from common.clock import FakeClock
 from common.config import ApiCredentials, SmtpSettings, TreasurySettings
-from common.curve import KeyPair
 from treasury_bot import bootstrap
 from treasury_bot.decider import DecisionContext
 from treasury_bot.loosening import Resolution
 from treasury_bot.policy_file import LoadedPolicy
 from tests.support.no_io import forbid_io
-from tests.unit.treasury_bot.core_support import T0, make_policy
+from tests.support.treasury_core import T0, make_policy
 
 NOWHERE = Path("/nonexistent-treasury-dir")
 POLICY = make_policy()
@@ -67,25 +66,6 @@ def test_the_clock_the_sender_and_the_coin_rules_are_built_without_io(monkeypatc
     assert touched == [] and not clock.anchored
     assert cache.rules == {} and cache.fetched_at_ms is None and client.base_url == "http://127.0.0.1:9"
     assert sender is not None
-
-
-def test_the_authenticator_and_the_server_bind_nothing_until_started(monkeypatch, context):
-    """No ZAP socket, no ROUTER/PUB bound, the ledger not read: all of that is start/open."""
-    host = FakeClock(T0)
-    clock = bootstrap.trusted_clock(settings(), host)
-    cache = bootstrap.coin_rules(settings(), clock)
-    loaded = LoadedPolicy(POLICY, "0" * 64, NOWHERE / "policy.toml")
-    resolution = Resolution(POLICY, {}, POLICY, ())
-    touched = forbid_io(monkeypatch)
-    auth = bootstrap.authenticator(settings(), context)
-    decisions = bootstrap.decisions(loaded, resolution, cache, clock)
-    server = bootstrap.intent_server(settings(), context, KeyPair(b"p" * 40, b"s" * 40), {}, NotALedger(),
-                                     decisions, clock)
-    assert touched == [] and auth is not None
-    assert server.batches == 0 and not hasattr(server, "router")
-    with pytest.raises(AssertionError):     # the guard bites: binding is the open step
-        server.open()
-    assert touched == ["zmq.Context.socket"]
 
 
 def test_the_workers_are_built_on_a_ledger_they_do_not_touch(monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 
 from common.binance import BinanceClient
 from tests.support.seams import mismatches
-from tests.unit.treasury_bot.core_support import FakeExchange
+from tests.support.treasury_core import FakeExchange
 from treasury_bot.exchange import CoinRulesSource, WithdrawalDesk, WithdrawalHistory
 
 
@@ -32,7 +32,7 @@ def test_the_binance_client_implements_every_treasury_seam(protocol):
 
 @pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory])
 def test_the_fake_exchange_implements_the_executor_and_poller_seams(protocol):
-    """core_support's FakeExchange is a whole WithdrawalDesk (and so a WithdrawalHistory)."""
+    """tests/support/treasury_core.py's FakeExchange is a whole WithdrawalDesk (and so a WithdrawalHistory)."""
     assert mismatches(FakeExchange(), protocol) == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.treasury import COLD_ADDRESS, HOT_ADDRESS
-from tests.unit.treasury_bot.core_support import make_policy
+from tests.support.treasury_core import make_policy
 from treasury_bot.quarantine import Seen, observe
 
 NOW = 1_700_000_000_000

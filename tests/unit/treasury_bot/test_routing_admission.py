@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from common import __version__, messages
-from tests.unit.treasury_bot.core_support import T0, incoming
+from tests.support.treasury_core import T0, incoming
 from treasury_bot import lifecycle
 from treasury_bot.admission import CLIENT_RATE_LIMITED, refusal
 from treasury_bot.disk_guard import DiskState

@@ -13,7 +13,7 @@ from common.binance import (AuthError, ClockSkewError, ExchangeRequestError, Exc
 from common.clock import FakeClock
 from tests.support.ledger_peek import outbox_facts, peek_one
 from tests.support.treasury import COLD_ADDRESS, HOT_ADDRESS
-from tests.unit.treasury_bot.core_support import (step_executor_for, T0, Applied, FakeExchange, accept, alerts, make_policy,
+from tests.support.treasury_core import (step_executor_for, T0, Applied, FakeExchange, accept, alerts, make_policy,
                                                   open_ledger, statuses)
 from treasury_bot.executor import Executor
 
@@ -381,7 +381,7 @@ def test_a_destination_changed_since_the_decision_is_failed_and_never_sent(tmp_p
 def test_a_destination_removed_from_the_whitelist_is_failed_and_never_sent(tmp_path):
     """A label no longer in the policy is never withdrawn to."""
     from treasury_bot.policy_file import parse_policy
-    from tests.unit.treasury_bot.core_support import policy_text
+    from tests.support.treasury_core import policy_text
     rig = Rig(tmp_path)
     rig.accept("dr-1")
     rig.executor = rig.new_executor(parse_policy(policy_text().replace('label = "cold-wallet"', 'label = "new-cold"')))
@@ -411,7 +411,7 @@ def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
     of the process before it."""
     from common.clock import FakeClock
     from treasury_bot.executor import Executor
-    from tests.unit.treasury_bot.core_support import open_ledger
+    from tests.support.treasury_core import open_ledger
     clock = FakeClock()
     ledger = open_ledger(tmp_path / "ledger.sqlite")
     try:
@@ -428,5 +428,5 @@ def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
 
 
 def _spaced_policy(seconds: int):
-    from tests.unit.treasury_bot.core_support import make_policy
+    from tests.support.treasury_core import make_policy
     return make_policy(min_seconds=str(seconds))

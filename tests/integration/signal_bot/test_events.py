@@ -9,7 +9,7 @@ from common.intent_client import EventSubscriber
 from signal_bot.events import EventListener
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
-from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
+from tests.support.fake_treasury import CurveFiles, FakeTreasury
 
 
 def test_each_withdrawal_event_is_logged_and_passed_on(tmp_path, caplog):

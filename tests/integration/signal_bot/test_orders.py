@@ -8,67 +8,17 @@ Time is a FakeClock: the desk's sleeps advance it.
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 
 import pytest
 
 from common import binance
-from common.binance import Amount, OrderResult
 from common.clock import FakeClock
-from signal_bot.orders import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, SETTLE_MARGIN_MS, Handled, OrderDesk,
+from signal_bot.orders import (ABSENT_AFTER_MS, RECOVERY_LOOKUP_DELAYS, Handled, OrderDesk,
                                Retry, received_fields)
-from signal_bot.risk import RiskLimits
 from signal_bot.signals import Signal
 from signal_bot.state import StateStore
-from signal_bot.symbol_rules import LotRule, SymbolRules
-
-D = Decimal
-RULES = {"BTCUSDT": SymbolRules("BTCUSDT", "TRADING", "BTC", "USDT", LotRule(D("0.001"), D("100"), D("0.001")),
-                                tick=D("0.01"), min_notional=D("5"))}
-LIMITS = RiskLimits(frozenset({"BTCUSDT"}), D("1000"), 3, "GTC")
-RECV_WINDOW_MS = 5000
-SETTLE_MS = RECV_WINDOW_MS + SETTLE_MARGIN_MS
-ABSENT = binance.OrderNotFound("Order does not exist.", binance_code=-2013)
-
-
-def result(client_id: str, executed: str = "0.01", status: str = "FILLED") -> OrderResult:
-    return OrderResult(symbol="BTCUSDT", order_id=42, client_order_id=client_id, status=status,
-                       executed_qty=Amount(executed), cummulative_quote_qty=Amount("200"),
-                       orig_qty=Amount("0.01"), price=Amount("0"), side="BUY", type="MARKET")
-
-
-class ScriptedExchange:
-    """new_order / get_order answers taken from lists, in order; every call is kept with its time."""
-
-    def __init__(self, clock: FakeClock, orders=(), lookups=()) -> None:
-        self.clock = clock
-        self.orders = list(orders)
-        self.lookups = list(lookups)
-        self.sent: list[dict] = []
-        self.looked_up: list[str] = []
-        self.looked_up_at: list[int] = []
-
-    def new_order(self, **kwargs):
-        self.sent.append(kwargs)
-        answer = self.orders.pop(0) if self.orders else result(kwargs["new_client_order_id"])
-        if isinstance(answer, Exception):
-            raise answer
-        return None if kwargs.get("test") else answer
-
-    def get_order(self, *, symbol, orig_client_order_id):
-        self.looked_up.append(orig_client_order_id)
-        self.looked_up_at.append(self.clock.now_ms())
-        answer = self.lookups.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-def signal(id_: str = "o1", **kw) -> Signal:
-    base = dict(id=id_, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity="0.0109", price="20000.019")
-    base.update(kw)
-    return Signal(**{k: v for k, v in base.items() if v is not None})
-
+from tests.support.scripted_orders import (ABSENT, LIMITS, RECV_WINDOW_MS, RULES, SETTLE_MS, D, ScriptedExchange, result,
+                                             signal)
 
 @pytest.fixture
 def desk_parts(tmp_path):
@@ -363,28 +313,6 @@ def test_dry_run_recovery_revalidates_received_rows_and_fails_placing_ones(desk_
     outcomes = [desk.recover(row, clock.now_ms() + SETTLE_MS) for row in desk.unfinished()]
     assert [(h.signal_id, h.state) for h in outcomes] == [("t2", "failed"), ("t1", "placed")]
     assert [s["new_client_order_id"] for s in exchange.sent] == ["t1"] and exchange.looked_up == []
-
-
-def test_the_price_source_caches_and_refuses_on_errors():
-    """A price is reused within its ttl; an exchange error or a zero price gives None."""
-    from signal_bot.prices import PriceSource
-    calls = []
-
-    def ticker(symbol):
-        calls.append(symbol)
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    answers = [D("100"), binance.ExchangeUnavailable("down"), D("0")]
-    clock = FakeClock()
-    prices = PriceSource(ticker, ttl=2.0, clock=clock)
-    assert prices.last_price("BTCUSDT") == D("100") and prices.last_price("BTCUSDT") == D("100")
-    clock.advance(2)
-    assert prices.last_price("BTCUSDT") is None
-    assert prices.last_price("BTCUSDT") is None
-    assert calls == ["BTCUSDT"] * 3
 
 
 def test_a_recovered_signal_older_than_the_age_limit_is_refused_not_traded(desk_parts):

@@ -3,9 +3,6 @@ deciding never touches the exchange's network)."""
 
 from __future__ import annotations
 
-import sqlite3
-import time
-
 import msgspec
 import pytest
 import zmq
@@ -13,15 +10,9 @@ import zmq
 from common import __version__, messages
 from common.curve import configure_client
 from common.intent_client import EventSubscriber, TreasuryUnavailable
-from tests.support.treasury import InProcessServer, make_curve, policy
+from tests.support.ledger_peek import peek_one
+from tests.support.treasury import InProcessServer, make_curve, policy, wire_intent as intent
 from tests.support.waiting import wait_until
-
-
-def intent(intent_id: str, amount: str = "100", destination: str = "cold-wallet", **over):
-    fields = dict(intent_id=intent_id, coin="USDT", network="TRX", destination=destination,
-                  amount=amount, reason="sweep", created_at=int(time.time() * 1000))
-    fields.update(over)
-    return messages.TransferIntent(**fields)
 
 
 @pytest.fixture
@@ -32,11 +23,7 @@ def server(tmp_path):
 
 
 def count_rows(srv: InProcessServer, table: str) -> int:
-    conn = sqlite3.connect(srv.ledger_path)
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+    return peek_one(srv.ledger_path, f"SELECT COUNT(*) FROM {table}")
 
 
 def raw_dealer(srv: InProcessServer, name: str = "signal") -> zmq.Socket:

@@ -11,7 +11,7 @@ import pytest
 from common.clock import FakeClock
 from tests.support.ledger_peek import outbox_facts
 from tests.support.treasury import COIN_RULES, TRX_RULE
-from tests.unit.treasury_bot.core_support import (T0, accept, alerts, count, decide, incoming, make_policy,
+from tests.support.treasury_core import (T0, accept, alerts, count, decide, incoming, make_policy,
                                                   open_ledger, statuses)
 from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import load_usage

@@ -9,8 +9,9 @@ import sqlite3
 
 import pytest
 
+from tests.support.ledger_peek import peek_one
 from tests.support.treasury import InProcessServer, make_curve, policy, policy_text
-from tests.unit.treasury_bot.test_server import count_rows, intent
+from tests.support.treasury import wire_intent as intent
 
 BUDGETED = policy_text(client_budgets={"signal": 3})
 
@@ -20,6 +21,10 @@ def server(tmp_path):
     srv = InProcessServer(tmp_path, make_curve(tmp_path), policy(BUDGETED)).start()
     yield srv
     srv.close()
+
+
+def count_rows(srv: InProcessServer, table: str) -> int:
+    return peek_one(srv.ledger_path, f"SELECT COUNT(*) FROM {table}")
 
 
 def alerts_of(srv: InProcessServer, kind: str) -> list[str]:
@@ -41,7 +46,6 @@ def test_intents_over_the_client_budget_are_refused_uncounted_and_unjournaled(se
     digests = alerts_of(server, "client_rate_limited")
     # The first refusal is alerted at once; the next four wait for the next minute's digest.
     assert len(digests) == 1 and json.loads(digests[0])["refused"] == 1
-
 
 
 def test_a_replay_over_the_budget_still_gets_its_decision(server):

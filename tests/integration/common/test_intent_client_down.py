@@ -9,7 +9,7 @@ import pytest
 from common import messages
 from common.intent_client import IntentClient, TreasuryUnavailable
 from tests.support.ports import free_port
-from tests.unit.signal_bot.fake_treasury import CurveFiles, FakeTreasury
+from tests.support.fake_treasury import CurveFiles, FakeTreasury
 
 INTENT = messages.TransferIntent(intent_id="link-1", coin="USDT", network="TRX", destination="cold-wallet",
                                  amount="25", reason="test", created_at=1)

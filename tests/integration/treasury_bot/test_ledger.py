@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.support.ledger_peek import peek
-from tests.unit.treasury_bot.core_support import T0, count, open_ledger
+from tests.support.treasury_core import T0, count, open_ledger
 from treasury_bot.ledger import SCHEMA_VERSION, Ledger, LedgerError, LedgerSchemaNewer
 
 

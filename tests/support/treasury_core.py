@@ -1,4 +1,4 @@
-"""Shared pieces for the treasury core's unit tests: the tests' policy parsed (make_policy;
+"""Shared pieces for the treasury core's tests: the tests' policy parsed (make_policy;
 its text is tests.support.treasury.policy_text), a real ledger file, intents decided
 through the real decider, and a small FAKE EXCHANGE.
 

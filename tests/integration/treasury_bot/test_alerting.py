@@ -10,7 +10,7 @@ import pytest
 
 from common.clock import FakeClock
 from tests.support.ledger_peek import peek
-from tests.unit.treasury_bot.core_support import T0, accept, make_policy, open_ledger
+from tests.support.treasury_core import T0, accept, make_policy, open_ledger
 from treasury_bot.alerts import raised
 from treasury_bot.ledger import OutboxError
 from treasury_bot.usage import WindowPressure
