@@ -5,7 +5,6 @@ local sockets. The pure parts alone: test_binance_signing.py, test_binance_error
 from __future__ import annotations
 
 import socket
-from decimal import Decimal
 
 import pytest
 
@@ -14,37 +13,12 @@ from common.binance import (
 )
 from common.clock import FakeClock
 from tests.support.ports import free_port
-
-BASE = "https://api.test.invalid"
-API_KEY = "test-key-not-real-0001-abcdefghijkl"
-API_SECRET = "test-secret-not-real-0001"
-NOW_MS = 1_700_000_000_000
+from tests.support.binance_cases import API_KEY, API_SECRET, NOW_MS, withdraw
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(now_ms=NOW_MS)
-
-
-@pytest.fixture
-def client(clock: FakeClock) -> BinanceClient:
-    return BinanceClient(BASE, API_KEY, API_SECRET, clock=clock)
-
-
-def withdraw(client: BinanceClient, **overrides):
-    args = dict(coin="USDT", network="TRX", address="TXYZ1234567890abcdefghijklmnopqrs",
-                amount=Decimal("100.5"), withdraw_order_id="intent-1")
-    args.update(overrides)
-    return client.withdraw_apply(**args)
-
-
-# --------------------------------------------------------------------------- signing
-
-
-# --------------------------------------------------------------------------- clock
-
-
-# --------------------------------------------------------------------------- error codes
 
 
 # --------------------------------------------------------------------------- 5XX, timeouts, connections
@@ -71,18 +45,3 @@ def test_real_read_timeout_on_a_withdrawal_is_outcome_unknown(clock):
         with pytest.raises(OutcomeUnknown) as caught:
             withdraw(client)
     assert "signature=" not in str(caught.value)
-
-
-# --------------------------------------------------------------------------- bodies
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-# --------------------------------------------------------------------------- refused before any request
-
-
-# --------------------------------------------------------------------------- weights
-
-
-# --------------------------------------------------------------------------- secrets

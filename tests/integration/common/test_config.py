@@ -3,27 +3,14 @@ problem names its variable; secrets never show in a repr."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from common.config import (ApiCredentials, ConfigError, load_env, load_signal_settings, load_smtp,
-                           load_treasury_settings)
+from common.config import (ApiCredentials, ConfigError, load_env, load_signal_settings, load_smtp)
 from common.logs import scrub
+from tests.support.config_cases import SECRET, KEY, TREASURY_ENV, env_file, treasury
 
-SECRET = "treasury-secret-value-not-real-0123456789"
-KEY = "treasuryKEYnotreal00000000000000000000WXYZ"
-
-TREASURY_ENV = f"""
-BINANCE_BASE_URL=http://127.0.0.1:9000
-TREASURY_API_KEY={KEY}
-TREASURY_API_SECRET={SECRET}
-TREASURY_POLICY_FILE=treasury.toml
-TREASURY_LEDGER_PATH=data/ledger.sqlite
-TREASURY_CURVE_SECRET_FILE=keys/treasury.key_secret
-TREASURY_AUTHORIZED_CLIENTS_DIR=/abs/clients
-"""
 
 SIGNAL_ENV = """
 BINANCE_BASE_URL=https://api.binance.com
@@ -33,20 +20,6 @@ SIGNAL_WEBHOOK_SECRET=webhook-secret-not-real-012345
 SIGNAL_CURVE_SECRET_FILE=keys/signal.key_secret
 TREASURY_CURVE_PUBLIC_FILE=keys/treasury.key
 """
-
-
-def env_file(folder: Path, text: str, name: str = "bot.env", mode: int = 0o600) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text)
-    os.chmod(path, mode)
-    return path
-
-
-def treasury(tmp_path: Path, extra: str = "", environ: dict | None = None, drop: tuple = ()):
-    lines = [line for line in TREASURY_ENV.splitlines() if not line.startswith(drop or ("\0",))]
-    return load_treasury_settings(env_file(tmp_path / "conf", "\n".join(lines) + extra),
-                                  environ=environ or {})
 
 
 def test_the_env_file_alone_gives_the_settings(tmp_path):

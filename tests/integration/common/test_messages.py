@@ -4,36 +4,11 @@ code is the wire's and whose detail names the field; every message round-trips."
 from __future__ import annotations
 
 import msgspec
-import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from common import messages
-from common.messages import (WireError)
-
-PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
-
-GOOD = dict(type="transfer_intent", intent_id="sweep-0001_a", coin="USDT", network="TRX",
-            destination="cold-wallet", amount="100.5", reason="sweep after fill",
-            created_at=1_700_000_000_000)
-DROP = object()
-
-
-def frame(**over) -> bytes:
-    """GOOD as a MessagePack map, with fields replaced (or removed with DROP)."""
-    fields = dict(GOOD)
-    for name, value in over.items():
-        if value is DROP:
-            fields.pop(name)
-        else:
-            fields[name] = value
-    return msgspec.msgpack.encode(fields)
-
-
-def refused(raw: bytes) -> WireError:
-    with pytest.raises(WireError) as caught:
-        messages.decode_request(raw)
-    return caught.value
+from tests.support.messages_cases import PROPERTY, GOOD, refused
 
 
 # (case, frame, code, words the detail must contain)

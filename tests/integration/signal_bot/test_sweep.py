@@ -5,34 +5,14 @@ from __future__ import annotations
 import pytest
 
 from common import messages
-from common.binance import Account, Amount, Balance
 from common.clock import SystemClock
 from common.intent_client import IntentClient
-from signal_bot.config_file import Sweep
 from signal_bot.state import StateStore
 from signal_bot.sweep import SweepWorker, sweep_intent_id
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 from tests.support.fake_treasury import CurveFiles, FakeTreasury
-
-SWEEP = Sweep(asset="USDT", coin="USDT", network="TRX", destination="cold-wallet", keep="1000",
-              min_sweep="50", step="1")
-
-
-class Balances:
-    """The account the worker reads after a fill (real common.binance structs); a whole
-    SweepExchange (test_the_balances_double_is_a_whole_sweep_exchange)."""
-
-    def __init__(self, free: str) -> None:
-        self.free = free
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def account(self) -> Account:
-        return Account(can_trade=True, can_withdraw=False, can_deposit=True,
-                       balances=[Balance(asset="USDT", free=Amount(self.free), locked=Amount("0"))])
+from tests.support.sweep_cases import SWEEP, Balances
 
 
 @pytest.fixture

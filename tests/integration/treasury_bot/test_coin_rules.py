@@ -8,43 +8,14 @@ import threading
 
 import pytest
 
-from common.binance import Amount, CoinConfig, ExchangeUnavailable, NetworkConfig
+from common.binance import ExchangeUnavailable
 from common.clock import FakeClock
 from tests.support.ledger_peek import peek, peek_one
 from tests.support.waiting import wait_until
 from tests.support.treasury_core import T0, open_ledger
 from treasury_bot.coin_rules import CoinRulesCache, from_snapshot
 from treasury_bot.withdraw_rules import NetworkRule
-
-
-def network(name: str, **over) -> NetworkConfig:
-    fields = dict(network=name, coin="USDT", withdraw_enable=True, withdraw_min=Amount("10"),
-                  withdraw_max=Amount("100000"), withdraw_integer_multiple=Amount("0.000001"),
-                  withdraw_fee=Amount("1"), address_regex="^T[1-9A-HJ-NP-Za-km-z]{33}$", memo_regex="")
-    fields.update(over)
-    return NetworkConfig(**fields)
-
-
-CONFIG = [CoinConfig(coin="USDT", network_list=[network("TRX"), network("BSC", withdraw_enable=False,
-                                                                          address_regex="^0x[0-9a-fA-F]{40}$",
-                                                                          memo_regex="^[0-9]+$")]),
-          CoinConfig(coin="BTC", network_list=[network("BTC", coin="BTC", withdraw_min=Amount("0.0005"),
-                                                       withdraw_max=Amount("0"))])]
-
-
-class FakeConfigClient:
-    """Our port's coin_config only, scripted: raise the queued errors, then answer."""
-
-    def __init__(self, config, errors=()) -> None:
-        self.config = config
-        self.errors = list(errors)
-        self.calls = 0
-
-    def coin_config(self):
-        self.calls += 1
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.config
+from tests.support.coin_rules_cases import CONFIG, FakeConfigClient
 
 
 def test_refresh_saves_the_snapshot_and_swaps_the_rules(tmp_path):

@@ -10,31 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.clock import FakeClock
-from tests.support.treasury_core import HOUR_MS, T0, decide, incoming, make_policy, open_ledger
+from tests.support.treasury_core import T0, decide, incoming, make_policy, open_ledger
 from treasury_bot import operator
 from treasury_bot.decider import load_usage
-from treasury_bot.usage import CountedTransfer, Usage
+from treasury_bot.usage import CountedTransfer
 from treasury_bot.usage_tracker import UsageTracker
-
-
-def plain(usage: Usage) -> tuple:
-    """Usage as plain values (zero sums never appear: amounts are > 0)."""
-    return usage.hour_count, dict(usage.coin_sums), dict(usage.destination_sums)
-
-
-coins = st.sampled_from(["USDT", "BTC"])
-labels = st.sampled_from(["cold", "hot", "vault"])
-amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("5000"), places=6)
-steps = st.one_of(
-    st.tuples(st.just("add"), coins, labels, amounts, st.booleans()),
-    st.tuples(st.just("drop"), st.integers(0, 40)),
-    st.tuples(st.just("uncount"), st.integers(0, 40)),
-    st.tuples(st.just("follow"), st.integers(0, 40),
-              st.sampled_from(["failed", "rejected", "cancelled", "denied", "completed", "submitted", "queued"]),
-              st.sampled_from(["operator", "executor", "poller"])),
-    st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 60_000, HOUR_MS - 1, HOUR_MS, HOUR_MS + 1,
-                                                   3 * HOUR_MS, 5 * 60_000])),
-)
+from tests.support.usage_tracker_cases import plain
 
 
 def test_reload_sets_the_next_resync_and_starts_afresh(tmp_path):
@@ -107,6 +88,3 @@ def test_reload_from_the_ledger_equals_following_it_incrementally(tmp_path_facto
             assert plain(live.usage(now)) == plain(reloaded.usage(now)) == plain(load_usage(ledger, policy, now))
     finally:
         ledger.close()
-
-
-# -- approvals count from the moment they are made (issue 10 defect 2) ----------------------

@@ -23,11 +23,8 @@ from common.binance import (
     RateLimitError, WithdrawRefused,
 )
 from common.clock import FakeClock
+from tests.support.binance_cases import BASE, API_KEY, API_SECRET, NOW_MS, withdraw
 
-BASE = "https://api.test.invalid"
-API_KEY = "test-key-not-real-0001-abcdefghijkl"
-API_SECRET = "test-secret-not-real-0001"
-NOW_MS = 1_700_000_000_000
 
 ACCOUNT_JSON = {
     "makerCommission": 15, "canTrade": True, "canWithdraw": True, "canDeposit": True,
@@ -114,13 +111,6 @@ def sent_total_params(request: requests.PreparedRequest) -> str:
 def split_signature(total: str) -> tuple[str, str]:
     payload, _, signature = total.rpartition("&signature=")
     return payload, signature
-
-
-def withdraw(client: BinanceClient, **overrides):
-    args = dict(coin="USDT", network="TRX", address="TXYZ1234567890abcdefghijklmnopqrs",
-                amount=Decimal("100.5"), withdraw_order_id="intent-1")
-    args.update(overrides)
-    return client.withdraw_apply(**args)
 
 
 def market_order(client: BinanceClient, **overrides):

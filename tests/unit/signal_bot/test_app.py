@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 
-
-
-
 def test_the_exchange_session_reads_proxies_and_ca_bundle_once_and_never_retries(monkeypatch):
     """Proxy variables (NO_PROXY honoured) and REQUESTS_CA_BUNDLE are taken at creation, not per request;
     no adapter retries (a retried POST could trade twice)."""

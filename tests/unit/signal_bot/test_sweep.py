@@ -9,15 +9,13 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, strategies as st
 
-from common.binance import Account, Amount, Balance
 from common.money import is_multiple
 from signal_bot.config_file import Sweep
 from signal_bot.sweep import SweepExchange, plan_sweep, sweep_intent_id
 from tests.support.seams import mismatches
+from tests.support.sweep_cases import SWEEP, Balances
 
 D = Decimal
-SWEEP = Sweep(asset="USDT", coin="USDT", network="TRX", destination="cold-wallet", keep="1000",
-              min_sweep="50", step="1")
 
 
 @pytest.mark.parametrize("free, expected", [
@@ -57,22 +55,6 @@ def test_sweep_intent_id_is_deterministic_and_valid():
     a, b = sweep_intent_id("sig-1"), sweep_intent_id("sig-1")
     assert a == b != sweep_intent_id("sig-2")
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,36}", a) and len(a) == 35
-
-
-class Balances:
-    """The account the worker reads after a fill (real common.binance structs); a whole
-    SweepExchange (test_the_balances_double_is_a_whole_sweep_exchange)."""
-
-    def __init__(self, free: str) -> None:
-        self.free = free
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def account(self) -> Account:
-        return Account(can_trade=True, can_withdraw=False, can_deposit=True,
-                       balances=[Balance(asset="USDT", free=Amount(self.free), locked=Amount("0"))])
 
 
 def test_the_balances_double_and_the_real_client_are_whole_sweep_exchanges():

@@ -17,6 +17,3 @@ def test_judge_checks_the_signature_before_parsing():
     assert judge(body, signature_of(SECRET, body), SECRET).id == "wh-1"
     assert judge(body + b" ", signature_of(SECRET, body), SECRET).status == 401
     assert judge(b"{bad", signature_of(SECRET, b"{bad"), SECRET).status == 400
-
-
-# -- with the bot's real intake: journal (SQLite, fsync), then queue ----------------------------

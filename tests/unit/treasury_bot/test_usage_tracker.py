@@ -14,13 +14,9 @@ from hypothesis import strategies as st
 from tests.support.treasury_core import HOUR_MS, T0
 from treasury_bot.usage import CountedTransfer, Usage, summarize_usage
 from treasury_bot.usage_tracker import UsageTracker
+from tests.support.usage_tracker_cases import plain, coins, labels, amounts, steps
 
 PROPERTY = settings(max_examples=400, derandomize=True, database=None, deadline=None)
-
-
-def plain(usage: Usage) -> tuple:
-    """Usage as plain values (zero sums never appear: amounts are > 0)."""
-    return usage.hour_count, dict(usage.coin_sums), dict(usage.destination_sums)
 
 
 @dataclass
@@ -38,21 +34,6 @@ class Model:
 
     def usage(self, now: int) -> Usage:
         return summarize_usage([f.transfer for f in self.facts.values() if f.counted], now, self.window_hours)
-
-
-coins = st.sampled_from(["USDT", "BTC"])
-labels = st.sampled_from(["cold", "hot", "vault"])
-amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("5000"), places=6)
-steps = st.one_of(
-    st.tuples(st.just("add"), coins, labels, amounts, st.booleans()),
-    st.tuples(st.just("drop"), st.integers(0, 40)),
-    st.tuples(st.just("uncount"), st.integers(0, 40)),
-    st.tuples(st.just("follow"), st.integers(0, 40),
-              st.sampled_from(["failed", "rejected", "cancelled", "denied", "completed", "submitted", "queued"]),
-              st.sampled_from(["operator", "executor", "poller"])),
-    st.tuples(st.just("advance"), st.sampled_from([0, 1, 999, 60_000, HOUR_MS - 1, HOUR_MS, HOUR_MS + 1,
-                                                   3 * HOUR_MS, 5 * 60_000])),
-)
 
 
 def add_to_both(tracker: UsageTracker, model: "Model", ids: list[str], coin: str, label: str,

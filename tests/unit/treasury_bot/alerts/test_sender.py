@@ -4,19 +4,9 @@ real SMTP server in tests/e2e/test_alerts_smtp.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pytest
 
 from treasury_bot.alerts import transport
-from treasury_bot.ledger import Ledger
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Path:
-    path = tmp_path / "ledger.sqlite"
-    Ledger(path).close()  # a new ledger file, outbox tables included
-    return path
 
 
 def test_send_test_mail_without_smtp_says_alerts_are_only_logged():
