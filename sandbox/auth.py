@@ -2,7 +2,8 @@
 
 Order of the checks (the first failure is the answer):
 1. `X-MBX-APIKEY` missing or not key-shaped: -2014 "API-key format invalid."
-2. key unknown, or the caller's IP not allowed for an IP-restricted key: -2015
+2. key unknown, deleted or expired, or the caller's IP not allowed for an IP-restricted
+   key: -2015 (Binance's one code for all three: https://developers.binance.com/docs/wallet/error-code)
 3. `signature`, `timestamp` missing or malformed: -1102; `recvWindow` over 60000: -1131
 4. signature does not match `totalParams`: -1022
 5. timestamp outside the window: -1021
@@ -43,13 +44,18 @@ def ip_allowed(key: KeySettings, client_ip: str) -> bool:
     return not (key.ip_restrict and key.allowed_ips) or client_ip in key.allowed_ips
 
 
+def key_gone(key: KeySettings, server_time_ms: int) -> bool:
+    """Deleted, or past its expiry: Binance answers as for a key it never issued."""
+    return key.deleted or (key.expires_at is not None and server_time_ms >= key.expires_at)
+
+
 def authenticate(request: SignedRequest, find_key: Callable[[str], KeySettings | None],
                  permission: Permission, server_time_ms: int) -> KeySettings:
     """Return the key a signed request is made with, or raise the Binance error."""
     if not request.api_key or not _KEY_SHAPE.match(request.api_key):
         raise errors.bad_api_key_format()
     key = find_key(request.api_key)
-    if key is None or not ip_allowed(key, request.client_ip):
+    if key is None or key_gone(key, server_time_ms) or not ip_allowed(key, request.client_ip):
         raise errors.rejected_key()
     signature = request.params.get(signing.SIGNATURE_PARAM)
     if not signature:

@@ -94,6 +94,11 @@ class KeySettings(Struct, frozen=True, forbid_unknown_fields=True):
     enable_margin: bool = False
     enable_futures: bool = False
     enable_vanilla_options: bool = False
+    enable_portfolio_margin_trading: bool = False
+    # A key deleted on the exchange, or past `expires_at` (server ms): every signed call is
+    # refused -2015, as Binance refuses an unknown key (issue 12: Binance deletes keys).
+    deleted: bool = False
+    expires_at: int | None = None
     create_time: int = 1_700_000_000_000
     trading_authority_expiration_time: int | None = None
 

@@ -1,7 +1,9 @@
 """API keys as configured, with the changes the admin API made to them since (persisted).
 
 Only permission-like fields can change at run time (not the key or its secret), e.g.
-revoking `can_withdraw` mid-run so the next apply answers -2015.
+revoking `can_withdraw` mid-run so the next apply answers -2015, deleting the key
+(`deleted`) or letting it expire (`expires_at`), or an IP allow-list (`ip_restrict` +
+`allowed_ips`) that leaves the caller out.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class KeyChange(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=T
     enable_margin: bool | None = None
     enable_futures: bool | None = None
     enable_vanilla_options: bool | None = None
+    enable_portfolio_margin_trading: bool | None = None
+    deleted: bool | None = None      # true: the key is deleted (every signed call: -2015)
+    expires_at: int | None = None    # server ms from which the key is gone
 
     def changes(self) -> dict[str, Any]:
         fields = msgspec.structs.asdict(self)

@@ -119,7 +119,7 @@ def api_restrictions(key: KeySettings) -> dict[str, Any]:
         "permitsUniversalTransfer": key.permits_universal_transfer,
         "enableMargin": key.enable_margin, "enableFutures": key.enable_futures,
         "enableVanillaOptions": key.enable_vanilla_options,
-        "enablePortfolioMarginTrading": False,
+        "enablePortfolioMarginTrading": key.enable_portfolio_margin_trading,
         "enableFixApiTrade": False, "enableFixReadOnly": False,
     }
     if key.trading_authority_expiration_time is not None:

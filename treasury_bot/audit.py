@@ -40,7 +40,8 @@ def audit_key(restrictions: ApiRestrictions, account: Account, policy: Policy,
     findings = [
         Finding("key can withdraw", restrictions.enable_withdrawals,
                 "enableWithdrawals is true" if restrictions.enable_withdrawals
-                else "the key has no withdraw permission (enableWithdrawals is false)",
+                else "the key has no withdraw permission (enableWithdrawals is false): tick Enable "
+                     "Withdrawals for this key in Binance's API Management (it needs an IP restriction)",
                 fatal=not restrictions.enable_withdrawals),
         _override("key cannot trade", not restrictions.enable_spot_and_margin_trading,
                   policy.allow_trading_key, "the key can trade (enableSpotAndMarginTrading)",

@@ -128,7 +128,8 @@ class Workers:
 
     def executor(self, ledger: Ledger, client: BinanceClient) -> Executor:
         return Executor(ledger, client, self.policy, self.clock, api_key=self.settings.credentials.key,
-                        reconcile_every_s=self.pacing.reconcile_s)
+                        reconcile_every_s=self.pacing.reconcile_s,
+                        key_check=client)  # the follow-up read after a key refusal
 
     def poller(self, ledger: Ledger, client: BinanceClient) -> Poller:
         return Poller(ledger, client, self.clock, interval_s=self.pacing.poll_s,

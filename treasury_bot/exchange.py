@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol, Sequence, runtime_checkable
 
-from common.binance import CoinConfig, WithdrawRecord
+from common.binance import ApiRestrictions, CoinConfig, WithdrawRecord
 
 
 @runtime_checkable
@@ -61,4 +61,13 @@ class CoinRulesSource(Protocol):
     """The coin-rules refresher's port: every coin's withdraw rules per network."""
 
     def coin_config(self) -> list[CoinConfig]:
+        ...
+
+
+@runtime_checkable
+class KeyPermissions(Protocol):
+    """The executor's follow-up after a key refusal (-2015 covers several causes): the key's
+    own rights, GET /sapi/v1/account/apiRestrictions (common/binance/key_refusal.py)."""
+
+    def api_restrictions(self) -> ApiRestrictions:
         ...

@@ -14,11 +14,14 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
+from common.binance import AuthError, ExchangeError
+from common.binance.errors import CAUSE_KEY_REFUSED
+from common.binance.key_refusal import KeyDiagnosis, diagnose_apply
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot import lifecycle, withdrawal_notes
 from treasury_bot.alerts import raised
-from treasury_bot.exchange import WithdrawalDesk
+from treasury_bot.exchange import KeyPermissions, WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy_model import Policy
 from treasury_bot.reconcile import ApplyAction, classify_apply_error
@@ -48,8 +51,10 @@ class _Schedule:
 
 class Executor:
     def __init__(self, ledger: Ledger, client: WithdrawalDesk, policy: Policy, clock: Clock,
-                 *, api_key: str | None = None, reconcile_every_s: float = 5.0) -> None:
+                 *, api_key: str | None = None, reconcile_every_s: float = 5.0,
+                 key_check: KeyPermissions | None = None) -> None:
         self.ledger = ledger
+        self.key_check = key_check  # asked once after a key refusal, to name its cause
         self.api_key = api_key  # only ever shown masked, in the auth-error alert
         self.client = client
         self.policy = policy
@@ -153,7 +158,8 @@ class Executor:
                 address_tag=record.tag)
         except Exception as exc:  # every outcome, including our own bugs, is classified
             self.reconciler.attempt_ended(record.seq, self.clock.monotonic())
-            self._after_error(record.seq, exc)
+            diagnosis = self._key_diagnosis(exc) if isinstance(exc, AuthError) else None
+            self._after_error(record.seq, exc, diagnosis)
             return
         self._adopt(record.seq, withdrawal_id, None, "apply answered", key_worked=True)
 
@@ -177,7 +183,23 @@ class Executor:
         log.error("withdrawal_refused_destination_changed", intent_id=record.intent_id)
         return False
 
-    def _after_error(self, seq: int, exc: Exception) -> None:
+    def _key_diagnosis(self, exc: AuthError) -> KeyDiagnosis:
+        """Binance's -2015 names three causes (deleted/expired key, IP not allowed, no
+        withdraw permission): one apiRestrictions read (weight 1), outside any transaction,
+        tells them apart as far as Binance lets us (common/binance/key_refusal.py)."""
+        follow_up = None
+        if self.key_check is not None and exc.cause == CAUSE_KEY_REFUSED:
+            try:
+                follow_up = self.key_check.api_restrictions()
+            except ExchangeError as read_error:
+                follow_up = read_error
+            except Exception:  # the diagnosis is a courtesy: the halt stands without it
+                log.warning("key_check_failed", exc_info=True)
+        diagnosis = diagnose_apply(exc, follow_up)
+        log.critical("api_key_refused", cause=diagnosis.cause, detail=diagnosis.what)
+        return diagnosis
+
+    def _after_error(self, seq: int, exc: Exception, diagnosis: KeyDiagnosis | None = None) -> None:
         verdict = classify_apply_error(exc)
         now = self.clock.now_ms()
         log_fields = dict(code=verdict.code, error=verdict.message, action=verdict.action.value)
@@ -198,8 +220,9 @@ class Executor:
                 self.ledger.set_status(record, lifecycle.QUEUED, now, SOURCE, f"not sent: {verdict.code}")
                 if verdict.action is ApplyAction.HALT:
                     self.ledger.enqueue(raised.exchange_auth_error(record, self.api_key, verdict.code,
-                                                 verdict.message, now))
-                    withdrawal_notes.set_halted(self.ledger, f"{verdict.code} {verdict.message}", now)
+                                                 verdict.message, now, diagnosis=diagnosis))
+                    withdrawal_notes.set_halted(self.ledger, f"{verdict.code} {verdict.message}", now,
+                                                diagnosis=diagnosis)
         if verdict.action is ApplyAction.HALT:
             self.schedule.halted_reason = f"{verdict.code} {verdict.message}"
             log.critical("withdrawals_halted", intent_id=record.intent_id, **log_fields)

@@ -26,7 +26,25 @@ MAX_MESSAGE_CHARS = 300
 
 # Binance codes with a fixed meaning for us (errors.md, wallet error-code).
 CLOCK_SKEW_CODES = frozenset({-1021})
-AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
+# Key refusals, from Binance's error-code list
+# (https://developers.binance.com/docs/wallet/error-code): -1002 UNAUTHORIZED "You are not
+# authorized to execute this request.", -1022 INVALID_SIGNATURE, -2008 BAD_API_ID "Invalid
+# Api-Key ID.", -2014 BAD_API_KEY_FMT "API-key format invalid.", -2015 REJECTED_MBX_KEY
+# "Invalid API-key, IP, or permissions for action.". Each is the gateway refusing the
+# caller before the request is acted on, so a refused apply did not happen (not an unknown
+# outcome); the treasury halts instead of retrying (treasury_bot/reconcile.py).
+AUTH_CODES = frozenset({-1002, -1022, -2008, -2014, -2015})
+# The stable causes an AuthError names (`AuthError.cause`). Binance gives ONE code, -2015,
+# for three causes (a deleted or expired key, a caller IP not on the key's allow-list, a
+# key without the call's permission), and -1002 does not say which permission either:
+# those are KEY_REFUSED until common/binance/key_refusal.py tells them apart with a
+# follow-up read of apiRestrictions.
+CAUSE_SIGNATURE_REJECTED = "signature_rejected"          # -1022: the secret is not the key's
+CAUSE_KEY_FORMAT_INVALID = "key_format_invalid"          # -2014
+CAUSE_KEY_INVALID_OR_DELETED = "key_invalid_or_deleted"  # -2008
+CAUSE_KEY_REFUSED = "key_refused"                        # -2015, -1002, a bare 401
+_AUTH_CAUSE = {-1022: CAUSE_SIGNATURE_REJECTED, -2014: CAUSE_KEY_FORMAT_INVALID,
+               -2008: CAUSE_KEY_INVALID_OR_DELETED}
 RATE_LIMIT_CODES = frozenset({-1003, -1015, -4005})
 # "Execution status unknown" per the error list: for a state-changing call these say
 # nothing about whether it happened. -1000/-1001 (internal errors) and -3044 (SAPI
@@ -88,9 +106,17 @@ class ClockSkewError(ExchangeError):
 
 
 class AuthError(ExchangeError):
-    """Bad signature, key format, or key/IP/permission (-1022, -2014, -2015, -1002, 401)."""
+    """Bad signature, key format, or key/IP/permission (-1022, -2014, -2015, -2008, -1002, 401).
+
+    `cause`: which of the CAUSE_* the code names (KEY_REFUSED where Binance's code covers
+    several causes)."""
 
     code = "auth"
+
+    @property
+    def cause(self) -> str:
+        return _AUTH_CAUSE.get(self.binance_code, CAUSE_KEY_REFUSED) if self.binance_code is not None \
+            else CAUSE_KEY_REFUSED
 
 
 class RateLimitError(ExchangeError):

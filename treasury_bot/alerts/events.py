@@ -113,12 +113,19 @@ def key_audit_failed(*, at_ms: int, api_key: str | None, problem: str, detail: s
 
 def exchange_auth_error(*, at_ms: int, api_key: str | None, exchange_code: int | None,
                         exchange_message: str | None, intent_id: str | None = None,
-                        action: str = "withdrawals stopped") -> Alert:
-    """The exchange refused the key (-1022, -2014, -2015); `action` is what the treasury did."""
+                        action: str = "withdrawals stopped", cause: str | None = None,
+                        problem: str | None = None, detail: str | None = None,
+                        fix: str | None = None) -> Alert:
+    """The exchange refused the key (-1022, -2014, -2015, -2008, -1002); `action` is what the
+    treasury did; `cause` (stable), `problem` (a few words), `detail` (the cause in plain
+    words) and `fix` (what to do) come from common/binance/key_refusal.py (issue 12)."""
     facts: dict[str, FactValue] = {
         "api_key": mask_key(api_key), "exchange_code": exchange_code,
         "exchange_message": _text(exchange_message, 300), "action": _text(action, 200),
     }
+    if cause is not None:
+        facts.update(cause=cause, problem=_text(problem or "", 200), detail=_text(detail or ""),
+                     fix=_text(fix or ""))
     return _make(model.EXCHANGE_AUTH_ERROR, intent_id, facts, at_ms)
 
 

@@ -8,7 +8,7 @@ crash can lose neither. The sender thread mails them later.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from treasury_bot import lifecycle
 from treasury_bot.alerts import events
@@ -100,10 +100,13 @@ def needs_review(record: IntentRecord, why: str, at: int) -> Alert:
 
 
 def exchange_auth_error(record: IntentRecord | None, api_key: str | None,
-                        code: str | None, message: str, at: int) -> Alert:
+                        code: str | None, message: str, at: int, *, diagnosis: Any = None) -> Alert:
+    """`diagnosis`: a common.binance.key_refusal.KeyDiagnosis (the cause and the fix)."""
+    named = {} if diagnosis is None else dict(cause=diagnosis.cause, problem=diagnosis.headline,
+                                              detail=diagnosis.what, fix=diagnosis.fix)
     return events.exchange_auth_error(
         at_ms=at, api_key=api_key, exchange_code=_exchange_code(code), exchange_message=message,
-        intent_id=record.intent_id if record else None)
+        intent_id=record.intent_id if record else None, **named)
 
 
 def key_audit_failed(problems: Sequence[str], api_key: str | None, at: int) -> Alert:

@@ -75,6 +75,9 @@ SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
     model.WITHDRAWAL_STUCK: _s_stuck,
     model.NEEDS_REVIEW: lambda f: f"needs review: {transfer(f)} (outcome unknown, status needs_review)",
     model.EXCHANGE_AUTH_ERROR: lambda f: (
+        f"exchange auth error: {f.get('exchange_code')} {f.get('problem')} "
+        f"({f.get('action') or 'withdrawals stopped'})" if f.get("problem") and isinstance(
+            f.get("exchange_code"), int) else
         f"exchange auth error: {exchange_error(f)} ({f.get('action') or 'withdrawals stopped'})"),
     model.WINDOW_CAP_80: _s_window,
     model.POLICY_CHANGED: _s_policy,
@@ -160,7 +163,10 @@ WHAT_IT_MEANS: Mapping[str, str] = {
                          "tell the treasury what happened with `treasuryctl resolve`."),
     model.EXCHANGE_AUTH_ERROR: ("The exchange refused the treasury's API key (signature, key "
                                 "format, IP or permission). Withdrawals are stopped until the "
-                                "key works again."),
+                                "key works again. The refused withdrawal was not made (Binance "
+                                "refuses a key before acting) and is not retried: it waits in "
+                                "`queued`. The cause and what to do are below; `treasuryctl "
+                                "check` says the same. Restart the treasury once the key is fixed."),
     model.WINDOW_CAP_80: ("Transfers in the rolling window passed 80% of a cap. Once the cap is "
                           "reached, intents are rejected with over_window_limit."),
     model.POLICY_CHANGED: ("The policy file differs from the one the treasury ran with before. "
@@ -211,6 +217,8 @@ FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("completed_at_ms", "Completed at"),
     ("stuck_after_minutes", "Stuck after (minutes)"),
     ("problem", "Problem"),
+    ("cause", "Cause"),
+    ("fix", "What to do"),
     ("action", "Action taken"),
     ("api_key", "API key (masked)"),
     ("scope", "Cap of"),

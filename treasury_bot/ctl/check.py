@@ -47,6 +47,7 @@ def cmd_check(args) -> int:
             # What the treasury would run with: the audit below judges the policy IN FORCE.
             lines.extend(pending_lines(ledger, policy))
             policy = in_force(ledger, policy).effective
+        lines.extend(_halt_lines(ledger))
         ledger.close()
     except Exception as exc:  # any failure to open is the check's answer
         lines.append((False, "ledger", f"{settings.ledger_path}: {type(exc).__name__}: {exc}"))
@@ -56,7 +57,8 @@ def cmd_check(args) -> int:
 
 
 def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str, str]]:
-    from common.binance import BinanceClient, ExchangeError
+    from common.binance import AuthError, BinanceClient, ExchangeError
+    from common.binance.key_refusal import diagnose_read
     from treasury_bot.audit import audit_key, audit_whitelist
     from treasury_bot.withdraw_rules import coin_rules_from_config
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
@@ -65,6 +67,9 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
         lines = [(True, "exchange clock", f"offset {offset} ms from {settings.base_url}")]
         findings = audit_key(client.api_restrictions(), client.account(), policy)
         findings += audit_whitelist(policy, coin_rules_from_config(client.coin_config()))
+    except AuthError as exc:  # the key itself: say which cause and what to do (issue 12)
+        diagnosis = diagnose_read(exc)
+        return [(False, "exchange key", f"{diagnosis.what}. Fix: {diagnosis.fix}")]
     except ExchangeError as exc:
         return [(False, "exchange", str(exc))]
     finally:
@@ -72,6 +77,19 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     for finding in findings:
         lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
     return lines
+
+
+def _halt_lines(ledger) -> list[tuple[bool, str, str]]:
+    """Withdrawals halted by a refused key (executor_halted): its cause and its fix, one line."""
+    from treasury_bot import withdrawal_notes
+    halted = withdrawal_notes.halted(ledger)
+    if halted is None:
+        return []
+    advice = withdrawal_notes.halt_advice(ledger)
+    if advice is None:
+        return [(False, "withdrawals halted", f"{halted[0]}; fix the key, then restart the treasury")]
+    _, what, fix = advice
+    return [(False, "withdrawals halted", f"{what}. Fix: {fix}")]
 
 
 def _print_check(lines) -> int:
