@@ -51,7 +51,9 @@ def start_up(settings: SignalSettings, config: SignalConfig, clock: Clock) -> St
     client = bootstrap.make_client(settings, clock)
     try:
         client.sync_time()
-        audit_key(client.api_restrictions())
+        for warning in audit_key(client.api_restrictions()):
+            (log.error if warning.loud else log.warning)("key_warning", code=warning.code,
+                                                        detail=warning.message)
         symbols = list(config.risk.symbols)
         rules = check_symbols(_symbol_infos(client, symbols), symbols)
     except AuditError as exc:

@@ -1,7 +1,7 @@
-"""`signal-bot run | replay | intent`: the signal bot's console script (docs/design.md section 7a).
+"""`signal-bot run | replay | intent | check`: the signal bot's console script (docs/design.md section 7a).
 
-Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected; 2 refused to
-start (config, self-audit); 3 the treasury gave no usable answer (intent).
+Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected / `check` found a
+problem; 2 refused to start (config, self-audit); 3 the treasury gave no usable answer (intent).
 """
 
 from __future__ import annotations
@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="[A-Za-z0-9_-]{1,36}; give the same id to resend the same intent "
                              "(default: a new random id)")
     intent.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
+
+    check = sub.add_parser("check", help="check env, keys, config, state, exchange key and treasury link",
+                           description="A doctor like `treasuryctl check`: one OK/WARN/FAIL line per finding "
+                                       "(the exchange key's rights from apiRestrictions among them). Changes "
+                                       "nothing. Exit status 0 when nothing is FAIL, else 1.")
+    check.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
     return parser
 
 
@@ -81,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_REFUSED
+    if args.command == "check":  # reports every problem instead of refusing at the first
+        from signal_bot.check import run_check
+        return run_check(_env_file(args.env_file))
     try:
         settings = load_signal_settings(_env_file(args.env_file))
         setup_logging("signal-bot", settings.log_level, settings.log_format)

@@ -28,7 +28,7 @@ from typing import Iterator, Mapping
 
 from common.messages import TERMINAL_STATUSES
 from signal_bot import state_schema
-from signal_bot.state_schema import SignalRow, SweepRow
+from signal_bot.state_schema import SignalRow, StateFileError, SweepRow
 
 OPEN_STATES = ("received", "placing")
 FINAL_STATES = ("placed", "rejected", "failed")
@@ -245,3 +245,27 @@ class StateStore:
                              " AND state = 'decided' AND (status IS NULL OR status != ?)",
                              (status, now_ms, intent_id, status))
             return cur.rowcount == 1
+
+
+def describe(path: Path) -> str:
+    """One line on the state file for `signal-bot check`, read-only (never creates or
+    upgrades it); raises StateFileError for a file this bot cannot use."""
+    if not path.exists():
+        return f"{path} (not created yet: the first run creates it)"
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise StateFileError(f"{path}: cannot open: {exc}") from None
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > state_schema.SCHEMA_VERSION:
+            raise StateFileError(f"{path}: state file version {version} is newer than this bot's "
+                                 f"({state_schema.SCHEMA_VERSION})")
+        signals = db.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
+        sweeps = db.execute("SELECT COUNT(*) FROM sweeps").fetchone()[0] if version >= 2 else 0
+    except sqlite3.Error as exc:
+        raise StateFileError(f"{path}: not a usable state file: {exc}") from None
+    finally:
+        db.close()
+    upgrade = "" if version == state_schema.SCHEMA_VERSION else f", upgraded to {state_schema.SCHEMA_VERSION} at the next run"
+    return f"{path} (version {version}{upgrade}; {signals} signals, {sweeps} sweeps)"

@@ -101,6 +101,8 @@ class ApiRestrictions(_Struct):
     enable_vanilla_options: bool = False
     enable_portfolio_margin_trading: bool = False
     create_time: int | None = None
+    # Present on keys whose trading right expires (a key without an IP restriction).
+    trading_authority_expiration_time: int | None = None
 
 
 class SymbolInfo(_Struct):
