@@ -79,7 +79,8 @@ def diagnose_apply(error: AuthError, follow_up: ApiRestrictions | ExchangeError 
             "says it exists, this IP is allowed and withdrawals are enabled; the permission may "
             "have been changed in the meantime",
             f"check the key's permissions and IP list in {_API_MANAGEMENT}; if they are right, "
-            f"create a new key, put it in {key_env} and its secret beside it, then restart the treasury")
+            f"create a new key, put it in {key_env} and its secret in {_secret_env(key_env)}, then "
+            "restart the treasury")
     if isinstance(follow_up, AuthError):
         if follow_up.cause == CAUSE_KEY_INVALID_OR_DELETED:
             return _by_code(follow_up, key_env)
@@ -111,11 +112,11 @@ def gone_or_ip(error: AuthError, key_env: str) -> KeyDiagnosis:
         + _seen_ip(error),
         f"in {_API_MANAGEMENT}, check that the key still exists and that this host's public IP "
         f"is in its allow-list; add the IP, or create a new IP-restricted key and put it in "
-        f"{key_env} (and its secret beside it); then restart")
+        f"{key_env} and its secret in {_secret_env(key_env)}; then restart")
 
 
 def _by_code(error: AuthError, key_env: str) -> KeyDiagnosis:
-    secret_env = key_env.replace("_KEY", "_SECRET")
+    secret_env = _secret_env(key_env)
     if error.cause == CAUSE_SIGNATURE_REJECTED:
         return KeyDiagnosis(
             CAUSE_SIGNATURE_REJECTED, "signature rejected",
@@ -136,6 +137,10 @@ def _by_code(error: AuthError, key_env: str) -> KeyDiagnosis:
             f"create a new IP-restricted key in {_API_MANAGEMENT}, put it in {key_env} and its "
             f"secret in {secret_env}, then restart")
     return gone_or_ip(error, key_env)
+
+
+def _secret_env(key_env: str) -> str:
+    return key_env.removesuffix("_KEY") + "_SECRET"
 
 
 def _code(error: AuthError) -> str:

@@ -175,6 +175,23 @@ def test_key_permissions_changed_at_run_time(h):
     assert h.ok("GET", "/sapi/v1/account/apiRestrictions", TREASURY)["enableWithdrawals"] is False
 
 
+def test_api_restrictions_report_every_right_as_configured_and_deleted_keys_answer_2015(h):
+    """Each money-moving and extra right set by the admin API shows under Binance's field
+    name; a key deleted or expired at run time gets -2015 on its next signed call."""
+    flags = {"can_withdraw": "enableWithdrawals", "enable_internal_transfer": "enableInternalTransfer",
+             "permits_universal_transfer": "permitsUniversalTransfer", "enable_margin": "enableMargin",
+             "enable_futures": "enableFutures", "enable_vanilla_options": "enableVanillaOptions",
+             "enable_portfolio_margin_trading": "enablePortfolioMarginTrading", "ip_restrict": "ipRestrict"}
+    for on in (True, False):
+        h.admin("POST", "/sandbox/keys/signal", {flag: on for flag in flags})
+        view = h.ok("GET", "/sapi/v1/account/apiRestrictions", SIGNAL)
+        assert {field: view[field] for field in flags.values()} == {field: on for field in flags.values()}
+    h.admin("POST", "/sandbox/keys/signal", {"deleted": True})
+    assert h.error("GET", "/sapi/v1/account/apiRestrictions", SIGNAL) == -2015
+    h.admin("POST", "/sandbox/keys/signal", {"deleted": False, "expires_at": T0})
+    assert h.error("GET", "/api/v3/account", SIGNAL) == -2015
+
+
 def test_exchange_whitelist_enabled_by_admin(h):
     """With the key's exchange-side whitelist on, an unlisted address is -4035."""
     h.admin("POST", "/sandbox/keys", {"name": "treasury", "whitelist_enabled": True})

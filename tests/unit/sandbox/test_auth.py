@@ -96,6 +96,17 @@ def test_ip_restricted_key_refuses_other_callers():
     assert check(signed(TREASURY, client_ip="::1"), "withdraw").name == "treasury"
 
 
+def test_a_deleted_or_expired_key_is_refused_like_an_unknown_one():
+    """deleted = true, or the server clock at or past expires_at: -2015 on every signed call."""
+    for gone in (msgspec.structs.replace(TREASURY, deleted=True),
+                 msgspec.structs.replace(TREASURY, expires_at=NOW)):
+        with pytest.raises(ApiError) as caught:
+            authenticate(signed(TREASURY), lambda k: gone, "read", NOW)
+        assert caught.value.code == -2015
+    later = msgspec.structs.replace(TREASURY, expires_at=NOW + 1)
+    assert authenticate(signed(TREASURY), lambda k: later, "withdraw", NOW).name == "treasury"
+
+
 def test_reading_revoked_key_cannot_read():
     """A key without enableReading gets -2015 on USER_DATA endpoints."""
     blind = msgspec.structs.replace(SIGNAL, enable_reading=False)
