@@ -77,11 +77,11 @@ class KeyWarning:
 # names them (https://developers.binance.com/docs/wallet/account/api-key-permission):
 # withdrawals, master/sub-account transfers, and the universal transfer API.
 _MONEY_MOVERS = (
-    ("enable_withdrawals", "enableWithdrawals", "key_can_withdraw", "withdraw to any address"),
+    ("enable_withdrawals", "enableWithdrawals", "key_can_withdraw", "withdrawal permission"),
     ("enable_internal_transfer", "enableInternalTransfer", "key_can_transfer",
-     "transfer funds between master and sub-accounts"),
+     "internal transfer permission (master/sub-account transfers)"),
     ("permits_universal_transfer", "permitsUniversalTransfer", "key_can_transfer",
-     "move funds with the universal transfer API"),
+     "universal transfer permission"),
 )
 # Rights beyond spot trading: not money out of the account, but risk the bot never takes.
 _EXTRA_RIGHTS = (
@@ -97,7 +97,7 @@ def audit_key(restrictions: Any) -> list[KeyWarning]:
     warnings (rights it does not need, no IP restriction) for the caller to log or print."""
     for attr, field, code, what in _MONEY_MOVERS:
         if getattr(restrictions, attr, False):
-            raise AuditError(code, f"SIGNAL_API_KEY can {what} (apiRestrictions.{field} is true); the "
+            raise AuditError(code, f"SIGNAL_API_KEY has {what} (apiRestrictions.{field} is true); the "
                                    "signal bot needs a key that can only trade: turn it off in "
                                    "Binance's API Management")
     if not restrictions.enable_spot_and_margin_trading:
