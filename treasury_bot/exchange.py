@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol, Sequence, runtime_checkable
 
-from common.binance import CoinConfig, WithdrawRecord
+from common.binance import CoinConfig, WithdrawAddress, WithdrawRecord
 
 
 @runtime_checkable
@@ -61,4 +61,12 @@ class CoinRulesSource(Protocol):
     """The coin-rules refresher's port: every coin's withdraw rules per network."""
 
     def coin_config(self) -> list[CoinConfig]:
+        ...
+
+
+@runtime_checkable
+class AddressBookSource(Protocol):
+    """The destination watch's port (issue 12): the account's withdrawal address book."""
+
+    def withdraw_address_list(self) -> list[WithdrawAddress]:
         ...

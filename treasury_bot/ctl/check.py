@@ -59,19 +59,22 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     from common.binance import BinanceClient, ExchangeError
     from treasury_bot.audit import audit_key, audit_whitelist
     from treasury_bot.withdraw_rules import coin_rules_from_config
+    from treasury_bot.ctl.destinations import address_book_lines, tag_lines
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
     try:
         offset = client.sync_time()
         lines = [(True, "exchange clock", f"offset {offset} ms from {settings.base_url}")]
         findings = audit_key(client.api_restrictions(), client.account(), policy)
-        findings += audit_whitelist(policy, coin_rules_from_config(client.coin_config()))
+        rules = coin_rules_from_config(client.coin_config())
+        findings += audit_whitelist(policy, rules)
+        issue12 = tag_lines(policy, rules) + address_book_lines(client, policy)
     except ExchangeError as exc:
         return [(False, "exchange", str(exc))]
     finally:
         client.close()
     for finding in findings:
         lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
-    return lines
+    return lines + issue12
 
 
 def _print_check(lines) -> int:
