@@ -19,12 +19,13 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
-from sandbox.config import SandboxConfig
+from sandbox.config import AddressBookEntry, SandboxConfig
 from sandbox.state import AddressBookRecord, Session
 
 
 class AddressBookChange(Struct, frozen=True, forbid_unknown_fields=True):
-    entries: list[AddressBookRecord] | None = None
+    """Body of POST /sandbox/address-book: the entries (as `[[address_book]]` writes them)."""
+    entries: list[AddressBookEntry] | None = None
     whitelist_enabled: bool | None = None
 
 
@@ -64,7 +65,7 @@ def admin_view(config: SandboxConfig, session: Session) -> dict[str, Any]:
 
 def admin_change(config: SandboxConfig, session: Session, change: AddressBookChange) -> dict[str, Any]:
     if change.entries is not None:
-        session.data.address_book = list(change.entries)
+        session.data.address_book = [AddressBookRecord(**msgspec.structs.asdict(e)) for e in change.entries]
     if change.whitelist_enabled is not None:
         session.data.whitelist_enabled = change.whitelist_enabled
     session.dirty = True
