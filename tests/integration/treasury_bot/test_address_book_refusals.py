@@ -5,6 +5,7 @@ alerts a destination newly missing, or newly refused for its tag, once per episo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,11 +17,11 @@ from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS, TRX_RU
 from tests.support.treasury_core import (T0, FakeExchange, accept, alerts, context, incoming, make_policy,
                                          open_ledger, statuses)
 from treasury_bot.address_book import AddressBookReading, BookEntry
+from treasury_bot.coin_rules import to_snapshot
 from treasury_bot.decider import decide_batch
 from treasury_bot.destination_watch import DestinationWatch, save_reading, saved_reading
 from treasury_bot.executor import Executor
-
-import dataclasses
+from treasury_bot.operator import OperatorError, approve
 
 COLD_ENTRY = WithdrawAddress(address=COLD_ADDRESS, coin="USDT", network="TRX", white_status=True)
 HOT_ENTRY = WithdrawAddress(address=HOT_ADDRESS, coin="USDT", network="TRX", white_status=True)
@@ -160,3 +161,17 @@ def test_a_tag_newly_refused_by_a_refresh_is_alerted_once(ledger):
     watch.after_refresh(ledger, tagged)
     assert alerts(ledger) == [("destination_tag_invalid", "WARNING", None)] * 2
     assert sorted(f["destination"] for f in outbox_facts(ledger)) == ["cold-wallet", "hot-wallet"]
+
+
+def test_approve_rechecks_the_saved_address_book_and_refuses_with_its_code(ledger):
+    """treasuryctl approve: cold-wallet gone from the saved reading -> refused, the intent keeps waiting."""
+    policy = make_policy(approval_above="500", cold_max=None)
+    clock = FakeClock(T0)
+    with ledger.transaction():
+        ledger.save_coin_rules(to_snapshot(COIN_RULES), T0)
+        save_reading(ledger, AddressBookReading((BookEntry("USDT", "TRX", HOT_ADDRESS, None, True),), T0))
+    assert accept(ledger, policy, clock, "ap-1", "600").status == "pending_approval"
+    with pytest.raises(OperatorError) as caught:
+        approve(ledger, policy, "ap-1", clock)
+    assert caught.value.code == "not_in_address_book"
+    assert ledger.get_intent("ap-1").status == "pending_approval"
