@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable
 import msgspec
 from msgspec import Meta, Struct
 
-from sandbox import keys, lifecycle, views, wallet
+from sandbox import address_book, keys, lifecycle, views, wallet
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultPlan, parse_faults
 from sandbox.replies import Reply, admin_error, json_reply
@@ -115,6 +115,8 @@ class Admin:
             ("POST", "/sandbox/balances"): self.set_balance,
             ("POST", "/sandbox/prices"): self.set_price,
             ("POST", "/sandbox/withdrawals"): self.plant_withdrawal,
+            ("GET", "/sandbox/address-book"): lambda b: self.address_book(None),
+            ("POST", "/sandbox/address-book"): lambda b: self.address_book(_decode(b, address_book.AddressBookChange)),
         }
         handler = simple.get((method, path))
         if handler is not None:
@@ -241,6 +243,13 @@ class Admin:
             session.dirty = True
             wallet.settle(session, now)
             return views.withdrawal_admin(record, now)
+
+    def address_book(self, change: "address_book.AddressBookChange | None") -> dict[str, Any]:
+        """Issue 12: the account's address book and whitelist switch (sandbox/address_book.py)."""
+        with self.store.session() as session:
+            if change is None:
+                return address_book.admin_view(self.config, session)
+            return address_book.admin_change(self.config, session, change)
 
     def plant_withdrawal(self, body: bytes) -> dict[str, Any]:
         """POST /sandbox/withdrawals: book a withdrawal without an apply call (no balance

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sandbox import errors, trading, views, wallet
+from sandbox import address_book, errors, trading, views, wallet
 from sandbox.admin import Admin
 from sandbox.auth import Permission, SignedRequest, authenticate
 from sandbox.config import KeySettings, SandboxConfig
@@ -121,6 +121,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         call.session, call.config, call.key, call.params, call.now_ms, call.received_at)),
     ("GET", "/sapi/v1/capital/withdraw/history"): Route("read", Cost("sapi_uid", 18000), lambda call: wallet.history(
         call.session, call.params, call.now_ms)),
+    ("GET", "/sapi/v1/capital/withdraw/address/list"): Route("read", Cost("sapi_ip", 10), _signed_reader(
+        lambda call: address_book.view(call.config, call.session))),
 }
 
 

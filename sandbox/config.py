@@ -76,6 +76,21 @@ class AccountSettings(Struct, frozen=True, forbid_unknown_fields=True):
     can_withdraw: bool = True
     can_deposit: bool = True
     balances: dict[Asset, Amount] = field(default_factory=dict)
+    # The account's withdrawal whitelist switch (issue 12): on, an apply to an address not
+    # in the address book with white_status refuses -4035 (sandbox/address_book.py).
+    whitelist_enabled: bool = False
+
+
+class AddressBookEntry(Struct, frozen=True, forbid_unknown_fields=True):
+    """One [[address_book]] entry: GET /sapi/v1/capital/withdraw/address/list serves them."""
+    address: Annotated[str, Meta(min_length=1, max_length=128)]
+    coin: Asset
+    network: NetworkName
+    address_tag: str = ""
+    name: str = ""
+    white_status: bool = True
+    origin: str = ""
+    origin_type: str = "others"
 
 
 class KeySettings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -196,6 +211,7 @@ class SandboxConfig(Struct, frozen=True, forbid_unknown_fields=True):
     key: tuple[KeySettings, ...] = ()
     coin: tuple[CoinSettings, ...] = ()
     symbol: tuple[SymbolSettings, ...] = ()
+    address_book: tuple[AddressBookEntry, ...] = ()
 
     def __post_init__(self) -> None:
         _unique([k.name for k in self.key], "key name")

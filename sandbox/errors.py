@@ -160,6 +160,12 @@ def illegal_address() -> ApiError:
     return ApiError(-4033, "Illegal address.")
 
 
+def tag_not_taken() -> ApiError:
+    """-4106: an addressTag on a network that takes none (issue 12). The code is Binance's;
+    the wallet error pages we could read give no text for it, so the wording is ours."""
+    return ApiError(-4106, "This network does not support a memo (addressTag); remove it and try again.")
+
+
 def not_whitelisted() -> ApiError:
     return ApiError(-4035, "This address is not on the whitelist. Please join and try again.")
 

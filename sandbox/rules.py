@@ -11,13 +11,16 @@ Withdrawal checks run in this order, each with Binance's wallet code: the accoun
 withdraw (-4015), the coin exists (-4018), the network exists and is open (-4019), amount
 >= withdrawMin (-4022), <= withdrawMax (-4023), a multiple of withdrawIntegerMultiple
 (-4021), above the fee (-4028), address matches addressRegex (-4033), tag matches
-memoRegex (-4008; patterns must match the whole value), the key's exchange-side whitelist (-4035), free balance (-4026).
+memoRegex (-4008; patterns must match the whole value; a tag where the network has no
+memoRegex: -4106), the key's exchange-side whitelist and the account's (the address book,
+sandbox/address_book.py) (-4035), free balance (-4026).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 from decimal import ROUND_DOWN, Decimal
 
 from sandbox import errors
@@ -109,6 +112,9 @@ class WithdrawContext:
     whitelist_enabled: bool
     whitelist: tuple[str, ...]
     free_balance: Decimal
+    # Issue 12: the account's whitelist switch and address book (sandbox/address_book.py),
+    # asked with the network the withdrawal resolves to.
+    address_book_allows: Callable[[str], bool] = lambda network: True
 
 
 def check_withdrawal(request: WithdrawRequest, coin: CoinSettings | None,
@@ -132,10 +138,14 @@ def check_withdrawal(request: WithdrawRequest, coin: CoinSettings | None,
         raise errors.not_above_fee()
     if not re.fullmatch(network.address_regex, request.address):
         raise errors.illegal_address()
+    if request.address_tag and not network.memo_regex:
+        raise errors.tag_not_taken()  # issue 12: this sandbox's networks without memoRegex take none
     if request.address_tag and network.memo_regex \
             and not re.fullmatch(network.memo_regex, request.address_tag):
         raise errors.tag_invalid()
     if context.whitelist_enabled and request.address not in context.whitelist:
+        raise errors.not_whitelisted()
+    if not context.address_book_allows(network.network):  # issue 12: the account's whitelist
         raise errors.not_whitelisted()
     if amount > context.free_balance:
         raise errors.withdraw_insufficient()

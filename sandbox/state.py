@@ -93,6 +93,18 @@ class WithdrawalRecord(Struct, kw_only=True):
     received_at: float = 0.0
 
 
+class AddressBookRecord(Struct, kw_only=True):
+    """An address-book entry as the admin API set it (issue 12; sandbox/address_book.py)."""
+    address: str
+    coin: str
+    network: str
+    address_tag: str = ""
+    name: str = ""
+    white_status: bool = True
+    origin: str = ""
+    origin_type: str = "others"
+
+
 class StateData(Struct, kw_only=True):
     version: int = STATE_VERSION
     balances: dict[str, BalanceRecord] = field(default_factory=dict)
@@ -105,6 +117,10 @@ class StateData(Struct, kw_only=True):
     next_order_id: int = 1
     next_trade_id: int = 1
     clock_offset_ms: int = 0
+    # Issue 12: the address book and the whitelist switch as the admin API changed them
+    # (None: as configured).
+    address_book: list[AddressBookRecord] | None = None
+    whitelist_enabled: bool | None = None
 
 
 class Session:

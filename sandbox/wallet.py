@@ -16,7 +16,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Mapping
 
-from sandbox import errors, lifecycle, views
+from sandbox import address_book, errors, lifecycle, views
 from sandbox.config import KeySettings, SandboxConfig
 from sandbox.params import optional, optional_int, parse_decimal, required
 from sandbox.rules import WithdrawContext, WithdrawRequest, check_withdrawal
@@ -64,7 +64,10 @@ def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Map
     balance = data.balances.get(request.coin, BalanceRecord(free=ZERO))
     context = WithdrawContext(account_can_withdraw=config.account.can_withdraw,
                               whitelist_enabled=key.whitelist_enabled, whitelist=key.whitelist,
-                              free_balance=balance.free)
+                              free_balance=balance.free,
+                              address_book_allows=lambda network: address_book.allows(
+                                  config, session, coin=request.coin, network=network,
+                                  address=request.address, address_tag=request.address_tag))
     network = check_withdrawal(request, config.find_coin(request.coin), context)
     timeline = lifecycle.plan_timeline(
         now_ms, request.address, config.exchange.email_sent_seconds,

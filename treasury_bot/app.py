@@ -32,6 +32,7 @@ from treasury_bot.alerts.formats import iso_utc
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache
+from treasury_bot.destination_watch import DestinationWatch
 from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
@@ -39,6 +40,7 @@ from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
 from treasury_bot.policy_in_force import record, resolve_from_ledger
 from treasury_bot.quarantine import Seen, observe
 from treasury_bot.server import Authenticator, IntentServer
+from treasury_bot.tag_rules import check_tags, refusal as tag_refusal
 from treasury_bot.trusted_clock import AnchoredClock, Measurement
 
 log = get_logger("treasury")
@@ -49,6 +51,15 @@ JOIN_S = 4.0
 
 class StartRefused(Exception):
     """The treasury must not run; the message says why (and was alerted where it matters)."""
+
+    exit_status = EXIT_AUDIT
+
+
+class PolicyRefused(StartRefused):
+    """The policy cannot run against this exchange's rules (issue 12: a destination's tag):
+    a policy error, so the exit status is a policy error's."""
+
+    exit_status = EXIT_CONFIG
 
 
 def open_ledger(path) -> Ledger:
@@ -110,7 +121,7 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
         _mail_before_exit(settings, sender, clock)
-        return EXIT_AUDIT
+        return exc.exit_status
     finally:
         shutdown(running, stop)
 
@@ -168,12 +179,18 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
         rules = cache.refresh(ledger)
     except ExchangeError as exc:
         raise StartRefused(f"cannot load the exchange's coin rules: {exc}") from None
+    tags = check_tags(loaded.policy, rules)  # issue 12: the file's tags against withdrawTag, memoRegex
+    if tags:
+        raise PolicyRefused(tag_refusal(str(loaded.path), tags))
+    cache.watch = DestinationWatch(cache.client, loaded.policy, clock)
+    book_warnings = cache.watch.start(ledger, rules)
     whitelist = audit_whitelist(resolution.effective, rules)
     for finding in whitelist:
         if not finding.ok:
             log.warning("whitelist_audit", check=finding.check, detail=finding.detail)
     warnings = [f.detail for f in findings if not f.ok]
     warnings += [f"{f.check}: {f.detail}" for f in whitelist if not f.ok]
+    warnings += book_warnings
     resolution = journal_start(ledger, loaded, clock.now_ms(), settings, warnings)
     log.info("start_checks_passed", api_key=mask_key(settings.credentials.key), clock_offset_ms=offset,
              coin_networks=len(rules), warnings=len(warnings))

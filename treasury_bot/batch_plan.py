@@ -21,6 +21,7 @@ from common.messages import Decision, TransferIntent, WithdrawalEvent
 from common.money import canonical
 from treasury_bot import lifecycle
 from treasury_bot.alerts import events, raised
+from treasury_bot.address_book import AddressBookReading
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import IntentRecord
 from treasury_bot.policy import IntentFacts, decide
@@ -54,6 +55,8 @@ class DecisionContext:
     # When coin_rules were fetched (issue 10 defect 8: exchange_rules_stale); the running
     # treasury always sets it from its cache.
     rules_fetched_at_ms: int | None = None
+    # The exchange's address book as last read (issue 12: not_in_address_book); None skips it.
+    address_book: AddressBookReading | None = None
 
 
 # The rows in the shapes `Ledger.insert_*` take (a NamedTuple is the tuple it expects).
@@ -194,7 +197,7 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
                             network=intent.network, destination=intent.destination,
                             amount=intent.amount_value, created_at_ms=intent.created_at)
         verdict = decide(facts, context.policy, usage, context.coin_rules, context.usable_from_ms, now,
-                         rules_fetched_at_ms=context.rules_fetched_at_ms)
+                         rules_fetched_at_ms=context.rules_fetched_at_ms, address_book=context.address_book)
         status = lifecycle.STATUS_OF_OUTCOME[verdict.outcome]
         is_counted = verdict.outcome in _COUNTED_OUTCOMES
         destination = context.policy.destination(intent.destination) if is_counted else None

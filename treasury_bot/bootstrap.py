@@ -66,7 +66,8 @@ def alert_sender(settings: TreasurySettings, clock: Clock) -> AlertSender:
 
 def coin_rules(settings: TreasurySettings, clock: Clock) -> CoinRulesCache:
     """The coin-rules cache and refresher, with its own exchange client."""
-    return CoinRulesCache(exchange_client(settings, clock), settings.ledger_path, clock)
+    every_s = settings.sandbox_rules_seconds or 300.0  # issue 12: the sandbox may refresh faster
+    return CoinRulesCache(exchange_client(settings, clock), settings.ledger_path, clock, every_s=every_s)
 
 
 def decisions(loaded: LoadedPolicy, resolution: Resolution, cache: CoinRulesCache,
@@ -79,7 +80,8 @@ def decisions(loaded: LoadedPolicy, resolution: Resolution, cache: CoinRulesCach
         now = clock.now_ms()
         current = live.at(now)
         return DecisionContext(current.effective, cache.rules, current.usable_from, now,
-                               rules_fetched_at_ms=cache.fetched_at_ms)
+                               rules_fetched_at_ms=cache.fetched_at_ms,
+                               address_book=cache.watch.reading if cache.watch is not None else None)
     return decision_context
 
 

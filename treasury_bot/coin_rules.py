@@ -15,6 +15,7 @@ from typing import Iterable
 from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
+from treasury_bot.destination_watch import DestinationWatch
 from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.ledger import Ledger
 from treasury_bot.withdraw_rules import CoinRules, NetworkRule, coin_rules_from_config
@@ -26,7 +27,7 @@ def to_snapshot(rules: CoinRules) -> list[dict]:
     return [{"coin": r.coin, "network": r.network, "withdraw_enable": r.withdraw_enable,
              "withdraw_min": str(r.withdraw_min), "withdraw_max": str(r.withdraw_max),
              "withdraw_multiple": str(r.withdraw_multiple), "address_regex": r.address_regex,
-             "memo_regex": r.memo_regex} for r in rules.values()]
+             "memo_regex": r.memo_regex, "withdraw_tag": r.withdraw_tag} for r in rules.values()]
 
 
 def from_snapshot(items: Iterable[dict]) -> dict[tuple[str, str], NetworkRule]:
@@ -36,7 +37,8 @@ def from_snapshot(items: Iterable[dict]) -> dict[tuple[str, str], NetworkRule]:
             coin=item["coin"], network=item["network"], withdraw_enable=bool(item["withdraw_enable"]),
             withdraw_min=Decimal(item["withdraw_min"]), withdraw_max=Decimal(item["withdraw_max"]),
             withdraw_multiple=Decimal(item["withdraw_multiple"]),
-            address_regex=item["address_regex"], memo_regex=item["memo_regex"])
+            address_regex=item["address_regex"], memo_regex=item["memo_regex"],
+            withdraw_tag=item.get("withdraw_tag"))  # absent in snapshots saved before issue 12
         rules[(rule.coin, rule.network)] = rule
     return rules
 
@@ -53,6 +55,8 @@ class CoinRulesCache:
         self.every_s = every_s
         self.rules: CoinRules = {}
         self.fetched_at_ms: int | None = None
+        # Issue 12: the address book and the tags, checked after each refresh (set at start).
+        self.watch: DestinationWatch | None = None
 
     def refresh(self, ledger: Ledger) -> CoinRules:
         rules = coin_rules_from_config(self.client.coin_config())
@@ -85,4 +89,6 @@ class CoinRulesCache:
             log.warning("coin_rules_refresh_failed", error=str(exc))
             raise
         log.debug("coin_rules_refreshed", networks=len(self.rules))
+        if self.watch is not None:
+            self.watch.after_refresh(ledger, self.rules)
         return self.every_s

@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol, Sequence, runtime_checkable
 
-from common.binance import ApiRestrictions, CoinConfig, WithdrawRecord
+from common.binance import ApiRestrictions, CoinConfig, WithdrawAddress, WithdrawRecord
 
 
 @runtime_checkable
@@ -70,4 +70,12 @@ class KeyPermissions(Protocol):
     own rights, GET /sapi/v1/account/apiRestrictions (common/binance/key_refusal.py)."""
 
     def api_restrictions(self) -> ApiRestrictions:
+        ...
+
+
+@runtime_checkable
+class AddressBookSource(Protocol):
+    """The destination watch's port (issue 12): the account's withdrawal address book."""
+
+    def withdraw_address_list(self) -> list[WithdrawAddress]:
         ...

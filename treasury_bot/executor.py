@@ -20,6 +20,7 @@ from common.binance.key_refusal import KeyDiagnosis, diagnose_apply
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot import lifecycle, withdrawal_notes
+from treasury_bot.address_book_guard import fail_if_unlisted
 from treasury_bot.alerts import raised
 from treasury_bot.exchange import KeyPermissions, WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
@@ -134,6 +135,8 @@ class Executor:
     def submit(self, record: IntentRecord) -> None:
         if not self._destination_still_whitelisted(record):
             return
+        if fail_if_unlisted(self.ledger, self.policy, record, self.clock.now_ms()):
+            return  # issue 12: the exchange's address book lost it since the decision
         now = self.clock.now_ms()
         with self.ledger.transaction():
             current = self.ledger.get_intent_by_seq(record.seq)

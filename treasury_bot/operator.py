@@ -14,6 +14,7 @@ from common.clock import Clock
 from treasury_bot import lifecycle
 from treasury_bot.alerts import raised
 from treasury_bot.coin_rules import from_snapshot
+from treasury_bot.destination_watch import saved_reading
 from treasury_bot.decider import load_usage_excluding
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy import IntentFacts, recheck_for_approval
@@ -97,7 +98,7 @@ def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: 
         verdict = recheck_for_approval(
             facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
             from_snapshot(snapshot[1]), in_force.usable_from, now,
-            rules_fetched_at_ms=snapshot[0])
+            rules_fetched_at_ms=snapshot[0], address_book=saved_reading(ledger))
         if verdict.outcome != ACCEPTED:
             raise OperatorError(verdict.reason_code or "refused",
                                 f"approval refused now: {verdict.reason_code}: {verdict.detail}")

@@ -14,10 +14,14 @@ Rules, checked in this order; the first that fails gives the reason_code:
  6. now < usable_from (first seen or address change + quarantine_hours), or no
     usable_from known for the label (fail closed) -> destination_quarantined
  7. the exchange's rules for (coin, network), in this order:
+    exchange_rules_stale first, then the account's address book lacks the
+    destination (address, network, tag; whiteStatus true) -> not_in_address_book
     absent, or withdrawEnable false          -> withdrawals_disabled
     a rule value that is not a finite number >= 0 -> withdrawals_disabled (fail closed)
     address !~ addressRegex (re.search; "" = no constraint; a regex that does not
-    compile fails closed), or a tag present and !~ memoRegex -> invalid_destination
+    compile fails closed), or a tag present and !~ memoRegex, or a tag on a network
+    that takes none, or none where withdrawTag requires one (tag_rules.py)
+                                             -> invalid_destination
     amount < withdrawMin                     -> below_exchange_minimum
     withdrawMax > 0 and amount > withdrawMax -> above_exchange_maximum
     withdrawIntegerMultiple > 0 and amount not a whole multiple of it -> not_a_multiple
@@ -44,9 +48,11 @@ from decimal import Decimal
 from typing import Optional
 
 from common.money import add, canonical, is_multiple
+from treasury_bot.address_book import AddressBookReading, book_refusal
 from treasury_bot.policy_model import Destination, Policy
 from treasury_bot.usage import Usage
 from treasury_bot.verdict import ACCEPTED, PENDING_APPROVAL, REJECTED, Verdict
+from treasury_bot.tag_rules import TAG_INVALID, tag_problem
 from treasury_bot.withdraw_rules import CoinRules, NetworkRule, regex_problem, sane_numbers
 
 MAX_FUTURE_SKEW_MS = 30_000
@@ -69,22 +75,26 @@ class IntentFacts:
 
 def decide(intent: IntentFacts, policy: Policy, usage: Usage, coin_rules: CoinRules,
            usable_from_ms: Mapping[str, int], now_ms: int, *,
-           rules_fetched_at_ms: int | None = None) -> Verdict:
+           rules_fetched_at_ms: int | None = None,
+           address_book: AddressBookReading | None = None) -> Verdict:
     """Rules 2..11 in order (rule 1, idempotency, is the ledger's).
 
     `rules_fetched_at_ms`: when `coin_rules` were fetched (the treasury always passes it;
-    None, for a caller that has no age to give, skips exchange_rules_stale)."""
+    None, for a caller that has no age to give, skips exchange_rules_stale).
+    `address_book`: the exchange's address book as last read (issue 12; the treasury
+    always passes it; None skips not_in_address_book)."""
     case = _Case(intent, policy, usage, coin_rules, usable_from_ms, now_ms,
-                 policy.destination(intent.destination), rules_fetched_at_ms)
+                 policy.destination(intent.destination), rules_fetched_at_ms, address_book)
     return _first_failure(case, _DECISION_RULES) or _accepted(case)
 
 
 def recheck_for_approval(intent: IntentFacts, policy: Policy, usage_without_it: Usage,
                          coin_rules: CoinRules, usable_from_ms: Mapping[str, int],
-                         now_ms: int, *, rules_fetched_at_ms: int | None = None) -> Verdict:
+                         now_ms: int, *, rules_fetched_at_ms: int | None = None,
+                         address_book: AddressBookReading | None = None) -> Verdict:
     """The operator approves: rules 3..10 now (usage must exclude this very intent)."""
     case = _Case(intent, policy, usage_without_it, coin_rules, usable_from_ms, now_ms,
-                 policy.destination(intent.destination), rules_fetched_at_ms)
+                 policy.destination(intent.destination), rules_fetched_at_ms, address_book)
     return _first_failure(case, _APPROVAL_RULES) or _accepted(case)
 
 
@@ -100,6 +110,7 @@ class _Case:
     now_ms: int
     destination: Optional[Destination]
     rules_fetched_at_ms: Optional[int] = None
+    address_book: Optional[AddressBookReading] = None
 
     @property
     def dest(self) -> Destination:
@@ -190,6 +201,11 @@ def _check_exchange_rules(case: _Case) -> Verdict | None:
             return _reject("exchange_rules_stale",
                            f"the exchange's withdraw rules are {age_ms // 60_000} min old, over "
                            f"max_exchange_rules_age_minutes {case.policy.limits.max_exchange_rules_age_minutes}")
+    if case.address_book is not None:  # issue 12, docs/design.md section 9: the account's address book
+        refused = book_refusal(case.address_book, case.dest, case.now_ms,
+                               case.policy.limits.max_exchange_rules_age_minutes)
+        if refused is not None:
+            return _reject(*refused)
     rule = case.coin_rules.get((intent.coin, intent.network))
     if rule is None:
         return _reject("withdrawals_disabled", f"the exchange lists no withdrawals of {where}")
@@ -199,10 +215,12 @@ def _check_exchange_rules(case: _Case) -> Verdict | None:
         return _reject("withdrawals_disabled", f"the exchange's withdraw rules for {where} are "
                                                "not usable numbers")
     problem = regex_problem(rule.address_regex, dest.address, "address", "addressRegex", where)
-    if problem is None and dest.tag is not None:
-        problem = regex_problem(rule.memo_regex, dest.tag, "tag", "memoRegex", where)
     if problem is not None:
         return _reject("invalid_destination", f"{dest.label}'s {problem}")
+    tag = tag_problem(rule, dest.tag)  # issue 12: withdrawTag and memoRegex (treasury_bot/tag_rules.py)
+    if tag is not None:
+        joiner = "'s " if tag[0] == TAG_INVALID else " "
+        return _reject("invalid_destination", f"{dest.label}{joiner}{tag[1]}")
     return _check_exchange_amount(case, rule)
 
 

@@ -33,6 +33,8 @@ REASON_CODES = (
     # Issue 10 (docs/design.md section 9):
     "client_rate_limited",      # 1b (decided by the server's request budget, never journaled)
     "exchange_rules_stale",     # 7, before the other exchange rules
+    # Issue 12: the account's own address book lacks the destination (treasury_bot/address_book.py).
+    "not_in_address_book",      # 7, after exchange_rules_stale
 )
 
 

@@ -24,6 +24,9 @@ class NetworkRule:
     withdraw_multiple: Decimal  # withdrawIntegerMultiple; 0: no constraint
     address_regex: str  # as Binance gives it; "": no constraint
     memo_regex: str
+    # withdrawTag: a memo is required to withdraw on this network (issue 12,
+    # treasury_bot/tag_rules.py); None when the exchange did not say.
+    withdraw_tag: bool | None = None
 
 
 CoinRules = Mapping[tuple[str, str], NetworkRule]
@@ -38,7 +41,8 @@ def coin_rules_from_config(coins: Iterable[Any]) -> dict[tuple[str, str], Networ
                 coin=coin.coin, network=net.network, withdraw_enable=bool(net.withdraw_enable),
                 withdraw_min=Decimal(net.withdraw_min), withdraw_max=Decimal(net.withdraw_max),
                 withdraw_multiple=Decimal(net.withdraw_integer_multiple),
-                address_regex=net.address_regex or "", memo_regex=net.memo_regex or "")
+                address_regex=net.address_regex or "", memo_regex=net.memo_regex or "",
+                withdraw_tag=net.withdraw_tag)
     return rules
 
 

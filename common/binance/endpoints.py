@@ -41,6 +41,9 @@ GET_ORDER = Endpoint("GET", "/api/v3/order", signed=True)
 WITHDRAW_APPLY = Endpoint("POST", "/sapi/v1/capital/withdraw/apply", signed=True,
                           state_changing=True, withdraw=True)
 WITHDRAW_HISTORY = Endpoint("GET", "/sapi/v1/capital/withdraw/history", signed=True)
+# The account's withdrawal address book (issue 12), IP weight 10:
+# https://developers.binance.com/docs/wallet/capital/fetch-withdraw-address
+WITHDRAW_ADDRESS_LIST = Endpoint("GET", "/sapi/v1/capital/withdraw/address/list", signed=True)
 
 
 def check_history_query(*, withdraw_order_id: str | None, id_list: Sequence[str] | None,

@@ -205,6 +205,21 @@ class WithdrawRecord(_Struct):
     wallet_type: int | None = None
 
 
+class WithdrawAddress(_Struct):
+    """One entry of the account's address book (GET /sapi/v1/capital/withdraw/address/list,
+    https://developers.binance.com/docs/wallet/capital/fetch-withdraw-address). `address_tag`
+    is "" when the entry has none; `white_status` says whether it is on the whitelist."""
+
+    address: str
+    coin: str
+    network: str
+    address_tag: str = ""
+    name: str = ""
+    origin: str = ""
+    origin_type: str = ""
+    white_status: bool = False   # absent: not whitelisted (the safe reading)
+
+
 class WithdrawApplied(_Struct):
     id: Annotated[str, Meta(min_length=1)]
 

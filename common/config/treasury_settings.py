@@ -37,6 +37,9 @@ class TreasurySettings:
     # stepped host clock; allowed only against a loopback exchange, like the poll setting.
     test_clock_offset_ms: int | None = None
     test_clock_offset_file: Path | None = None
+    # Tests and the demo only (issue 12): refresh the coin rules and the address book this
+    # often instead of every 5 min; allowed only against a loopback exchange.
+    sandbox_rules_seconds: float | None = None
 
 
 def _sandbox_poll_seconds(env: Env, base_url: str) -> float | None:
@@ -51,6 +54,21 @@ def _sandbox_poll_seconds(env: Env, base_url: str) -> float | None:
         raise ConfigError(f"TREASURY_SANDBOX_POLL_SECONDS must be a number, not {text!r}") from None
     if not 0.05 <= value <= 60:
         raise ConfigError("TREASURY_SANDBOX_POLL_SECONDS must be between 0.05 and 60")
+    return value
+
+
+def _sandbox_rules_seconds(env: Env, base_url: str) -> float | None:
+    text = env.get("TREASURY_SANDBOX_RULES_SECONDS")
+    if text is None:
+        return None
+    if not is_loopback_host(urlsplit(base_url).hostname or ""):
+        raise ConfigError("TREASURY_SANDBOX_RULES_SECONDS is only allowed with a loopback BINANCE_BASE_URL (the sandbox)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"TREASURY_SANDBOX_RULES_SECONDS must be a number, not {text!r}") from None
+    if not 0.5 <= value <= 300:
+        raise ConfigError("TREASURY_SANDBOX_RULES_SECONDS must be between 0.5 and 300")
     return value
 
 
@@ -103,6 +121,7 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
         log_format=env.get("LOG_FORMAT"),
         warnings=env.warnings,
         sandbox_poll_seconds=_sandbox_poll_seconds(env, base_url),
+        sandbox_rules_seconds=_sandbox_rules_seconds(env, base_url),
         test_clock_offset_ms=test_offset_ms,
         test_clock_offset_file=test_offset_file,
     )

@@ -74,4 +74,12 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.THREAD_FAILING: events.thread_failing(at_ms=at_ms, thread="coin-rules",
                                                     error_type="OperationalError"),
         model.THREAD_RECOVERED: events.thread_recovered(at_ms=at_ms, thread="coin-rules", failures=3),
+        # Issue 12.
+        model.ADDRESS_BOOK_MISSING: events.destination_refused(
+            model.ADDRESS_BOOK_MISSING, at_ms=at_ms, destination="cold-wallet", coin="USDT", network="TRX",
+            address=ADDRESS, detail="its address is not in the exchange's address book"),
+        model.DESTINATION_TAG_INVALID: events.destination_refused(
+            model.DESTINATION_TAG_INVALID, at_ms=at_ms, destination="cold-wallet", coin="USDT",
+            network="TRX", address=ADDRESS,
+            detail="has a tag, and the exchange takes none for USDT on TRX (withdrawTag false, no memoRegex)"),
     }

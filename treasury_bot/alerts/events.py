@@ -285,3 +285,15 @@ def thread_failing(*, at_ms: int, thread: str, error_type: str, failures: int = 
 def thread_recovered(*, at_ms: int, thread: str, failures: int) -> Alert:
     facts: dict[str, FactValue] = {"thread": _text(thread, 64), "failures": failures}
     return _make(model.THREAD_RECOVERED, None, facts, at_ms)
+
+
+# Issue 12: a destination the exchange's own rules refuse (found at a coin-rules refresh).
+def destination_refused(kind: str, *, at_ms: int, destination: str, coin: str, network: str,
+                        address: str, detail: str) -> Alert:
+    """`kind`: model.ADDRESS_BOOK_MISSING or model.DESTINATION_TAG_INVALID."""
+    if kind not in (model.ADDRESS_BOOK_MISSING, model.DESTINATION_TAG_INVALID):
+        raise model.AlertError(f"{kind!r} is not a destination alert")
+    facts: dict[str, FactValue] = {"destination": _text(destination, 64), "coin": _text(coin, 20),
+                                   "network": _text(network, 32), "address": _text(address, 200),
+                                   "detail": _text(detail)}
+    return _make(kind, None, facts, at_ms)

@@ -194,3 +194,10 @@ KINDS = KINDS + (CLIENT_RATE_LIMITED, LEDGER_DISK_LOW, THREAD_FAILING, THREAD_RE
 # A client can raise client_rate_limited at will: WARNING, so it folds (see above).
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, CLIENT_RATE_LIMITED: WARNING, LEDGER_DISK_LOW: CRITICAL,
                      THREAD_FAILING: CRITICAL, THREAD_RECOVERED: INFO}
+# Issue 12 (docs/design.md section 6): a destination the exchange's own rules refuse, found at
+# a coin-rules refresh; once per destination per episode. WARNING: nothing is sent to it
+# (its intents are refused), but withdrawals there stop until the operator acts.
+ADDRESS_BOOK_MISSING = "address_book_missing"        # not in the account's address book
+DESTINATION_TAG_INVALID = "destination_tag_invalid"  # its tag against withdrawTag / memoRegex
+KINDS = KINDS + (ADDRESS_BOOK_MISSING, DESTINATION_TAG_INVALID)
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, ADDRESS_BOOK_MISSING: WARNING, DESTINATION_TAG_INVALID: WARNING}

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from treasury_bot import lifecycle
-from treasury_bot.alerts import events
+from treasury_bot.alerts import events, model
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import IntentRecord
+from treasury_bot.policy_model import Destination
 from treasury_bot.usage import WindowPressure
 from treasury_bot.verdict import REJECTED
 
@@ -161,3 +162,16 @@ def thread_failing(thread: str, error_type: str, at: int) -> Alert:
 
 def thread_recovered(thread: str, failures: int, at: int) -> Alert:
     return events.thread_recovered(at_ms=at, thread=thread, failures=failures)
+
+
+# Issue 12: the exchange's own rules refuse a destination (treasury_bot/destination_watch.py).
+def address_book_missing(destination: Destination, detail: str, at: int) -> Alert:
+    return events.destination_refused(model.ADDRESS_BOOK_MISSING, at_ms=at, destination=destination.label,
+                                      coin=destination.coin, network=destination.network,
+                                      address=destination.address, detail=detail)
+
+
+def destination_tag_invalid(destination: Destination, detail: str, at: int) -> Alert:
+    return events.destination_refused(model.DESTINATION_TAG_INVALID, at_ms=at, destination=destination.label,
+                                      coin=destination.coin, network=destination.network,
+                                      address=destination.address, detail=detail)

@@ -95,6 +95,11 @@ SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
     model.THREAD_FAILING: lambda f: f"thread {f.get('thread')} failing: {f.get('error_type')}",
     model.THREAD_RECOVERED: lambda f: (
         f"thread {f.get('thread')} recovered after {f.get('failures')} failures"),
+    model.ADDRESS_BOOK_MISSING: lambda f: (
+        f"destination {f.get('destination')} not in the exchange's address book: its intents are refused"),
+    model.DESTINATION_TAG_INVALID: lambda f: (
+        f"destination {f.get('destination')}: its tag does not suit {f.get('coin')} on {f.get('network')}: "
+        "its intents are refused"),
 }
 
 
@@ -121,6 +126,8 @@ PLURAL: Mapping[str, str] = {
     model.LEDGER_DISK_LOW: "ledger disk low alerts",
     model.THREAD_FAILING: "failing threads",
     model.THREAD_RECOVERED: "recovered threads",
+    model.ADDRESS_BOOK_MISSING: "destinations missing from the address book",
+    model.DESTINATION_TAG_INVALID: "destinations with a tag the exchange refuses",
 }
 
 
@@ -196,6 +203,18 @@ WHAT_IT_MEANS: Mapping[str, str] = {
         "It retries with backoff; see the treasury's log for the traceback. This alert is "
         "sent once per failure episode."),
     model.THREAD_RECOVERED: "The background thread that was failing works again.",
+    model.ADDRESS_BOOK_MISSING: (
+        "A whitelisted destination is not in the exchange account's own withdrawal address book "
+        "(same coin, network, address and tag, on the whitelist). Every intent to it is refused "
+        "(not_in_address_book) before any withdrawal is sent, and queued ones fail: the exchange "
+        "would refuse them (-4035). Add the address to the address book on Binance (or remove "
+        "the destination from the policy), then run `treasuryctl check`. This alert is sent once "
+        "until the entry is back."),
+    model.DESTINATION_TAG_INVALID: (
+        "A destination's tag (memo) no longer suits its network's rules on the exchange "
+        "(withdrawTag, memoRegex): a tag where the network takes none, none where it requires "
+        "one, or one that does not match. Its intents are refused (invalid_destination). Fix the "
+        "destination's tag in the policy file and restart. This alert is sent once until it is fixed."),
 }
 
 # (fact, label) in the order a person reads them; facts not listed are shown after them.

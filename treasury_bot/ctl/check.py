@@ -61,12 +61,15 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     from common.binance.key_refusal import diagnose_read
     from treasury_bot.audit import audit_key, audit_whitelist
     from treasury_bot.withdraw_rules import coin_rules_from_config
+    from treasury_bot.ctl.destinations import address_book_lines, tag_lines
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
     try:
         offset = client.sync_time()
         lines = [(True, "exchange clock", f"offset {offset} ms from {settings.base_url}")]
         findings = audit_key(client.api_restrictions(), client.account(), policy)
-        findings += audit_whitelist(policy, coin_rules_from_config(client.coin_config()))
+        rules = coin_rules_from_config(client.coin_config())
+        findings += audit_whitelist(policy, rules)
+        destination_lines = tag_lines(policy, rules) + address_book_lines(client, policy)
     except AuthError as exc:  # the key itself: say which cause and what to do (issue 12)
         diagnosis = diagnose_read(exc)
         return [(False, "exchange key", f"{diagnosis.what}. Fix: {diagnosis.fix}")]
@@ -76,7 +79,7 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
         client.close()
     for finding in findings:
         lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
-    return lines
+    return lines + destination_lines
 
 
 def _halt_lines(ledger) -> list[tuple[bool, str, str]]:

@@ -120,6 +120,17 @@ def test_sandbox_polling_is_only_allowed_against_a_loopback_exchange(tmp_path):
                  environ={"BINANCE_BASE_URL": "https://api.binance.com"})
 
 
+def test_sandbox_rules_refresh_is_only_allowed_against_a_loopback_exchange(tmp_path):
+    """Issue 12: TREASURY_SANDBOX_RULES_SECONDS works with the sandbox, is bounded, and is refused with Binance."""
+    assert treasury(tmp_path, extra="\nTREASURY_SANDBOX_RULES_SECONDS=1\n").sandbox_rules_seconds == 1.0
+    for bad in ("0.1", "soon", "301"):
+        with pytest.raises(ConfigError, match="TREASURY_SANDBOX_RULES_SECONDS"):
+            treasury(tmp_path, extra=f"\nTREASURY_SANDBOX_RULES_SECONDS={bad}\n")
+    with pytest.raises(ConfigError, match="TREASURY_SANDBOX_RULES_SECONDS"):
+        treasury(tmp_path, extra="\nTREASURY_SANDBOX_RULES_SECONDS=1\n",
+                 environ={"BINANCE_BASE_URL": "https://api.binance.com"})
+
+
 def test_a_loose_file_mode_is_warned(tmp_path):
     """An env file readable by others loads, with a warning that names the mode."""
     loose = load_env(env_file(tmp_path, "A=1\n", mode=0o644))

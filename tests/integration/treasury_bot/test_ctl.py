@@ -13,7 +13,7 @@ import responses
 from common import logs
 from common.clock import FakeClock, SystemClock
 from common.curve import generate
-from tests.support.treasury import COIN_RULES, COLD_ADDRESS
+from tests.support.treasury import COIN_RULES, COLD_ADDRESS, HOT_ADDRESS
 from tests.support.treasury_core import accept, decide, incoming, open_ledger, policy_text
 from treasury_bot import ctl
 from treasury_bot.coin_rules import to_snapshot
@@ -41,10 +41,11 @@ def restore_logging():
 class Site:
     """A treasury's files: env (0600), policy, CURVE keys, ledger with the start journal."""
 
-    def __init__(self, folder, *, policy_prefix: str = "") -> None:
+    def __init__(self, folder, *, policy_prefix: str = "", cold_tag: str | None = None) -> None:
         self.folder = folder
         # quarantine_hours 0 is refused against a non-loopback exchange (issue 10 defect 5).
-        self.text = policy_prefix + policy_text(window_cap="5000", approval_above="800", quarantine_hours="1")
+        self.text = policy_prefix + policy_text(window_cap="5000", approval_above="800", quarantine_hours="1",
+                                                cold_tag=cold_tag)
         self.policy = parse_policy(self.text)
         (folder / "treasury.toml").write_text(self.text)
         generate(folder / "keys", "treasury")
@@ -273,7 +274,8 @@ def test_a_broken_policy_is_a_usage_error_for_commands_that_need_it(site, capsys
     assert code == 2 and "limits.coins.USDT.window_cap" in err
 
 
-def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, address_regex="^T[1-9A-HJ-NP-Za-km-z]{33}$"):
+def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, address_regex="^T[1-9A-HJ-NP-Za-km-z]{33}$",
+             missing=(), withdraw_tag=False):
     rsps.get(f"{BASE}/api/v3/time", json={"serverTime": SystemClock().now_ms()})
     rsps.get(f"{BASE}/sapi/v1/account/apiRestrictions", json={
         "ipRestrict": ip_restrict, "enableWithdrawals": True, "enableSpotAndMarginTrading": can_trade,
@@ -282,8 +284,13 @@ def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, addr
                                               "canDeposit": True, "balances": []})
     network = {"network": "TRX", "coin": "USDT", "withdrawEnable": True, "withdrawMin": "10",
                "withdrawMax": "100000", "withdrawIntegerMultiple": "0.000001", "withdrawFee": "1",
-               "addressRegex": address_regex, "memoRegex": ""}
+               "addressRegex": address_regex, "memoRegex": "", "withdrawTag": withdraw_tag}
     rsps.get(f"{BASE}/sapi/v1/capital/config/getall", json=[{"coin": "USDT", "networkList": [network]}])
+    # Issue 12: the account's address book holds both destinations (Binance's documented shape).
+    rsps.get(f"{BASE}/sapi/v1/capital/withdraw/address/list", json=[
+        {"address": address, "addressTag": "", "coin": "USDT", "name": name, "network": "TRX",
+         "origin": "", "originType": "others", "whiteStatus": True}
+        for address, name in ((COLD_ADDRESS, "cold"), (HOT_ADDRESS, "hot")) if address not in missing])
 
 
 def test_check_passes_every_line_for_a_sound_setup(site, capsys):
@@ -298,6 +305,38 @@ def test_check_passes_every_line_for_a_sound_setup(site, capsys):
                  "key cannot trade", "key is IP-restricted", "destination cold-wallet"):
         assert any(line[5:].startswith(name) for line in lines), name
     assert KEY not in out and "ctlK...WXYZ" in out
+
+
+def test_check_names_a_destination_missing_from_the_exchanges_address_book(site, capsys):
+    """Issue 12: a destination the account's address book lacks is one FAIL line naming it, exit 1."""
+    with responses.RequestsMock() as rsps:
+        exchange(rsps, missing=(HOT_ADDRESS,))
+        code, out, _ = run(site, capsys, "check")
+    book = [line for line in out.splitlines() if line[5:].startswith("address book")]
+    assert code == 1 and len(book) == 1, out
+    assert book[0].startswith("FAIL") and "destination hot-wallet" in book[0] and "not_in_address_book" in book[0]
+
+
+def test_check_says_when_the_address_book_cannot_be_read(site, capsys):
+    """Issue 12: an address book the exchange will not give is a FAIL line, never a silent OK."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        exchange(rsps)
+        rsps.replace(responses.GET, f"{BASE}/sapi/v1/capital/withdraw/address/list", status=403,
+                     json={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
+        code, out, _ = run(site, capsys, "check")
+    book = [line for line in out.splitlines() if line[5:].startswith("address book")]
+    assert code == 1 and book and book[0].startswith("FAIL") and "cannot read" in book[0], out
+
+
+def test_check_fails_a_tag_on_a_network_that_takes_none(tmp_path, capsys):
+    """Issue 12: cold-wallet's tag on a network with withdrawTag false and no memoRegex is one FAIL line."""
+    site = Site(tmp_path, cold_tag="12345")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        exchange(rsps, withdraw_tag=False)
+        code, out, _ = run(site, capsys, "check")
+    tags = [line for line in out.splitlines() if line[5:].startswith("tag")]
+    assert code == 1 and len(tags) == 1, out
+    assert tags[0].startswith("FAIL") and "destination cold-wallet" in tags[0] and "takes none" in tags[0]
 
 
 def test_check_fails_a_key_that_can_trade(site, capsys):

@@ -40,6 +40,8 @@ def test_default_severities_match_the_design():
         # Issue 10: a client's budget refusals fold; a full disk and a failing thread do not.
         model.CLIENT_RATE_LIMITED: WARNING, model.LEDGER_DISK_LOW: CRITICAL,
         model.THREAD_FAILING: CRITICAL, model.THREAD_RECOVERED: INFO,
+        # Issue 12: withdrawals to a destination stop, nothing is sent: told once per episode.
+        model.ADDRESS_BOOK_MISSING: WARNING, model.DESTINATION_TAG_INVALID: WARNING,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
