@@ -65,11 +65,21 @@ def signature_matches(secret: str, payload: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, payload), signature.lower())
 
 
-def parse_timestamp(text: str | None) -> int:
-    """The `timestamp` parameter: integer milliseconds, mandatory."""
+# Binance: "Timestamp parameters (e.g. startTime, endTime, timestamp) can be passed in
+# milliseconds or microseconds."
+# https://developers.binance.com/docs/binance-spot-api-docs/web-socket-api/general-api-information
+# A value of 16 digits or more (>= 10**15) is read as microseconds; recvWindow stays in ms.
+_MICROSECOND_THRESHOLD = 10**15
+
+
+def parse_timestamp(text: str | None) -> int | Decimal:
+    """The `timestamp` parameter in milliseconds (a µs value is converted exactly), mandatory."""
     if text is None or not _TIMESTAMP.match(text):
         raise errors.mandatory("timestamp")
-    return int(text)
+    value = int(text)
+    if value >= _MICROSECOND_THRESHOLD:
+        return Decimal(value) / 1000
+    return value
 
 
 def parse_recv_window(text: str | None) -> Decimal:
@@ -87,7 +97,7 @@ def parse_recv_window(text: str | None) -> Decimal:
     return value
 
 
-def check_timestamp(timestamp_ms: int, recv_window_ms: Decimal, server_time_ms: int) -> None:
+def check_timestamp(timestamp_ms: int | Decimal, recv_window_ms: Decimal, server_time_ms: int) -> None:
     """Raise -1021 unless the request is inside the documented timing window."""
     if timestamp_ms >= server_time_ms + AHEAD_TOLERANCE_MS:
         raise errors.timestamp_ahead()

@@ -131,3 +131,18 @@ def test_missing_or_malformed_timestamp_is_mandatory_error(text):
     with pytest.raises(ApiError) as caught:
         signing.parse_timestamp(text)
     assert caught.value.code == -1102
+
+
+def test_microsecond_timestamp_is_read_as_milliseconds_exactly():
+    """A 16-digit timestamp is microseconds, as Binance accepts, converted exactly to ms."""
+    assert signing.parse_timestamp("1700000000123456") == Decimal("1700000000123.456")
+    assert signing.parse_timestamp("1700000000123") == 1700000000123
+
+
+def test_microsecond_timestamp_obeys_the_same_recv_window():
+    """A µs timestamp inside recvWindow passes; one past it is -1021."""
+    now_ms = 1700000000000
+    signing.check_timestamp(signing.parse_timestamp("1699999995000001"), Decimal(5000), now_ms)
+    with pytest.raises(ApiError) as caught:
+        signing.check_timestamp(signing.parse_timestamp("1699999994999999"), Decimal(5000), now_ms)
+    assert caught.value.code == -1021
