@@ -19,7 +19,7 @@ from sandbox.auth import Permission, SignedRequest, authenticate
 from sandbox.config import KeySettings, SandboxConfig
 from sandbox.faults import AFTER_KINDS, FaultPlan, FaultSpec
 from sandbox.keys import find_effective
-from sandbox.params import optional, parse_params, reject_unknown
+from sandbox.params import optional, parse_params, reject_unknown, required
 from sandbox.replies import Reply, dropped, error_reply, html_error, json_reply
 from sandbox.state import Session, Store
 from sandbox.weights import Cost, WeightMeter
@@ -82,6 +82,20 @@ def _ticker_price(call: Call) -> Any:
     return {"symbol": symbol.symbol, "price": format(trading.market_price(call.session, symbol), "f")}
 
 
+def _avg_price(call: Call) -> Any:
+    """GET /api/v3/avgPrice: the 5-minute average price; the sandbox's price is its mark price.
+
+    Shape and weight 2 from Binance's "Current average price":
+    https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#current-average-price
+    """
+    reject_unknown(call.params, frozenset({"symbol"}))
+    symbol = call.config.find_symbol(required(call.params, "symbol"))
+    if symbol is None:
+        raise errors.bad_symbol()
+    return {"mins": 5, "price": format(trading.market_price(call.session, symbol), "f"),
+            "closeTime": call.now_ms}
+
+
 def _symbol_list(text: str) -> list[str]:
     try:
         names = json.loads(text)
@@ -104,6 +118,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v3/time"): Route(None, Cost("ip", 1), lambda call: {"serverTime": call.now_ms}),
     ("GET", "/api/v3/exchangeInfo"): Route(None, Cost("ip", 20), _exchange_info),
     ("GET", "/api/v3/ticker/price"): Route(None, Cost("ip", 2), _ticker_price),
+    ("GET", "/api/v3/avgPrice"): Route(None, Cost("ip", 2), _avg_price),
     ("GET", "/api/v3/account"): Route("read", Cost("ip", 20), lambda call: trading.account(
         call.session, call.config, call.params, call.now_ms)),
     ("POST", "/api/v3/order"): Route("trade", Cost("ip", 1), lambda call: trading.place_order(

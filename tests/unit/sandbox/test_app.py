@@ -43,6 +43,13 @@ def test_exchange_info_for_one_several_or_unknown_symbols(h):
     assert filters["NOTIONAL"]["minNotional"] == "5.00000000"
 
 
+def test_avg_price_answers_binance_shape_and_unknown_symbol_is_1121(h):
+    """avgPrice returns mins, price as a string and closeTime; an unknown symbol is -1121."""
+    reply = h.ok("GET", "/api/v3/avgPrice", symbol="BTCUSDT")
+    assert reply["mins"] == 5 and Decimal(reply["price"]) > 0 and isinstance(reply["closeTime"], int)
+    assert h.error("GET", "/api/v3/avgPrice", symbol="DOGEUSDT") == -1121
+
+
 def test_unknown_path_is_404_and_wrong_method_405(h):
     """Endpoints the sandbox does not serve are refused, not guessed."""
     assert h.call("GET", "/api/v3/depth").status == 404
