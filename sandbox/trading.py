@@ -53,12 +53,29 @@ def place_order(session: Session, config: SandboxConfig, key: KeySettings,
     plan_order(spec, price, free, check_balance=False)
     if test:
         _record_test_order(session, key, spec, params, received_at)
+        if params.get("computeCommissionRates") == "true":
+            return _test_order_commissions()
         return {}
     if spec.client_order_id is not None:
         _refuse_duplicate(session, spec.client_order_id, config.exchange.duplicate_client_order_id)
     plan = plan_order(spec, price, free)
     order = _book(session, key, spec, plan, now_ms, received_at)
     return views.order_response(order, spec.response_type)
+
+
+def _test_order_commissions() -> dict[str, Any]:
+    """order/test with computeCommissionRates=true: the fields Binance documents.
+
+    The sandbox charges no commission (the account's commissionRates are zero), so every
+    rate is zero. https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#test-new-order-trade
+    """
+    zero = "0.00000000"
+    return {
+        "standardCommissionForOrder": {"maker": zero, "taker": zero},
+        "taxCommissionForOrder": {"maker": zero, "taker": zero},
+        "discount": {"enabledForAccount": False, "enabledForSymbol": False,
+                     "discountAsset": "BNB", "discount": zero},
+    }
 
 
 def query_order(session: Session, config: SandboxConfig, params: Mapping[str, str]) -> dict[str, Any]:

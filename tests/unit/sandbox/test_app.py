@@ -104,6 +104,15 @@ def test_duplicate_mode_any_refuses_every_reuse():
     assert h.error("POST", "/api/v3/order", SIGNAL, **filled) == -2010
 
 
+def test_test_order_with_compute_commission_rates_returns_binance_commission_fields(h):
+    """computeCommissionRates=true answers standard/tax commission and discount, as Binance does."""
+    reply = h.ok("POST", "/api/v3/order/test", SIGNAL, symbol="BTCUSDT", side="BUY", type="MARKET",
+                 quantity="0.001", computeCommissionRates="true")
+    assert set(reply) == {"standardCommissionForOrder", "taxCommissionForOrder", "discount"}
+    assert Decimal(reply["standardCommissionForOrder"]["taker"]) == 0
+    assert reply["discount"]["discountAsset"] == "BNB"
+
+
 def test_test_order_validates_but_books_nothing(h):
     """/order/test answers {} , moves nothing and is listed apart for dry-run checks."""
     assert h.ok("POST", "/api/v3/order/test", SIGNAL, symbol="BTCUSDT", side="BUY", type="MARKET",
