@@ -46,6 +46,9 @@ class Route:
     cost: Cost
     handler: Callable[[Call], Any]
     counts_order: bool = False
+    # Where Binance's weight depends on the parameters (order/test with
+    # computeCommissionRates=true weighs 20, not 1), the cost for these params.
+    cost_for: Callable[[Mapping[str, str]], Cost] | None = None
 
 
 EXCHANGE_INFO_PARAMS = frozenset({"symbol", "symbols", "permissions", "showPermissionSets", "symbolStatus"})
@@ -106,6 +109,12 @@ def _symbol_list(text: str) -> list[str]:
     return names
 
 
+def _test_order_cost(params: Mapping[str, str]) -> Cost:
+    """Weight 1, or 20 with computeCommissionRates=true ("Test new order", Weight:
+    https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#test-new-order-trade)."""
+    return Cost("ip", 20 if params.get("computeCommissionRates") == "true" else 1)
+
+
 def _signed_reader(view: Callable[[Call], Any]) -> Callable[[Call], Any]:
     def handler(call: Call) -> Any:
         reject_unknown(call.params, SIGNED_ONLY)
@@ -125,7 +134,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         call.session, call.config, call.key, call.params, call.now_ms, call.received_at, test=False),
         counts_order=True),
     ("POST", "/api/v3/order/test"): Route("trade", Cost("ip", 1), lambda call: trading.place_order(
-        call.session, call.config, call.key, call.params, call.now_ms, call.received_at, test=True)),
+        call.session, call.config, call.key, call.params, call.now_ms, call.received_at, test=True),
+        cost_for=_test_order_cost),
     ("GET", "/api/v3/order"): Route("read", Cost("ip", 4), lambda call: trading.query_order(
         call.session, call.config, call.params)),
     ("GET", "/sapi/v1/account/apiRestrictions"): Route("read", Cost("sapi_ip", 1), _signed_reader(
@@ -188,10 +198,16 @@ class SandboxApp:
         try:
             with self.store.session() as session:
                 now = self.now_ms(session)
-                headers.update(self.meter.charge(route.cost, now))
-                wallet.settle(session, now)
                 body = raw_body if method == "POST" else b""
-                params = parse_params(raw_query, body)
+                # A request with unreadable params still costs the route's weight.
+                try:
+                    params = parse_params(raw_query, body)
+                except errors.ApiError:
+                    headers.update(self.meter.charge(route.cost, now))
+                    raise
+                cost = route.cost if route.cost_for is None else route.cost_for(params)
+                headers.update(self.meter.charge(cost, now))
+                wallet.settle(session, now)
                 key = None
                 if route.permission is not None:
                     request = SignedRequest(api_key, params, raw_query, body, client_ip)

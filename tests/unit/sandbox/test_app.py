@@ -113,6 +113,15 @@ def test_test_order_with_compute_commission_rates_returns_binance_commission_fie
     assert reply["discount"]["discountAsset"] == "BNB"
 
 
+def test_test_order_weighs_20_with_compute_commission_rates_and_1_without(h):
+    """Binance's order/test weight: 1, or 20 with computeCommissionRates=true (X-MBX-USED-WEIGHT-1M)."""
+    order = dict(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001")
+    assert h.call("POST", "/api/v3/order/test", SIGNAL, **order).headers["X-MBX-USED-WEIGHT-1M"] == "1"
+    reply = h.call("POST", "/api/v3/order/test", SIGNAL, computeCommissionRates="true", **order)
+    assert reply.status == 200, reply.body
+    assert reply.headers["X-MBX-USED-WEIGHT-1M"] == "21"
+
+
 def test_test_order_validates_but_books_nothing(h):
     """/order/test answers {} , moves nothing and is listed apart for dry-run checks."""
     assert h.ok("POST", "/api/v3/order/test", SIGNAL, symbol="BTCUSDT", side="BUY", type="MARKET",
