@@ -260,13 +260,14 @@ class Admin:
             timeline = lifecycle.plan_timeline(
                 now, planted.address, self.config.exchange.email_sent_seconds,
                 self.config.exchange.complete_after_seconds, self.config.exchange.failing_addresses,
-                self.config.exchange.rejecting_addresses)
+                self.config.exchange.rejecting_addresses, self.config.exchange.awaiting_approval_seconds)
             record = WithdrawalRecord(
                 id=uuid.uuid4().hex, key_name=planted.key, coin=planted.coin, network=planted.network,
                 address=planted.address, address_tag=planted.address_tag, amount=Decimal(planted.amount),
                 fee=Decimal(planted.transaction_fee), withdraw_order_id=planted.withdraw_order_id,
                 wallet_type=0, name=None, apply_ms=now, email_until_ms=timeline.email_until_ms,
-                settle_at_ms=timeline.settle_at_ms, outcome=timeline.outcome, received_at=0.0)
+                settle_at_ms=timeline.settle_at_ms, outcome=timeline.outcome, received_at=0.0,
+                approval_until_ms=timeline.approval_until_ms)
             session.data.withdrawals.append(record)
             session.dirty = True
             return views.withdrawal_admin(record, now)

@@ -39,6 +39,8 @@ class Timeline:
     forced_status: int | None = None
     forced_at_ms: int | None = None
     forced_info: str | None = None
+    # status 2 (awaiting approval) from email_until_ms until this moment; None: no such phase
+    approval_until_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,20 @@ class StatusView:
 
 def plan_timeline(apply_ms: int, address: str, email_sent_seconds: float,
                   complete_after_seconds: float, failing: tuple[str, ...],
-                  rejecting: tuple[str, ...]) -> Timeline:
-    """Fix a new withdrawal's fate from the configuration at the moment it is accepted."""
+                  rejecting: tuple[str, ...], awaiting_approval_seconds: float = 0.0) -> Timeline:
+    """Fix a new withdrawal's fate from the configuration at the moment it is accepted.
+
+    Phases: 0 (email sent) for `email_sent_seconds`, then 2 (awaiting approval: Binance's
+    risk review, "2: Awaiting Approval" in the withdraw history's status codes,
+    https://developers.binance.com/docs/wallet/capital/withdraw-history) for
+    `awaiting_approval_seconds`, then 4 (processing) for `complete_after_seconds`, then the outcome.
+    """
     email_until = apply_ms + round(email_sent_seconds * 1000)
-    settle_at = email_until + round(complete_after_seconds * 1000)
+    approval_until = email_until + round(awaiting_approval_seconds * 1000)
+    settle_at = approval_until + round(complete_after_seconds * 1000)
     outcome: Outcome = "fail" if address in failing else "reject" if address in rejecting else "complete"
-    return Timeline(apply_ms, email_until, settle_at, outcome)
+    return Timeline(apply_ms, email_until, settle_at, outcome,
+                    approval_until_ms=approval_until if approval_until > email_until else None)
 
 
 def status_at(timeline: Timeline, now_ms: int) -> StatusView:
@@ -65,6 +75,8 @@ def status_at(timeline: Timeline, now_ms: int) -> StatusView:
         return _forced(timeline)
     if now_ms < timeline.email_until_ms:
         return StatusView(EMAIL_SENT, None, "")
+    if timeline.approval_until_ms is not None and now_ms < timeline.approval_until_ms:
+        return StatusView(AWAITING_APPROVAL, None, "")
     if now_ms < timeline.settle_at_ms:
         return StatusView(PROCESSING, None, "")
     if timeline.outcome == "fail":

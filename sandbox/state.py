@@ -91,6 +91,7 @@ class WithdrawalRecord(Struct, kw_only=True):
     forced_info: str | None = None
     refunded: bool = False
     received_at: float = 0.0
+    approval_until_ms: int | None = None   # status 2 until then (sandbox/lifecycle.py); older files: none
 
 
 class AddressBookRecord(Struct, kw_only=True):

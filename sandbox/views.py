@@ -217,7 +217,8 @@ def order_query(order: OrderRecord) -> dict[str, Any]:
 def timeline(record: WithdrawalRecord) -> lifecycle.Timeline:
     return lifecycle.Timeline(record.apply_ms, record.email_until_ms, record.settle_at_ms,
                               record.outcome,  # type: ignore[arg-type]
-                              record.forced_status, record.forced_at_ms, record.forced_info)
+                              record.forced_status, record.forced_at_ms, record.forced_info,
+                              record.approval_until_ms)
 
 
 def fake_tx_id(record: WithdrawalRecord) -> str:

@@ -72,14 +72,14 @@ def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Map
     timeline = lifecycle.plan_timeline(
         now_ms, request.address, config.exchange.email_sent_seconds,
         config.exchange.complete_after_seconds, config.exchange.failing_addresses,
-        config.exchange.rejecting_addresses)
+        config.exchange.rejecting_addresses, config.exchange.awaiting_approval_seconds)
     record = WithdrawalRecord(
         id=uuid.uuid4().hex, key_name=key.name, coin=request.coin, network=network.network,
         address=request.address, address_tag=request.address_tag, amount=request.amount,
         fee=network.withdraw_fee, withdraw_order_id=request.withdraw_order_id,
         wallet_type=request.wallet_type, name=request.name, apply_ms=now_ms,
         email_until_ms=timeline.email_until_ms, settle_at_ms=timeline.settle_at_ms,
-        outcome=timeline.outcome, received_at=received_at)
+        outcome=timeline.outcome, received_at=received_at, approval_until_ms=timeline.approval_until_ms)
     data.balances[request.coin] = BalanceRecord(free=balance.free - request.amount, locked=balance.locked)
     data.withdrawals.append(record)
     return {"id": record.id}

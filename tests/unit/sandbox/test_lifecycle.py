@@ -68,3 +68,22 @@ def test_status_depends_only_on_time_so_it_survives_restarts():
 def test_refunded_statuses_are_cancelled_rejected_failed():
     """Only the statuses that pay nothing out give the amount back."""
     assert lifecycle.REFUNDED == {1, 3, 5}
+
+
+def test_awaiting_approval_phase_is_status_2_between_the_email_and_processing():
+    """awaiting_approval_seconds > 0: 0, then 2 (awaiting approval), then 4, then 6, each delay after the last."""
+    timeline = plan_timeline(T0, "good", 1.0, 2.0, failing=(), rejecting=(), awaiting_approval_seconds=5.0)
+    assert status_at(timeline, T0 + 999).status == lifecycle.EMAIL_SENT
+    assert status_at(timeline, T0 + 1000).status == lifecycle.AWAITING_APPROVAL
+    assert status_at(timeline, T0 + 5999).status == lifecycle.AWAITING_APPROVAL
+    assert status_at(timeline, T0 + 6000).status == lifecycle.PROCESSING
+    done = status_at(timeline, T0 + 8000)
+    assert (done.status, done.complete_time_ms) == (lifecycle.COMPLETED, T0 + 8000)
+
+
+def test_no_awaiting_approval_phase_by_default():
+    """Without awaiting_approval_seconds a withdrawal never shows status 2."""
+    timeline = plan()
+    assert timeline.approval_until_ms is None
+    assert {status_at(timeline, T0 + ms).status for ms in range(0, 4000, 250)} == {
+        lifecycle.PROCESSING, lifecycle.COMPLETED}
