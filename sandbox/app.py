@@ -115,6 +115,11 @@ def _test_order_cost(params: Mapping[str, str]) -> Cost:
     return Cost("ip", 20 if params.get("computeCommissionRates") == "true" else 1)
 
 
+def _open_orders_cost(params: Mapping[str, str]) -> Cost:
+    """Weight 6 for one symbol, 80 for all ("Current open orders", Weight)."""
+    return Cost("ip", 6 if "symbol" in params else 80)
+
+
 def _signed_reader(view: Callable[[Call], Any]) -> Callable[[Call], Any]:
     def handler(call: Call) -> Any:
         reject_unknown(call.params, SIGNED_ONLY)
@@ -138,6 +143,14 @@ ROUTES: dict[tuple[str, str], Route] = {
         cost_for=_test_order_cost),
     ("GET", "/api/v3/order"): Route("read", Cost("ip", 4), lambda call: trading.query_order(
         call.session, call.config, call.params)),
+    ("DELETE", "/api/v3/order"): Route("trade", Cost("ip", 1), lambda call: trading.cancel_order(
+        call.session, call.config, call.params, call.now_ms)),
+    ("GET", "/api/v3/openOrders"): Route("read", Cost("ip", 80), lambda call: trading.open_orders(
+        call.session, call.config, call.params), cost_for=_open_orders_cost),
+    ("GET", "/api/v3/myTrades"): Route("read", Cost("ip", 20), lambda call: trading.my_trades(
+        call.session, call.config, call.params)),
+    ("GET", "/sapi/v1/margin/allPairs"): Route(None, Cost("sapi_ip", 1), lambda call: views.margin_pairs(
+        call.config.symbol)),
     ("GET", "/sapi/v1/account/apiRestrictions"): Route("read", Cost("sapi_ip", 1), _signed_reader(
         lambda call: views.api_restrictions(call.key))),
     ("GET", "/sapi/v1/capital/config/getall"): Route("read", Cost("sapi_ip", 10), _signed_reader(

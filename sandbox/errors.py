@@ -111,6 +111,11 @@ def no_such_order() -> ApiError:
     return ApiError(-2013, "Order does not exist.")
 
 
+def unknown_order_to_cancel() -> ApiError:
+    """DELETE /api/v3/order for an order that does not exist or is no longer open."""
+    return ApiError(-2011, "Unknown order sent.")
+
+
 def bad_api_key_format() -> ApiError:
     return ApiError(-2014, "API-key format invalid.", 401)
 

@@ -21,6 +21,11 @@ ZERO = Decimal(0)
 QUERY_ORDER_PARAMS = frozenset({"symbol", "orderId", "origClientOrderId", "recvWindow",
                                 "timestamp", "signature"})
 ACCOUNT_PARAMS = frozenset({"omitZeroBalances", "recvWindow", "timestamp", "signature"})
+CANCEL_ORDER_PARAMS = QUERY_ORDER_PARAMS | {"newClientOrderId", "cancelRestrictions"}
+OPEN_ORDERS_PARAMS = frozenset({"symbol", "recvWindow", "timestamp", "signature"})
+MY_TRADES_PARAMS = frozenset({"symbol", "orderId", "startTime", "endTime", "fromId", "limit",
+                              "recvWindow", "timestamp", "signature"})
+MAX_TRADES_LIMIT = 1000
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -144,3 +149,79 @@ def _book(session: Session, key: KeySettings, spec: OrderSpec, plan: OrderPlan,
 
 def _generated_client_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))
+
+
+def _find_order(session: Session, symbol: str, order_id: int | None, client_id: str | None) -> OrderRecord | None:
+    for order in reversed(session.data.orders):
+        if order.symbol == symbol and (order_id is None or order.order_id == order_id) \
+                and (client_id is None or order.client_order_id == client_id):
+            return order
+    return None
+
+
+def cancel_order(session: Session, config: SandboxConfig, params: Mapping[str, str],
+                 now_ms: int) -> dict[str, Any]:
+    """DELETE /api/v3/order: cancel an open order by orderId or origClientOrderId; its
+    locked funds go back to free. Not open (or unknown): -2011 "Unknown order sent.".
+    https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#cancel-order-trade
+    """
+    reject_unknown(params, CANCEL_ORDER_PARAMS)
+    symbol = required(params, "symbol")
+    settings = config.find_symbol(symbol)
+    if settings is None:
+        raise errors.bad_symbol()
+    order_id = optional_int(params, "orderId")
+    client_id = optional(params, "origClientOrderId")
+    if order_id is None and client_id is None:
+        raise errors.one_of_mandatory("origClientOrderId", "orderId")
+    order = _find_order(session, symbol, order_id, client_id)
+    if order is None or order.status not in OPEN_STATUSES:
+        raise errors.unknown_order_to_cancel()
+    remaining = order.orig_qty - order.executed_qty
+    asset, amount = (settings.quote_asset, remaining * order.price) if order.side == "BUY" \
+        else (settings.base_asset, remaining)
+    balance = session.data.balances.setdefault(asset, BalanceRecord(free=ZERO))
+    balance.locked -= amount
+    balance.free += amount
+    order.status = "CANCELED"
+    order.update_ms = now_ms
+    session.dirty = True
+    view = views.order_result(order)
+    view["origClientOrderId"] = order.client_order_id
+    view["clientOrderId"] = optional(params, "newClientOrderId") or _generated_client_id()
+    view["transactTime"] = now_ms
+    return view
+
+
+def open_orders(session: Session, config: SandboxConfig, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """GET /api/v3/openOrders: the open orders of one symbol, or of all without `symbol`.
+    https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#current-open-orders-user_data
+    """
+    reject_unknown(params, OPEN_ORDERS_PARAMS)
+    symbol = optional(params, "symbol")
+    if symbol is not None and config.find_symbol(symbol) is None:
+        raise errors.bad_symbol()
+    return [views.order_query(order) for order in session.data.orders
+            if order.status in OPEN_STATUSES and (symbol is None or order.symbol == symbol)]
+
+
+def my_trades(session: Session, config: SandboxConfig, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """GET /api/v3/myTrades: the account's fills on one symbol, oldest first, at most
+    `limit` (500 by default, 1000 at most), from `fromId`, of `orderId`, in a time range.
+    https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#account-trade-list-user_data
+    """
+    reject_unknown(params, MY_TRADES_PARAMS)
+    symbol = required(params, "symbol")
+    if config.find_symbol(symbol) is None:
+        raise errors.bad_symbol()
+    limit = optional_int(params, "limit") or 500
+    if not 0 < limit <= MAX_TRADES_LIMIT:
+        raise errors.invalid_parameter("limit")
+    order_id, from_id = optional_int(params, "orderId"), optional_int(params, "fromId")
+    start, end = optional_int(params, "startTime"), optional_int(params, "endTime")
+    trades = [views.trade(order, fill) for order in session.data.orders if order.symbol == symbol
+              for fill in order.fills
+              if (order_id is None or order.order_id == order_id)
+              and (from_id is None or fill.trade_id >= from_id)
+              and (start is None or order.time_ms >= start) and (end is None or order.time_ms <= end)]
+    return sorted(trades, key=lambda t: t["id"])[:limit]

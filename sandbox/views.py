@@ -198,6 +198,24 @@ def order_response(order: OrderRecord, response_type: str) -> dict[str, Any]:
     return {"ACK": order_ack, "RESULT": order_result}.get(response_type, order_full)(order)
 
 
+def trade(order: OrderRecord, fill: Any) -> dict[str, Any]:
+    """One fill as GET /api/v3/myTrades lists it (the sandbox is always the taker)."""
+    return {
+        "symbol": order.symbol, "id": fill.trade_id, "orderId": order.order_id, "orderListId": -1,
+        "price": amount(fill.price), "qty": amount(fill.qty), "quoteQty": amount(fill.price * fill.qty),
+        "commission": amount(fill.commission), "commissionAsset": fill.commission_asset,
+        "time": order.time_ms, "isBuyer": order.side == "BUY", "isMaker": False, "isBestMatch": True,
+    }
+
+
+def margin_pairs(symbols: Iterable[SymbolSettings]) -> list[dict[str, Any]]:
+    """GET /sapi/v1/margin/allPairs: the sandbox has no margin, so no pair is margin-tradable
+    (ccxt's load_markets() reads this list by default)."""
+    return [{"id": index, "symbol": s.symbol, "base": s.base_asset, "quote": s.quote_asset,
+             "isMarginTrade": False, "isBuyAllowed": False, "isSellAllowed": False}
+            for index, s in enumerate(symbols, start=1)]
+
+
 def order_query(order: OrderRecord) -> dict[str, Any]:
     return {
         "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,

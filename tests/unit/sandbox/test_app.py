@@ -53,7 +53,7 @@ def test_avg_price_answers_binance_shape_and_unknown_symbol_is_1121(h):
 def test_unknown_path_is_404_and_wrong_method_405(h):
     """Endpoints the sandbox does not serve are refused, not guessed."""
     assert h.call("GET", "/api/v3/depth").status == 404
-    assert h.call("DELETE", "/api/v3/order").status == 405
+    assert h.call("PUT", "/api/v3/order").status == 405
 
 
 def test_market_order_full_response_and_balances(h):
@@ -93,6 +93,60 @@ def test_duplicate_client_order_id_of_an_open_order_is_refused_but_filled_ones_a
     filled = dict(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.001", newClientOrderId="mkt-1")
     h.ok("POST", "/api/v3/order", SIGNAL, **filled)
     h.ok("POST", "/api/v3/order", SIGNAL, **filled)
+
+
+RESTING = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
+               price="50000", newClientOrderId="rest-c")
+
+
+def test_open_orders_lists_a_resting_order_and_cancel_gives_its_locked_funds_back(h):
+    """DELETE /api/v3/order cancels an open order (CANCELED, funds unlocked); it leaves openOrders."""
+    h.ok("POST", "/api/v3/order", SIGNAL, **RESTING)
+    assert h.free("USDT") == Decimal("99500")
+    listed = h.ok("GET", "/api/v3/openOrders", SIGNAL, symbol="BTCUSDT")
+    assert [(o["clientOrderId"], o["status"]) for o in listed] == [("rest-c", "NEW")]
+    used = [int(h.call("GET", "/api/v3/openOrders", SIGNAL, **by).headers["X-MBX-USED-WEIGHT-1M"])
+            for by in ({"symbol": "BTCUSDT"}, {})]
+    assert used[1] - used[0] == 80, "one symbol weighs 6, all symbols 80 (Binance's weights)"
+    cancelled = h.ok("DELETE", "/api/v3/order", SIGNAL, symbol="BTCUSDT", origClientOrderId="rest-c")
+    assert (cancelled["status"], cancelled["origClientOrderId"]) == ("CANCELED", "rest-c")
+    assert h.free("USDT") == Decimal("100000")
+    assert h.ok("GET", "/api/v3/openOrders", SIGNAL) == []
+    assert h.ok("GET", "/api/v3/order", SIGNAL, symbol="BTCUSDT", origClientOrderId="rest-c")["status"] == "CANCELED"
+
+
+def test_cancelling_an_unknown_or_filled_order_is_2011_and_changes_nothing(h):
+    """Binance answers -2011 "Unknown order sent." for an order that is gone or no longer open."""
+    assert h.error("DELETE", "/api/v3/order", SIGNAL, symbol="BTCUSDT", origClientOrderId="nope") == -2011
+    h.ok("POST", "/api/v3/order", SIGNAL, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01",
+         newClientOrderId="done-1")
+    before = h.free("USDT")
+    assert h.error("DELETE", "/api/v3/order", SIGNAL, symbol="BTCUSDT", origClientOrderId="done-1") == -2011
+    assert h.free("USDT") == before
+    assert h.error("DELETE", "/api/v3/order", SIGNAL, symbol="BTCUSDT") == -1102
+
+
+def test_my_trades_lists_fills_with_binance_fields_and_honours_limit(h):
+    """GET /api/v3/myTrades: each fill with id, orderId, price, qty, quoteQty, commission, isBuyer."""
+    for n in range(3):
+        h.ok("POST", "/api/v3/order", SIGNAL, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+    trades = h.ok("GET", "/api/v3/myTrades", SIGNAL, symbol="BTCUSDT")
+    assert len(trades) == 3 and [t["id"] for t in trades] == sorted(t["id"] for t in trades)
+    first = trades[0]
+    assert (first["price"], first["qty"], first["quoteQty"], first["isBuyer"], first["isMaker"]) == \
+        ("60000.00000000", "0.01000000", "600.00000000", True, False)
+    assert len(h.ok("GET", "/api/v3/myTrades", SIGNAL, symbol="BTCUSDT", limit="2")) == 2
+    assert [t["id"] for t in h.ok("GET", "/api/v3/myTrades", SIGNAL, symbol="BTCUSDT",
+                                  fromId=str(trades[2]["id"]))] == [trades[2]["id"]]
+    assert h.error("GET", "/api/v3/myTrades", SIGNAL, symbol="BTCUSDT", limit="1001") == -1130
+    assert h.error("GET", "/api/v3/myTrades", SIGNAL) == -1102
+
+
+def test_margin_all_pairs_lists_the_symbols_as_not_margin_tradable(h):
+    """/sapi/v1/margin/allPairs answers (ccxt's load_markets reads it): no pair is margin-tradable here."""
+    pairs = h.ok("GET", "/sapi/v1/margin/allPairs")
+    assert {p["symbol"] for p in pairs} >= {"BTCUSDT"}
+    assert not any(p["isMarginTrade"] for p in pairs)
 
 
 def test_duplicate_mode_any_refuses_every_reuse():
