@@ -157,13 +157,17 @@ def plan_order(spec: OrderSpec, market_price: Decimal, free: Mapping[str, Decima
                    BalanceChange(symbol.quote_asset, -sign * cost, ZERO))
         return OrderPlan("FILLED", limit_price, quantity, quantity, cost, orig_quote,
                          market_price, changes)
-    locked = (symbol.quote_asset, quantity * limit_price) if spec.side == "BUY" \
-        else (symbol.base_asset, quantity)
+    locked = locked_funds(symbol, spec.side, quantity, limit_price)
     _require(free, *locked, check_balance)
     if spec.time_in_force != "GTC":
         return OrderPlan("EXPIRED", limit_price, quantity, ZERO, ZERO, orig_quote, None, ())
     lock = (BalanceChange(locked[0], -locked[1], locked[1]),)
     return OrderPlan("NEW", limit_price, quantity, ZERO, ZERO, orig_quote, None, lock)
+
+
+def locked_funds(symbol: SymbolSettings, side: str, quantity: Decimal, limit_price: Decimal) -> tuple[str, Decimal]:
+    """What a resting LIMIT order locks (and a cancel frees): the quote cost of a BUY, the base of a SELL."""
+    return (symbol.quote_asset, quantity * limit_price) if side == "BUY" else (symbol.base_asset, quantity)
 
 
 def _require(free: Mapping[str, Decimal], asset: str, amount: Decimal, check: bool) -> None:

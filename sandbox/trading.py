@@ -13,7 +13,8 @@ from typing import Any, Mapping
 
 from sandbox import errors, views
 from sandbox.config import KeySettings, SandboxConfig, SymbolSettings
-from sandbox.orders import OPEN_STATUSES, ORDER_PARAMS, OrderPlan, OrderSpec, parse_order, plan_order
+from sandbox.orders import (OPEN_STATUSES, ORDER_PARAMS, OrderPlan, OrderSpec, locked_funds, parse_order,
+                            plan_order)
 from sandbox.params import optional, optional_int, reject_unknown, required
 from sandbox.state import BalanceRecord, DryRunOrderRecord, FillRecord, OrderRecord, Session
 
@@ -93,15 +94,10 @@ def query_order(session: Session, config: SandboxConfig, params: Mapping[str, st
     client_id = optional(params, "origClientOrderId")
     if order_id is None and client_id is None:
         raise errors.one_of_mandatory("origClientOrderId", "orderId")
-    for order in reversed(session.data.orders):
-        if order.symbol != symbol:
-            continue
-        if order_id is not None and order.order_id != order_id:
-            continue
-        if client_id is not None and order.client_order_id != client_id:
-            continue
-        return views.order_query(order)
-    raise errors.no_such_order()
+    order = _find_order(session, symbol, order_id, client_id)
+    if order is None:
+        raise errors.no_such_order()
+    return views.order_query(order)
 
 
 def _refuse_duplicate(session: Session, client_order_id: str, mode: str) -> None:
@@ -152,6 +148,7 @@ def _generated_client_id() -> str:
 
 
 def _find_order(session: Session, symbol: str, order_id: int | None, client_id: str | None) -> OrderRecord | None:
+    """The most recent order of `symbol` matching the ids given (None: not asked for)."""
     for order in reversed(session.data.orders):
         if order.symbol == symbol and (order_id is None or order.order_id == order_id) \
                 and (client_id is None or order.client_order_id == client_id):
@@ -177,9 +174,7 @@ def cancel_order(session: Session, config: SandboxConfig, params: Mapping[str, s
     order = _find_order(session, symbol, order_id, client_id)
     if order is None or order.status not in OPEN_STATUSES:
         raise errors.unknown_order_to_cancel()
-    remaining = order.orig_qty - order.executed_qty
-    asset, amount = (settings.quote_asset, remaining * order.price) if order.side == "BUY" \
-        else (settings.base_asset, remaining)
+    asset, amount = locked_funds(settings, order.side, order.orig_qty - order.executed_qty, order.price)
     balance = session.data.balances.setdefault(asset, BalanceRecord(free=ZERO))
     balance.locked -= amount
     balance.free += amount
