@@ -196,6 +196,10 @@ class Admin:
 
     def change_key(self, name: str | None, body: bytes) -> dict[str, Any]:
         change = _decode(body, keys.KeyChange)
+        try:
+            changed = change.changes()
+        except ValueError as exc:
+            raise AdminError(str(exc)) from None
         key = None
         if name or change.name:
             key = self.config.find_key_by_name(name or change.name or "")
@@ -205,7 +209,7 @@ class Admin:
             raise AdminError("unknown key: give an existing name or api_key", 404)
         with self.store.session() as session:
             merged = dict(session.data.key_overrides.get(key.name, {}))
-            merged.update(change.changes())
+            merged.update(changed)
             session.data.key_overrides[key.name] = merged
             session.dirty = True
             return keys.public_view(keys.effective(key, session.data.key_overrides))

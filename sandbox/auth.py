@@ -5,7 +5,7 @@ Order of the checks (the first failure is the answer):
 2. key unknown, deleted or expired, or the caller's IP not allowed for an IP-restricted
    key: -2015 (Binance's one code for all three: https://developers.binance.com/docs/wallet/error-code)
 3. `signature`, `timestamp` missing or malformed: -1102; `recvWindow` over 60000: -1131
-4. signature does not match `totalParams`: -1022
+4. signature does not match `totalParams`: -1022 (HMAC or Ed25519, by the key's type)
 5. timestamp outside the window: -1021
 6. the key lacks the endpoint's permission (reading, trading, withdrawing): -2015
 """
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping
 
-from sandbox import errors, signing
+from sandbox import ed25519_verify, errors, signing
 from sandbox.config import KeySettings
 
 Permission = Literal["read", "trade", "withdraw"]
@@ -49,6 +49,13 @@ def key_gone(key: KeySettings, server_time_ms: int) -> bool:
     return key.deleted or (key.expires_at is not None and server_time_ms >= key.expires_at)
 
 
+def signature_matches(key: KeySettings, payload: bytes, signature: str) -> bool:
+    """By the key's type: a self-generated Ed25519 key, or an HMAC secret."""
+    if key.ed25519_public_key:
+        return ed25519_verify.signature_matches(key.ed25519_public_key, payload, signature)
+    return signing.signature_matches(key.api_secret, payload, signature)
+
+
 def authenticate(request: SignedRequest, find_key: Callable[[str], KeySettings | None],
                  permission: Permission, server_time_ms: int) -> KeySettings:
     """Return the key a signed request is made with, or raise the Binance error."""
@@ -63,7 +70,7 @@ def authenticate(request: SignedRequest, find_key: Callable[[str], KeySettings |
     timestamp = signing.parse_timestamp(request.params.get("timestamp"))
     recv_window = signing.parse_recv_window(request.params.get("recvWindow"))
     payload = signing.total_params(request.raw_query, request.raw_body)
-    if not signing.signature_matches(key.api_secret, payload, signature):
+    if not signature_matches(key, payload, signature):
         raise errors.bad_signature()
     signing.check_timestamp(timestamp, recv_window, server_time_ms)
     if not has_permission(key, permission):

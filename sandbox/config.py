@@ -97,7 +97,10 @@ class AddressBookEntry(Struct, frozen=True, forbid_unknown_fields=True):
 class KeySettings(Struct, frozen=True, forbid_unknown_fields=True):
     name: Name
     api_key: ApiKeyText
-    api_secret: Annotated[str, Meta(min_length=1)]
+    # Exactly one of: an HMAC secret, or the PEM public key of a self-generated Ed25519
+    # key (issue 12 item 7; sandbox/ed25519_verify.py checks its signatures).
+    api_secret: str = ""
+    ed25519_public_key: str = ""
     can_trade: bool = False                     # enableSpotAndMarginTrading
     can_withdraw: bool = False                  # enableWithdrawals
     enable_reading: bool = True
@@ -117,6 +120,18 @@ class KeySettings(Struct, frozen=True, forbid_unknown_fields=True):
     expires_at: int | None = None
     create_time: int = 1_700_000_000_000
     trading_authority_expiration_time: int | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.api_secret) == bool(self.ed25519_public_key):
+            raise ValueError(f"key {self.name}: give exactly one of api_secret (HMAC) and "
+                             "ed25519_public_key (PEM)")
+        if self.ed25519_public_key:
+            from sandbox.ed25519_verify import public_key
+            public_key(self.ed25519_public_key)
+
+    @property
+    def key_type(self) -> str:
+        return "Ed25519" if self.ed25519_public_key else "HMAC"
 
     def __repr__(self) -> str:  # never show the secret
         return f"KeySettings(name={self.name!r})"

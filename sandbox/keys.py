@@ -1,6 +1,7 @@
 """API keys as configured, with the changes the admin API made to them since (persisted).
 
-Only permission-like fields can change at run time (not the key or its secret), e.g.
+Only permission-like fields and the key's type can change at run time (not the key or its
+HMAC secret; an Ed25519 public key may replace the secret), e.g.
 revoking `can_withdraw` mid-run so the next apply answers -2015, deleting the key
 (`deleted`) or letting it expire (`expires_at`), or an IP allow-list (`ip_restrict` +
 `allowed_ips`) that leaves the caller out.
@@ -35,10 +36,18 @@ class KeyChange(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=T
     enable_portfolio_margin_trading: bool | None = None
     deleted: bool | None = None      # true: the key is deleted (every signed call: -2015)
     expires_at: int | None = None    # server ms from which the key is gone
+    # PEM: the key becomes a self-generated Ed25519 key (its HMAC secret stops working), as
+    # if the user had pasted this public key into Binance's API Management.
+    ed25519_public_key: str | None = None
 
     def changes(self) -> dict[str, Any]:
         fields = msgspec.structs.asdict(self)
-        return {k: v for k, v in fields.items() if v is not None and k not in ("name", "api_key")}
+        changed = {k: v for k, v in fields.items() if v is not None and k not in ("name", "api_key")}
+        if self.ed25519_public_key is not None:
+            from sandbox.ed25519_verify import public_key
+            public_key(self.ed25519_public_key)  # ValueError: the admin API answers 400
+            changed["api_secret"] = ""
+        return changed
 
 
 def effective(key: KeySettings, overrides: Mapping[str, Mapping[str, Any]]) -> KeySettings:
@@ -59,4 +68,5 @@ def public_view(key: KeySettings) -> dict[str, Any]:
     """A key as the admin API shows it: everything but the secret."""
     fields = msgspec.structs.asdict(key)
     fields.pop("api_secret")
+    fields["key_type"] = key.key_type
     return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}

@@ -37,6 +37,7 @@ def run_check(env_file: str | None) -> int:
         return print_lines([(FAIL, "env", str(exc))])
     lines.append((OK, "env", f"{settings.env_path or '(environment only)'} "
                              f"(key {mask_key(settings.credentials.key)})"))
+    lines.append((OK, "api key type", settings.credentials.describe("signal-bot keys binance")))
     lines.extend((FAIL, "env mode", warning) for warning in settings.warnings)
     keys = None
     try:

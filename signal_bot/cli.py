@@ -1,4 +1,4 @@
-"""`signal-bot run | replay | intent | check`: the signal bot's console script (docs/design.md section 7a).
+"""`signal-bot run | replay | intent | check | keys binance`: the signal bot's console script (docs/design.md section 7a).
 
 Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected / `check` found a
 problem; 2 refused to start (config, self-audit); 3 the treasury gave no usable answer (intent).
@@ -16,6 +16,7 @@ from typing import Sequence
 import msgspec
 
 from common import messages
+from common.api_key_files import next_steps, write_ed25519_key_pair
 from common.clock import SystemClock
 from common.config import ConfigError, SignalSettings, load_signal_settings
 from common.intent_client import TreasuryUnavailable
@@ -78,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
                                        "(the exchange key's rights from apiRestrictions among them). Changes "
                                        "nothing. Exit status 0 when nothing is FAIL, else 1.")
     check.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
+
+    keys = sub.add_parser("keys", help="make keys on this host").add_subparsers(dest="keys_command", required=True)
+    api = keys.add_parser("binance", help="make an Ed25519 key pair for a Binance API key",
+                          description="Write NAME.pem (the private key, mode 0600, never overwritten) and "
+                                      "NAME.pub.pem; paste only the public key into Binance.")
+    api.add_argument("--dir", default=".", help="folder to write the pair into (default: .)")
+    api.add_argument("--name", default="binance-ed25519", help="file name stem (default: binance-ed25519)")
     return parser
 
 
@@ -87,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_REFUSED
+    if args.command == "keys":
+        return _keys_binance(args)
     if args.command == "check":  # reports every problem instead of refusing at the first
         from signal_bot.check import run_check
         return run_check(_env_file(args.env_file))
@@ -106,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except app.StartupError as exc:
         log.critical("start_refused", code=exc.code, detail=exc.message)
         return _refuse(exc.message)
+
+
+def _keys_binance(args: argparse.Namespace) -> int:
+    try:
+        written = write_ed25519_key_pair(Path(args.dir), args.name)
+    except ConfigError as exc:
+        print(f"signal-bot: {exc}", file=sys.stderr)
+        return EXIT_SOFT_FAIL
+    print(next_steps(written, "SIGNAL_API_KEY", "SIGNAL_PRIVATE_KEY_FILE"))
+    return EXIT_OK
 
 
 def _env_file(given: str | None) -> str | None:

@@ -22,6 +22,7 @@ import zmq
 
 from common import __version__
 from common.binance import AuthError, BinanceClient, ExchangeError
+from common.binance.key_refusal import diagnose_read
 from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
@@ -159,9 +160,12 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
         restrictions = client.api_restrictions()
         account = client.account()
     except AuthError as exc:
-        _audit_failed(ledger, [f"the exchange refused the key: {exc.message} ({exc.binance_code})"],
-                      settings.credentials.key, clock)
-        raise StartRefused(f"key self-audit: the exchange refused the key ({exc.binance_code})") from None
+        # The same plain-words cause and fix `treasuryctl check` prints (issue 12 item 6).
+        diagnosis = diagnose_read(exc)
+        _audit_failed(ledger, [f"the exchange refused the key: {exc.message} ({exc.binance_code}). "
+                               f"{diagnosis.what}. Fix: {diagnosis.fix}"], settings.credentials.key, clock)
+        raise StartRefused(f"key self-audit: the exchange refused the key ({exc.binance_code}): "
+                           f"{diagnosis.what}. Fix: {diagnosis.fix}") from None
     except ExchangeError as exc:
         raise StartRefused(f"cannot reach the exchange for the self-audit: {exc}") from None
     findings = audit_key(restrictions, account, resolution.effective,

@@ -14,8 +14,8 @@ Threads: every call takes the client's lock for the whole exchange (including th
 Give each thread that must not wait behind another (the executor, the poller) its own
 client; `requests.Session` itself is not documented as thread-safe.
 
-The API secret is kept only inside an HMAC object: it is no attribute, no repr, no log
-field and no exception text. The API key appears at most as `mask_key(key)`; both are
+The API secret is kept only inside its signer (an HMAC object, or an Ed25519 private key
+object): it is no attribute, no repr, no log field and no exception text. The API key appears at most as `mask_key(key)`; both are
 registered with `common.logs` so a stray copy is scrubbed from any log line.
 """
 
@@ -40,7 +40,7 @@ from common.binance.models import (Account, ApiRestrictions, CoinConfig, Exchang
                                    ServerTime, TickerPrice, WithdrawApplied, WithdrawRecord, dec_hook,
                                    format_amount)
 from common.binance.models import WithdrawAddress
-from common.binance.signing import Params, encode_params, new_mac, sign_request
+from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
 from common.binance.weights import UsedWeights
 from common.clock import Clock, SystemClock
@@ -61,23 +61,26 @@ def _validate_base_url(base_url: str) -> str:
 class BinanceClient:
     """One exchange account over one `requests.Session`; see the module docstring."""
 
-    def __init__(self, base_url: str, api_key: str, api_secret: str, *,
+    def __init__(self, base_url: str, api_key: str, api_secret: "str | Signer", *,
                  recv_window_ms: int = 5000, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, clock: Clock | None = None,
                  session: requests.Session | None = None) -> None:
         if not api_key or not api_secret:
-            raise ValueError("api_key and api_secret are required")
+            raise ValueError("api_key and api_secret (an HMAC secret or a Signer) are required")
         if not isinstance(recv_window_ms, int) or not 0 < recv_window_ms <= MAX_RECV_WINDOW_MS:
             raise ValueError(f"recv_window_ms must be 1..{MAX_RECV_WINDOW_MS}")
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("timeouts must be positive")
         register_secret(api_key)
-        register_secret(api_secret)
+        if isinstance(api_secret, str):
+            register_secret(api_secret)
         self.base_url = _validate_base_url(base_url)
         self.recv_window_ms = recv_window_ms
         self.timeout = (float(connect_timeout), float(read_timeout))
         self._api_key = api_key
-        self._mac = new_mac(api_secret)
+        # An HMAC secret given as text is kept only inside its signer; an Ed25519 key
+        # comes already inside its own (common.binance.ed25519).
+        self._signer: Signer = HmacSigner(api_secret) if isinstance(api_secret, str) else api_secret
         self._clock: Clock = clock or SystemClock()
         self._session = session or self._new_session()
         self._lock = threading.RLock()
@@ -97,6 +100,11 @@ class BinanceClient:
         return f"BinanceClient(base_url={self.base_url!r}, api_key={mask_key(self._api_key)!r})"
 
     # ---- state the callers may read
+
+    @property
+    def key_type(self) -> str:
+        """The kind of API key requests are signed with: "HMAC" or "Ed25519"."""
+        return self._signer.key_type
 
     @property
     def time_offset_ms(self) -> int:
@@ -255,7 +263,7 @@ class BinanceClient:
         headers: dict[str, str] = {}
         if endpoint.signed:
             total_params = sign_request(
-                self._mac, params, recv_window_ms=self.recv_window_ms,
+                self._signer, params, recv_window_ms=self.recv_window_ms,
                 timestamp_ms=signed_timestamp(self._clock.now_ms(), self._offset_ms))
             headers["X-MBX-APIKEY"] = self._api_key
         else:

@@ -120,10 +120,12 @@ def _by_code(error: AuthError, key_env: str) -> KeyDiagnosis:
     if error.cause == CAUSE_SIGNATURE_REJECTED:
         return KeyDiagnosis(
             CAUSE_SIGNATURE_REJECTED, "signature rejected",
-            "Binance rejected the request's signature (-1022): the API secret is not this key's "
-            "secret (or the host's signing is broken)",
+            "Binance rejected the request's signature (-1022): the API secret (or, for an Ed25519 "
+            "key, the private key file) is not this key's (or the host's signing is broken)",
             f"put the key's own secret in {secret_env} (copy it again from where you saved it at "
-            "creation; Binance shows it only once, else create a new key), then restart")
+            "creation; Binance shows it only once, else create a new key); for an Ed25519 key, "
+            f"point {_private_key_env(key_env)} at the private half of the public key registered "
+            "for this API key; then restart")
     if error.cause == CAUSE_KEY_FORMAT_INVALID:
         return KeyDiagnosis(
             CAUSE_KEY_FORMAT_INVALID, "API key format invalid",
@@ -141,6 +143,10 @@ def _by_code(error: AuthError, key_env: str) -> KeyDiagnosis:
 
 def _secret_env(key_env: str) -> str:
     return key_env.removesuffix("_KEY") + "_SECRET"
+
+
+def _private_key_env(key_env: str) -> str:
+    return key_env.removesuffix("_API_KEY") + "_PRIVATE_KEY_FILE"
 
 
 def _code(error: AuthError) -> str:

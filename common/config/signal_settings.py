@@ -14,7 +14,8 @@ from common.logs import register_secret
 
 
 # Variables whose presence on the signal side means the treasury's secrets leaked there.
-TREASURY_SECRET_NAMES = ("TREASURY_API_KEY", "TREASURY_API_SECRET", "TREASURY_CURVE_SECRET_FILE")
+TREASURY_SECRET_NAMES = ("TREASURY_API_KEY", "TREASURY_API_SECRET", "TREASURY_PRIVATE_KEY_FILE",
+                         "TREASURY_CURVE_SECRET_FILE")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def load_signal_settings(env_file: str | os.PathLike | None,
     return SignalSettings(
         env_path=env.path,
         base_url=check_base_url(env.get("BINANCE_BASE_URL", DEFAULT_BASE_URL)),
-        credentials=load_credentials(env, "SIGNAL_API_KEY", "SIGNAL_API_SECRET"),
+        credentials=load_credentials(env, "SIGNAL_API_KEY", "SIGNAL_API_SECRET", "SIGNAL_PRIVATE_KEY_FILE"),
         webhook_host=host,
         webhook_port=port,
         webhook_secret=webhook_secret,

@@ -107,7 +107,7 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
     return TreasurySettings(
         env_path=env.path,
         base_url=base_url,
-        credentials=load_credentials(env, "TREASURY_API_KEY", "TREASURY_API_SECRET"),
+        credentials=load_credentials(env, "TREASURY_API_KEY", "TREASURY_API_SECRET", "TREASURY_PRIVATE_KEY_FILE"),
         policy_file=env.require_path("TREASURY_POLICY_FILE", "treasury.toml"),
         ledger_path=env.require_path("TREASURY_LEDGER_PATH", "treasury-ledger.sqlite"),
         intent_endpoint=check_endpoint(

@@ -10,6 +10,8 @@ Secrets are collected from what the tests configured, never guessed:
 - every env file (`*.env`) under the run's folder: the values of variables whose names
   end in `_SECRET`, `_PASSWORD`, `_API_KEY` or `_PASSPHRASE`;
 - every CURVE secret certificate (`*.key_secret`): its secret key;
+- every PEM private key (`*.pem` holding `PRIVATE KEY`, the Ed25519 API keys of
+  `keys binance`): its base64 body;
 - SMTP sink passwords and values the test process registered with `register_secret`
   (passed in by the plugin);
 - obviously fake literals in the test sources that follow CONTRIBUTING's naming
@@ -17,7 +19,7 @@ Secrets are collected from what the tests configured, never guessed:
 Values shorter than MIN_LENGTH are ignored (too short to find without false alarms).
 
 What is scanned (everything under the run's folder except the configuration inputs,
-which hold secrets by design: `*.env`, `*.key_secret`, `*.toml`, and `*.key`
+which hold secrets by design: `*.env`, `*.key_secret`, `*.pem`, `*.toml`, and `*.key`
 certificates, which a test may fill with a secret key on purpose to see it refused):
 every other file's raw bytes (process
 logs, state files, SQLite files and their WAL, so deleted rows and free pages count
@@ -41,7 +43,7 @@ from typing import Iterable, Iterator
 MIN_LENGTH = 8
 # A folder holding this file is skipped whole: the scanner's own tests plant secrets on purpose.
 IGNORE_MARKER = ".secret-scan-ignore"
-INPUT_SUFFIXES = frozenset({".env", ".key_secret", ".key", ".toml"})
+INPUT_SUFFIXES = frozenset({".env", ".key_secret", ".key", ".pem", ".toml"})
 SECRET_ENV_NAME = re.compile(r"(_SECRET|_PASSWORD|_API_KEY|_PASSPHRASE)\Z")
 SOURCE_LITERAL = re.compile(rb"""["']([A-Za-z0-9_.-]*-not-real[A-Za-z0-9_.-]*)["']""")
 DELIBERATELY_WRONG = re.compile(r"\A(wrong|bad|another|unknown|nope|other)-")
@@ -131,6 +133,18 @@ def secrets_in_curve_file(path: Path) -> list[Secret]:
     return [Secret(match.group(1).decode("ascii", "replace"), f"{path} secret-key")]
 
 
+def secrets_in_private_key_pem(path: Path) -> list[Secret]:
+    """The base64 body of a PEM private key (an Ed25519 API key); nothing for a public key."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    if "PRIVATE KEY-----" not in text:
+        return []
+    body = "".join(line.strip() for line in text.splitlines() if line and not line.startswith("-----"))
+    return [Secret(body, f"{path} private key")] if body else []
+
+
 def secrets_in_sources(folders: Iterable[Path]) -> list[Secret]:
     found: dict[str, Secret] = {}
     for folder in folders:
@@ -150,6 +164,8 @@ def secrets_in_folder(folder: Path) -> list[Secret]:
             found += secrets_in_env_file(path)
         elif path.suffix == ".key_secret":
             found += secrets_in_curve_file(path)
+        elif path.suffix == ".pem":
+            found += secrets_in_private_key_pem(path)
         elif path.suffix == ".toml":
             found += secrets_in_sandbox_config(path)
     return found

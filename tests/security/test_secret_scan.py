@@ -112,6 +112,19 @@ def test_a_test_folder_is_scanned_with_its_own_and_the_shared_secrets(tmp_path):
     assert len(report.findings) == 1 and secrets_in_folder(folder) == []
 
 
+def test_a_pem_private_keys_body_is_a_secret_looked_for_in_logs_and_the_file_itself_is_not_a_finding(tmp_path):
+    """An Ed25519 API key file (`keys binance`) configures a secret: its body in a log is a
+    finding; the .pem file and a public key beside it are not."""
+    from common.api_key_files import write_ed25519_key_pair
+    base, folder = run_folder(tmp_path)
+    written = write_ed25519_key_pair(folder / "keys")
+    body = "".join(written.private_file.read_text().splitlines()[1:-1])
+    assert [s.value for s in secrets_in_folder(folder / "keys")] == [body]
+    (folder / "treasury.log").write_text(f"ts=1 level=error detail={body}\n")
+    report = scan_run(base, [])
+    assert [f.where for f in report.findings] == [str(folder / "treasury.log")]
+
+
 def test_a_folder_marked_to_be_ignored_is_skipped(tmp_path):
     """Only the scanner's own tests use the marker; it hides its whole folder."""
     base, folder = run_folder(tmp_path)

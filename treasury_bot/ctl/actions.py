@@ -1,10 +1,11 @@
-"""The commands that change something: `keys generate`, `approve`, `reject`, `resolve`,
+"""The commands that change something: `keys generate`, `keys binance`, `approve`, `reject`, `resolve`,
 `alerts test` (a mail)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from common.api_key_files import next_steps, write_ed25519_key_pair
 from common.config import load_treasury_settings
 from common.curve import generate
 from treasury_bot.ctl.site import EXIT_FAIL, EXIT_OK, error_line, ledger_and_policy
@@ -17,6 +18,12 @@ def cmd_keys_generate(args) -> int:
     print(f"public certificate: {public}  (give it to the treasury's TREASURY_AUTHORIZED_CLIENTS_DIR,")
     print("                     or, for the treasury's own pair, to each client's TREASURY_CURVE_PUBLIC_FILE)")
     print(f"secret certificate: {secret}  (mode 0600; never leaves this host)")
+    return EXIT_OK
+
+
+def cmd_keys_binance(args) -> int:
+    written = write_ed25519_key_pair(Path(args.dir), args.name)
+    print(next_steps(written, "TREASURY_API_KEY", "TREASURY_PRIVATE_KEY_FILE"))
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ def cmd_check(args) -> int:
     try:
         settings = load_treasury_settings(args.env_file)
         lines.append((True, "env", f"{settings.env_path} (key {mask_key(settings.credentials.key)})"))
+        lines.append((True, "api key type", settings.credentials.describe("treasuryctl keys binance")))
         for warning in settings.warnings:
             lines.append((False, "env mode", warning))
     except ConfigError as exc:

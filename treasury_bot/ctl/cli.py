@@ -7,8 +7,8 @@ import argparse
 from common.config import ConfigError
 from common.logs import setup_logging
 from treasury_bot import lifecycle
-from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_keys_generate, cmd_reject,
-                                      cmd_resolve)
+from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_keys_binance, cmd_keys_generate,
+                                      cmd_reject, cmd_resolve)
 from treasury_bot.ctl.check import cmd_check
 from treasury_bot.ctl.reports import cmd_alerts_list, cmd_list, cmd_show, cmd_status
 from treasury_bot.ctl.site import EXIT_USAGE, error_line
@@ -30,11 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     env.add_argument("--env-file", default=argparse.SUPPRESS, help=env_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    keys = sub.add_parser("keys", help="CURVE certificates").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="CURVE certificates and Binance API keys"
+                          ).add_subparsers(dest="keys_command", required=True)
     gen = keys.add_parser("generate", help="create NAME.key and NAME.key_secret (mode 0600)")
     gen.add_argument("name", help="the certificate name: a client's identity in the ledger and policy")
     gen.add_argument("--dir", default=".", help="folder to write the pair into (default: .)")
     gen.set_defaults(func=cmd_keys_generate)
+    api = keys.add_parser("binance", help="make an Ed25519 key pair for a Binance API key; paste only "
+                          "the public key into Binance")
+    api.add_argument("--dir", default=".", help="folder to write NAME.pem (0600) and NAME.pub.pem into")
+    api.add_argument("--name", default="binance-ed25519", help="file name stem (default: binance-ed25519)")
+    api.set_defaults(func=cmd_keys_binance)
 
     sub.add_parser("check", parents=[env], help="check env, policy, keys, ledger and the exchange "
                    "self-audit; one OK/FAIL line each").set_defaults(func=cmd_check)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from common import binance
 from common.binance import UsedWeights, offset_from_round_trip, sign_request, weights_from_headers
-from common.binance.signing import new_mac
+from common.binance.signing import HmacSigner, new_mac
 from common.binance.timing import signed_timestamp
 
 # Binance's own public documentation example (request-security, "HMAC Keys").
@@ -54,13 +54,13 @@ def test_sign_request_appends_window_timestamp_and_the_signature_of_everything_b
     """The documented order example, built by sign_request, is the documented payload and signature."""
     params = [("symbol", "LTCBTC"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"),
               ("quantity", "1"), ("price", "0.1")]
-    signed = sign_request(new_mac(DOC_SECRET), params, recv_window_ms=5000, timestamp_ms=1499827319559)
+    signed = sign_request(HmacSigner(DOC_SECRET), params, recv_window_ms=5000, timestamp_ms=1499827319559)
     assert signed == DOC_PAYLOAD + "&signature=" + DOC_SIGNATURE
 
 
 def test_sign_request_signs_the_percent_encoded_bytes_it_returns():
     """Commas, spaces and non-ASCII go out encoded; the signature is of exactly that text."""
-    signed = sign_request(new_mac("s3cret"), [("idList", "a,b"), ("note", "x y/ü")],
+    signed = sign_request(HmacSigner("s3cret"), [("idList", "a,b"), ("note", "x y/ü")],
                           recv_window_ms=60_000, timestamp_ms=7)
     payload, _, signature = signed.rpartition("&signature=")
     assert payload == "idList=a%2Cb&note=x%20y%2F%C3%BC&recvWindow=60000&timestamp=7"
@@ -72,6 +72,14 @@ def test_one_mac_signs_many_requests_without_changing():
     """The keyed MAC is copied per signature: signing twice gives the same answer."""
     mac = new_mac(DOC_SECRET)
     assert binance.hmac_signature(mac, DOC_PAYLOAD) == binance.hmac_signature(mac, DOC_PAYLOAD) == DOC_SIGNATURE
+
+
+def test_the_hmac_signer_names_its_key_type_and_hides_its_secret():
+    """HmacSigner says "HMAC" for `check`, signs as the documented example, and its repr holds no secret."""
+    signer = HmacSigner(DOC_SECRET)
+    assert signer.key_type == "HMAC"
+    assert signer.signature(DOC_PAYLOAD) == DOC_SIGNATURE
+    assert DOC_SECRET not in repr(signer) and DOC_SECRET not in str(vars(signer))
 
 
 def test_the_clock_offset_is_taken_at_the_round_trip_midpoint():
