@@ -48,6 +48,7 @@ class DestinationTable:
     max_per_transfer: Amount | None = None
     window_cap: Amount | None = None
     clients: Sequence[str] | None = None   # None: every client may use it
+    wallet: str | None = None              # None: left out (the treasury's default, spot)
 
 
 def policy_toml(destinations: Sequence[DestinationTable], *,
@@ -103,7 +104,7 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
         blocks.append(_table(f"destination.{_key(destination.label)}", {
             "label": _string(destination.label), "coin": _string(destination.coin),
             "network": _string(destination.network), "address": _string(destination.address),
-            "tag": _string(destination.tag), "max_per_transfer": _amount(destination.max_per_transfer),
+            "tag": _string(destination.tag), "wallet": _string(destination.wallet), "max_per_transfer": _amount(destination.max_per_transfer),
             "window_cap": _amount(destination.window_cap), "clients": _strings(destination.clients)},
             notes, header="[[destination]]"))
     if notes:

@@ -10,7 +10,7 @@ import ipaddress
 import re
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, Literal, Mapping
 
 import msgspec
 from msgspec import Meta, Struct
@@ -37,6 +37,7 @@ class BalanceChange(Struct, frozen=True, forbid_unknown_fields=True):
     free: Amount
     locked: Amount | None = None
     key: str | None = None    # accepted and ignored: all keys share one account
+    wallet: Literal["spot", "funding"] = "spot"
 
 
 class StatusChange(Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,6 +75,10 @@ def is_loopback(client_ip: str) -> bool:
         return ipaddress.ip_address(client_ip.split("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+def _balance_view(balances: Mapping[str, BalanceRecord]) -> dict[str, dict[str, str]]:
+    return {a: {"free": views.amount(b.free), "locked": views.amount(b.locked)} for a, b in sorted(balances.items())}
 
 
 def _decode(body: bytes, type_: type) -> Any:
@@ -157,8 +162,8 @@ class Admin:
     def balances(self) -> dict[str, Any]:
         with self.store.session() as session:
             wallet.settle(session, self.now_ms(session))
-            return {"balances": {a: {"free": views.amount(b.free), "locked": views.amount(b.locked)}
-                                 for a, b in sorted(session.data.balances.items())}}
+            return {"balances": _balance_view(session.data.balances),
+                    "funding": _balance_view(session.data.funding)}
 
     def clock(self) -> dict[str, Any]:
         with self.store.session() as session:
@@ -217,9 +222,10 @@ class Admin:
     def set_balance(self, body: bytes) -> dict[str, Any]:
         change = _decode(body, BalanceChange)
         with self.store.session() as session:
-            current = session.data.balances.get(change.asset, BalanceRecord(free=Decimal(0)))
+            balances = wallet.wallet_balances(session, wallet.WALLET_TYPES[change.wallet])
+            current = balances.get(change.asset, BalanceRecord(free=Decimal(0)))
             locked = Decimal(change.locked) if change.locked is not None else current.locked
-            session.data.balances[change.asset] = BalanceRecord(free=Decimal(change.free), locked=locked)
+            balances[change.asset] = BalanceRecord(free=Decimal(change.free), locked=locked)
             session.dirty = True
         return self.balances()
 

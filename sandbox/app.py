@@ -159,6 +159,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         call.session, call.config, call.key, call.params, call.now_ms, call.received_at)),
     ("GET", "/sapi/v1/capital/withdraw/history"): Route("read", Cost("sapi_uid", 18000), lambda call: wallet.history(
         call.session, call.params, call.now_ms)),
+    # https://developers.binance.com/docs/wallet/asset/funding-wallet (Weight(IP): 1)
+    ("POST", "/sapi/v1/asset/get-funding-asset"): Route("read", Cost("sapi_ip", 1), lambda call: wallet.funding_assets(
+        call.session, call.params)),
     ("GET", "/sapi/v1/capital/withdraw/address/list"): Route("read", Cost("sapi_ip", 10), _signed_reader(
         lambda call: address_book.view(call.config, call.session))),
 }

@@ -76,7 +76,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def fresh_state(config: SandboxConfig) -> StateData:
     return StateData(balances={asset: BalanceRecord(free=Decimal(amount))
-                               for asset, amount in config.account.balances.items()})
+                               for asset, amount in config.account.balances.items()},
+                     funding={asset: BalanceRecord(free=Decimal(amount))
+                              for asset, amount in config.account.funding_balances.items()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

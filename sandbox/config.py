@@ -76,7 +76,11 @@ class AccountSettings(Struct, frozen=True, forbid_unknown_fields=True):
     can_trade: bool = True
     can_withdraw: bool = True
     can_deposit: bool = True
-    balances: dict[Asset, Amount] = field(default_factory=dict)
+    balances: dict[Asset, Amount] = field(default_factory=dict)   # the spot wallet
+    # Issue 12 item 1: the Funding wallet, and the wallet an apply without `walletType`
+    # pays from (Binance: the "selected wallet" under Wallet -> Deposit).
+    funding_balances: dict[Asset, Amount] = field(default_factory=dict)
+    default_withdraw_wallet: Literal["spot", "funding"] = "spot"
     # The account's withdrawal whitelist switch (issue 12): on, an apply to an address not
     # in the address book with white_status refuses -4035 (sandbox/address_book.py).
     whitelist_enabled: bool = False

@@ -102,7 +102,7 @@ class WithdrawRequest:
     amount: Decimal
     withdraw_order_id: str | None
     name: str | None
-    wallet_type: int
+    wallet_type: int | None
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ class AddressBookRecord(Struct, kw_only=True):
 
 class StateData(Struct, kw_only=True):
     version: int = STATE_VERSION
-    balances: dict[str, BalanceRecord] = field(default_factory=dict)
+    balances: dict[str, BalanceRecord] = field(default_factory=dict)        # spot
+    funding: dict[str, BalanceRecord] = field(default_factory=dict)         # the Funding wallet
     orders: list[OrderRecord] = field(default_factory=list)
     test_orders: list[DryRunOrderRecord] = field(default_factory=list)
     withdrawals: list[WithdrawalRecord] = field(default_factory=list)

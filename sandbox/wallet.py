@@ -8,6 +8,11 @@
   Commission"). History reports `amount` as applied and `transactionFee` separately.
 - A withdrawal that ends cancelled (1), rejected (3) or failed (5) gives its amount back,
   once, the first time the sandbox sees it in that state (`settle`).
+- Which wallet pays (issue 12 item 1): `walletType` 0 spot, 1 funding; without it, the
+  account's selected deposit wallet (`default_withdraw_wallet`), as Binance documents:
+  https://developers.binance.com/docs/wallet/capital/withdraw ("Default walletType is the
+  current 'selected wallet' under wallet->Fiat and Spot/Funding->Deposit"). The record
+  keeps the wallet that paid, and a refund goes back there.
 """
 
 from __future__ import annotations
@@ -28,13 +33,27 @@ MAX_ID_LIST = 45
 MAX_LIMIT = 1000
 
 
+SPOT_WALLET, FUNDING_WALLET = 0, 1
+WALLET_TYPES = {"spot": SPOT_WALLET, "funding": FUNDING_WALLET}
+
+
+def wallet_balances(session: Session, wallet_type: int) -> dict[str, BalanceRecord]:
+    """The balances of one wallet: 0 spot, 1 funding."""
+    return session.data.funding if wallet_type == FUNDING_WALLET else session.data.balances
+
+
+def paying_wallet(requested: int | None, config: SandboxConfig) -> int:
+    """The wallet an apply pays from: the one asked for, else the account's selected one."""
+    return WALLET_TYPES[config.account.default_withdraw_wallet] if requested is None else requested
+
+
 def settle(session: Session, now_ms: int) -> None:
-    """Give back the amount of every withdrawal that has newly ended unpaid."""
+    """Give back the amount of every withdrawal that has newly ended unpaid, to the wallet it came from."""
     for record in session.data.withdrawals:
         if record.refunded:
             continue
         if lifecycle.status_at(views.timeline(record), now_ms).status in lifecycle.REFUNDED:
-            balance = session.data.balances.setdefault(record.coin, BalanceRecord(free=ZERO))
+            balance = wallet_balances(session, record.wallet_type).setdefault(record.coin, BalanceRecord(free=ZERO))
             balance.free += record.amount
             record.refunded = True
             session.dirty = True
@@ -44,8 +63,8 @@ def parse_withdraw_request(params: Mapping[str, str]) -> WithdrawRequest:
     coin = required(params, "coin")
     address = required(params, "address")
     amount = parse_decimal("amount", required(params, "amount"))
-    wallet_type = optional_int(params, "walletType") or 0
-    if wallet_type not in (0, 1):
+    wallet_type = optional_int(params, "walletType")
+    if wallet_type not in (None, SPOT_WALLET, FUNDING_WALLET):
         raise errors.invalid_parameter("walletType")
     return WithdrawRequest(coin=coin, network=optional(params, "network"), address=address,
                            address_tag=optional(params, "addressTag"), amount=amount,
@@ -61,7 +80,9 @@ def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Map
     data.apply_calls[counted_as] = data.apply_calls.get(counted_as, 0) + 1
     session.dirty = True
     request = parse_withdraw_request(params)
-    balance = data.balances.get(request.coin, BalanceRecord(free=ZERO))
+    wallet_type = paying_wallet(request.wallet_type, config)
+    balances = wallet_balances(session, wallet_type)
+    balance = balances.get(request.coin, BalanceRecord(free=ZERO))
     context = WithdrawContext(account_can_withdraw=config.account.can_withdraw,
                               whitelist_enabled=key.whitelist_enabled, whitelist=key.whitelist,
                               free_balance=balance.free,
@@ -77,12 +98,26 @@ def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Map
         id=uuid.uuid4().hex, key_name=key.name, coin=request.coin, network=network.network,
         address=request.address, address_tag=request.address_tag, amount=request.amount,
         fee=network.withdraw_fee, withdraw_order_id=request.withdraw_order_id,
-        wallet_type=request.wallet_type, name=request.name, apply_ms=now_ms,
+        wallet_type=wallet_type, name=request.name, apply_ms=now_ms,
         email_until_ms=timeline.email_until_ms, settle_at_ms=timeline.settle_at_ms,
         outcome=timeline.outcome, received_at=received_at, approval_until_ms=timeline.approval_until_ms)
-    data.balances[request.coin] = BalanceRecord(free=balance.free - request.amount, locked=balance.locked)
+    balances[request.coin] = BalanceRecord(free=balance.free - request.amount, locked=balance.locked)
     data.withdrawals.append(record)
     return {"id": record.id}
+
+
+def funding_assets(session: Session, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """POST /sapi/v1/asset/get-funding-asset: the Funding wallet, one asset or every
+    non-empty one (`needBtcValuation` is accepted; valuations are "0", we keep no BTC price)."""
+    asset = optional(params, "asset")
+    optional(params, "needBtcValuation")
+    rows = []
+    for name, balance in sorted(session.data.funding.items()):
+        if (asset is None and balance.free + balance.locked == ZERO) or (asset is not None and name != asset):
+            continue
+        rows.append({"asset": name, "free": views.amount(balance.free), "locked": views.amount(balance.locked),
+                     "freeze": views.amount(ZERO), "withdrawing": views.amount(ZERO), "btcValuation": "0"})
+    return rows
 
 
 def history(session: Session, params: Mapping[str, str], now_ms: int) -> list[dict[str, Any]]:

@@ -61,6 +61,10 @@ class Sweep(Struct, frozen=True, forbid_unknown_fields=True):
     min_sweep: DecimalText
     step: DecimalText
     max_amount: DecimalText | None = None  # cap one sweep (e.g. at the treasury's per-transfer limit)
+    # The wallet the sweep is sized from (issue 12 item 1): the one the treasury's
+    # destination pays from (its policy's `wallet`), so a sweep never asks for money that
+    # sits in the other wallet.
+    wallet: Literal["spot", "funding"] = "spot"
     retry_seconds: Annotated[float, Meta(ge=1, le=3600)] = 30.0
 
     def __post_init__(self) -> None:

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from common import messages
-from common.binance import Account
 from common.clock import Clock
 from common.intent_client import TreasuryUnavailable
 from common.logs import get_logger
@@ -84,10 +83,11 @@ _STOP = object()
 
 @runtime_checkable
 class SweepExchange(Protocol):
-    """What the sweep worker needs from an exchange (BinanceClient is one): the account's
-    balances after a fill, and to let go of the connection when the worker ends."""
+    """What the sweep worker needs from an exchange (BinanceClient is one): an asset's free
+    balance in the spot or the funding wallet after a fill, and to let go of the
+    connection when the worker ends."""
 
-    def account(self) -> Account:
+    def free_in_wallet(self, asset: str, wallet: str) -> Decimal:
         ...
 
     def close(self) -> None:
@@ -199,7 +199,7 @@ class SweepWorker:
             log.info("sweep_deferred", after=signal_id, open_intent=open_rows[0].intent_id,
                      detail="a previous sweep is not finished")
             return
-        free = self._exchange.account().free(self._sweep.asset)
+        free = self._exchange.free_in_wallet(self._sweep.asset, self._sweep.wallet)
         amount = plan_sweep(free, self._sweep)
         if amount is None:
             log.debug("sweep_not_needed", after=signal_id, free=canonical(free))
@@ -209,7 +209,7 @@ class SweepWorker:
             log.info("sweep_exists", intent_id=row.intent_id, after=signal_id)
             return
         log.info("sweep_created", intent_id=row.intent_id, after=signal_id, asset=self._sweep.asset,
-                 free=canonical(free), amount=row.amount, coin=row.coin, network=row.network,
+                 free=canonical(free), wallet=self._sweep.wallet, amount=row.amount, coin=row.coin, network=row.network,
                  destination=row.destination)
         self._send(row)
 

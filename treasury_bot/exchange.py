@@ -51,8 +51,9 @@ class WithdrawalDesk(WithdrawalHistory, Protocol):
         ...
 
     def withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
-                       withdraw_order_id: str, address_tag: str | None = None) -> str:
-        """Ask for a withdrawal; return the exchange's withdrawal id."""
+                       withdraw_order_id: str, address_tag: str | None = None,
+                       wallet_type: int | None = None) -> str:
+        """Ask for a withdrawal from wallet `wallet_type` (0 spot, 1 funding); return the exchange's withdrawal id."""
         ...
 
 

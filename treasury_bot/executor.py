@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from common.binance import AuthError, ExchangeError
 from common.binance.errors import CAUSE_KEY_REFUSED
+from common.binance.endpoints import WALLET_TYPES
 from common.binance.key_refusal import KeyDiagnosis, diagnose_apply
 from common.clock import Clock
 from common.logs import get_logger
@@ -158,13 +159,19 @@ class Executor:
             withdrawal_id = self.client.withdraw_apply(
                 coin=record.coin, network=record.network, address=record.address or "",
                 amount=Decimal(record.amount), withdraw_order_id=record.intent_id,
-                address_tag=record.tag)
+                address_tag=record.tag, wallet_type=self._wallet_type(record))
         except Exception as exc:  # every outcome, including our own bugs, is classified
             self.reconciler.attempt_ended(record.seq, self.clock.monotonic())
             diagnosis = self._key_diagnosis(exc) if isinstance(exc, AuthError) else None
             self._after_error(record.seq, exc, diagnosis)
             return
         self._adopt(record.seq, withdrawal_id, None, "apply answered", key_worked=True)
+
+    def _wallet_type(self, record: IntentRecord) -> int:
+        """The destination's wallet, always sent (docs/design.md: `wallet`); spot when the
+        entry is gone, which cannot happen here: submit checked it is still whitelisted."""
+        destination = self.policy.destination(record.destination)
+        return WALLET_TYPES[destination.wallet if destination else "spot"]
 
     def _destination_still_whitelisted(self, record: IntentRecord) -> bool:
         """The whitelist entry may have changed since the decision: never send to a stale one."""

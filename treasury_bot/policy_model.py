@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -105,6 +105,9 @@ class Destination(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     network: Network
     address: str
     tag: str | None = None
+    # Which wallet pays (issue 12 item 1): sent as walletType on every apply, so a change of
+    # the account's selected deposit wallet never changes where money is taken from.
+    wallet: Literal["spot", "funding"] = "spot"
     max_per_transfer: Decimal | None = None
     window_cap: Decimal | None = None
     clients: tuple[ClientName, ...] | None = None  # None: every client may use it

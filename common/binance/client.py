@@ -33,13 +33,13 @@ import urllib3.exceptions
 from common.binance.endpoints import (ACCOUNT, API_RESTRICTIONS, COIN_CONFIG, EXCHANGE_INFO, GET_ORDER,
                                       NEW_ORDER, PING, TEST_ORDER, TICKER_PRICE, TIME, WITHDRAW_APPLY,
                                       WITHDRAW_HISTORY, Endpoint, check_history_query)
-from common.binance.endpoints import WITHDRAW_ADDRESS_LIST
+from common.binance.endpoints import FUNDING_ASSETS, WALLET_TYPES, WITHDRAW_ADDRESS_LIST
 from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, OutcomeUnknown,
                                    classify_error, error_body, safe_text, transport_error)
 from common.binance.models import (Account, ApiRestrictions, CoinConfig, ExchangeInfo, OrderResult,
                                    ServerTime, TickerPrice, WithdrawApplied, WithdrawRecord, dec_hook,
                                    format_amount)
-from common.binance.models import WithdrawAddress
+from common.binance.models import FundingAsset, WithdrawAddress
 from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
 from common.binance.weights import UsedWeights
@@ -163,6 +163,22 @@ class BinanceClient:
     def coin_config(self) -> list[CoinConfig]:
         return self._call(COIN_CONFIG, [], list[CoinConfig])
 
+    def funding_assets(self, asset: str | None = None) -> list[FundingAsset]:
+        """The Funding wallet: one asset, or every non-empty one (issue 12 item 1)."""
+        params = []
+        if asset is not None:
+            _require_text(asset=asset)
+            params.append(("asset", asset))
+        return self._call(FUNDING_ASSETS, params, list[FundingAsset])
+
+    def free_in_wallet(self, asset: str, wallet: str) -> Decimal:
+        """The free balance of `asset` in the spot or the funding wallet (0 when absent)."""
+        if wallet not in WALLET_TYPES:
+            raise ValueError(f"wallet must be one of {sorted(WALLET_TYPES)}")
+        if wallet == "funding":
+            return next((row.free for row in self.funding_assets(asset) if row.asset == asset), Decimal(0))
+        return next((row.free for row in self.account().balances if row.asset == asset), Decimal(0))
+
     def withdraw_address_list(self) -> list[WithdrawAddress]:
         """The account's withdrawal address book (issue 12); no parameters."""
         return self._call(WITHDRAW_ADDRESS_LIST, [], list[WithdrawAddress])
@@ -225,8 +241,10 @@ class BinanceClient:
         return self._call(NEW_ORDER, params, OrderResult)
 
     def withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
-                       withdraw_order_id: str, address_tag: str | None = None) -> str:
-        """Ask for a withdrawal; return the exchange's withdrawal id.
+                       withdraw_order_id: str, address_tag: str | None = None,
+                       wallet_type: int | None = None) -> str:
+        """Ask for a withdrawal; return the exchange's withdrawal id. `wallet_type`: 0 spot,
+        1 funding (the treasury always gives it; None leaves it to the account's setting).
 
         Raises WithdrawRefused for the exchange's refusals, OutcomeUnknown when it may have
         been accepted (look `withdraw_order_id` up in history before anything else).
@@ -238,6 +256,10 @@ class BinanceClient:
             _require_text(address_tag=address_tag)
             params.append(("addressTag", address_tag))
         params.append(("amount", format_amount(amount, "amount")))
+        if wallet_type is not None:
+            if wallet_type not in WALLET_TYPES.values():
+                raise ValueError("wallet_type must be 0 (spot) or 1 (funding)")
+            params.append(("walletType", str(wallet_type)))
         return self._call(WITHDRAW_APPLY, params, WithdrawApplied).id
 
     # ---- the one request path

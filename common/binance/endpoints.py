@@ -44,6 +44,15 @@ WITHDRAW_HISTORY = Endpoint("GET", "/sapi/v1/capital/withdraw/history", signed=T
 # The account's withdrawal address book (issue 12), IP weight 10:
 # https://developers.binance.com/docs/wallet/capital/fetch-withdraw-address
 WITHDRAW_ADDRESS_LIST = Endpoint("GET", "/sapi/v1/capital/withdraw/address/list", signed=True)
+# The Funding wallet's balances (issue 12 item 1), IP weight 1, a POST that changes nothing:
+# https://developers.binance.com/docs/wallet/asset/funding-wallet
+FUNDING_ASSETS = Endpoint("POST", "/sapi/v1/asset/get-funding-asset", signed=True)
+
+# walletType of POST /sapi/v1/capital/withdraw/apply: "0-spot wallet, 1-funding wallet.
+# Default walletType is the current 'selected wallet' under wallet->Fiat and
+# Spot/Funding->Deposit" (https://developers.binance.com/docs/wallet/capital/withdraw), so
+# the treasury always sends it: which wallet pays must never depend on an app setting.
+WALLET_TYPES = {"spot": 0, "funding": 1}
 
 
 def check_history_query(*, withdraw_order_id: str | None, id_list: Sequence[str] | None,

@@ -205,6 +205,16 @@ class WithdrawRecord(_Struct):
     wallet_type: int | None = None
 
 
+class FundingAsset(_Struct):
+    """One asset of the Funding wallet (POST /sapi/v1/asset/get-funding-asset)."""
+
+    asset: str
+    free: Amount
+    locked: Amount = Decimal(0)
+    freeze: Amount = Decimal(0)
+    withdrawing: Amount = Decimal(0)
+
+
 class WithdrawAddress(_Struct):
     """One entry of the account's address book (GET /sapi/v1/capital/withdraw/address/list,
     https://developers.binance.com/docs/wallet/capital/fetch-withdraw-address). `address_tag`

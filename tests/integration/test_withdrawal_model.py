@@ -98,7 +98,8 @@ class ModelExchange:
         return booked
 
     def withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
-                       withdraw_order_id: str, address_tag: str | None = None) -> str:
+                       withdraw_order_id: str, address_tag: str | None = None,
+                       wallet_type: int | None = None) -> str:
         self.applies.append(withdraw_order_id)
         mode, self.next_apply = self.next_apply, "ok"
         if mode == "ok":

@@ -3,7 +3,9 @@ SWEEP, Balances."""
 
 from __future__ import annotations
 
-from common.binance import Account, Amount, Balance
+from decimal import Decimal
+
+from common.binance import Amount
 from signal_bot.config_file import Sweep
 
 SWEEP = Sweep(asset="USDT", coin="USDT", network="TRX", destination="cold-wallet", keep="1000",
@@ -11,16 +13,20 @@ SWEEP = Sweep(asset="USDT", coin="USDT", network="TRX", destination="cold-wallet
 
 
 class Balances:
-    """The account the worker reads after a fill (real common.binance structs); a whole
-    SweepExchange (test_the_balances_double_is_a_whole_sweep_exchange)."""
+    """The balances the worker reads after a fill: USDT `free` in spot, `funding` in the
+    Funding wallet; a whole SweepExchange (test_the_balances_double_is_a_whole_sweep_exchange)."""
 
-    def __init__(self, free: str) -> None:
+    def __init__(self, free: str, funding: str = "0") -> None:
         self.free = free
+        self.funding = funding
         self.closed = False
+        self.wallets_read: list[str] = []
 
     def close(self) -> None:
         self.closed = True
 
-    def account(self) -> Account:
-        return Account(can_trade=True, can_withdraw=False, can_deposit=True,
-                       balances=[Balance(asset="USDT", free=Amount(self.free), locked=Amount("0"))])
+    def free_in_wallet(self, asset: str, wallet: str) -> Decimal:
+        self.wallets_read.append(wallet)
+        if asset != "USDT":
+            return Decimal(0)
+        return Amount(self.funding if wallet == "funding" else self.free)

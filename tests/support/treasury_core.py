@@ -121,9 +121,11 @@ class FakeExchange:
         self.history_script.extend(outcomes)
 
     def withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
-                       withdraw_order_id: str, address_tag: str | None = None) -> str:
+                       withdraw_order_id: str, address_tag: str | None = None,
+                       wallet_type: int | None = None) -> str:
         self.applies.append(dict(coin=coin, network=network, address=address, amount=amount,
-                                 withdraw_order_id=withdraw_order_id, address_tag=address_tag))
+                                 withdraw_order_id=withdraw_order_id, address_tag=address_tag,
+                                 wallet_type=wallet_type))
         outcome = self.apply_script.popleft() if self.apply_script else Applied()
         withdrawal_id = outcome.id or f"w-{self.next_number}"
         if outcome.executed:

@@ -1,7 +1,11 @@
 """`treasuryctl check`'s issue-12 lines: each destination's tag against its network's rules,
-and each destination against the account's own address book; one line per finding."""
+each destination against the account's own address book, and the wallet each destination
+is paid from with its free balance; one line per finding."""
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import Callable
 
 from common.binance import ExchangeError
 from treasury_bot.address_book import check_address_book, entries_from_reply
@@ -32,3 +36,21 @@ def address_book_lines(client: AddressBookSource, policy: Policy) -> list[Line]:
                                        "exchange's address book, whitelisted")]
     return [(False, "address book", f"destination {f.label}: {f.detail}; add it on the exchange "
                                     "(its intents are refused: not_in_address_book)") for f in findings]
+
+
+def wallet_lines(free_in_wallet: Callable[[str, str], Decimal], policy: Policy) -> list[Line]:
+    """One line per (coin, wallet) the destinations are paid from: its free balance read from
+    that wallet (spot: the account; funding: get-funding-asset), and which labels use it."""
+    labels: dict[tuple[str, str], list[str]] = {}
+    for destination in policy.destinations:
+        labels.setdefault((destination.coin, destination.wallet), []).append(destination.label)
+    lines: list[Line] = []
+    for (coin, wallet), names in sorted(labels.items()):
+        try:
+            free = free_in_wallet(coin, wallet)
+        except ExchangeError as exc:
+            lines.append((False, f"wallet {wallet}", f"cannot read the {wallet} wallet's {coin}: {exc}"))
+            continue
+        empty = "; empty: withdrawals from it are refused (-4026) until it is funded" if free <= 0 else ""
+        lines.append((True, f"wallet {wallet}", f"{coin} free {free} pays {', '.join(names)}{empty}"))
+    return lines

@@ -22,14 +22,14 @@ def rig(tmp_path):
     balances = Balances("1500")
     workers: list[SweepWorker] = []
 
-    def worker(start_treasury: bool = True, retry_seconds: float = 0.3) -> SweepWorker:
+    def worker(start_treasury: bool = True, retry_seconds: float = 0.3, sweep=SWEEP) -> SweepWorker:
         if start_treasury and treasury._thread is None:
             treasury.start()
 
         def make_client():
             return IntentClient(treasury.intent_endpoint, files.signal_keys(), files.server_public(),
                                   timeout=0.3, retries=2)
-        w = SweepWorker(StateStore(tmp_path / "state.sqlite"), SWEEP, lambda: balances, make_client, SystemClock(),
+        w = SweepWorker(StateStore(tmp_path / "state.sqlite"), sweep, lambda: balances, make_client, SystemClock(),
                         retry_seconds=retry_seconds).start()
         workers.append(w)
         return w
@@ -67,6 +67,19 @@ def test_a_fill_above_the_threshold_sends_one_intent(rig):
         sweep_intent_id("sig-1"), "500", "cold-wallet", "USDT", "TRX")
     assert intent.reason == "sweep after order sig-1"
     assert rows()[0].outcome == "accepted" and rows()[0].status == "queued"
+
+
+def test_a_funding_sweep_is_sized_from_the_funding_wallet_not_spot(rig):
+    """wallet = "funding": spot holds 1500 but funding 1200, so the sweep is 200 (the
+    treasury pays a funding destination from funding; spot's money is not there)."""
+    import msgspec
+    worker, treasury, balances, rows = rig
+    balances.funding = "1200"
+    w = worker(sweep=msgspec.structs.replace(SWEEP, wallet="funding"))
+    w.after_fill("sig-f")
+    wait_until(lambda: rows() and rows()[0].state == "decided", what="decision")
+    (intent,) = treasury.transfer_requests()
+    assert intent.amount == "200" and balances.wallets_read == ["funding"]
 
 
 def test_a_fill_below_the_threshold_sends_nothing(rig):

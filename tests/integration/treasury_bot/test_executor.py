@@ -64,7 +64,7 @@ def test_an_accepted_intent_is_submitted_once_with_its_id_as_withdraw_order_id(r
     rig.accept("sub-1", "123.45")
     assert rig.executor.step() is True
     assert rig.exchange.applies == [dict(coin="USDT", network="TRX", address=COLD_ADDRESS, amount=Decimal("123.45"),
-                                         withdraw_order_id="sub-1", address_tag=None)]
+                                         withdraw_order_id="sub-1", address_tag=None, wallet_type=0)]
     assert statuses(rig.ledger, "sub-1") == ["queued", "submitting", "submitted"]
     withdrawal = rig.withdrawal("sub-1")
     assert (withdrawal.withdrawal_id, withdrawal.attempts, withdrawal.submitted_at) == ("w-1", 1, T0)
@@ -430,3 +430,21 @@ def test_the_spacing_between_withdrawals_holds_across_a_restart(tmp_path):
 def _spaced_policy(seconds: int):
     from tests.support.treasury_core import make_policy
     return make_policy(min_seconds=str(seconds))
+
+
+def test_a_funding_destination_is_paid_from_the_funding_wallet_and_a_spot_one_says_spot(tmp_path):
+    """walletType is always sent: 1 for a destination with wallet = "funding", 0 for spot
+    (never left to the account's selected deposit wallet)."""
+    import msgspec
+    made = Rig(tmp_path)
+    try:
+        funding = msgspec.structs.replace(made.policy, destinations=tuple(
+            msgspec.structs.replace(d, wallet="funding") if d.label == "cold-wallet" else d
+            for d in made.policy.destinations))
+        made.policy = funding
+        made.executor = made.new_executor(funding)
+        made.accept("fund-1", "50")
+        assert made.executor.step() is True
+        assert [a["wallet_type"] for a in made.exchange.applies] == [1]
+    finally:
+        made.close()

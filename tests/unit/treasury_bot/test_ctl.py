@@ -55,3 +55,36 @@ def test_env_file_is_accepted_before_or_after_the_command(capsys):
     assert "/nonexistent-before" in capsys.readouterr().err
     assert ctl.main(["status", "--env-file", "/nonexistent-after"]) == 2
     assert "/nonexistent-after" in capsys.readouterr().err
+
+
+def test_wallet_lines_read_each_coin_and_wallet_once_and_say_which_labels_it_pays():
+    """One line per (coin, wallet): its free balance, its labels; an empty one says -4026;
+    an unreadable one is a FAIL line, the others still shown."""
+    from decimal import Decimal
+
+    import msgspec
+
+    from common.binance import ExchangeUnavailable
+    from tests.support.treasury import policy
+    from treasury_bot.ctl.destinations import wallet_lines
+    base = policy()
+    two = msgspec.structs.replace(base, destinations=tuple(
+        msgspec.structs.replace(d, wallet="funding") if d.label == "hot-wallet" else d for d in base.destinations))
+    reads: list[tuple[str, str]] = []
+
+    def free(coin: str, wallet: str) -> Decimal:
+        reads.append((coin, wallet))
+        return Decimal("0") if wallet == "funding" else Decimal("1500")
+    lines = wallet_lines(free, two)
+    assert reads == [("USDT", "funding"), ("USDT", "spot")]
+    assert lines == [(True, "wallet funding", "USDT free 0 pays hot-wallet; empty: withdrawals from it are "
+                                              "refused (-4026) until it is funded"),
+                     (True, "wallet spot", "USDT free 1500 pays cold-wallet")]
+
+    def down(coin: str, wallet: str) -> Decimal:
+        if wallet == "funding":
+            raise ExchangeUnavailable("connect timeout")
+        return Decimal(7)
+    failing = wallet_lines(down, two)
+    assert failing[0][0] is False and "cannot read the funding wallet's USDT" in failing[0][2]
+    assert failing[1] == (True, "wallet spot", "USDT free 7 pays cold-wallet")

@@ -468,3 +468,18 @@ def test_a_client_budget_table_is_read_per_client():
 def test_bad_budget_disk_and_age_settings_are_refused_naming_the_key(table, expected):
     message = str(error_of(table + MINIMAL))
     assert message.startswith("treasury.toml: " + expected), message
+
+
+def test_a_destinations_wallet_defaults_to_spot_and_may_be_funding():
+    """`wallet` per destination: spot unless said; funding when said (issue 12 item 1)."""
+    policy = parse_policy(FULL)
+    assert policy.destination("cold-wallet").wallet == "spot"
+    funding = parse_policy(mutated('address = "TXYZ..."', 'address = "TXYZ..."\nwallet = "funding"'))
+    assert funding.destination("cold-wallet").wallet == "funding"
+
+
+@pytest.mark.parametrize("value", ['"savings"', '"SPOT"', "1", '""'])
+def test_a_wallet_that_is_neither_spot_nor_funding_is_refused_naming_the_key(value):
+    """Anything but "spot" or "funding" (even Binance's number for it) is a policy error at the key."""
+    error = error_of(mutated('address = "TXYZ..."', f'address = "TXYZ..."\nwallet = {value}'))
+    assert "wallet" in str(error)
