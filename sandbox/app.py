@@ -151,6 +151,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         call.session, call.config, call.params)),
     ("GET", "/sapi/v1/margin/allPairs"): Route(None, Cost("sapi_ip", 1), lambda call: views.margin_pairs(
         call.config.symbol)),
+    # Isolated margin pairs (USER_DATA, Weight(IP): 10): none here; ccxt's load_markets()
+    # reads it whenever it has a key.
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): Route("read", Cost("sapi_ip", 10), _signed_reader(
+        lambda call: [])),
     ("GET", "/sapi/v1/account/apiRestrictions"): Route("read", Cost("sapi_ip", 1), _signed_reader(
         lambda call: views.api_restrictions(call.key))),
     ("GET", "/sapi/v1/capital/config/getall"): Route("read", Cost("sapi_ip", 10), _signed_reader(

@@ -116,3 +116,19 @@ def test_our_client_with_an_ed25519_key_and_the_sdk_see_the_same_account(own_san
     sdk = spot_sdk.Spot(config_rest_api=config(own_sandbox, DEMO_SIGNAL.api_key, private_key=private_file))
     theirs = {b.asset: Decimal(b.free) for b in sdk.rest_api.get_account().data().balances}
     assert mine == theirs
+
+
+def test_a_withdrawal_applied_through_the_wallet_sdk_is_the_one_our_client_finds_by_its_order_id(
+        own_sandbox: Sandbox):
+    """binance-sdk-wallet applies (its own parameter encoding, a float amount); our client's
+    history look-up by withdrawOrderId finds exactly that one withdrawal."""
+    from tests.support.sandbox import DEMO_TRX_ADDRESS
+    sdk = wallet_sdk.Wallet(config_rest_api=config(own_sandbox, DEMO_TREASURY.api_key,
+                                                   secret=DEMO_TREASURY.api_secret))
+    applied = sdk.rest_api.withdraw(coin="USDT", address=DEMO_TRX_ADDRESS, amount=25.5, network="TRX",
+                                    withdraw_order_id="sdk-w-1", wallet_type=0).data()
+    ours = BinanceClient(own_sandbox.base_url, DEMO_TREASURY.api_key, DEMO_TREASURY.api_secret)
+    ours.sync_time()
+    [record] = ours.withdraw_history(withdraw_order_id="sdk-w-1")
+    assert record.id == applied.id and record.amount == Decimal("25.5")
+    assert own_sandbox.apply_calls() == {"sdk-w-1": 1}
