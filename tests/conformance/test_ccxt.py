@@ -93,3 +93,25 @@ def test_ccxt_signing_with_an_ed25519_key_from_keys_binance_is_accepted(own_sand
     own_sandbox.set_key("signal", ed25519_public_key=written.public_pem)
     balance = exchange(own_sandbox, DEMO_SIGNAL.api_key, written.private_file.read_text()).fetch_balance()
     assert balance["USDT"]["free"] > 0
+
+
+@pytest.mark.parametrize("act, error_class", [
+    (lambda c: c.fetch_order("999999", "BTC/USDT"), "OrderNotFound"),
+    # ccxt 4.5 maps -4026 on /sapi to BadRequest (its spot table's "-4026": InsufficientFunds
+    # is overridden there): what it raises against Binance too, since only the reply decides.
+    (lambda c: c.withdraw("USDT", 10_000_000, DEMO_TRX_ADDRESS, params={"network": "TRX"}), "BadRequest"),
+], ids=["unknown-order", "insufficient-balance"])
+def test_binances_refusals_reach_ccxt_as_its_own_exception_classes(own_sandbox: Sandbox, act, error_class):
+    """ccxt maps Binance's codes to its classes (-2013 OrderNotFound; -4026 on /sapi
+    BadRequest): the sandbox's answers map the same way."""
+    client = exchange(own_sandbox, DEMO_TREASURY.api_key, DEMO_TREASURY.api_secret)
+    client.load_markets()
+    with pytest.raises(getattr(ccxt, error_class)):
+        act(client)
+
+
+def test_a_deleted_key_reaches_ccxt_as_an_authentication_error(own_sandbox: Sandbox):
+    """-2015 (HTTP 401): ccxt's AuthenticationError, as against Binance."""
+    own_sandbox.set_key("signal", deleted=True)
+    with pytest.raises(ccxt.AuthenticationError):
+        exchange(own_sandbox, DEMO_SIGNAL.api_key, DEMO_SIGNAL.api_secret).fetch_balance()
