@@ -22,7 +22,7 @@ from sandbox.keys import find_effective
 from sandbox.params import optional, parse_params, reject_unknown, required
 from sandbox.replies import Reply, dropped, error_reply, html_error, json_reply
 from sandbox.state import Session, Store
-from sandbox.weights import Cost, WeightMeter
+from sandbox.weights import SECOND_MS, Cost, WeightMeter
 
 
 def wall_ms() -> int:
@@ -161,7 +161,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         lambda call: views.coin_config(call.config.coin, call.session.data.balances))),
     ("POST", "/sapi/v1/capital/withdraw/apply"): Route("withdraw", Cost("sapi_uid", 900), lambda call: wallet.apply(
         call.session, call.config, call.key, call.params, call.now_ms, call.received_at)),
-    ("GET", "/sapi/v1/capital/withdraw/history"): Route("read", Cost("sapi_uid", 18000), lambda call: wallet.history(
+    ("GET", "/sapi/v1/capital/withdraw/history"): Route("read", Cost("sapi_uid", 18000, SECOND_MS), lambda call: wallet.history(
         call.session, call.params, call.now_ms)),
     # https://developers.binance.com/docs/wallet/asset/funding-wallet (Weight(IP): 1)
     ("POST", "/sapi/v1/asset/get-funding-asset"): Route("read", Cost("sapi_ip", 1), lambda call: wallet.funding_assets(
@@ -202,7 +202,7 @@ class SandboxApp:
         fault = taken.fault
         if fault is not None and fault.kind not in AFTER_KINDS:
             return _fault_before(fault)
-        reply = self._serve(route, method, raw_query, raw_body, api_key, client_ip, received_at)
+        reply = self._serve(route, method, path, raw_query, raw_body, api_key, client_ip, received_at)
         if fault is not None:
             if fault.kind == "latency_after":
                 self._sleep(fault.seconds)
@@ -212,7 +212,7 @@ class SandboxApp:
             return dropped() if fault.kind == "drop_after" else html_error(fault.http_status())
         return reply
 
-    def _serve(self, route: Route, method: str, raw_query: bytes, raw_body: bytes,
+    def _serve(self, route: Route, method: str, path: str, raw_query: bytes, raw_body: bytes,
                api_key: str | None, client_ip: str, received_at: float) -> Reply:
         headers: dict[str, str] = {}
         try:
@@ -223,10 +223,10 @@ class SandboxApp:
                 try:
                     params = parse_params(raw_query, body)
                 except errors.ApiError:
-                    headers.update(self.meter.charge(route.cost, now))
+                    headers.update(self.meter.charge(route.cost, now, path))
                     raise
                 cost = route.cost if route.cost_for is None else route.cost_for(params)
-                headers.update(self.meter.charge(cost, now))
+                headers.update(self.meter.charge(cost, now, path))
                 wallet.settle(session, now)
                 key = None
                 if route.permission is not None:

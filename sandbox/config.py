@@ -61,7 +61,7 @@ class ExchangeSettings(Struct, frozen=True, forbid_unknown_fields=True):
     complete_after_seconds: Seconds = 3.0       # status 4 (processing) -> 6 (completed)
     email_sent_seconds: Seconds = 0.0           # > 0: status 0 (email sent) first, for this long
     awaiting_approval_seconds: Seconds = 0.0    # > 0: then status 2 (awaiting approval), for this long
-    enforce_rate_limits: bool = False           # answer 429 once a minute's weight is used up
+    enforce_rate_limits: bool = True            # 429 once a window's weight is used up (issue 12: on, as at Binance)
     duplicate_client_order_id: Literal["open", "any"] = "open"
     failing_addresses: tuple[str, ...] = ()     # withdrawals to these end as 5 (failed)
     rejecting_addresses: tuple[str, ...] = ()   # withdrawals to these end as 3 (rejected)

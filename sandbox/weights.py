@@ -1,9 +1,16 @@
-"""Request weight used per minute, reported in Binance's headers and optionally enforced.
+"""Request weight used, reported in Binance's headers and enforced (unless a test turns it off).
 
-/api endpoints count against the IP limit (`X-MBX-USED-WEIGHT-1M`, 6000 a minute);
-/sapi endpoints against an IP or a UID limit (`X-SAPI-USED-IP-WEIGHT-1M`, 12000;
-`X-SAPI-USED-UID-WEIGHT-1M`, 180000). Windows are calendar minutes of the sandbox clock.
-Successful orders report `X-MBX-ORDER-COUNT-10S` and `X-MBX-ORDER-COUNT-1D`.
+- /api endpoints share one IP limit (`X-MBX-USED-WEIGHT-1M`, 6000 a minute).
+- Each /sapi endpoint has its own limit, IP or UID ("Each IP-limited endpoint has an
+  independent 12,000 per minute; each UID-limited endpoint an independent 180,000 per
+  minute": https://developers.binance.com/docs/products/caas/basics/4.rate-limits), so
+  one endpoint's use never blocks another; `X-SAPI-USED-IP-WEIGHT-1M` /
+  `X-SAPI-USED-UID-WEIGHT-1M` report that endpoint's use.
+- Withdraw history is counted per second: weight 18000 against 180000, "10 requests per
+  second" (Binance's wallet API, GET /sapi/v1/capital/withdraw/history), its header the
+  current second's use.
+Windows are calendar minutes (or seconds) of the sandbox clock. Successful orders report
+`X-MBX-ORDER-COUNT-10S` and `X-MBX-ORDER-COUNT-1D`.
 """
 
 from __future__ import annotations
@@ -24,37 +31,45 @@ HEADERS: dict[Bucket, str] = {
 LIMITS: dict[Bucket, int] = {"ip": 6000, "sapi_ip": 12000, "sapi_uid": 180000}
 
 
+SECOND_MS = 1000
+
+
 @dataclass(frozen=True)
 class Cost:
     bucket: Bucket
     weight: int
+    window_ms: int = MINUTE_MS     # SECOND_MS for the per-second endpoints (withdraw history)
 
 
 class WeightMeter:
     def __init__(self, enforce: bool = False) -> None:
         self._enforce = enforce
         self._lock = threading.Lock()
-        self._used: dict[tuple[Bucket, int], int] = {}
+        # (bucket, scope, window length, window index) -> weight; scope: "" for /api (one
+        # shared IP limit), the path for each /sapi endpoint (a limit of its own).
+        self._used: dict[tuple[Bucket, str, int, int], int] = {}
         self._orders: dict[tuple[str, int], int] = {}
 
-    def charge(self, cost: Cost, now_ms: int) -> dict[str, str]:
+    def charge(self, cost: Cost, now_ms: int, path: str = "") -> dict[str, str]:
         """Add a request's weight; return the header to send. Over the limit (when
-        enforced): 429 / -1003 with Retry-After until the minute ends, weight not added."""
-        minute = now_ms // MINUTE_MS
-        key = (cost.bucket, minute)
+        enforced): 429 / -1003 with Retry-After until the window ends, weight not added."""
+        window = now_ms // cost.window_ms
+        scope = "" if cost.bucket == "ip" else path
+        key = (cost.bucket, scope, cost.window_ms, window)
         with self._lock:
             used = self._used.get(key, 0)
             limit = LIMITS[cost.bucket]
             if self._enforce and used + cost.weight > limit:
-                retry_after = max(1, -(-((minute + 1) * MINUTE_MS - now_ms) // 1000))
+                retry_after = max(1, -(-((window + 1) * cost.window_ms - now_ms) // 1000))
+                unit = "SECOND" if cost.window_ms == SECOND_MS else "MINUTE"
                 error = errors.too_many_requests(
                     f"Too much request weight used; current limit is {limit} request weight per "
-                    f"1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+                    f"1 {unit}. Please use WebSocket Streams for live updates to avoid polling the API.",
                     retry_after=retry_after)
                 error.headers[HEADERS[cost.bucket]] = str(used)
                 raise error
             used += cost.weight
-            self._used = {k: v for k, v in self._used.items() if k[1] >= minute - 1}
+            self._used = {k: v for k, v in self._used.items() if k[3] >= now_ms // k[2] - 1}
             self._used[key] = used
         return {HEADERS[cost.bucket]: str(used)}
 
