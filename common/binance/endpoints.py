@@ -44,6 +44,9 @@ WITHDRAW_HISTORY = Endpoint("GET", "/sapi/v1/capital/withdraw/history", signed=T
 # The account's withdrawal address book (issue 12), IP weight 10:
 # https://developers.binance.com/docs/wallet/capital/fetch-withdraw-address
 WITHDRAW_ADDRESS_LIST = Endpoint("GET", "/sapi/v1/capital/withdraw/address/list", signed=True)
+# The account's 24-hour withdrawal quota, in USD (issue 12 item 4), IP weight 10, no parameters:
+# https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota
+WITHDRAW_QUOTA = Endpoint("GET", "/sapi/v1/capital/withdraw/quota", signed=True)
 
 
 def check_history_query(*, withdraw_order_id: str | None, id_list: Sequence[str] | None,
