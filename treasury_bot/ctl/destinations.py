@@ -1,16 +1,20 @@
 """`treasuryctl check`'s issue-12 lines: each destination's tag against its network's rules,
-and each destination against the account's own address book; one line per finding."""
+each destination against the account's own address book, and the account's 24-hour
+withdrawal quota; one line per finding."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from common.binance import ExchangeError
 from treasury_bot.address_book import check_address_book, entries_from_reply
-from treasury_bot.exchange import AddressBookSource
+from treasury_bot.exchange import AddressBookSource, WithdrawQuotaSource
 from treasury_bot.policy_model import Policy
 from treasury_bot.tag_rules import check_tags
+from treasury_bot.withdraw_quota import QuotaError, QuotaReading, check_line
 from treasury_bot.withdraw_rules import CoinRules
 
-Line = tuple[bool, str, str]
+Line = tuple[bool | None, str, str]   # ok True, a warning None, a failure False
 
 
 def tag_lines(policy: Policy, rules: CoinRules) -> list[Line]:
@@ -32,3 +36,13 @@ def address_book_lines(client: AddressBookSource, policy: Policy) -> list[Line]:
                                        "exchange's address book, whitelisted")]
     return [(False, "address book", f"destination {f.label}: {f.detail}; add it on the exchange "
                                     "(its intents are refused: not_in_address_book)") for f in findings]
+
+
+def quota_lines(client: WithdrawQuotaSource) -> list[Line]:
+    """Issue 12 item 4: the account's 24-hour withdrawal quota, a warning from 80 % used."""
+    try:
+        reply = client.withdraw_quota()
+        reading = QuotaReading(total=Decimal(reply.wd_quota), used=Decimal(reply.used_wd_quota), read_at_ms=0)
+    except (ExchangeError, QuotaError) as exc:
+        return [(False, "withdraw quota", f"cannot read the exchange's 24-hour withdrawal quota: {exc}")]
+    return [check_line(reading)]
