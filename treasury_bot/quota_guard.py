@@ -6,7 +6,9 @@ Before each apply the executor reads the account's 24-hour withdrawal quota (one
 https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota). A stablecoin
 intent whose amount is above what is left is not sent: it stays `queued` and is retried
 later (`RETRY_S`); the quota refills as the 24 hours roll. Each reading is saved in the
-ledger (meta `withdraw_quota`) for `treasuryctl status`; the 80 % alert goes once per
+ledger (meta `withdraw_quota`) for `treasuryctl status`, and so is one taken after each
+coin-rules refresh (`observe`: use grows with the account's other withdrawals too, so the
+80 % alert does not wait for our next apply); the 80 % alert goes once per
 crossing and the hold alert once per intent, both in the transaction that saves the
 reading. A reading that fails (any ExchangeError) blocks nothing: the exchange decides.
 """
@@ -38,20 +40,42 @@ class QuotaGuard:
     def __init__(self, source: WithdrawQuotaSource) -> None:
         self.source = source
 
-    def holds(self, ledger: Ledger, record: IntentRecord, now: int) -> bool:
-        """Read the quota; True when this queued intent must wait for it."""
+    def _read(self, now: int, **log_fields) -> QuotaReading | None:
         try:
             reply = self.source.withdraw_quota()
-            reading = QuotaReading(total=Decimal(reply.wd_quota), used=Decimal(reply.used_wd_quota),
-                                   read_at_ms=now)
+            return QuotaReading(total=Decimal(reply.wd_quota), used=Decimal(reply.used_wd_quota),
+                                read_at_ms=now)
         except (ExchangeError, QuotaError) as exc:
-            log.warning("withdraw_quota_unread", intent_id=record.intent_id, error=str(exc))
+            log.warning("withdraw_quota_unread", error=str(exc), **log_fields)
+            return None
+
+    def _crossing(self, ledger: Ledger, reading: QuotaReading, now: int) -> tuple[QuotaNote, bool]:
+        """Inside a transaction: the note after this reading, the 80 % alert enqueued if due."""
+        note, crossed = after_reading(saved_note(ledger), reading)
+        if crossed:
+            ledger.enqueue(raised.withdraw_quota_80(reading.used, reading.total, now))
+            log.warning("withdraw_quota_80", used=str(reading.used), total=str(reading.total))
+        return note, crossed
+
+    def observe(self, ledger: Ledger, now: int) -> None:
+        """A reading with no intent at stake (after each coin-rules refresh): saved for
+        `treasuryctl status`, and the 80 % alert if it is crossed (use may grow without
+        the treasury: other withdrawals on the same account count too)."""
+        reading = self._read(now)
+        if reading is None:
+            return
+        with ledger.transaction():
+            note, _ = self._crossing(ledger, reading, now)
+            ledger.set_meta(META_KEY, note_to_json(note))
+
+    def holds(self, ledger: Ledger, record: IntentRecord, now: int) -> bool:
+        """Read the quota; True when this queued intent must wait for it."""
+        reading = self._read(now, intent_id=record.intent_id)
+        if reading is None:
             return False  # no reading: the exchange decides, as before this check existed
         hold = hold_for(reading, record.coin, Decimal(record.amount))
         with ledger.transaction():
-            note, crossed = after_reading(saved_note(ledger), reading)
-            if crossed:
-                ledger.enqueue(raised.withdraw_quota_80(reading.used, reading.total, now))
+            note, _ = self._crossing(ledger, reading, now)
             current = ledger.get_intent_by_seq(record.seq)
             if hold is not None and current is not None and current.status == lifecycle.QUEUED:
                 note, first = after_hold(note, record.intent_id)
@@ -61,8 +85,6 @@ class QuotaGuard:
             elif hold is None:
                 note = after_release(note, record.intent_id)
             ledger.set_meta(META_KEY, note_to_json(note))
-        if crossed:
-            log.warning("withdraw_quota_80", used=str(reading.used), total=str(reading.total))
         if hold is not None:
             log.warning("withdrawal_held_for_quota", intent_id=record.intent_id, detail=hold.detail())
         return hold is not None

@@ -133,3 +133,25 @@ def test_without_a_guard_the_executor_sends_as_before(ledger):
     executor = Executor(ledger, FakeExchange(), make_policy(), clock)
     executor.step()
     assert [a["withdraw_order_id"] for a in executor.client.applies] == ["q-1"]
+
+
+def test_a_reading_after_a_refresh_is_saved_and_alerts_a_crossing_once(ledger):
+    """observe() (after each coin-rules refresh): 90 % used, twice: one withdraw_quota_80; the note saved."""
+    guard = QuotaGuard(ScriptedQuota(used="900"))
+    guard.observe(ledger, T0)
+    guard.observe(ledger, T0 + 1000)
+    assert alerts(ledger) == [("withdraw_quota_80", "WARNING", None)]
+    assert saved_note(ledger).reading.read_at_ms == T0 + 1000
+
+
+def test_a_failed_reading_after_a_refresh_changes_nothing(ledger):
+    """The endpoint down at a refresh: no alert, no note."""
+    QuotaGuard(ScriptedQuota(error=ExchangeUnavailable("down"))).observe(ledger, T0)
+    assert alerts(ledger) == [] and saved_note(ledger).reading is None
+
+
+def test_the_scripted_quota_is_a_whole_withdraw_quota_source():
+    """The double the tests above run against implements the guard's port, signatures included."""
+    from tests.support.seams import mismatches
+    from treasury_bot.exchange import WithdrawQuotaSource
+    assert mismatches(ScriptedQuota(), WithdrawQuotaSource) == []
