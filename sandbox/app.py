@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sandbox import address_book, errors, trading, views, wallet
+from sandbox import address_book, errors, trading, views, wallet, withdraw_quota
 from sandbox.admin import Admin
 from sandbox.auth import Permission, SignedRequest, authenticate
 from sandbox.config import KeySettings, SandboxConfig
@@ -168,6 +168,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         call.session, call.params)),
     ("GET", "/sapi/v1/capital/withdraw/address/list"): Route("read", Cost("sapi_ip", 10), _signed_reader(
         lambda call: address_book.view(call.config, call.session))),
+    # Issue 12 item 4, IP weight 10: https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota
+    ("GET", "/sapi/v1/capital/withdraw/quota"): Route("read", Cost("sapi_ip", 10), _signed_reader(
+        lambda call: withdraw_quota.view(call.config, call.session, call.now_ms))),
 }
 
 

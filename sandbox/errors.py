@@ -153,6 +153,12 @@ def above_maximum() -> ApiError:
     return ApiError(-4023, "Within 24 hours, the withdrawal exceeds the maximum amount.")
 
 
+def quota_exceeded() -> ApiError:
+    """The 24-hour withdrawal quota would be exceeded (issue 12 item 4). Binance documents no
+    code for it; -4023 with its documented words is OUR choice (sandbox/withdraw_quota.py)."""
+    return ApiError(-4023, "Within 24 hours, the withdrawal exceeds the maximum amount.")
+
+
 def withdraw_insufficient() -> ApiError:
     return ApiError(-4026, "You have insufficient balance.")
 

@@ -21,7 +21,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Mapping
 
-from sandbox import address_book, errors, lifecycle, views
+from sandbox import address_book, errors, lifecycle, views, withdraw_quota
 from sandbox.config import KeySettings, SandboxConfig
 from sandbox.params import optional, optional_int, parse_decimal, required
 from sandbox.rules import WithdrawContext, WithdrawRequest, check_withdrawal
@@ -90,6 +90,7 @@ def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Map
                                   config, session, coin=request.coin, network=network,
                                   address=request.address, address_tag=request.address_tag))
     network = check_withdrawal(request, config.find_coin(request.coin), context)
+    withdraw_quota.check_apply(config, session, request.coin, request.amount, now_ms)  # -4023 (issue 12)
     timeline = lifecycle.plan_timeline(
         now_ms, request.address, config.exchange.email_sent_seconds,
         config.exchange.complete_after_seconds, config.exchange.failing_addresses,

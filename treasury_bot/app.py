@@ -34,6 +34,7 @@ from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.audit import audit_key, audit_whitelist
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.destination_watch import DestinationWatch
+from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
@@ -187,6 +188,7 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     if tags:
         raise PolicyRefused(tag_refusal(str(loaded.path), tags))
     cache.watch = DestinationWatch(cache.client, loaded.policy, clock)
+    cache.quota = QuotaGuard(cache.client)  # issue 12 item 4: the 80% alert between our applies
     book_warnings = cache.watch.start(ledger, rules)
     whitelist = audit_whitelist(resolution.effective, rules)
     for finding in whitelist:

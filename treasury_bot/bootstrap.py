@@ -24,6 +24,7 @@ from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
 from treasury_bot.executor import Executor
+from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution
 from treasury_bot.policy_file import LoadedPolicy
@@ -131,7 +132,8 @@ class Workers:
     def executor(self, ledger: Ledger, client: BinanceClient) -> Executor:
         return Executor(ledger, client, self.policy, self.clock, api_key=self.settings.credentials.key,
                         reconcile_every_s=self.pacing.reconcile_s,
-                        key_check=client)  # the follow-up read after a key refusal
+                        key_check=client,  # the follow-up read after a key refusal
+                        quota=QuotaGuard(client))  # issue 12 item 4: the 24 h quota before each apply
 
     def poller(self, ledger: Ledger, client: BinanceClient) -> Poller:
         return Poller(ledger, client, self.clock, interval_s=self.pacing.poll_s,

@@ -16,6 +16,7 @@ from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
 from treasury_bot.destination_watch import DestinationWatch
+from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot.exchange import CoinRulesSource
 from treasury_bot.ledger import Ledger
 from treasury_bot.withdraw_rules import CoinRules, NetworkRule, coin_rules_from_config
@@ -57,6 +58,7 @@ class CoinRulesCache:
         self.fetched_at_ms: int | None = None
         # Issue 12: the address book and the tags, checked after each refresh (set at start).
         self.watch: DestinationWatch | None = None
+        self.quota: QuotaGuard | None = None  # issue 12 item 4: a quota reading after each refresh
 
     def refresh(self, ledger: Ledger) -> CoinRules:
         rules = coin_rules_from_config(self.client.coin_config())
@@ -91,4 +93,6 @@ class CoinRulesCache:
         log.debug("coin_rules_refreshed", networks=len(self.rules))
         if self.watch is not None:
             self.watch.after_refresh(ledger, self.rules)
+        if self.quota is not None:
+            self.quota.observe(ledger, self.clock.now_ms())
         return self.every_s

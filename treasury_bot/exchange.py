@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol, Sequence, runtime_checkable
 
-from common.binance import ApiRestrictions, CoinConfig, WithdrawAddress, WithdrawRecord
+from common.binance import ApiRestrictions, CoinConfig, WithdrawAddress, WithdrawQuota, WithdrawRecord
 
 
 @runtime_checkable
@@ -79,4 +79,12 @@ class AddressBookSource(Protocol):
     """The destination watch's port (issue 12): the account's withdrawal address book."""
 
     def withdraw_address_list(self) -> list[WithdrawAddress]:
+        ...
+
+
+@runtime_checkable
+class WithdrawQuotaSource(Protocol):
+    """The executor's quota look (issue 12 item 4): the account's 24-hour withdrawal quota."""
+
+    def withdraw_quota(self) -> WithdrawQuota:
         ...

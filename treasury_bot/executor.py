@@ -26,6 +26,7 @@ from treasury_bot.alerts import raised
 from treasury_bot.exchange import KeyPermissions, WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy_model import Policy
+from treasury_bot.quota_guard import RETRY_S as QUOTA_RETRY_S, QuotaGuard
 from treasury_bot.reconcile import ApplyAction, classify_apply_error
 from treasury_bot.reconciler import Reconciler
 from treasury_bot.stall_check import check_stalled
@@ -54,9 +55,10 @@ class _Schedule:
 class Executor:
     def __init__(self, ledger: Ledger, client: WithdrawalDesk, policy: Policy, clock: Clock,
                  *, api_key: str | None = None, reconcile_every_s: float = 5.0,
-                 key_check: KeyPermissions | None = None) -> None:
+                 key_check: KeyPermissions | None = None, quota: QuotaGuard | None = None) -> None:
         self.ledger = ledger
         self.key_check = key_check  # asked once after a key refusal, to name its cause
+        self.quota = quota  # issue 12 item 4: read before each apply; None: not checked
         self.api_key = api_key  # only ever shown masked, in the auth-error alert
         self.client = client
         self.policy = policy
@@ -138,6 +140,11 @@ class Executor:
             return
         if fail_if_unlisted(self.ledger, self.policy, record, self.clock.now_ms()):
             return  # issue 12: the exchange's address book lost it since the decision
+        if self.quota is not None and self.quota.holds(self.ledger, record, self.clock.now_ms()):
+            # Issue 12 item 4: over the exchange's 24-hour quota: it stays queued (the queue
+            # waits behind it, in order) and is tried again later, not sent now.
+            self.schedule.next_apply_at = self.clock.monotonic() + QUOTA_RETRY_S
+            return
         now = self.clock.now_ms()
         with self.ledger.transaction():
             current = self.ledger.get_intent_by_seq(record.seq)

@@ -34,8 +34,8 @@ from common.binance.models import (
     NetworkConfig, OrderResult, ServerTime, SymbolInfo, TickerPrice, UtcTime, WithdrawRecord,
     format_amount, utc_time_ms,
 )
-from common.binance.endpoints import WITHDRAW_ADDRESS_LIST
-from common.binance.models import WithdrawAddress
+from common.binance.endpoints import WITHDRAW_ADDRESS_LIST, WITHDRAW_QUOTA
+from common.binance.models import WithdrawAddress, WithdrawQuota
 from common.binance.signing import Params, encode_params, hmac_signature, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip
 from common.binance.weights import WEIGHT_HEADER_PREFIXES, UsedWeights, weights_from_headers
@@ -55,5 +55,5 @@ __all__ = [
     "WithdrawRefused", "check_history_query", "classify_error", "encode_params", "format_amount",
     "hmac_signature", "offset_from_round_trip", "parse_retry_after", "sign_request",
     "utc_time_ms", "weights_from_headers",
-    "WITHDRAW_ADDRESS_LIST", "WithdrawAddress",
+    "WITHDRAW_ADDRESS_LIST", "WithdrawAddress", "WITHDRAW_QUOTA", "WithdrawQuota",
 ]

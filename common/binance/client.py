@@ -33,13 +33,13 @@ import urllib3.exceptions
 from common.binance.endpoints import (ACCOUNT, API_RESTRICTIONS, COIN_CONFIG, EXCHANGE_INFO, GET_ORDER,
                                       NEW_ORDER, PING, TEST_ORDER, TICKER_PRICE, TIME, WITHDRAW_APPLY,
                                       WITHDRAW_HISTORY, Endpoint, check_history_query)
-from common.binance.endpoints import FUNDING_ASSETS, WALLET_TYPES, WITHDRAW_ADDRESS_LIST
+from common.binance.endpoints import FUNDING_ASSETS, WALLET_TYPES, WITHDRAW_ADDRESS_LIST, WITHDRAW_QUOTA
 from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, OutcomeUnknown,
                                    classify_error, error_body, safe_text, transport_error)
 from common.binance.models import (Account, ApiRestrictions, CoinConfig, ExchangeInfo, OrderResult,
                                    ServerTime, TickerPrice, WithdrawApplied, WithdrawRecord, dec_hook,
                                    format_amount)
-from common.binance.models import FundingAsset, WithdrawAddress
+from common.binance.models import FundingAsset, WithdrawAddress, WithdrawQuota
 from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
 from common.binance.weights import UsedWeights
@@ -182,6 +182,10 @@ class BinanceClient:
     def withdraw_address_list(self) -> list[WithdrawAddress]:
         """The account's withdrawal address book (issue 12); no parameters."""
         return self._call(WITHDRAW_ADDRESS_LIST, [], list[WithdrawAddress])
+
+    def withdraw_quota(self) -> WithdrawQuota:
+        """The account's 24-hour withdrawal quota and its use, in USD (issue 12 item 4)."""
+        return self._call(WITHDRAW_QUOTA, [], WithdrawQuota)
 
     def get_order(self, *, symbol: str, orig_client_order_id: str) -> OrderResult:
         _require_text(symbol=symbol, orig_client_order_id=orig_client_order_id)

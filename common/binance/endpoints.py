@@ -54,6 +54,10 @@ FUNDING_ASSETS = Endpoint("POST", "/sapi/v1/asset/get-funding-asset", signed=Tru
 # the treasury always sends it: which wallet pays must never depend on an app setting.
 WALLET_TYPES = {"spot": 0, "funding": 1}
 
+# The account's 24-hour withdrawal quota, in USD (issue 12 item 4), IP weight 10, no parameters:
+# https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota
+WITHDRAW_QUOTA = Endpoint("GET", "/sapi/v1/capital/withdraw/quota", signed=True)
+
 
 def check_history_query(*, withdraw_order_id: str | None, id_list: Sequence[str] | None,
                         start_time: int | None, end_time: int | None, status: int | None,

@@ -230,6 +230,16 @@ class WithdrawAddress(_Struct):
     white_status: bool = False   # absent: not whitelisted (the safe reading)
 
 
+class WithdrawQuota(_Struct):
+    """The account's withdrawal quota over the past 24 hours (GET /sapi/v1/capital/withdraw/quota,
+    https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota): `wd_quota` the
+    total, `used_wd_quota` what on-chain withdrawals and internal transfers used of it, both
+    in USD as Binance documents (`{"wdQuota": "10000", "usedWdQuota": "1000"}`)."""
+
+    wd_quota: Amount
+    used_wd_quota: Amount
+
+
 class WithdrawApplied(_Struct):
     id: Annotated[str, Meta(min_length=1)]
 

@@ -78,6 +78,11 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
         model.ADDRESS_BOOK_MISSING: events.destination_refused(
             model.ADDRESS_BOOK_MISSING, at_ms=at_ms, destination="cold-wallet", coin="USDT", network="TRX",
             address=ADDRESS, detail="its address is not in the exchange's address book"),
+        model.WITHDRAW_QUOTA_80: events.withdraw_quota_80(
+            at_ms=at_ms, used=Decimal("8500"), total=Decimal("10000")),
+        model.WITHDRAW_QUOTA_HELD: events.withdraw_quota_held(
+            t(model.WITHDRAW_QUOTA_HELD), at_ms=at_ms, value_usd=Decimal("2000"), remaining=Decimal("1500"),
+            total=Decimal("10000")),
         model.DESTINATION_TAG_INVALID: events.destination_refused(
             model.DESTINATION_TAG_INVALID, at_ms=at_ms, destination="cold-wallet", coin="USDT",
             network="TRX", address=ADDRESS,

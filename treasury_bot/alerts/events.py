@@ -287,6 +287,22 @@ def thread_recovered(*, at_ms: int, thread: str, failures: int) -> Alert:
     return _make(model.THREAD_RECOVERED, None, facts, at_ms)
 
 
+# Issue 12 item 4: the exchange's 24-hour withdrawal quota, in USD.
+def withdraw_quota_80(*, at_ms: int, used: Decimal | str, total: Decimal | str) -> Alert:
+    """The quota's use reached 80% (`used` and `total` in USD, as the exchange said)."""
+    facts: dict[str, FactValue] = {"quota_used": _amount(used), "quota_total": _amount(total),
+                                   "percent": _percent(used, total)}
+    return _make(model.WITHDRAW_QUOTA_80, None, facts, at_ms)
+
+
+def withdraw_quota_held(transfer: Transfer, *, at_ms: int, value_usd: Decimal | str,
+                        remaining: Decimal | str, total: Decimal | str) -> Alert:
+    """This intent waits: its USD value is above what is left of the quota."""
+    return _transfer_alert(model.WITHDRAW_QUOTA_HELD, transfer, at_ms, lifecycle.QUEUED,
+                           value_usd=_amount(value_usd), quota_left=_amount(remaining),
+                           quota_total=_amount(total))
+
+
 # Issue 12: a destination the exchange's own rules refuse (found at a coin-rules refresh).
 def destination_refused(kind: str, *, at_ms: int, destination: str, coin: str, network: str,
                         address: str, detail: str) -> Alert:

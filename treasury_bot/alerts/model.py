@@ -201,3 +201,9 @@ ADDRESS_BOOK_MISSING = "address_book_missing"        # not in the account's addr
 DESTINATION_TAG_INVALID = "destination_tag_invalid"  # its tag against withdrawTag / memoRegex
 KINDS = KINDS + (ADDRESS_BOOK_MISSING, DESTINATION_TAG_INVALID)
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, ADDRESS_BOOK_MISSING: WARNING, DESTINATION_TAG_INVALID: WARNING}
+# Issue 12 item 4 (docs/design.md section 6): the exchange's 24-hour withdrawal quota
+# (treasury_bot/withdraw_quota.py). WARNING: nothing is lost, withdrawals wait for it.
+WITHDRAW_QUOTA_80 = "withdraw_quota_80"        # its use reached 80%; once per crossing
+WITHDRAW_QUOTA_HELD = "withdraw_quota_held"    # an intent waits for it; once per intent
+KINDS = KINDS + (WITHDRAW_QUOTA_80, WITHDRAW_QUOTA_HELD)
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, WITHDRAW_QUOTA_80: WARNING, WITHDRAW_QUOTA_HELD: WARNING}

@@ -164,6 +164,16 @@ def thread_recovered(thread: str, failures: int, at: int) -> Alert:
     return events.thread_recovered(at_ms=at, thread=thread, failures=failures)
 
 
+# Issue 12 item 4: the exchange's 24-hour withdrawal quota (treasury_bot/quota_guard.py).
+def withdraw_quota_80(used, total, at: int) -> Alert:
+    return events.withdraw_quota_80(at_ms=at, used=used, total=total)
+
+
+def withdraw_quota_held(record: IntentRecord, value_usd, remaining, total, at: int) -> Alert:
+    return events.withdraw_quota_held(transfer(record), at_ms=at, value_usd=value_usd,
+                                      remaining=remaining, total=total)
+
+
 # Issue 12: the exchange's own rules refuse a destination (treasury_bot/destination_watch.py).
 def address_book_missing(destination: Destination, detail: str, at: int) -> Alert:
     return events.destination_refused(model.ADDRESS_BOOK_MISSING, at_ms=at, destination=destination.label,

@@ -126,7 +126,7 @@ def commands(kind: str, intent_id: str | None) -> list[tuple[str, str]]:
         if kind in (model.KEY_AUDIT_FAILED, model.EXCHANGE_AUTH_ERROR, model.POLICY_CHANGED,
                     model.ADDRESS_BOOK_MISSING, model.DESTINATION_TAG_INVALID):
             return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), status]
-        if kind == model.WINDOW_CAP_80:
+        if kind in (model.WINDOW_CAP_80, model.WITHDRAW_QUOTA_80):
             return [status, ("treasuryctl list", "see the recent intents")]
         return [status]
     show = (_ctl("show", intent_id), "see the intent, its decisions and its withdrawal")
@@ -143,7 +143,7 @@ def commands(kind: str, intent_id: str | None) -> list[tuple[str, str]]:
     if kind in (model.EXCHANGE_AUTH_ERROR, model.KEY_AUDIT_FAILED):
         return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), show, status]
     if kind in (model.WITHDRAWAL_FAILED, model.WITHDRAWAL_REJECTED, model.WITHDRAWAL_CANCELLED,
-                model.WITHDRAWAL_STUCK, model.WINDOW_CAP_80):
+                model.WITHDRAWAL_STUCK, model.WINDOW_CAP_80, model.WITHDRAW_QUOTA_HELD):
         return [show, status]
     return [show]
 

@@ -100,6 +100,11 @@ SUMMARY: Mapping[str, Callable[[Mapping[str, FactValue]], str]] = {
     model.DESTINATION_TAG_INVALID: lambda f: (
         f"destination {f.get('destination')}: its tag does not suit {f.get('coin')} on {f.get('network')}: "
         "its intents are refused"),
+    model.WITHDRAW_QUOTA_80: lambda f: (
+        f"exchange withdrawal quota {f.get('percent')}% used: {f.get('quota_used')} of {f.get('quota_total')} USD in 24 h"),
+    model.WITHDRAW_QUOTA_HELD: lambda f: (
+        f"{f.get('amount')} {f.get('coin')} to {f.get('destination')} waits: over the exchange's "
+        f"24-hour quota ({f.get('quota_left')} USD left)"),
 }
 
 
@@ -128,6 +133,8 @@ PLURAL: Mapping[str, str] = {
     model.THREAD_RECOVERED: "recovered threads",
     model.ADDRESS_BOOK_MISSING: "destinations missing from the address book",
     model.DESTINATION_TAG_INVALID: "destinations with a tag the exchange refuses",
+    model.WITHDRAW_QUOTA_80: "withdrawal quota warnings",
+    model.WITHDRAW_QUOTA_HELD: "intents waiting for the withdrawal quota",
 }
 
 
@@ -215,6 +222,18 @@ WHAT_IT_MEANS: Mapping[str, str] = {
         "(withdrawTag, memoRegex): a tag where the network takes none, none where it requires "
         "one, or one that does not match. Its intents are refused (invalid_destination). Fix the "
         "destination's tag in the policy file and restart. This alert is sent once until it is fixed."),
+    model.WITHDRAW_QUOTA_80: (
+        "The exchange account's 24-hour withdrawal quota (Binance's wdQuota, in USD, for on-chain "
+        "withdrawals and internal transfers together) is at least 80% used. Once it is used up, "
+        "stablecoin intents that do not fit wait (they are not rejected) and other coins' "
+        "withdrawals may be refused by the exchange. It refills as the 24 hours roll. This alert "
+        "is sent once per crossing: again only after the use fell below 80%."),
+    model.WITHDRAW_QUOTA_HELD: (
+        "This intent was not sent: its value in USD is above what is left of the exchange's "
+        "24-hour withdrawal quota, so the exchange would refuse it. It stays queued and is "
+        "retried as the quota refills; nothing is lost. Raise the account's limit on Binance "
+        "(verification level) if this is the normal flow, or cancel the intent. This alert is "
+        "sent once per intent."),
 }
 
 # (fact, label) in the order a person reads them; facts not listed are shown after them.
@@ -263,4 +282,8 @@ FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("exchange_time_ms", "Exchange clock read"),
     ("threshold_seconds", "Alerted beyond (seconds)"),
     ("queued_since_ms", "Queued since"),
+    ("value_usd", "Value (USD)"),
+    ("quota_used", "Quota used, 24 h (USD)"),
+    ("quota_left", "Quota left (USD)"),
+    ("quota_total", "Quota, 24 h (USD)"),
 )

@@ -62,7 +62,7 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     from common.binance.key_refusal import diagnose_read
     from treasury_bot.audit import audit_key, audit_whitelist
     from treasury_bot.withdraw_rules import coin_rules_from_config
-    from treasury_bot.ctl.destinations import address_book_lines, tag_lines, wallet_lines
+    from treasury_bot.ctl.destinations import address_book_lines, quota_lines, tag_lines, wallet_lines
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
     try:
         offset = client.sync_time()
@@ -71,7 +71,7 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
         rules = coin_rules_from_config(client.coin_config())
         findings += audit_whitelist(policy, rules)
         destination_lines = (tag_lines(policy, rules) + address_book_lines(client, policy)
-                             + wallet_lines(client.free_in_wallet, policy))
+                             + wallet_lines(client.free_in_wallet, policy) + quota_lines(client))
     except AuthError as exc:  # the key itself: say which cause and what to do (issue 12)
         diagnosis = diagnose_read(exc)
         return [(False, "exchange key", f"{diagnosis.what}. Fix: {diagnosis.fix}")]
@@ -98,6 +98,7 @@ def _halt_lines(ledger) -> list[tuple[bool, str, str]]:
 
 
 def _print_check(lines) -> int:
+    """OK, WARN (ok None: said, but not a failure; issue 12's withdrawal quota) or FAIL."""
     for ok, name, detail in lines:
-        print(f"{'OK  ' if ok else 'FAIL'} {name:<24} {detail}")
-    return EXIT_OK if all(ok for ok, _, _ in lines) else EXIT_FAIL
+        print(f"{'WARN' if ok is None else 'OK  ' if ok else 'FAIL'} {name:<24} {detail}")
+    return EXIT_OK if all(ok is not False for ok, _, _ in lines) else EXIT_FAIL

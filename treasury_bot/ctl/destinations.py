@@ -1,6 +1,7 @@
 """`treasuryctl check`'s issue-12 lines: each destination's tag against its network's rules,
-each destination against the account's own address book, and the wallet each destination
-is paid from with its free balance; one line per finding."""
+each destination against the account's own address book, the wallet each destination is
+paid from with its free balance, and the account's 24-hour withdrawal quota; one line per
+finding."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import Callable
 
 from common.binance import ExchangeError
 from treasury_bot.address_book import check_address_book, entries_from_reply
-from treasury_bot.exchange import AddressBookSource
+from treasury_bot.exchange import AddressBookSource, WithdrawQuotaSource
 from treasury_bot.policy_model import Policy
 from treasury_bot.tag_rules import check_tags
+from treasury_bot.withdraw_quota import QuotaError, QuotaReading, check_line
 from treasury_bot.withdraw_rules import CoinRules
 
-Line = tuple[bool, str, str]
+Line = tuple[bool | None, str, str]   # ok True, a warning None, a failure False
 
 
 def tag_lines(policy: Policy, rules: CoinRules) -> list[Line]:
@@ -54,3 +56,13 @@ def wallet_lines(free_in_wallet: Callable[[str, str], Decimal], policy: Policy) 
         empty = "; empty: withdrawals from it are refused (-4026) until it is funded" if free <= 0 else ""
         lines.append((True, f"wallet {wallet}", f"{coin} free {free} pays {', '.join(names)}{empty}"))
     return lines
+
+
+def quota_lines(client: WithdrawQuotaSource) -> list[Line]:
+    """Issue 12 item 4: the account's 24-hour withdrawal quota, a warning from 80 % used."""
+    try:
+        reply = client.withdraw_quota()
+        reading = QuotaReading(total=Decimal(reply.wd_quota), used=Decimal(reply.used_wd_quota), read_at_ms=0)
+    except (ExchangeError, QuotaError) as exc:
+        return [(False, "withdraw quota", f"cannot read the exchange's 24-hour withdrawal quota: {exc}")]
+    return [check_line(reading)]

@@ -45,10 +45,26 @@ def cmd_status(args) -> int:
         print(f"coin rules fetched: {utc(rules[0]) if rules else 'never'}")
         print(f"alerts waiting to be mailed: {ledger.outbox.counts().unsent}")
         print(_clock_line(ledger))
+        print(_quota_line(ledger))
         _print_withdrawal_blocks(ledger)
     finally:
         ledger.close()
     return EXIT_OK
+
+
+def _quota_line(ledger) -> str:
+    """The exchange's 24-hour withdrawal quota as the treasury last read it (issue 12 item 4)."""
+    from treasury_bot.quota_guard import saved_note
+    from treasury_bot.withdraw_quota import summary
+    note = saved_note(ledger)
+    if note.reading is None:
+        return "withdraw quota (exchange, 24 h): not read yet (it is read before each withdrawal)"
+    high = " (at or above 80%: alerted)" if note.reading.high else ""
+    waiting = [i for i in note.held_alerted
+               if (record := ledger.get_intent(i)) is not None and record.status == lifecycle.QUEUED]
+    held = f", {len(waiting)} intent(s) waiting for it: {', '.join(waiting)}" if waiting else ""
+    return (f"withdraw quota (exchange, 24 h): {summary(note.reading)}{high}{held}, "
+            f"read {utc(note.reading.read_at_ms)}")
 
 
 def _clock_line(ledger) -> str:

@@ -275,7 +275,7 @@ def test_a_broken_policy_is_a_usage_error_for_commands_that_need_it(site, capsys
 
 
 def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, address_regex="^T[1-9A-HJ-NP-Za-km-z]{33}$",
-             missing=(), withdraw_tag=False):
+             missing=(), withdraw_tag=False, quota=("10000", "1000")):
     rsps.get(f"{BASE}/api/v3/time", json={"serverTime": SystemClock().now_ms()})
     rsps.get(f"{BASE}/sapi/v1/account/apiRestrictions", json={
         "ipRestrict": ip_restrict, "enableWithdrawals": True, "enableSpotAndMarginTrading": can_trade,
@@ -286,6 +286,8 @@ def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, addr
                "withdrawMax": "100000", "withdrawIntegerMultiple": "0.000001", "withdrawFee": "1",
                "addressRegex": address_regex, "memoRegex": "", "withdrawTag": withdraw_tag}
     rsps.get(f"{BASE}/sapi/v1/capital/config/getall", json=[{"coin": "USDT", "networkList": [network]}])
+    # Issue 12 item 4: the 24-hour withdrawal quota, 10 % used (Binance's documented shape).
+    rsps.get(f"{BASE}/sapi/v1/capital/withdraw/quota", json={"wdQuota": quota[0], "usedWdQuota": quota[1]})
     # Issue 12: the account's address book holds both destinations (Binance's documented shape).
     rsps.get(f"{BASE}/sapi/v1/capital/withdraw/address/list", json=[
         {"address": address, "addressTag": "", "coin": "USDT", "name": name, "network": "TRX",
@@ -425,3 +427,46 @@ def test_status_shows_why_withdrawals_are_halted_and_each_stalled_intent(site, c
     assert "stalled intents (queued, not sent for stuck_after_minutes): 1" in out
     line = next(line for line in out.splitlines() if line.strip().startswith("halted-1 ") and "alerted" in line)
     assert line.endswith("withdrawals halted: -2015 Invalid API-key, IP, or permissions for action.")
+
+
+# -- issue 12 item 4: the exchange's 24-hour withdrawal quota -------------------------------
+
+def test_status_shows_the_withdraw_quota_the_treasury_last_read(site, capsys):
+    """Not read yet, then used/total, percent, what is left, the time of the reading and the waiting intent."""
+    from decimal import Decimal
+    from treasury_bot.withdraw_quota import META_KEY, QuotaNote, QuotaReading, note_to_json
+    assert "withdraw quota (exchange, 24 h): not read yet" in run(site, capsys, "status")[1]
+    site.accept("qh-1", "100")
+    with site.ledger.transaction():
+        site.ledger.set_meta(META_KEY, note_to_json(QuotaNote(
+            reading=QuotaReading(Decimal("1000"), Decimal("850"), 0), high_alerted=True, held_alerted=("qh-1",))))
+    out = run(site, capsys, "status")[1]
+    assert ("withdraw quota (exchange, 24 h): 850 of 1000 USD used (85.0%), 150 USD left "
+            "(at or above 80%: alerted), 1 intent(s) waiting for it: qh-1, read 1970-01-01 00:00:00Z") in out
+
+
+def test_check_shows_the_withdraw_quota_ok_below_80_percent(site, capsys):
+    """10 % used: an OK line with used of total and percent."""
+    with responses.RequestsMock() as rsps:
+        exchange(rsps)
+        code, out, _ = run(site, capsys, "check")
+    [line] = [line for line in out.splitlines() if line[5:].startswith("withdraw quota")]
+    assert code == 0 and line.startswith("OK") and "1000 of 10000 USD used (10.0%)" in line, out
+
+
+def test_check_warns_from_80_percent_without_failing(site, capsys):
+    """80 % used exactly: a WARN line; a warning is not a failure (exit 0)."""
+    with responses.RequestsMock() as rsps:
+        exchange(rsps, quota=("10000", "8000"))
+        code, out, _ = run(site, capsys, "check")
+    [line] = [line for line in out.splitlines() if line[5:].startswith("withdraw quota")]
+    assert code == 0 and line.startswith("WARN") and "(80.0%)" in line, out
+
+
+def test_check_fails_when_the_quota_cannot_be_read(site, capsys):
+    """An unreadable quota (a JSON number for money) is a FAIL line, never a silent OK."""
+    with responses.RequestsMock() as rsps:
+        exchange(rsps, quota=(10000, "1"))
+        code, out, _ = run(site, capsys, "check")
+    [line] = [line for line in out.splitlines() if line[5:].startswith("withdraw quota")]
+    assert code == 1 and line.startswith("FAIL") and "cannot read" in line, out

@@ -11,7 +11,7 @@ import pytest
 from common.binance import BinanceClient
 from tests.support.seams import mismatches
 from tests.support.treasury_core import FakeExchange
-from treasury_bot.exchange import CoinRulesSource, WithdrawalDesk, WithdrawalHistory
+from treasury_bot.exchange import CoinRulesSource, WithdrawalDesk, WithdrawalHistory, WithdrawQuotaSource
 
 
 def real_client() -> BinanceClient:
@@ -20,7 +20,7 @@ def real_client() -> BinanceClient:
                          "test-secret-not-real-0002")
 
 
-@pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory, CoinRulesSource])
+@pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory, CoinRulesSource, WithdrawQuotaSource])
 def test_the_binance_client_implements_every_treasury_seam(protocol):
     """BinanceClient is one implementation of each port, signatures included."""
     client = real_client()

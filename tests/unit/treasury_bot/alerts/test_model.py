@@ -42,6 +42,8 @@ def test_default_severities_match_the_design():
         model.THREAD_FAILING: CRITICAL, model.THREAD_RECOVERED: INFO,
         # Issue 12: withdrawals to a destination stop, nothing is sent: told once per episode.
         model.ADDRESS_BOOK_MISSING: WARNING, model.DESTINATION_TAG_INVALID: WARNING,
+        # Issue 12 item 4: the withdrawal quota; nothing is lost, withdrawals wait.
+        model.WITHDRAW_QUOTA_80: WARNING, model.WITHDRAW_QUOTA_HELD: WARNING,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
