@@ -52,14 +52,16 @@ def test_the_signal_bots_calls_decode_through_the_spot_sdk(sandbox: Sandbox):
 
 
 def test_the_treasurys_calls_decode_through_the_wallet_sdk(sandbox: Sandbox):
-    """apiRestrictions, coin config, the address book, the funding wallet, an apply with
-    walletType and its history by withdrawOrderId."""
+    """apiRestrictions, coin config, the address book, the funding wallet, the 24-hour quota,
+    an apply with walletType and its history by withdrawOrderId."""
     api = wallet(sandbox)
     assert api.get_api_key_permission().data().enable_withdrawals is True
     coins = api.all_coins_information().data()
     assert any(c.coin == "USDT" and c.network_list for c in coins)
     assert isinstance(api.fetch_withdraw_address_list().data(), list)
     assert isinstance(api.funding_wallet(asset="USDT").data(), list)
+    quota = api.fetch_withdraw_quota().data()
+    assert Decimal(quota.wd_quota) > 0 and Decimal(quota.used_wd_quota) >= 0
     applied = api.withdraw(coin="USDT", address=DEMO_TRX_ADDRESS, amount=30.0, network="TRX",
                            withdraw_order_id="sdk-calls-1", wallet_type=0).data()
     [row] = api.withdraw_history(withdraw_order_id="sdk-calls-1").data()
