@@ -49,6 +49,7 @@ class DestinationTable:
     window_cap: Amount | None = None
     clients: Sequence[str] | None = None   # None: every client may use it
     wallet: str | None = None              # None: left out (the treasury's default, spot)
+    questionnaire: Mapping[str, str | int | bool] | None = None   # the Travel Rule's answers
 
 
 def policy_toml(destinations: Sequence[DestinationTable], *,
@@ -107,6 +108,10 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
             "tag": _string(destination.tag), "wallet": _string(destination.wallet), "max_per_transfer": _amount(destination.max_per_transfer),
             "window_cap": _amount(destination.window_cap), "clients": _strings(destination.clients)},
             notes, header="[[destination]]"))
+        if destination.questionnaire:
+            blocks.append(_table("destination.questionnaire", {
+                _key(name): _boolean(value) if isinstance(value, bool) else _number(value) if isinstance(value, int)
+                else _string(value) for name, value in destination.questionnaire.items()}, {}))
     if notes:
         raise ValueError(f"notes for keys the file does not have: {sorted(notes)}")
     return "\n\n".join(block for block in blocks if block) + "\n"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sandbox import address_book, errors, trading, views, wallet, withdraw_quota
+from sandbox import address_book, errors, trading, travel_rule, views, wallet, withdraw_quota
 from sandbox.admin import Admin
 from sandbox.auth import Permission, SignedRequest, authenticate
 from sandbox.config import KeySettings, SandboxConfig
@@ -166,6 +166,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     # https://developers.binance.com/docs/wallet/asset/funding-wallet (Weight(IP): 1)
     ("POST", "/sapi/v1/asset/get-funding-asset"): Route("read", Cost("sapi_ip", 1), lambda call: wallet.funding_assets(
         call.session, call.params)),
+    # Issue 12 item 5, the Travel Rule (sandbox/travel_rule.py): Weight(IP) 1, (UID) 600, (IP) 1.
+    ("GET", "/sapi/v1/localentity/questionnaire-requirements"): Route("read", Cost("sapi_ip", 1), _signed_reader(
+        lambda call: travel_rule.requirements(call.config))),
+    ("POST", "/sapi/v1/localentity/withdraw/apply"): Route("withdraw", Cost("sapi_uid", 600), lambda call: travel_rule.apply(
+        call.session, call.config, call.key, call.params, call.now_ms, call.received_at)),
+    ("GET", "/sapi/v1/localentity/withdraw/history"): Route("read", Cost("sapi_ip", 1), lambda call: travel_rule.history(
+        call.session, call.params, call.now_ms)),
     ("GET", "/sapi/v1/capital/withdraw/address/list"): Route("read", Cost("sapi_ip", 10), _signed_reader(
         lambda call: address_book.view(call.config, call.session))),
     # Issue 12 item 4, IP weight 10: https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota

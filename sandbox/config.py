@@ -65,6 +65,8 @@ class ExchangeSettings(Struct, frozen=True, forbid_unknown_fields=True):
     duplicate_client_order_id: Literal["open", "any"] = "open"
     failing_addresses: tuple[str, ...] = ()     # withdrawals to these end as 5 (failed)
     rejecting_addresses: tuple[str, ...] = ()   # withdrawals to these end as 3 (rejected)
+    # Travel Rule accounts: local-entity withdrawals to these fail the check (travelRuleStatus 2, status 3)
+    travel_rule_failing_addresses: tuple[str, ...] = ()
     # The account's 24-hour withdrawal quota in USDT (issue 12 item 4): GET
     # /sapi/v1/capital/withdraw/quota answers it as wdQuota; an apply over it is -4023
     # (sandbox/withdraw_quota.py).
@@ -85,6 +87,9 @@ class AccountSettings(Struct, frozen=True, forbid_unknown_fields=True):
     # pays from (Binance: the "selected wallet" under Wallet -> Deposit).
     funding_balances: dict[Asset, Amount] = field(default_factory=dict)
     default_withdraw_wallet: Literal["spot", "funding"] = "spot"
+    # Issue 12 item 5: "NIL" (no Travel Rule), or the local entity's country code (e.g. "JP"):
+    # then withdrawals must go through /sapi/v1/localentity/withdraw/apply with a questionnaire.
+    travel_rule_country: Annotated[str, Meta(pattern=r"^(NIL|[A-Z]{2})$")] = "NIL"
     # The account's withdrawal whitelist switch (issue 12): on, an apply to an address not
     # in the address book with white_status refuses -4035 (sandbox/address_book.py).
     whitelist_enabled: bool = False

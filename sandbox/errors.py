@@ -159,6 +159,31 @@ def quota_exceeded() -> ApiError:
     return ApiError(-4023, "Within 24 hours, the withdrawal exceeds the maximum amount.")
 
 
+# Travel Rule (issue 12 item 5). Binance documents the two questionnaire messages
+# ("Questionnaire must not be blank", "Questionnaire format not valid.") but no codes, and
+# no error for using the wrong apply endpoint: -1102/-1130 are Binance's generic codes for
+# a missing / invalid parameter; -4190 is our choice.
+TRAVEL_RULE_ENDPOINT_CODE = -4190
+
+
+def travel_rule_required() -> ApiError:
+    return ApiError(TRAVEL_RULE_ENDPOINT_CODE, "This account is under the Travel Rule: withdraw through "
+                    "/sapi/v1/localentity/withdraw/apply with a questionnaire.")
+
+
+def travel_rule_not_required() -> ApiError:
+    return ApiError(TRAVEL_RULE_ENDPOINT_CODE, "The Travel Rule questionnaire is not required for this "
+                    "account: withdraw through /sapi/v1/capital/withdraw/apply.")
+
+
+def questionnaire_blank() -> ApiError:
+    return ApiError(-1102, "Questionnaire must not be blank")
+
+
+def questionnaire_invalid() -> ApiError:
+    return ApiError(-1130, "Questionnaire format not valid.")
+
+
 def withdraw_insufficient() -> ApiError:
     return ApiError(-4026, "You have insufficient balance.")
 

@@ -92,6 +92,10 @@ class WithdrawalRecord(Struct, kw_only=True):
     refunded: bool = False
     received_at: float = 0.0
     approval_until_ms: int | None = None   # status 2 until then (sandbox/lifecycle.py); older files: none
+    # Issue 12 item 5: a withdrawal through the Travel Rule's local-entity apply.
+    tr_id: int | None = None
+    questionnaire: str | None = None
+    travel_rule_failed: bool = False
 
 
 class AddressBookRecord(Struct, kw_only=True):
@@ -118,6 +122,7 @@ class StateData(Struct, kw_only=True):
     prices: dict[str, Decimal] = field(default_factory=dict)
     next_order_id: int = 1
     next_trade_id: int = 1
+    next_tr_id: int = 1
     clock_offset_ms: int = 0
     # Issue 12: the address book and the whitelist switch as the admin API changed them
     # (None: as configured).

@@ -74,11 +74,26 @@ def parse_withdraw_request(params: Mapping[str, str]) -> WithdrawRequest:
 
 def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Mapping[str, str],
           now_ms: int, received_at: float) -> dict[str, Any]:
-    """POST /sapi/v1/capital/withdraw/apply: count the call, check it, book it."""
-    data = session.data
+    """POST /sapi/v1/capital/withdraw/apply: count the call, check it, book it. An account
+    under a Travel Rule local entity must use the local-entity apply (sandbox/travel_rule.py)."""
+    count_apply(session, params)
+    if config.account.travel_rule_country != "NIL":
+        raise errors.travel_rule_required()
+    return {"id": book(session, config, key, params, now_ms, received_at).id}
+
+
+def count_apply(session: Session, params: Mapping[str, str]) -> None:
+    """Every apply call that passed authentication, accepted or not, per withdrawOrderId."""
     counted_as = params.get("withdrawOrderId", "")
-    data.apply_calls[counted_as] = data.apply_calls.get(counted_as, 0) + 1
+    session.data.apply_calls[counted_as] = session.data.apply_calls.get(counted_as, 0) + 1
     session.dirty = True
+
+
+def book(session: Session, config: SandboxConfig, key: KeySettings, params: Mapping[str, str],
+         now_ms: int, received_at: float, *, tr_id: int | None = None,
+         questionnaire: str | None = None) -> WithdrawalRecord:
+    """Check a withdrawal request against the account and the coin's rules, and book it."""
+    data = session.data
     request = parse_withdraw_request(params)
     wallet_type = paying_wallet(request.wallet_type, config)
     balances = wallet_balances(session, wallet_type)
@@ -94,17 +109,20 @@ def apply(session: Session, config: SandboxConfig, key: KeySettings, params: Map
     timeline = lifecycle.plan_timeline(
         now_ms, request.address, config.exchange.email_sent_seconds,
         config.exchange.complete_after_seconds, config.exchange.failing_addresses,
-        config.exchange.rejecting_addresses, config.exchange.awaiting_approval_seconds)
+        config.exchange.rejecting_addresses + config.exchange.travel_rule_failing_addresses,
+        config.exchange.awaiting_approval_seconds)
     record = WithdrawalRecord(
         id=uuid.uuid4().hex, key_name=key.name, coin=request.coin, network=network.network,
         address=request.address, address_tag=request.address_tag, amount=request.amount,
         fee=network.withdraw_fee, withdraw_order_id=request.withdraw_order_id,
         wallet_type=wallet_type, name=request.name, apply_ms=now_ms,
         email_until_ms=timeline.email_until_ms, settle_at_ms=timeline.settle_at_ms,
-        outcome=timeline.outcome, received_at=received_at, approval_until_ms=timeline.approval_until_ms)
+        outcome=timeline.outcome, received_at=received_at, approval_until_ms=timeline.approval_until_ms,
+        tr_id=tr_id, questionnaire=questionnaire,
+        travel_rule_failed=tr_id is not None and request.address in config.exchange.travel_rule_failing_addresses)
     balances[request.coin] = BalanceRecord(free=balance.free - request.amount, locked=balance.locked)
     data.withdrawals.append(record)
-    return {"id": record.id}
+    return record
 
 
 def funding_assets(session: Session, params: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import zmq
 
 from common import __version__
 from common.binance import AuthError, BinanceClient, ExchangeError
+from common.binance.endpoints import NO_TRAVEL_RULE
 from common.binance.key_refusal import diagnose_read
 from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
@@ -43,6 +44,7 @@ from treasury_bot.policy_in_force import record, resolve_from_ledger
 from treasury_bot.quarantine import Seen, observe
 from treasury_bot.server import Authenticator, IntentServer
 from treasury_bot.tag_rules import check_tags, refusal as tag_refusal
+from treasury_bot.travel_rule import QuestionnaireError, TravelRule, travel_rule_for
 from treasury_bot.trusted_clock import AnchoredClock, Measurement
 
 log = get_logger("treasury")
@@ -115,10 +117,10 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     running = Running(ledger, sender)
     try:
         measurement = anchor_clock(clock)
-        cache, resolution = start_checks(settings, loaded, ledger, clock)
+        cache, resolution, travel_rule = start_checks(settings, loaded, ledger, clock)
         bootstrap.clock_watch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
-        serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution)
+        serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution, travel_rule)
         return EXIT_CRASH if running.crashed else EXIT_OK
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
@@ -146,8 +148,8 @@ def anchor_clock(clock: AnchoredClock) -> Measurement:
 
 
 def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
-                 clock: Clock) -> tuple[CoinRulesCache, Resolution]:
-    """Clock, key audit, coin rules, policy journal. Raises StartRefused."""
+                 clock: Clock) -> tuple[CoinRulesCache, Resolution, TravelRule | None]:
+    """Clock, key audit, Travel Rule route, coin rules, policy journal. Raises StartRefused."""
     # The audit, like every later use, sees the policy in force, not the raw file: a
     # freshly set allow_* override waits for its quarantine (docs/design.md section 9). Recorded
     # before the audit can refuse the start: else a refused start would never record
@@ -178,6 +180,7 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     if fatal:
         _audit_failed(ledger, fatal, settings.credentials.key, clock)
         raise StartRefused("key self-audit failed: " + "; ".join(fatal))
+    travel_rule = travel_rule_route(client, loaded)
     cache = bootstrap.coin_rules(settings, clock)
     sync_clock(cache.client)
     try:
@@ -199,8 +202,28 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     warnings += book_warnings
     resolution = journal_start(ledger, loaded, clock.now_ms(), settings, warnings)
     log.info("start_checks_passed", api_key=mask_key(settings.credentials.key), clock_offset_ms=offset,
-             coin_networks=len(rules), warnings=len(warnings))
-    return cache, resolution
+             coin_networks=len(rules), warnings=len(warnings),
+             travel_rule=travel_rule.country if travel_rule else NO_TRAVEL_RULE)
+    return cache, resolution, travel_rule
+
+
+def travel_rule_route(client: BinanceClient, loaded: LoadedPolicy) -> TravelRule | None:
+    """Issue 12 item 5: ask the exchange whether withdrawals need a Travel Rule questionnaire,
+    and if so check every destination's now. Which endpoints to use is never guessed: an
+    unreadable answer stops the start, and so does a destination without a valid one."""
+    try:
+        country = client.questionnaire_requirements()
+    except ExchangeError as exc:
+        raise StartRefused(f"cannot tell whether the account is under the Travel Rule "
+                           f"(questionnaire-requirements): {exc}") from None
+    try:
+        rule = travel_rule_for(country, loaded.policy.destinations)
+    except QuestionnaireError as exc:
+        raise PolicyRefused(f"{loaded.path}: the account is under the {country.upper()} local entity "
+                            f"(Travel Rule): {exc}") from None
+    if rule is not None:
+        log.info("travel_rule", country=rule.country, detail=rule.describe())
+    return rule
 
 
 def _audit_failed(ledger: Ledger, problems: list[str], api_key: str, clock: Clock) -> None:
@@ -247,7 +270,7 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
 
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
           cache: CoinRulesCache, clock: AnchoredClock, stop: threading.Event,
-          resolution: Resolution | None = None) -> None:
+          resolution: Resolution | None = None, travel_rule: TravelRule | None = None) -> None:
     # Every use below takes the policy IN FORCE (docs/design.md section 9), never the raw file.
     if resolution is None:
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
@@ -259,7 +282,7 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
     if pacing.sandbox:
         log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
-    workers = bootstrap.Workers(settings, resolution.effective, pacing, clock)
+    workers = bootstrap.Workers(settings, resolution.effective, pacing, clock, travel_rule)
     running.threads = (
         _thread("executor", stop, running, _with_ledger(settings, lambda ledger: workers.executor(
             ledger, sync_clock(workers.exchange())).run(stop))),

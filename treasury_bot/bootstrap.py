@@ -23,6 +23,7 @@ from common.curve import KeyPair
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
+from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.executor import Executor
 from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot.ledger import Ledger
@@ -32,6 +33,8 @@ from treasury_bot.policy_in_force import LivePolicy
 from treasury_bot.policy_model import Policy
 from treasury_bot.poller import Poller
 from treasury_bot.server import Authenticator, IntentServer
+from treasury_bot.travel_rule import TravelRule
+from treasury_bot.travel_rule_desk import TravelRuleDesk
 from treasury_bot.trusted_clock import AnchoredClock, ClockWatch, host_clock
 
 __all__ = ["Pacing", "Workers", "alert_sender", "authenticator", "clock_watch", "coin_rules", "decisions",
@@ -125,18 +128,24 @@ class Workers:
     policy: Policy           # the policy in force at start
     pacing: Pacing
     clock: AnchoredClock
+    travel_rule: TravelRule | None = None   # issue 12 item 5: withdraw through the local entity
 
     def exchange(self) -> BinanceClient:
         return exchange_client(self.settings, self.clock)
 
+    def desk(self, client: BinanceClient) -> WithdrawalDesk:
+        """Where withdrawals are applied and looked up: the capital endpoints, or the Travel
+        Rule's with each destination's questionnaire (the executor and poller do not branch)."""
+        return client if self.travel_rule is None else TravelRuleDesk(client, self.travel_rule)
+
     def executor(self, ledger: Ledger, client: BinanceClient) -> Executor:
-        return Executor(ledger, client, self.policy, self.clock, api_key=self.settings.credentials.key,
+        return Executor(ledger, self.desk(client), self.policy, self.clock, api_key=self.settings.credentials.key,
                         reconcile_every_s=self.pacing.reconcile_s,
                         key_check=client,  # the follow-up read after a key refusal
                         quota=QuotaGuard(client))  # issue 12 item 4: the 24 h quota before each apply
 
     def poller(self, ledger: Ledger, client: BinanceClient) -> Poller:
-        return Poller(ledger, client, self.clock, interval_s=self.pacing.poll_s,
+        return Poller(ledger, self.desk(client), self.clock, interval_s=self.pacing.poll_s,
                       stuck_after_minutes=self.policy.limits.stuck_after_minutes)
 
     def clock_watch(self, ledger: Ledger) -> ClockWatch:

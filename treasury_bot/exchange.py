@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Protocol, Sequence, runtime_checkable
 
 from common.binance import ApiRestrictions, CoinConfig, WithdrawAddress, WithdrawQuota, WithdrawRecord
+from common.binance.models import LocalWithdrawRecord
 
 
 @runtime_checkable
@@ -87,4 +88,27 @@ class WithdrawQuotaSource(Protocol):
     """The executor's quota look (issue 12 item 4): the account's 24-hour withdrawal quota."""
 
     def withdraw_quota(self) -> WithdrawQuota:
+        ...
+
+
+@runtime_checkable
+class TravelRuleEndpoints(Protocol):
+    """The local-entity withdraw endpoints (issue 12 item 5), which
+    `treasury_bot.travel_rule_desk.TravelRuleDesk` turns into a `WithdrawalDesk`."""
+
+    @property
+    def recv_window_ms(self) -> int:
+        ...
+
+    @property
+    def time_offset_ms(self) -> int:
+        ...
+
+    def local_withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
+                             withdraw_order_id: str, questionnaire: str, address_tag: str | None = None,
+                             wallet_type: int | None = None) -> str:
+        ...
+
+    def local_withdraw_history(self, *, withdraw_order_id: str | None = None,
+                               tr_id_list: Sequence[str] | None = None) -> list[LocalWithdrawRecord]:
         ...

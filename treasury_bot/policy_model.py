@@ -108,6 +108,9 @@ class Destination(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     # Which wallet pays (issue 12 item 1): sent as walletType on every apply, so a change of
     # the account's selected deposit wallet never changes where money is taken from.
     wallet: Literal["spot", "funding"] = "spot"
+    # The Travel Rule questionnaire sent with each withdrawal to this destination when the
+    # account is under a local entity that requires one (issue 12 item 5; travel_rule.py).
+    questionnaire: dict[str, str | int | bool] | None = None
     max_per_transfer: Decimal | None = None
     window_cap: Decimal | None = None
     clients: tuple[ClientName, ...] | None = None  # None: every client may use it

@@ -34,12 +34,14 @@ from common.binance.endpoints import (ACCOUNT, API_RESTRICTIONS, COIN_CONFIG, EX
                                       NEW_ORDER, PING, TEST_ORDER, TICKER_PRICE, TIME, WITHDRAW_APPLY,
                                       WITHDRAW_HISTORY, Endpoint, check_history_query)
 from common.binance.endpoints import FUNDING_ASSETS, WALLET_TYPES, WITHDRAW_ADDRESS_LIST, WITHDRAW_QUOTA
+from common.binance.endpoints import LOCAL_WITHDRAW_APPLY, LOCAL_WITHDRAW_HISTORY, QUESTIONNAIRE_REQUIREMENTS
 from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, OutcomeUnknown,
-                                   classify_error, error_body, safe_text, transport_error)
+                                   WithdrawRefused, classify_error, error_body, safe_text, transport_error)
 from common.binance.models import (Account, ApiRestrictions, CoinConfig, ExchangeInfo, OrderResult,
                                    ServerTime, TickerPrice, WithdrawApplied, WithdrawRecord, dec_hook,
                                    format_amount)
 from common.binance.models import FundingAsset, WithdrawAddress, WithdrawQuota
+from common.binance.models import LocalWithdrawApplied, LocalWithdrawRecord, QuestionnaireRequirements
 from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
 from common.binance.weights import UsedWeights
@@ -183,6 +185,23 @@ class BinanceClient:
         """The account's withdrawal address book (issue 12); no parameters."""
         return self._call(WITHDRAW_ADDRESS_LIST, [], list[WithdrawAddress])
 
+    def questionnaire_requirements(self) -> str:
+        """The Travel Rule country code whose questionnaire withdrawals need, "NIL" for none."""
+        return self._call(QUESTIONNAIRE_REQUIREMENTS, [], QuestionnaireRequirements).questionnaire_country_code
+
+    def local_withdraw_history(self, *, withdraw_order_id: str | None = None,
+                               tr_id_list: Sequence[str] | None = None) -> list[LocalWithdrawRecord]:
+        """The local-entity withdrawals with these travel-rule ids (at most 45, like idList), or
+        the one made with this `withdraw_order_id` (the last 7 days, as the capital history)."""
+        check_history_query(withdraw_order_id=withdraw_order_id, id_list=tr_id_list, start_time=None,
+                            end_time=None, status=None, limit=None, offset=None)
+        params: list[tuple[str, str]] = []
+        if withdraw_order_id is not None:
+            params.append(("withdrawOrderId", withdraw_order_id))
+        if tr_id_list is not None:
+            params.append(("trId", ",".join(tr_id_list)))
+        return self._call(LOCAL_WITHDRAW_HISTORY, params, list[LocalWithdrawRecord])
+
     def withdraw_quota(self) -> WithdrawQuota:
         """The account's 24-hour withdrawal quota and its use, in USD (issue 12 item 4)."""
         return self._call(WITHDRAW_QUOTA, [], WithdrawQuota)
@@ -253,6 +272,15 @@ class BinanceClient:
         Raises WithdrawRefused for the exchange's refusals, OutcomeUnknown when it may have
         been accepted (look `withdraw_order_id` up in history before anything else).
         """
+        params = self._apply_params(coin=coin, network=network, address=address, amount=amount,
+                                    withdraw_order_id=withdraw_order_id, address_tag=address_tag,
+                                    wallet_type=wallet_type)
+        return self._call(WITHDRAW_APPLY, params, WithdrawApplied).id
+
+    @staticmethod
+    def _apply_params(*, coin: str, network: str, address: str, amount: Decimal, withdraw_order_id: str,
+                      address_tag: str | None, wallet_type: int | None) -> list[tuple[str, str]]:
+        """The parameters both withdraw endpoints take, checked before anything is sent."""
         _require_text(coin=coin, network=network, address=address, withdraw_order_id=withdraw_order_id)
         params = [("coin", coin), ("withdrawOrderId", withdraw_order_id), ("network", network),
                   ("address", address)]
@@ -264,7 +292,23 @@ class BinanceClient:
             if wallet_type not in WALLET_TYPES.values():
                 raise ValueError("wallet_type must be 0 (spot) or 1 (funding)")
             params.append(("walletType", str(wallet_type)))
-        return self._call(WITHDRAW_APPLY, params, WithdrawApplied).id
+        return params
+
+    def local_withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
+                             withdraw_order_id: str, questionnaire: str, address_tag: str | None = None,
+                             wallet_type: int | None = None) -> str:
+        """A withdrawal through the Travel Rule endpoint with its questionnaire (JSON text);
+        return the travel-rule record id (`trId`) as text. Errors as `withdraw_apply`'s."""
+        _require_text(questionnaire=questionnaire)
+        params = self._apply_params(coin=coin, network=network, address=address, amount=amount,
+                                    withdraw_order_id=withdraw_order_id, address_tag=address_tag,
+                                    wallet_type=wallet_type)
+        params.append(("questionnaire", questionnaire))
+        applied = self._call(LOCAL_WITHDRAW_APPLY, params, LocalWithdrawApplied)
+        if applied.refused:  # answered, and not taken: nothing moved
+            raise WithdrawRefused(f"travel-rule withdrawal not accepted: {applied.info}",
+                                  endpoint=LOCAL_WITHDRAW_APPLY.label)
+        return str(applied.tr_id)
 
     # ---- the one request path
 

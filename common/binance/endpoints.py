@@ -54,6 +54,18 @@ FUNDING_ASSETS = Endpoint("POST", "/sapi/v1/asset/get-funding-asset", signed=Tru
 # the treasury always sends it: which wallet pays must never depend on an app setting.
 WALLET_TYPES = {"spot": 0, "funding": 1}
 
+# The Travel Rule (issue 12 item 5). Whether the account is under a local entity that needs
+# a questionnaire with each withdrawal: "NIL" when not (IP weight 1). If it is anything else,
+# withdrawals go through the local-entity apply (UID weight 600) and are read back from the
+# local-entity history (IP weight 1), filterable by trId and by withdrawOrderId.
+# https://developers.binance.com/docs/wallet/travel-rule/questionnaire-requirements
+# https://developers.binance.com/docs/wallet/travel-rule/withdraw
+# https://developers.binance.com/docs/wallet/travel-rule/withdraw-history
+QUESTIONNAIRE_REQUIREMENTS = Endpoint("GET", "/sapi/v1/localentity/questionnaire-requirements", signed=True)
+LOCAL_WITHDRAW_APPLY = Endpoint("POST", "/sapi/v1/localentity/withdraw/apply", signed=True)
+LOCAL_WITHDRAW_HISTORY = Endpoint("GET", "/sapi/v1/localentity/withdraw/history", signed=True)
+NO_TRAVEL_RULE = "NIL"
+
 # The account's 24-hour withdrawal quota, in USD (issue 12 item 4), IP weight 10, no parameters:
 # https://developers.binance.com/docs/wallet/capital/fetch-withdraw-quota
 WITHDRAW_QUOTA = Endpoint("GET", "/sapi/v1/capital/withdraw/quota", signed=True)

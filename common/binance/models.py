@@ -243,3 +243,48 @@ class WithdrawQuota(_Struct):
 class WithdrawApplied(_Struct):
     id: Annotated[str, Meta(min_length=1)]
 
+
+class QuestionnaireRequirements(_Struct):
+    """GET /sapi/v1/localentity/questionnaire-requirements: the local entity's country code
+    whose Travel Rule questionnaire each withdrawal needs, or "NIL" when none does."""
+
+    questionnaire_country_code: str
+
+
+class LocalWithdrawApplied(_Struct):
+    """POST /sapi/v1/localentity/withdraw/apply's answer: the travel-rule record id and
+    whether the request was taken. Binance's page spells the flag `accpted` (sic), its
+    official SDK's model `accepted`: either is read, and an absent one is not a refusal."""
+
+    tr_id: int
+    accpted: bool | None = None
+    accepted: bool | None = None
+    info: str = ""
+
+    @property
+    def refused(self) -> bool:
+        return self.accpted is False or self.accepted is False
+
+
+class LocalWithdrawRecord(_Struct):
+    """One row of GET /sapi/v1/localentity/withdraw/history. `withdrawal_status` uses the
+    capital history's codes; `travel_rule_status` is 0 completed, 1 pending, 2 failed."""
+
+    tr_id: int
+    amount: Amount
+    coin: str
+    address: str
+    withdrawal_status: int
+    travel_rule_status: int
+    apply_time: UtcTime
+    id: str = ""                              # the withdrawal id, once there is one
+    transaction_fee: Amount = Decimal(0)
+    withdraw_order_id: str | None = None
+    network: str | None = None
+    address_tag: str | None = None
+    tx_id: str | None = None
+    complete_time: MaybeUtcTime | None = None
+    info: str | None = None
+    transfer_type: int | None = None
+    confirm_no: int | None = None
+    wallet_type: int | None = None

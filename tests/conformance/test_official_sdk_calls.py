@@ -96,3 +96,28 @@ def test_a_deleted_key_reaches_the_sdk_as_unauthorized_2015(sandbox: Sandbox):
     finally:
         sandbox.set_key("reader", deleted=False)
     assert refused.value.status_code == -2015
+
+
+def test_the_travel_rule_calls_decode_through_the_wallet_sdk(tmp_path):
+    """A JP account: questionnaire-requirements, the local-entity apply with a questionnaire,
+    and its history by withdrawOrderId, through the SDK's own models. (Binance's page spells
+    the apply's flag `accpted`, the SDK's model `accepted`: the sandbox answers as the page
+    does, and our client reads either; only the trId matters to it.)"""
+    import json
+
+    from tests.support.sandbox import sandbox_process
+    with sandbox_process(tmp_path, persistent=False, travel_rule_country="JP") as japan:
+        api = wallet(japan)
+        assert api.check_questionnaire_requirements().data().questionnaire_country_code == "JP"
+        questionnaire = json.dumps({"isAddressOwner": 1, "sendTo": 2, "country": "jp", "city": "tokyo",
+                                    "isAttested": True})
+        applied = api.withdraw_travel_rule(coin="USDT", address=DEMO_TRX_ADDRESS, amount=30.0,
+                                           questionnaire=questionnaire, network="TRX",
+                                           withdraw_order_id="sdk-tr-1").data()
+        assert applied.tr_id > 0
+        [row] = api.withdraw_history_v1(withdraw_order_id="sdk-tr-1").data()
+        assert row.tr_id == applied.tr_id and row.travel_rule_status in (0, 1)
+        with pytest.raises(sdk_errors.BadRequestError) as refused:
+            api.withdraw(coin="USDT", address=DEMO_TRX_ADDRESS, amount=30.0, network="TRX",
+                         withdraw_order_id="sdk-tr-2")
+        assert refused.value.status_code == -4190

@@ -62,7 +62,8 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     from common.binance.key_refusal import diagnose_read
     from treasury_bot.audit import audit_key, audit_whitelist
     from treasury_bot.withdraw_rules import coin_rules_from_config
-    from treasury_bot.ctl.destinations import address_book_lines, quota_lines, tag_lines, wallet_lines
+    from treasury_bot.ctl.destinations import (address_book_lines, quota_lines, tag_lines, travel_rule_lines,
+                                               wallet_lines)
     client = BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret)
     try:
         offset = client.sync_time()
@@ -71,7 +72,8 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
         rules = coin_rules_from_config(client.coin_config())
         findings += audit_whitelist(policy, rules)
         destination_lines = (tag_lines(policy, rules) + address_book_lines(client, policy)
-                             + wallet_lines(client.free_in_wallet, policy) + quota_lines(client))
+                             + wallet_lines(client.free_in_wallet, policy) + quota_lines(client)
+                             + travel_rule_lines(client.questionnaire_requirements, policy))
     except AuthError as exc:  # the key itself: say which cause and what to do (issue 12)
         diagnosis = diagnose_read(exc)
         return [(False, "exchange key", f"{diagnosis.what}. Fix: {diagnosis.fix}")]

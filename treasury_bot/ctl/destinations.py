@@ -1,7 +1,7 @@
 """`treasuryctl check`'s issue-12 lines: each destination's tag against its network's rules,
 each destination against the account's own address book, the wallet each destination is
-paid from with its free balance, and the account's 24-hour withdrawal quota; one line per
-finding."""
+paid from with its free balance, the account's 24-hour withdrawal quota, and the Travel
+Rule route with each destination's questionnaire; one line per finding."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from treasury_bot.address_book import check_address_book, entries_from_reply
 from treasury_bot.exchange import AddressBookSource, WithdrawQuotaSource
 from treasury_bot.policy_model import Policy
 from treasury_bot.tag_rules import check_tags
+from treasury_bot.travel_rule import QuestionnaireError, travel_rule_for
 from treasury_bot.withdraw_quota import QuotaError, QuotaReading, check_line
 from treasury_bot.withdraw_rules import CoinRules
 
@@ -66,3 +67,22 @@ def quota_lines(client: WithdrawQuotaSource) -> list[Line]:
     except (ExchangeError, QuotaError) as exc:
         return [(False, "withdraw quota", f"cannot read the exchange's 24-hour withdrawal quota: {exc}")]
     return [check_line(reading)]
+
+
+def travel_rule_lines(requirements: Callable[[], str], policy: Policy) -> list[Line]:
+    """Issue 12 item 5: which withdraw endpoints the account needs, and whether every
+    destination has a valid questionnaire for its local entity."""
+    try:
+        country = requirements()
+    except ExchangeError as exc:
+        return [(False, "travel rule", f"cannot read questionnaire-requirements: {exc} (the treasury "
+                                       "refuses to start without it)")]
+    try:
+        rule = travel_rule_for(country, policy.destinations)
+    except QuestionnaireError as exc:
+        return [(False, "travel rule", f"account under the {country.upper()} local entity: {exc} "
+                                       "(the treasury refuses to start)")]
+    if rule is None:
+        return [(True, "travel rule", "not required (questionnaire-requirements: NIL); withdrawals "
+                                      "go through /sapi/v1/capital/withdraw/apply")]
+    return [(True, "travel rule", rule.describe())]

@@ -275,7 +275,7 @@ def test_a_broken_policy_is_a_usage_error_for_commands_that_need_it(site, capsys
 
 
 def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, address_regex="^T[1-9A-HJ-NP-Za-km-z]{33}$",
-             missing=(), withdraw_tag=False, quota=("10000", "1000")):
+             missing=(), withdraw_tag=False, quota=("10000", "1000"), travel_rule="NIL"):
     rsps.get(f"{BASE}/api/v3/time", json={"serverTime": SystemClock().now_ms()})
     rsps.get(f"{BASE}/sapi/v1/account/apiRestrictions", json={
         "ipRestrict": ip_restrict, "enableWithdrawals": True, "enableSpotAndMarginTrading": can_trade,
@@ -288,6 +288,9 @@ def exchange(rsps, *, can_trade=False, ip_restrict=True, can_withdraw=True, addr
     rsps.get(f"{BASE}/sapi/v1/capital/config/getall", json=[{"coin": "USDT", "networkList": [network]}])
     # Issue 12 item 4: the 24-hour withdrawal quota, 10 % used (Binance's documented shape).
     rsps.get(f"{BASE}/sapi/v1/capital/withdraw/quota", json={"wdQuota": quota[0], "usedWdQuota": quota[1]})
+    # Issue 12 item 5: the account's Travel Rule entity ("NIL": none).
+    rsps.get(f"{BASE}/sapi/v1/localentity/questionnaire-requirements",
+             json={"questionnaireCountryCode": travel_rule})
     # Issue 12: the account's address book holds both destinations (Binance's documented shape).
     rsps.get(f"{BASE}/sapi/v1/capital/withdraw/address/list", json=[
         {"address": address, "addressTag": "", "coin": "USDT", "name": name, "network": "TRX",
@@ -307,6 +310,26 @@ def test_check_passes_every_line_for_a_sound_setup(site, capsys):
                  "key cannot trade", "key is IP-restricted", "destination cold-wallet"):
         assert any(line[5:].startswith(name) for line in lines), name
     assert KEY not in out and "ctlK...WXYZ" in out
+
+
+def test_check_says_no_travel_rule_is_needed_for_a_nil_account(site, capsys):
+    """questionnaire-requirements NIL: one OK line naming the capital apply."""
+    with responses.RequestsMock() as rsps:
+        exchange(rsps)
+        code, out, _ = run(site, capsys, "check")
+    [line] = [x for x in out.splitlines() if x[5:].startswith("travel rule")]
+    assert code == 0 and line.startswith("OK") and "/sapi/v1/capital/withdraw/apply" in line
+
+
+def test_check_fails_a_travel_rule_account_whose_destinations_have_no_questionnaire(site, capsys):
+    """questionnaire-requirements JP and no questionnaire in the policy: one FAIL line naming
+    the first destination, and that the treasury would refuse to start."""
+    with responses.RequestsMock() as rsps:
+        exchange(rsps, travel_rule="JP")
+        code, out, _ = run(site, capsys, "check")
+    [line] = [x for x in out.splitlines() if x[5:].startswith("travel rule")]
+    assert code == 1 and line.startswith("FAIL") and "JP local entity" in line
+    assert "cold-wallet" in line and "questionnaire is missing" in line and "refuses to start" in line
 
 
 def test_check_names_a_destination_missing_from_the_exchanges_address_book(site, capsys):
