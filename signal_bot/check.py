@@ -9,6 +9,8 @@ reads, and the treasury is only pinged (one try, short timeout).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from typing import Iterable
 
 from common import binance
@@ -82,6 +84,8 @@ def exchange_lines(settings: SignalSettings, config: SignalConfig | None) -> lis
                 lines.append((FAIL, "symbols", exc.message))
             except binance.ExchangeRequestError as exc:  # -1121: one of them is unknown
                 lines.append((FAIL, "symbols", f"risk.symbols: {exc.message}"))
+            if config.sweep is not None:
+                lines.append(sweep_wallet_line(client, config.sweep))
         return lines
     except binance.AuthError as exc:  # the key itself: which cause, and what to do
         diagnosis = diagnose_read(exc, key_env="SIGNAL_API_KEY")
@@ -90,6 +94,15 @@ def exchange_lines(settings: SignalSettings, config: SignalConfig | None) -> lis
         return [(FAIL, "exchange", str(exc))]
     finally:
         client.close()
+
+
+def sweep_wallet_line(client, sweep) -> Line:
+    """Issue 12 item 1: the wallet the sweep is sized from, and what it holds above `keep`."""
+    free = client.free_in_wallet(sweep.asset, sweep.wallet)
+    above = free - Decimal(sweep.keep)
+    return (OK, "sweep wallet", f"{sweep.asset} free {free} in {sweep.wallet} (keep {sweep.keep}; "
+                                f"{max(above, Decimal(0))} above it); it must be the wallet of the "
+                                f"treasury's {sweep.destination}")
 
 
 def treasury_line(settings: SignalSettings, keys, server_public: bytes) -> Line:

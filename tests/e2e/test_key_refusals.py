@@ -140,7 +140,7 @@ def test_signal_bot_check_reports_each_finding_in_one_line_and_refuses_money_mov
     good = signal_check(folder)
     assert good.returncode == 0, good.stdout + good.stderr
     names = [line.split()[1] for line in good.stdout.splitlines() if line.startswith("OK")]
-    for name in ("env", "curve", "config", "state", "exchange", "symbols", "treasury"):
+    for name in ("env", "api", "curve", "config", "state", "exchange", "symbols", "sweep", "treasury"):
         assert name in names, good.stdout
     [loud] = [line for line in good.stdout.splitlines() if "NOT IP-RESTRICTED" in line]
     assert loud.startswith("WARN exchange key")
