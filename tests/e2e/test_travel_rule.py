@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.procs import script
 from tests.support.sandbox import DEMO_TRX_ADDRESS, DEMO_TRX_HOT_ADDRESS, sandbox_process
-from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess, e2e_policy, new_intent
+from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess, e2e_policy
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -40,11 +40,8 @@ def test_a_travel_rule_account_withdraws_through_the_local_entity_once_with_the_
     with japan_sandbox(tmp_path) as sandbox:
         treasury = TreasuryProcess(tmp_path, sandbox, policy_text=policy()).start()
         try:
-            with treasury.client() as client:
-                assert client.send_intent(new_intent("tr-e2e-1", amount="30")).outcome == "accepted"
-            treasury.wait_status("tr-e2e-1", "completed")
-            check = subprocess.run([script("treasuryctl"), "check", "--env-file", str(treasury.env_path)],
-                                   capture_output=True, text=True, timeout=60, cwd=treasury.dir)
+            treasury.withdraw_once("tr-e2e-1", "30")
+            check = treasury.check()
         finally:
             treasury.terminate()
         assert sandbox.apply_calls() == {"tr-e2e-1": 1}
@@ -65,9 +62,7 @@ def test_a_failed_travel_rule_check_rejects_the_intent_and_the_money_comes_back(
         before = sandbox.balances()["USDT"]["free"]
         treasury = TreasuryProcess(tmp_path, sandbox, policy_text=policy()).start()
         try:
-            with treasury.client() as client:
-                assert client.send_intent(new_intent("tr-e2e-2", amount="30")).outcome == "accepted"
-            treasury.wait_status("tr-e2e-2", "rejected")
+            treasury.withdraw_once("tr-e2e-2", "30", final="rejected")
         finally:
             treasury.terminate()
         assert sandbox.apply_calls() == {"tr-e2e-2": 1}
@@ -91,10 +86,7 @@ def test_a_plain_account_ignores_questionnaires_and_uses_the_capital_apply(tmp_p
     with sandbox_process(tmp_path, complete_after_seconds=0.3) as sandbox:
         treasury = TreasuryProcess(tmp_path, sandbox, policy_text=policy()).start()
         try:
-            with treasury.client() as client:
-                assert client.send_intent(new_intent("tr-e2e-4", amount="30", destination="cold-wallet")
-                                          ).outcome == "accepted"
-            treasury.wait_status("tr-e2e-4", "completed")
+            treasury.withdraw_once("tr-e2e-4", "30")
         finally:
             treasury.terminate()
         assert sandbox.apply_calls() == {"tr-e2e-4": 1}

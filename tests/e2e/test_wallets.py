@@ -6,14 +6,12 @@ balance. The sandbox decides which wallet paid from walletType as Binance docume
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from decimal import Decimal
 
 import pytest
 
-from tests.support.procs import script
 from tests.support.sandbox import Sandbox, sandbox_process
-from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess, e2e_policy, new_intent
+from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess, e2e_policy
 
 pytestmark = pytest.mark.e2e
 
@@ -39,11 +37,8 @@ def test_the_destinations_wallet_pays_whatever_the_accounts_selected_wallet(
         paying_before, other_before = free(sandbox, destination_wallet), free(sandbox, other)
         treasury = TreasuryProcess(tmp_path, sandbox, policy_text=policy_with_cold_wallet(destination_wallet)).start()
         try:
-            with treasury.client() as client:
-                assert client.send_intent(new_intent("wal-1", amount="40")).outcome == "accepted"
-            treasury.wait_status("wal-1", "completed")
-            check = subprocess.run([script("treasuryctl"), "check", "--env-file", str(treasury.env_path)],
-                                   capture_output=True, text=True, timeout=60, cwd=treasury.dir)
+            treasury.withdraw_once("wal-1", "40")
+            check = treasury.check()
         finally:
             treasury.terminate()
         assert free(sandbox, destination_wallet) == paying_before - 40
@@ -63,11 +58,8 @@ def test_a_funding_destination_with_an_empty_funding_wallet_is_refused_by_the_ex
         spot_before = free(sandbox, "spot")
         treasury = TreasuryProcess(tmp_path, sandbox, policy_text=policy_with_cold_wallet("funding")).start()
         try:
-            check = subprocess.run([script("treasuryctl"), "check", "--env-file", str(treasury.env_path)],
-                                   capture_output=True, text=True, timeout=60, cwd=treasury.dir)
-            with treasury.client() as client:
-                assert client.send_intent(new_intent("wal-2", amount="40")).outcome == "accepted"
-            treasury.wait_status("wal-2", "failed")
+            check = treasury.check()
+            treasury.withdraw_once("wal-2", "40", final="failed")
         finally:
             treasury.terminate()
         assert free(sandbox, "spot") == spot_before and sandbox.withdrawals() == []

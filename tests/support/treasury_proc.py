@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import dataclasses
 import sqlite3
 import time
@@ -118,6 +120,18 @@ class TreasuryProcess:
                 except TreasuryUnavailable:
                     return False
         wait_until(answers, timeout=timeout, what="the treasury to answer a ping")
+
+    def check(self) -> "subprocess.CompletedProcess[str]":
+        """`treasuryctl check` on this treasury's env file, as an operator runs it."""
+        return subprocess.run([script("treasuryctl"), "check", "--env-file", str(self.env_path)],
+                              capture_output=True, text=True, timeout=60, cwd=self.dir)
+
+    def withdraw_once(self, intent_id: str, amount: str, final: str = "completed", **over) -> None:
+        """Send one intent, see it accepted, and wait for its final status."""
+        with self.client() as client:
+            decision = client.send_intent(new_intent(intent_id, amount=amount, **over))
+        assert decision.outcome == "accepted", decision
+        self.wait_status(intent_id, final)
 
     def log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in sorted(self.dir.glob("treasury.*.log")))

@@ -6,11 +6,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import responses
 
-from common.binance import AuthError, BadResponse, BinanceClient, WithdrawAddress
-from common.clock import FakeClock
-from tests.support.binance_cases import API_KEY, API_SECRET, BASE, NOW_MS
+from common.binance import AuthError, BadResponse, WithdrawAddress
+from tests.support.binance_cases import API_KEY, BASE
 
 URL = f"{BASE}/sapi/v1/capital/withdraw/address/list"
 # Binance's documented example, word for word in its fields and values.
@@ -18,16 +16,6 @@ DOCUMENTED = [{"address": "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "addressTag": ""
                "name": "Satoshi", "network": "BTC", "origin": "bla", "originType": "others",
                "whiteStatus": True}]
 
-
-@pytest.fixture
-def client() -> BinanceClient:
-    return BinanceClient(BASE, API_KEY, API_SECRET, clock=FakeClock(now_ms=NOW_MS))
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 def test_the_documented_reply_decodes_to_typed_entries(client, mock):

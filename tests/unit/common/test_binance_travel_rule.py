@@ -10,11 +10,9 @@ from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import responses
 
-from common.binance import BadResponse, BinanceClient
-from common.clock import FakeClock
-from tests.support.binance_cases import API_KEY, API_SECRET, BASE, NOW_MS
+from common.binance import BadResponse
+from tests.support.binance_cases import BASE
 
 REQUIREMENTS = f"{BASE}/sapi/v1/localentity/questionnaire-requirements"
 APPLY = f"{BASE}/sapi/v1/localentity/withdraw/apply"
@@ -29,16 +27,6 @@ DOCUMENTED_ROW = {
     "confirmNo": 3, "walletType": 1, "txKey": "", "questionnaire": "{'question1':'answer1','question2':'answer2'}",
     "completeTime": "2023-03-23 16:52:41"}
 
-
-@pytest.fixture
-def client() -> BinanceClient:
-    return BinanceClient(BASE, API_KEY, API_SECRET, clock=FakeClock(now_ms=NOW_MS))
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 def test_questionnaire_requirements_answers_the_country_code(client, mock):

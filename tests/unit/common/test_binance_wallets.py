@@ -8,12 +8,10 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 import pytest
-import responses
 
-from common.binance import BadResponse, BinanceClient
+from common.binance import BadResponse
 from common.binance.models import FundingAsset
-from common.clock import FakeClock
-from tests.support.binance_cases import API_KEY, API_SECRET, BASE, NOW_MS
+from tests.support.binance_cases import BASE
 
 FUNDING_URL = f"{BASE}/sapi/v1/asset/get-funding-asset"
 APPLY_URL = f"{BASE}/sapi/v1/capital/withdraw/apply"
@@ -22,16 +20,6 @@ ACCOUNT_URL = f"{BASE}/api/v3/account"
 DOCUMENTED = [{"asset": "USDT", "free": "1", "locked": "0", "freeze": "0", "withdrawing": "0",
                "btcValuation": "0.00000091"}]
 
-
-@pytest.fixture
-def client() -> BinanceClient:
-    return BinanceClient(BASE, API_KEY, API_SECRET, clock=FakeClock(now_ms=NOW_MS))
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 def body_of(call) -> dict[str, str]:

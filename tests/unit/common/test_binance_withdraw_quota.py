@@ -7,25 +7,13 @@ from decimal import Decimal
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import responses
 
-from common.binance import AuthError, BadResponse, BinanceClient, WithdrawQuota
-from common.clock import FakeClock
-from tests.support.binance_cases import API_KEY, API_SECRET, BASE, NOW_MS
+from common.binance import AuthError, BadResponse, WithdrawQuota
+from tests.support.binance_cases import API_KEY, BASE
 
 URL = f"{BASE}/sapi/v1/capital/withdraw/quota"
 DOCUMENTED = {"wdQuota": "10000", "usedWdQuota": "1000"}
 
-
-@pytest.fixture
-def client() -> BinanceClient:
-    return BinanceClient(BASE, API_KEY, API_SECRET, clock=FakeClock(now_ms=NOW_MS))
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock() as rsps:
-        yield rsps
 
 
 def test_the_documented_reply_decodes_to_decimals(client, mock):
