@@ -75,7 +75,9 @@ def test_the_treasurys_calls_decode_through_the_wallet_sdk(sandbox: Sandbox):
                                   withdraw_order_id="sdk-too-much"), sdk_errors.BadRequestError, -4026),
     (lambda s: wallet(s).withdraw(coin="USDT", address="TNotAnAddressWeKnowOf111111111111", amount=30.0,
                                   network="BSC", withdraw_order_id="sdk-bad-net"), sdk_errors.BadRequestError, -4033),
-], ids=["unknown-order", "insufficient-balance", "bad-address-for-network"])
+    (lambda s: wallet(s).withdraw(coin="USDT", address=DEMO_TRX_ADDRESS, amount=30.0, network="TRX",
+                                  address_tag="12345", withdraw_order_id="sdk-tag"), sdk_errors.BadRequestError, -4106),
+], ids=["unknown-order", "insufficient-balance", "bad-address-for-network", "tag-on-a-tagless-network"])
 def test_binances_refusals_reach_the_sdk_as_its_own_exception_and_code(sandbox: Sandbox, call, error_class, code):
     """The SDK raises the class it raises for Binance's HTTP status, with Binance's code."""
     with pytest.raises(error_class) as refused:

@@ -99,3 +99,25 @@ def test_the_signer_and_its_errors_never_show_the_private_key():
     assert body and "-" not in body and body in text.decode().replace("\n", "")
     signer = Ed25519Signer.from_pem(text)
     assert body not in repr(signer) and "not shown" in repr(signer)
+
+
+def test_the_client_signs_a_real_request_with_an_ed25519_key_that_verifies():
+    """BinanceClient with an Ed25519Signer: the key header, and a signature (percent-encoded
+    base64) that cryptography verifies over exactly the query sent."""
+    import responses
+
+    from common.binance import BinanceClient
+    from common.clock import FakeClock
+    from tests.support.binance_cases import API_KEY, BASE, NOW_MS
+    private_text, public_text = new_key_pair()
+    client = BinanceClient(BASE, API_KEY, Ed25519Signer.from_pem(private_text), clock=FakeClock(now_ms=NOW_MS))
+    assert client.key_type == "Ed25519"
+    with responses.RequestsMock() as mock:
+        mock.get(f"{BASE}/sapi/v1/account/apiRestrictions", json={
+            "ipRestrict": True, "enableReading": True, "enableWithdrawals": False, "enableSpotAndMarginTrading": True})
+        client.api_restrictions()
+        request = mock.calls[0].request
+    query = request.url.split("?", 1)[1]
+    payload, _, sent = query.rpartition("&signature=")
+    assert request.headers["X-MBX-APIKEY"] == API_KEY
+    serialization.load_pem_public_key(public_text).verify(base64.b64decode(unquote(sent)), payload.encode())
