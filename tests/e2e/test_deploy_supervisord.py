@@ -21,7 +21,7 @@ from demo.prepare import DemoPorts, prepare
 from demo.var_texts import DEMO_WEBHOOK_SECRET
 from tests.support.ports import free_port
 from tests.support.procs import BIN, Proc, script
-from tests.support.sandbox import start_sandbox
+from tests.support.sandbox import demo_config_text, start_sandbox
 from tests.support.waiting import Timeout, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -64,7 +64,9 @@ def test_the_two_host_configs_run_both_bots_that_sweep_and_stop_cleanly(tmp_path
     """treasury-host.conf and signal-host.conf: both bots start, a sell is swept to completed, shutdown exits 0."""
     ports = DemoPorts(*distinct_free_ports(5))
     etc = prepare(tmp_path / "etc", ports).files.var
-    sandbox = start_sandbox(tmp_path, persistent=False, port=ports.sandbox, complete_after_seconds=0.5)
+    # The sandbox config prepare() wrote: it holds the treasury's Ed25519 public key.
+    sandbox = start_sandbox(tmp_path, demo_config_text(etc / "sandbox.toml", complete_after_seconds=0.5),
+                            persistent=False, port=ports.sandbox)
     supervisors: list[tuple[Path, Proc]] = []
     try:
         for host, bot, ready in (("treasury", "treasury-bot", "event=treasury_ready"),

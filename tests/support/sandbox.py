@@ -69,10 +69,11 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def demo_config_text(**exchange: Any) -> str:
-    """demo.toml with some `[exchange]` settings replaced, e.g.
+def demo_config_text(base: Path = DEMO_CONFIG, **exchange: Any) -> str:
+    """demo.toml (or another config in its shape, such as the demo's generated
+    var/sandbox.toml) with some settings replaced, e.g.
     `demo_config_text(complete_after_seconds=0.5, email_sent_seconds=0.2)`."""
-    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    text = base.read_text(encoding="utf-8")
     for name, value in exchange.items():
         pattern = re.compile(rf"^{re.escape(name)} = .*$", re.MULTILINE)
         if not pattern.search(text):
