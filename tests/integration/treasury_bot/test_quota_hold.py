@@ -45,13 +45,19 @@ def executor_for(ledger, quota, clock):
     return Executor(ledger, FakeExchange(), make_policy(), clock, quota=QuotaGuard(quota))
 
 
-def test_an_intent_over_the_remaining_quota_waits_queued_without_an_apply(ledger):
-    """950 of 1000 used, 100 USDT queued: no apply, still queued, one held alert, however often tried."""
+def held_once(ledger, used: str = "950"):
+    """100 USDT accepted as q-1 with `used` of 1000 used, and one executor step taken."""
     clock = FakeClock(T0)
     accept(ledger, make_policy(), clock, "q-1", "100")
-    quota = ScriptedQuota(used="950")
+    quota = ScriptedQuota(used=used)
     executor = executor_for(ledger, quota, clock)
     executor.step()
+    return clock, quota, executor
+
+
+def test_an_intent_over_the_remaining_quota_waits_queued_without_an_apply(ledger):
+    """950 of 1000 used, 100 USDT queued: no apply, still queued, one held alert, however often tried."""
+    clock, quota, executor = held_once(ledger)
     clock.advance(RETRY_S)
     executor.step()
     assert executor.client.applies == [] and quota.reads == 2
@@ -63,22 +69,14 @@ def test_an_intent_over_the_remaining_quota_waits_queued_without_an_apply(ledger
 
 def test_a_held_intent_is_not_read_for_again_before_the_retry_delay(ledger):
     """Held: the executor waits RETRY_S before the next reading (weight 10 each, not every step)."""
-    clock = FakeClock(T0)
-    accept(ledger, make_policy(), clock, "q-1", "100")
-    quota = ScriptedQuota(used="950")
-    executor = executor_for(ledger, quota, clock)
-    executor.step()
+    clock, quota, executor = held_once(ledger)
     clock.advance(RETRY_S - 1)
     assert executor.step() is False and quota.reads == 1
 
 
 def test_a_held_intent_is_sent_once_the_quota_allows(ledger):
     """The 24 hours roll, the use falls to 100: the next try sends it; nothing was lost."""
-    clock = FakeClock(T0)
-    accept(ledger, make_policy(), clock, "q-1", "100")
-    quota = ScriptedQuota(used="950")
-    executor = executor_for(ledger, quota, clock)
-    executor.step()
+    clock, quota, executor = held_once(ledger)
     quota.used = "100"
     clock.advance(RETRY_S)
     executor.step()
