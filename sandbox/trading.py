@@ -84,17 +84,25 @@ def _test_order_commissions() -> dict[str, Any]:
     }
 
 
-def query_order(session: Session, config: SandboxConfig, params: Mapping[str, str]) -> dict[str, Any]:
-    """GET /api/v3/order by orderId or origClientOrderId (the most recent one)."""
-    reject_unknown(params, QUERY_ORDER_PARAMS)
+def _requested_order(session: Session, config: SandboxConfig, params: Mapping[str, str],
+                     allowed: frozenset[str]) -> tuple[SymbolSettings, OrderRecord | None]:
+    """The symbol and the order a query or a cancel names (by orderId or origClientOrderId),
+    after the checks both make in Binance's order: unknown params, symbol, one of the ids."""
+    reject_unknown(params, allowed)
     symbol = required(params, "symbol")
-    if config.find_symbol(symbol) is None:
+    settings = config.find_symbol(symbol)
+    if settings is None:
         raise errors.bad_symbol()
     order_id = optional_int(params, "orderId")
     client_id = optional(params, "origClientOrderId")
     if order_id is None and client_id is None:
         raise errors.one_of_mandatory("origClientOrderId", "orderId")
-    order = _find_order(session, symbol, order_id, client_id)
+    return settings, _find_order(session, symbol, order_id, client_id)
+
+
+def query_order(session: Session, config: SandboxConfig, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /api/v3/order by orderId or origClientOrderId (the most recent one)."""
+    _, order = _requested_order(session, config, params, QUERY_ORDER_PARAMS)
     if order is None:
         raise errors.no_such_order()
     return views.order_query(order)
@@ -162,16 +170,7 @@ def cancel_order(session: Session, config: SandboxConfig, params: Mapping[str, s
     locked funds go back to free. Not open (or unknown): -2011 "Unknown order sent.".
     https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#cancel-order-trade
     """
-    reject_unknown(params, CANCEL_ORDER_PARAMS)
-    symbol = required(params, "symbol")
-    settings = config.find_symbol(symbol)
-    if settings is None:
-        raise errors.bad_symbol()
-    order_id = optional_int(params, "orderId")
-    client_id = optional(params, "origClientOrderId")
-    if order_id is None and client_id is None:
-        raise errors.one_of_mandatory("origClientOrderId", "orderId")
-    order = _find_order(session, symbol, order_id, client_id)
+    settings, order = _requested_order(session, config, params, CANCEL_ORDER_PARAMS)
     if order is None or order.status not in OPEN_STATUSES:
         raise errors.unknown_order_to_cancel()
     asset, amount = locked_funds(settings, order.side, order.orig_qty - order.executed_qty, order.price)

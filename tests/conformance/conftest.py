@@ -12,15 +12,12 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.sandbox import Sandbox, start_sandbox
+from tests.support.sandbox import Sandbox, sandbox_process
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     """One sandbox process per module, quick withdrawals, state in memory."""
-    running = start_sandbox(tmp_path_factory.mktemp("conformance"), persistent=False,
-                            complete_after_seconds=0.3)
-    try:
+    with sandbox_process(tmp_path_factory.mktemp("conformance"), persistent=False,
+                         complete_after_seconds=0.3) as running:
         yield running
-    finally:
-        running.stop()
