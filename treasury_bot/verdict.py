@@ -35,6 +35,9 @@ REASON_CODES = (
     "exchange_rules_stale",     # 7, before the other exchange rules
     # Issue 12: the account's own address book lacks the destination (treasury_bot/address_book.py).
     "not_in_address_book",      # 7, after exchange_rules_stale
+    # Issue 13 (docs/design.md section 9): the custody controls.
+    "frozen",                   # 1a (treasury_bot/freeze.py)
+    "approval_expired",         # a pending intent not approved within [approvals] ttl_hours
 )
 
 

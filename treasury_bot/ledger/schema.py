@@ -13,6 +13,8 @@ because tables used to be added with CREATE IF NOT EXISTS at each open):
   pending_loosenings (tighten at once, loosen later), withdrawal_exchange_times and
   withdrawal_stalls. Its migration uses IF NOT EXISTS, so it takes a file stamped 1 to 2
   whichever of the two layouts it holds.
+- 3: issue 13, the custody controls: freezes, signed operator actions, the journal's hash
+  chain, and the withdrawals seen on the account that the ledger did not make.
 
 A migration runs inside one write transaction with the bump of `schema_version`: a file is
 at one version or the next, never between. A file newer than `SCHEMA_VERSION` is refused
@@ -30,7 +32,7 @@ from typing import Iterator
 
 from treasury_bot.ledger.records import LedgerSchemaNewer, LedgerSchemaUnknown
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # -- version 1 (4f44e7a) ---------------------------------------------------------------
 # No ';' inside comments or strings: each text is split on ';' and run one statement at a
@@ -207,6 +209,37 @@ CREATE TABLE IF NOT EXISTS withdrawal_stalls (
 """
 
 
+# -- version 3 (issue 13: custody controls) ----------------------------------------------
+# One block per control, each kept apart by the blank lines between them. No ";" in comments.
+
+_V3 = """
+-- Freeze (treasury_bot/freeze.py): one row per freeze, by an operator or a circuit
+-- breaker. The open one (unfrozen_at NULL) stops every apply. At most one is open.
+CREATE TABLE IF NOT EXISTS freezes (
+    seq           INTEGER PRIMARY KEY,
+    frozen_at     INTEGER NOT NULL,
+    frozen_by     TEXT NOT NULL,
+    breaker       TEXT,
+    reason        TEXT NOT NULL,
+    unfrozen_at   INTEGER,
+    unfrozen_by   TEXT,
+    unfreeze_note TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS freezes_one_open ON freezes((unfrozen_at IS NULL))
+    WHERE unfrozen_at IS NULL;
+
+
+-- Signed operator actions and quorum approvals (item 3).
+
+
+-- The journal's hash chain (item 4).
+
+
+-- Withdrawals on the account the ledger did not make (item 5).
+
+"""
+
+
 def statements(script: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in script.split(";") if s.strip())
 
@@ -223,6 +256,7 @@ TERMINAL_IN_INDEX: tuple[str, ...] = tuple(re.findall(r"'([a-z_]+)'", _PREDICATE
 # MIGRATIONS[n - 1] takes a file from version n to n + 1.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     statements(_V2),
+    statements(_V3),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1, "one migration per version after the first"
 

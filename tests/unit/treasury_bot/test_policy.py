@@ -295,7 +295,8 @@ def test_reason_codes_cover_design_section_3():
               "not_a_multiple", "over_transfer_limit", "too_many_transfers", "over_window_limit",
               "approval_required", "operator_rejected",
               "client_rate_limited", "exchange_rules_stale",  # DESIGN section 9
-              "not_in_address_book"}  # section 9, built in issue 12
+              "not_in_address_book",  # section 9, built in issue 12
+              "frozen", "approval_expired"}  # section 9, built in issue 13
     assert set(REASON_CODES) == design and len(REASON_CODES) == len(design)
     assert OUTCOMES == ("accepted", "rejected", "pending_approval")
 
