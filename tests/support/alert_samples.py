@@ -87,4 +87,21 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
             model.DESTINATION_TAG_INVALID, at_ms=at_ms, destination="cold-wallet", coin="USDT",
             network="TRX", address=ADDRESS,
             detail="has a tag, and the exchange takes none for USDT on TRX (withdrawTag false, no memoRegex)"),
+        # Issue 13.
+        model.FROZEN: events.frozen(at_ms=at_ms, frozen_by="alice", reason="key leak suspected"),
+        model.UNFROZEN: events.unfrozen(at_ms=at_ms, unfrozen_by="alice, bob", note="keys rotated",
+                                        frozen_by="alice", reason="key leak suspected",
+                                        frozen_at_ms=at_ms - 3_600_000),
+        model.BREAKER_TRIPPED: events.breaker_tripped(
+            at_ms=at_ms, breaker="client_rejections", detail="client signal: 21 rejections in 10 minutes (max 20)"),
+        model.FOREIGN_WITHDRAWAL: events.foreign_withdrawal(
+            at_ms=at_ms, withdrawal_id="wd-foreign-1", withdraw_order_id=None, coin="USDT", network="TRX",
+            amount=Decimal("900"), address=ADDRESS, exchange_status=6, apply_time="2023-11-14 22:13:20",
+            detail="no intent in the ledger has this withdrawal id or withdrawOrderId"),
+        model.JOURNAL_BROKEN: events.journal_broken(
+            at_ms=at_ms, table="decisions", row=12, detail="its hash does not match its bytes"),
+        model.DAILY_STATEMENT: events.daily_statement(
+            at_ms=at_ms, day="2023-11-14", moved="2 withdrawals completed: 500 USDT",
+            open_intents="1 pending approval", window_usage="USDT 500 of 5000", chain_head="c0" * 32),
+        model.WOULD_WITHDRAW: events.would_withdraw(t(model.WOULD_WITHDRAW), at_ms=at_ms, status="completed"),
     }

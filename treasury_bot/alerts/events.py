@@ -313,3 +313,60 @@ def destination_refused(kind: str, *, at_ms: int, destination: str, coin: str, n
                                    "network": _text(network, 32), "address": _text(address, 200),
                                    "detail": _text(detail)}
     return _make(kind, None, facts, at_ms)
+
+
+# Issue 13 (docs/design.md section 9): the custody controls.
+def frozen(*, at_ms: int, frozen_by: str, reason: str) -> Alert:
+    """An operator froze the treasury: every apply stops until `treasuryctl unfreeze`."""
+    facts: dict[str, FactValue] = {"frozen_by": _text(frozen_by, 64), "reason": _text(reason)}
+    return _make(model.FROZEN, None, facts, at_ms)
+
+
+def unfrozen(*, at_ms: int, unfrozen_by: str, note: str, frozen_by: str, reason: str,
+             frozen_at_ms: int) -> Alert:
+    """The freeze was lifted; says by whom, and which freeze it ended."""
+    facts: dict[str, FactValue] = {"unfrozen_by": _text(unfrozen_by, 200), "note": _text(note),
+                                   "frozen_by": _text(frozen_by, 64), "reason": _text(reason),
+                                   "frozen_at_ms": frozen_at_ms}
+    return _make(model.UNFROZEN, None, facts, at_ms)
+
+
+def breaker_tripped(*, at_ms: int, breaker: str, detail: str, already_frozen: bool = False) -> Alert:
+    """A circuit breaker froze the treasury; `detail` says what tripped it, with the numbers."""
+    facts: dict[str, FactValue] = {"breaker": _text(breaker, 64), "detail": _text(detail),
+                                   "already_frozen": "yes" if already_frozen else "no"}
+    return _make(model.BREAKER_TRIPPED, None, facts, at_ms)
+
+
+def foreign_withdrawal(*, at_ms: int, withdrawal_id: str | None, withdraw_order_id: str | None,
+                       coin: str, network: str | None, amount: Decimal | str, address: str | None,
+                       exchange_status: int | None, apply_time: str | None, detail: str) -> Alert:
+    """A withdrawal on the account that the ledger did not make (or no longer knows of)."""
+    facts: dict[str, FactValue] = {
+        "withdrawal_id": _text(withdrawal_id, 100), "withdraw_order_id": _text(withdraw_order_id, 100),
+        "coin": _text(coin, 20), "network": _text(network, 32), "amount": _amount(amount),
+        "address": _text(address, 200), "exchange_status": exchange_status,
+        "apply_time": _text(apply_time, 40), "detail": _text(detail)}
+    return _make(model.FOREIGN_WITHDRAWAL, withdraw_order_id, facts, at_ms)
+
+
+def journal_broken(*, at_ms: int, table: str | None, row: int | None, detail: str) -> Alert:
+    """The journal's hash chain failed verification at this row (the first broken link)."""
+    facts: dict[str, FactValue] = {"table": _text(table, 64), "row": row, "detail": _text(detail)}
+    return _make(model.JOURNAL_BROKEN, None, facts, at_ms)
+
+
+def daily_statement(*, at_ms: int, day: str, moved: str, open_intents: str, window_usage: str,
+                    chain_head: str, extra: dict[str, FactValue] | None = None) -> Alert:
+    """The day's statement: what moved, what is open, window usage, and the journal's chain
+    head (the operator's mailbox anchors history outside the host). Texts are one line each."""
+    facts: dict[str, FactValue] = {"day": _text(day, 20), "moved": _text(moved),
+                                   "open_intents": _text(open_intents), "window_usage": _text(window_usage),
+                                   "chain_head": _text(chain_head, 100), **(extra or {})}
+    return _make(model.DAILY_STATEMENT, None, facts, at_ms)
+
+
+def would_withdraw(transfer: Transfer, *, at_ms: int, status: str) -> Alert:
+    """Shadow mode: live mode would have sent this apply now; nothing was sent. `status`: the
+    intent's status after it (shadow mode's own end, treasury_bot/lifecycle.py)."""
+    return _transfer_alert(model.WOULD_WITHDRAW, transfer, at_ms, status, mode="shadow")

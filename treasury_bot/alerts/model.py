@@ -207,3 +207,18 @@ WITHDRAW_QUOTA_80 = "withdraw_quota_80"        # its use reached 80%; once per c
 WITHDRAW_QUOTA_HELD = "withdraw_quota_held"    # an intent waits for it; once per intent
 KINDS = KINDS + (WITHDRAW_QUOTA_80, WITHDRAW_QUOTA_HELD)
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, WITHDRAW_QUOTA_80: WARNING, WITHDRAW_QUOTA_HELD: WARNING}
+# Issue 13 (docs/design.md section 9): the custody controls. CRITICAL: each is either an
+# operator's stop of all movement, money moved by another road, or history in doubt; none
+# can be raised at will by a client (a breaker trips once, then withdrawals stay frozen).
+FROZEN = "frozen"                          # treasuryctl freeze: every apply stops
+UNFROZEN = "unfrozen"                      # treasuryctl unfreeze: applies go on
+BREAKER_TRIPPED = "breaker_tripped"        # a circuit breaker froze the treasury by itself
+FOREIGN_WITHDRAWAL = "foreign_withdrawal"  # a withdrawal on the account the ledger did not make
+JOURNAL_BROKEN = "journal_broken"          # the journal's hash chain failed verification
+DAILY_STATEMENT = "daily_statement"        # what moved, what is open, window usage, chain head
+WOULD_WITHDRAW = "would_withdraw"          # shadow mode: the apply that live mode would send
+KINDS = KINDS + (FROZEN, UNFROZEN, BREAKER_TRIPPED, FOREIGN_WITHDRAWAL, JOURNAL_BROKEN, DAILY_STATEMENT,
+                 WOULD_WITHDRAW)
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, FROZEN: CRITICAL, UNFROZEN: CRITICAL, BREAKER_TRIPPED: CRITICAL,
+                     FOREIGN_WITHDRAWAL: CRITICAL, JOURNAL_BROKEN: CRITICAL, DAILY_STATEMENT: INFO,
+                     WOULD_WITHDRAW: INFO}

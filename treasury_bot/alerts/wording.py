@@ -236,6 +236,65 @@ WHAT_IT_MEANS: Mapping[str, str] = {
         "sent once per intent."),
 }
 
+# -- issue 13 (docs/design.md section 9): the custody controls. Appended in one block so
+# that parallel additions merge cleanly; each table still holds every kind once.
+SUMMARY = {
+    **SUMMARY,
+    model.FROZEN: lambda f: f"FROZEN by {f.get('frozen_by')}: {f.get('reason')}: every withdrawal stopped",
+    model.UNFROZEN: lambda f: f"unfrozen by {f.get('unfrozen_by')}: withdrawals go on",
+    model.BREAKER_TRIPPED: lambda f: (
+        f"circuit breaker {f.get('breaker')} tripped: withdrawals FROZEN: {f.get('detail')}"),
+    model.FOREIGN_WITHDRAWAL: lambda f: (
+        f"withdrawal NOT made by the treasury: {f.get('amount')} {f.get('coin')} to {f.get('address')}"),
+    model.JOURNAL_BROKEN: lambda f: (
+        f"journal hash chain BROKEN at {f.get('table')} row {f.get('row')}: withdrawals refused"),
+    model.DAILY_STATEMENT: lambda f: f"daily statement for {f.get('day')}",
+    model.WOULD_WITHDRAW: lambda f: (
+        f"SHADOW: would withdraw {f.get('amount')} {f.get('coin')} to {f.get('destination')} (nothing sent)"),
+}
+PLURAL = {
+    **PLURAL,
+    model.FROZEN: "freezes",
+    model.UNFROZEN: "unfreezes",
+    model.BREAKER_TRIPPED: "circuit breakers tripped",
+    model.FOREIGN_WITHDRAWAL: "withdrawals the treasury did not make",
+    model.JOURNAL_BROKEN: "journal verification failures",
+    model.DAILY_STATEMENT: "daily statements",
+    model.WOULD_WITHDRAW: "shadow withdrawals",
+}
+WHAT_IT_MEANS = {
+    **WHAT_IT_MEANS,
+    model.FROZEN: (
+        "An operator froze the treasury: no withdrawal request is sent to the exchange until it is "
+        "unfrozen (an apply already in flight finished and is followed to its end). New intents are "
+        "rejected with reason code frozen; polling and alerts go on. The freeze survives restarts. "
+        "`treasuryctl unfreeze` lifts it (with the quorum, where [approvals] sets one)."),
+    model.UNFROZEN: (
+        "The freeze was lifted: the treasury decides and withdraws again. Queued intents are sent "
+        "in order, spaced as the policy says."),
+    model.BREAKER_TRIPPED: (
+        "A circuit breaker of the policy's [circuit_breakers] saw something that should not happen "
+        "and froze the treasury by itself: no withdrawal is sent until an operator has looked and "
+        "run `treasuryctl unfreeze`. What tripped it is below. docs/operations.md has the runbook."),
+    model.FOREIGN_WITHDRAWAL: (
+        "The exchange account's withdrawal history shows a withdrawal that the treasury's ledger "
+        "did not make: made by another key, on the website, or by a treasury whose ledger was "
+        "restored from an older copy. If you did not make it, the account may be compromised: "
+        "revoke its API keys on Binance now. The treasury is frozen."),
+    model.JOURNAL_BROKEN: (
+        "The ledger's hash chain does not verify: a row was edited, deleted or inserted outside "
+        "the treasury. The treasury refuses to withdraw on a broken chain. `treasuryctl verify` "
+        "names the first broken link; docs/operations.md has the runbook."),
+    model.DAILY_STATEMENT: (
+        "The treasury's statement of the last day. Its chain head is the hash of the journal as it "
+        "stood: keep this mail, it anchors the history outside the host (`treasuryctl verify` "
+        "shows the same head while the journal is intact)."),
+    model.WOULD_WITHDRAW: (
+        "The treasury runs in SHADOW mode (policy `mode = \"shadow\"`): it decided this intent as "
+        "live mode would, and would have sent this withdrawal now. Nothing was sent to the exchange."),
+}
+
+
 # (fact, label) in the order a person reads them; facts not listed are shown after them.
 FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("status", "Status"),

@@ -44,6 +44,10 @@ def test_default_severities_match_the_design():
         model.ADDRESS_BOOK_MISSING: WARNING, model.DESTINATION_TAG_INVALID: WARNING,
         # Issue 12 item 4: the withdrawal quota; nothing is lost, withdrawals wait.
         model.WITHDRAW_QUOTA_80: WARNING, model.WITHDRAW_QUOTA_HELD: WARNING,
+        # Issue 13 (DESIGN section 9): freezes, breakers, foreign withdrawals, a broken chain.
+        model.FROZEN: CRITICAL, model.UNFROZEN: CRITICAL, model.BREAKER_TRIPPED: CRITICAL,
+        model.FOREIGN_WITHDRAWAL: CRITICAL, model.JOURNAL_BROKEN: CRITICAL,
+        model.DAILY_STATEMENT: INFO, model.WOULD_WITHDRAW: INFO,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
