@@ -119,6 +119,34 @@ class Destination(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
         return self.clients is None or client in self.clients
 
 
+# -- issue 13: the custody controls (docs/design.md section 9). One struct per table, each
+# owned by its control: [approvals] (treasury_bot/quorum.py), [circuit_breakers]
+# (treasury_bot/breakers.py), and `mode` (shadow mode).
+
+OperatorName = Annotated[str, Meta(pattern=CLIENT_NAME_PATTERN)]  # a person's key's name
+
+
+class Approvals(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[approvals]: who may approve, how many must, and for how long an intent waits."""
+
+    quorum: Annotated[int, Meta(ge=1, le=20)] = 1
+    ttl_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 72
+
+
+class CircuitBreakers(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[circuit_breakers]: the conditions that freeze the treasury by themselves."""
+
+    client_rejections: Annotated[int, Meta(ge=1, le=1_000_000)] = 20
+    client_rejections_minutes: Annotated[int, Meta(ge=1, le=24 * 60)] = 10
+    foreign_withdrawal: bool = True
+    reconciliation_mismatch: bool = True
+    journal_broken: bool = True
+    policy_changed: bool = True
+
+
+MODES = ("live", "shadow")
+
+
 class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     quarantine_hours: Decimal = Decimal(24)
     allow_trading_key: bool = False
@@ -126,6 +154,9 @@ class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     limits: Limits
     executor: ExecutorTuning = msgspec.field(default_factory=ExecutorTuning)
     destinations: tuple[Destination, ...] = msgspec.field(default=(), name="destination")
+    mode: Literal["live", "shadow"] = "live"
+    approvals: Approvals = msgspec.field(default_factory=Approvals)
+    circuit_breakers: CircuitBreakers = msgspec.field(default_factory=CircuitBreakers)
 
     def destination(self, label: str) -> Destination | None:
         for destination in self.destinations:
