@@ -7,7 +7,8 @@ counted transfer, in order. `decider.journal` writes it inside the caller's tran
 the server sends the replies only after that commit returns, so no decision is ever
 answered and lost.
 
-Per request, in order: identity (given by the server) -> idempotency (rule 1) -> policy.
+Per request, in order: identity (given by the server) -> idempotency (rule 1) -> the freeze
+(rule 1a) -> policy.
 Intents within one batch see each other: usage grows with each acceptance, and a
 repeated intent_id later in the batch is answered as a replay of the earlier one.
 """
@@ -27,7 +28,7 @@ from treasury_bot.ledger import IntentRecord
 from treasury_bot.policy import IntentFacts, decide
 from treasury_bot.policy_model import Policy
 from treasury_bot.usage import CountedTransfer, Usage, window_pressure
-from treasury_bot.verdict import PENDING_APPROVAL, REJECTED
+from treasury_bot.verdict import PENDING_APPROVAL, REJECTED, Verdict
 from treasury_bot.withdraw_rules import CoinRules
 
 INTENT_ID_CONFLICT = "intent_id_conflict"
@@ -57,6 +58,18 @@ class DecisionContext:
     rules_fetched_at_ms: int | None = None
     # The exchange's address book as last read (issue 12: not_in_address_book); None skips it.
     address_book: AddressBookReading | None = None
+    # Rule 1a (issue 13, docs/design.md section 9): the standing freeze, as its one-line
+    # description, read by decider.decide_batch inside the batch's transaction; None: not frozen.
+    frozen: str | None = None
+
+
+FROZEN = "frozen"
+
+
+def frozen_verdict(description: str) -> Verdict:
+    """Rule 1a: after idempotency (a replay still gets its decision as it stands)."""
+    return Verdict(REJECTED, FROZEN, f"the treasury is frozen ({description}): no transfer is "
+                                     "decided until an operator unfreezes it")
 
 
 # The rows in the shapes `Ledger.insert_*` take (a NamedTuple is the tuple it expects).
@@ -196,8 +209,11 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
         facts = IntentFacts(intent_id=intent.intent_id, client=item.client, coin=intent.coin,
                             network=intent.network, destination=intent.destination,
                             amount=intent.amount_value, created_at_ms=intent.created_at)
-        verdict = decide(facts, context.policy, usage, context.coin_rules, context.usable_from_ms, now,
-                         rules_fetched_at_ms=context.rules_fetched_at_ms, address_book=context.address_book)
+        if context.frozen is not None:
+            verdict = frozen_verdict(context.frozen)
+        else:
+            verdict = decide(facts, context.policy, usage, context.coin_rules, context.usable_from_ms, now,
+                             rules_fetched_at_ms=context.rules_fetched_at_ms, address_book=context.address_book)
         status = lifecycle.STATUS_OF_OUTCOME[verdict.outcome]
         is_counted = verdict.outcome in _COUNTED_OUTCOMES
         destination = context.policy.destination(intent.destination) if is_counted else None

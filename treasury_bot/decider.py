@@ -8,16 +8,18 @@ returns, so no decision is ever answered and lost.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from treasury_bot import lifecycle
+from treasury_bot import breakers, freeze, lifecycle
 # Incoming and DecisionContext are the plan's; re-exported because callers (the server,
 # the treasury's wiring, the tests) have always found them here.
 from treasury_bot.batch_plan import BatchPlan, DecisionContext, Incoming, plan_batch  # noqa: F401
 from treasury_bot.ledger import CountedRow, Ledger
 from treasury_bot.policy_model import Policy
 from treasury_bot.usage import CountedTransfer, Usage, summarize_usage
+from treasury_bot.verdict import REJECTED
 
 HOUR_MS = 3_600_000
 
@@ -56,9 +58,20 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
         existing = ledger.find_intents(item.intent.intent_id for item in items)
         if usage is None and len(existing) < len(items):
             usage = load_usage(ledger, ctx.policy, ctx.now_ms)
+        standing = freeze.current(ledger)  # rule 1a, read under the write lock
+        if standing is not None:
+            ctx = replace(ctx, frozen=standing.describe())
         plan = plan_batch(existing, items, ctx, usage, ledger.next_intent_seq())
         journal(ledger, plan)
+        # Issue 13 item 2: a client probing the rules trips the breaker in this same commit.
+        breakers.check_client_rejections(ledger, ctx.policy, rejecting_clients(plan), ctx.now_ms)
     return plan
+
+
+def rejecting_clients(plan: BatchPlan) -> set[str]:
+    """The clients of the plan's new rejections that count for the breaker."""
+    return {row.client for row in plan.intents
+            if row.outcome == REJECTED and row.reason_code not in breakers.NOT_THE_CLIENTS}
 
 
 def journal(ledger: Ledger, plan: BatchPlan) -> None:

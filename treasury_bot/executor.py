@@ -20,7 +20,7 @@ from common.binance.endpoints import WALLET_TYPES
 from common.binance.key_refusal import KeyDiagnosis, diagnose_apply
 from common.clock import Clock
 from common.logs import get_logger
-from treasury_bot import lifecycle, withdrawal_notes
+from treasury_bot import freeze, lifecycle, withdrawal_notes
 from treasury_bot.address_book_guard import fail_if_unlisted
 from treasury_bot.alerts import raised
 from treasury_bot.exchange import KeyPermissions, WithdrawalDesk
@@ -130,6 +130,10 @@ class Executor:
         queued = self.ledger.intents_with_status([lifecycle.QUEUED], limit=1)
         if not queued:
             return False
+        if freeze.current(self.ledger) is not None:
+            # Issue 13 item 1: read each step (IDLE_WAIT_S apart), and again in submit's
+            # transaction, so a freeze stops the next apply within a second.
+            return False
         self.submit(queued[0])
         return True
 
@@ -150,6 +154,8 @@ class Executor:
             current = self.ledger.get_intent_by_seq(record.seq)
             if current is None or current.status != lifecycle.QUEUED:
                 return  # an operator acted meanwhile
+            if freeze.current(self.ledger) is not None:
+                return  # frozen since the step's look: under the write lock, nothing is sent
             previous = self.ledger.withdrawal(record.seq)
             attempts = (previous.attempts if previous else 0) + 1
             self.ledger.set_status(current, lifecycle.SUBMITTING, now, SOURCE, f"attempt {attempts}")

@@ -15,7 +15,7 @@ from typing import Protocol
 from common.binance import ExchangeError
 from common.clock import Clock
 from common.logs import get_logger
-from treasury_bot import lifecycle
+from treasury_bot import breakers, freeze, lifecycle
 from treasury_bot.alerts import raised
 from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.ledger import IntentRecord, Ledger
@@ -46,6 +46,7 @@ class Reconciler:
         self.ledger = ledger
         self.client = client
         self.clock = clock
+        self.policy = policy  # its [circuit_breakers]: a mismatch freezes (issue 13)
         self._adopt = adopt
         self._looked_at: dict[int, float] = {}
         self.grace_ms = max(policy.executor.reconcile_grace_seconds * 1000,
@@ -115,6 +116,11 @@ class Reconciler:
                 if current is not None and current.status == lifecycle.SUBMITTING:
                     self.ledger.set_status(current, lifecycle.NEEDS_REVIEW, now, SOURCE, why)
                     self.ledger.enqueue(raised.needs_review(current, why, now))
+                    if lookup is not None and lookup.mismatch is not None:
+                        # Issue 13 item 2: the exchange holds a withdrawal under our id that
+                        # is not what we asked for: stop everything until a person looks.
+                        breakers.trip_if_enabled(self.ledger, self.policy, freeze.RECONCILIATION_MISMATCH,
+                                                 f"intent {record.intent_id}: {lookup.mismatch}", now)
             log.critical("withdrawal_needs_review", intent_id=record.intent_id, why=why)
 
     def _look_up(self, record: IntentRecord, state: UnknownOutcome, now: int) -> Lookup:

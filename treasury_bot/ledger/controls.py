@@ -3,12 +3,15 @@
 - freezes: one row per freeze, by an operator (`treasuryctl freeze`) or a circuit breaker;
   the open one (unfrozen_at NULL; at most one, by a unique partial index) stops every
   apply (treasury_bot/freeze.py, docs/design.md section 9).
+- rejected intents by client, for the client_rejections breaker (treasury_bot/breakers.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+
+from treasury_bot.ledger.schema import REJECTED_ONLY
 
 _FREEZE_COLUMNS = "seq, frozen_at, frozen_by, breaker, reason, unfrozen_at, unfrozen_by, unfreeze_note"
 
@@ -42,6 +45,19 @@ class Controls:
     def close_freeze(self, seq: int, at: int, by: str, note: str) -> None:
         self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?"
                            " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq))
+
+    def last_unfrozen_at(self) -> int | None:
+        row = self._conn.execute("SELECT MAX(unfrozen_at) FROM freezes").fetchone()
+        return row[0] if row else None
+
+    def count_client_rejections(self, client: str, since_ms: int, excluded_codes: tuple[str, ...]) -> int:
+        """Intents of `client` received since `since_ms` and rejected, but for the codes given
+        (the `intents_rejected` partial index: its WHERE clause is repeated word for word)."""
+        marks = ", ".join("?" * len(excluded_codes)) or "''"
+        row = self._conn.execute(
+            f"SELECT COUNT(*) FROM intents WHERE {REJECTED_ONLY} AND client = ? AND received_at >= ?"
+            f" AND COALESCE(reason_code, '') NOT IN ({marks})", (client, since_ms, *excluded_codes)).fetchone()
+        return int(row[0])
 
     def freeze_history(self, limit: int = 20) -> list[FreezeRow]:
         rows = self._conn.execute(
