@@ -3,7 +3,8 @@
 Start (docs/design.md section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
 (the treasury runs on it: treasury_bot/trusted_clock.py) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
-start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch) ->
+start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch,
+policy-file watch) ->
 serve until SIGTERM/SIGINT, then stop everything within a few seconds and exit 0.
 Each thread has its own ledger connection and its own exchange client.
 
@@ -28,11 +29,12 @@ from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
-from treasury_bot import bootstrap
+from treasury_bot import bootstrap, freeze
 from treasury_bot.alerts import raised
 from treasury_bot.alerts.formats import iso_utc
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.audit import audit_key, audit_whitelist
+from treasury_bot.breakers import PolicyFileWatch
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.destination_watch import DestinationWatch
 from treasury_bot.quota_guard import QuotaGuard
@@ -254,6 +256,10 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
         if previous_hash is not None and previous_hash != loaded.sha256:
             ledger.enqueue(raised.policy_changed(previous_hash, loaded.sha256, str(loaded.path), now,
                                     pending_loosenings=pending_lines))
+        standing = freeze.current(ledger)  # issue 13: a freeze survives restarts; say so first
+        if standing is not None:
+            warnings = [f"FROZEN since {iso_utc(standing.frozen_at)}: {standing.describe()}; no withdrawal "
+                        "is sent until `treasuryctl unfreeze`", *warnings]
         pending = ledger.count_with_status([lifecycle.PENDING_APPROVAL])
         open_count = ledger.count_with_status(lifecycle.OPEN) - pending
         smtp = settings.smtp
@@ -291,6 +297,9 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
         _thread("clock", stop, running, _with_ledger(settings, lambda ledger: workers.clock_watch(
             ledger).run(stop))),
+        # Issue 13 item 2: the policy file changing under a running treasury trips a breaker.
+        _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: PolicyFileWatch(
+            loaded.path, loaded.sha256, resolution.effective, clock).run(ledger, stop))),
     )
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),

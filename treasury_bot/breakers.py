@@ -69,7 +69,9 @@ def trip_if_enabled(ledger: Ledger, policy: Policy, breaker: str, detail: str,
 def rejections_since(now: int, breakers: CircuitBreakers, last_unfrozen_at: int | None) -> int:
     """The start of the counting window (pure)."""
     since = now - breakers.client_rejections_minutes * 60_000
-    return max(since, last_unfrozen_at or since)
+    if last_unfrozen_at is None:
+        return since
+    return max(since, last_unfrozen_at + 1)  # what came after the unfreeze, not with it
 
 
 def over_rejections(count: int, breakers: CircuitBreakers) -> bool:

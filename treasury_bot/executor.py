@@ -50,6 +50,7 @@ class _Schedule:
     next_reconcile_at: float = 0.0
     halted_reason: str | None = None
     next_stall_check_at: float = 0.0
+    frozen_seen: int | None = None  # the freeze already logged (issue 13)
 
 
 class Executor:
@@ -130,9 +131,14 @@ class Executor:
         queued = self.ledger.intents_with_status([lifecycle.QUEUED], limit=1)
         if not queued:
             return False
-        if freeze.current(self.ledger) is not None:
+        standing = freeze.current(self.ledger)
+        if standing is not None:
             # Issue 13 item 1: read each step (IDLE_WAIT_S apart), and again in submit's
             # transaction, so a freeze stops the next apply within a second.
+            if self.schedule.frozen_seen != standing.seq:
+                self.schedule.frozen_seen = standing.seq
+                log.critical("withdrawals_frozen", frozen_by=standing.frozen_by, reason=standing.reason,
+                             breaker=standing.breaker, waiting=queued[0].intent_id)
             return False
         self.submit(queued[0])
         return True

@@ -126,6 +126,11 @@ class TreasuryProcess:
         return subprocess.run([script("treasuryctl"), "check", "--env-file", str(self.env_path)],
                               capture_output=True, text=True, timeout=60, cwd=self.dir)
 
+    def ctl(self, *args: str, timeout: float = 60) -> "subprocess.CompletedProcess[str]":
+        """`treasuryctl ARGS --env-file ...` as an operator runs it on the treasury's host."""
+        return subprocess.run([script("treasuryctl"), "--env-file", str(self.env_path), *args],
+                              capture_output=True, text=True, timeout=timeout, cwd=self.dir)
+
     def withdraw_once(self, intent_id: str, amount: str, final: str = "completed", **over) -> None:
         """Send one intent, see it accepted, and wait for its final status."""
         with self.client() as client:

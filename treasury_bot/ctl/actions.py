@@ -1,5 +1,5 @@
 """The commands that change something: `keys generate`, `keys binance`, `approve`, `reject`, `resolve`,
-`alerts test` (a mail)."""
+`freeze`, `alerts test` (a mail)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from common.api_key_files import next_steps, write_ed25519_key_pair
 from common.config import load_treasury_settings
 from common.curve import generate
 from treasury_bot.ctl.site import EXIT_FAIL, EXIT_OK, error_line, ledger_and_policy
+from treasury_bot.ctl.text import utc
 from treasury_bot.operator import OperatorError, approve, reject, resolve
 from treasury_bot.trusted_clock import host_clock
 
@@ -56,6 +57,38 @@ def cmd_reject(args) -> int:
 def cmd_resolve(args) -> int:
     return _operator_action(args, lambda ledger, _policy, clock: resolve(
         ledger, args.intent_id, args.as_status, args.note, clock))
+
+
+def who_acts(operator: str | None) -> str:
+    """The name a freeze is recorded under: the operator named, else this host's user."""
+    if operator:
+        return operator
+    import getpass
+    import socket
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown-user"
+    return f"{user}@{socket.gethostname()}"
+
+
+def cmd_freeze(args) -> int:
+    """Issue 13 item 1: stop every apply now; tightening, so no quorum is ever needed."""
+    from treasury_bot.freeze import FreezeError, freeze
+    ledger, _policy, settings = ledger_and_policy(args)
+    try:
+        before = ledger.open_freeze()
+        state = freeze(ledger, by=who_acts(args.operator), reason=args.reason, now=host_clock(settings).now_ms())
+    except FreezeError as exc:
+        error_line(f"treasuryctl: {exc} [{exc.code}]")
+        return EXIT_FAIL
+    finally:
+        ledger.close()
+    if before is not None:
+        print(f"already frozen since {utc(state.frozen_at)}: {state.describe()} (kept as it was)")
+    else:
+        print(f"FROZEN: {state.describe()}. No withdrawal is sent until `treasuryctl unfreeze`.")
+    return EXIT_OK
 
 
 def cmd_alerts_test(args) -> int:

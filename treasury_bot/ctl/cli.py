@@ -7,8 +7,8 @@ import argparse
 from common.config import ConfigError
 from common.logs import setup_logging
 from treasury_bot import lifecycle
-from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_keys_binance, cmd_keys_generate,
-                                      cmd_reject, cmd_resolve)
+from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_freeze, cmd_keys_binance,
+                                      cmd_keys_generate, cmd_reject, cmd_resolve)
 from treasury_bot.ctl.check import cmd_check
 from treasury_bot.ctl.reports import cmd_alerts_list, cmd_list, cmd_show, cmd_status
 from treasury_bot.ctl.site import EXIT_USAGE, error_line
@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="what the exchange shows for it")
     res.add_argument("--note", required=True, help="what you checked (kept in the ledger)")
     res.set_defaults(func=cmd_resolve)
+
+    frz = sub.add_parser("freeze", parents=[env], help="stop every withdrawal now (survives restarts); "
+                         "new intents are rejected as frozen")
+    frz.add_argument("--reason", required=True, help="why (in the CRITICAL mail and the ledger)")
+    frz.add_argument("--operator", help="who freezes (default: this host's user@host)")
+    frz.set_defaults(func=cmd_freeze)
 
     alerts = sub.add_parser("alerts", help="the alert mail outbox").add_subparsers(dest="alerts_command", required=True)
     alerts.add_parser("test", parents=[env], help="send a test mail through the configured SMTP server"

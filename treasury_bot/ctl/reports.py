@@ -21,6 +21,7 @@ def cmd_status(args) -> int:
     try:
         # The treasury's time (the exchange's), not this host's: see operator.ledger_now.
         now = ledger_now(ledger, host_clock(settings))
+        print(freeze_line(ledger))
         for _, name, detail in pending_lines(ledger, policy):
             print(f"{name}: {detail}")
         policy = in_force(ledger, policy).effective  # the limits in force, not the file's
@@ -50,6 +51,16 @@ def cmd_status(args) -> int:
     finally:
         ledger.close()
     return EXIT_OK
+
+
+def freeze_line(ledger) -> str:
+    """First, because it overrides everything below it (issue 13 item 1)."""
+    from treasury_bot.freeze import current
+    state = current(ledger)
+    if state is None:
+        return "frozen: no"
+    return (f"FROZEN since {utc(state.frozen_at)} ({state.label}): {state.describe()}; "
+            "no withdrawal is sent, new intents are rejected (treasuryctl unfreeze)")
 
 
 def _quota_line(ledger) -> str:

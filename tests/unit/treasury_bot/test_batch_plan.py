@@ -182,3 +182,24 @@ def test_same_intent_is_the_wire_content_key_plus_the_sender():
         assert not same_intent(stored, "signal", other.intent)
     assert not same_intent(stored, "other", incoming("s", "20").intent)
     assert not same_intent(replace(stored, client="other"), "signal", incoming("s", "20").intent)
+
+
+# -- rule 1a: the freeze (issue 13) -------------------------------------------------------
+
+def test_a_new_intent_while_frozen_is_rejected_frozen_and_counts_nowhere():
+    """Rule 1a: frozen is the first policy answer; the row is denied, uncounted, alerted."""
+    batch = plan_batch({}, [incoming("f-1")], replace(context(POLICY, T0), frozen="frozen by alice: drill"),
+                       Usage(), 1)
+    [reply] = batch.replies
+    assert (reply.outcome, reply.reason_code, reply.status) == ("rejected", "frozen", lifecycle.DENIED)
+    assert "frozen by alice: drill" in reply.detail
+    assert batch.counted == () and batch.intents[0].counted_at is None
+    assert kinds(batch) == [("intent_rejected", "f-1")]
+
+
+def test_a_replay_while_frozen_still_gets_its_decision_as_it_stands():
+    """Rule 1 comes before 1a: an accepted intent replayed during a freeze is still accepted."""
+    existing = {"d-1": record("d-1", status=lifecycle.QUEUED)}
+    batch = plan_batch(existing, [incoming("d-1")], replace(context(POLICY, T0), frozen="frozen by bob: x"), None, 2)
+    assert (batch.replies[0].outcome, batch.replies[0].status) == ("accepted", lifecycle.QUEUED)
+    assert batch.intents == ()
