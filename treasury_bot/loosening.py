@@ -30,7 +30,10 @@ What loosens, setting by setting (the keys of `Pending.setting`):
   address they no longer trust) receives anything. The new entry is pending as a whole,
   caps and clients included, so editing it during its quarantine restarts the quarantine;
 - `destination.L.max_per_transfer`, `.window_cap` raised or removed (none is the widest);
-  `destination.L.clients` widened (absent = every client, the widest).
+  `destination.L.clients` widened (absent = every client, the widest);
+- issue 13: `circuit_breakers.X` for each on/off breaker turned off;
+  `circuit_breakers.client_rejections` raised; `.client_rejections_minutes` lowered (a
+  shorter window counts fewer rejections).
 
 Other keys (max_intent_age_seconds, min_seconds_between_withdrawals, poll and executor
 tuning, stuck_after_minutes) are operational, not limits on where money goes: the file's
@@ -46,7 +49,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 import msgspec
 
-from treasury_bot.policy_model import CoinLimits, Destination, Policy
+from treasury_bot.policy_model import CircuitBreakers, CoinLimits, Destination, Policy
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def _none_is_infinite(value: Optional[Decimal]) -> Decimal:
 _LOWER_IS_LOOSER: Kind = (lambda old, new: new < old, max)
 _HIGHER_IS_LOOSER: Kind = (lambda old, new: new > old, min)
 _FLAG_ON_IS_LOOSER: Kind = (lambda old, new: bool(new) and not old, lambda old, new: old and new)
+_FLAG_OFF_IS_LOOSER: Kind = (lambda old, new: bool(old) and not new, lambda old, new: old or new)
 # approval_above and a destination's caps: absent means "no limit", the widest.
 _HIGHER_OR_NONE_IS_LOOSER: Kind = (
     lambda old, new: _none_is_infinite(new) > _none_is_infinite(old),
@@ -242,15 +246,32 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
         effective.append(settled)
         usable_from[new.label] = 0
 
+    breakers = _circuit_breakers(r, in_force.circuit_breakers, file.circuit_breakers)
     limits = msgspec.structs.replace(file.limits, window_hours=window_hours,
                                      max_transfers_per_hour=per_hour, coins=MappingProxyType(coins))
     base = msgspec.structs.replace(file, quarantine_hours=quarantine_hours,
                                    allow_trading_key=allow_trading_key,
-                                   allow_unrestricted_ip=allow_unrestricted_ip, limits=limits)
+                                   allow_unrestricted_ip=allow_unrestricted_ip, limits=limits,
+                                   circuit_breakers=breakers)
     return Resolution(effective=msgspec.structs.replace(base, destinations=tuple(effective)),
                       usable_from=MappingProxyType(usable_from),
                       in_force=msgspec.structs.replace(base, destinations=tuple(proven)),
                       pending=tuple(r.out))
+
+
+def _circuit_breakers(r: _Resolver, old: CircuitBreakers, new: CircuitBreakers) -> CircuitBreakers:
+    """Issue 13: a breaker turned off, or made harder to trip, waits like any loosening."""
+    key = "circuit_breakers"
+    values: dict[str, Any] = {
+        "client_rejections": r.setting(f"{key}.client_rejections", _HIGHER_IS_LOOSER,
+                                       old.client_rejections, new.client_rejections)[0],
+        "client_rejections_minutes": r.setting(f"{key}.client_rejections_minutes", _LOWER_IS_LOOSER,
+                                               old.client_rejections_minutes, new.client_rejections_minutes)[0],
+    }
+    for switch in ("foreign_withdrawal", "reconciliation_mismatch", "journal_broken", "policy_changed"):
+        values[switch] = r.setting(f"{key}.{switch}", _FLAG_OFF_IS_LOOSER,
+                                   getattr(old, switch), getattr(new, switch))[0]
+    return CircuitBreakers(**values)
 
 
 def describe(pending: Pending) -> str:

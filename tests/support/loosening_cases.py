@@ -42,6 +42,10 @@ def dest(policy: Policy, label: str, **fields: Any) -> Policy:
         msgspec.structs.replace(d, **fields) if d.label == label else d for d in policy.destinations))
 
 
+def breakers(policy: Policy, **fields: Any) -> Policy:
+    return top(policy, circuit_breakers=msgspec.structs.replace(policy.circuit_breakers, **fields))
+
+
 def without(policy: Policy, label: str) -> Policy:
     return top(policy, destinations=tuple(d for d in policy.destinations if d.label != label))
 
@@ -95,12 +99,23 @@ LOOSENINGS: list[Case] = [
      "destination.hot-wallet.clients", lambda p: hot(p).clients, Q),
     # The stricter (longer) quarantine of the two applies: a raise comes at once, and the
     # loosening made with it waits the new, longer one.
+    # Issue 13: a circuit breaker turned off or made harder to trip.
+    *[(f"breaker-{switch}-off", BASE, breakers(BASE, **{switch: False}), f"circuit_breakers.{switch}",
+       (lambda name: lambda p: getattr(p.circuit_breakers, name))(switch), Q)
+      for switch in ("foreign_withdrawal", "reconciliation_mismatch", "journal_broken", "policy_changed")],
+    ("breaker-rejections-raised", BASE, breakers(BASE, client_rejections=500), "circuit_breakers.client_rejections",
+     lambda p: p.circuit_breakers.client_rejections, Q),
+    ("breaker-minutes-lowered", BASE, breakers(BASE, client_rejections_minutes=1),
+     "circuit_breakers.client_rejections_minutes", lambda p: p.circuit_breakers.client_rejections_minutes, Q),
     ("cap-raised-with-a-longer-quarantine", BASE,
      usdt(top(BASE, quarantine_hours=Decimal(48)), window_cap=Decimal(9000)),
      "limits.coins.USDT.window_cap", lambda p: p.limits.coins["USDT"].window_cap, 2 * Q),
 ]
 
 TIGHTENINGS: list[Case] = [
+    ("breaker-on", breakers(BASE, policy_changed=False), BASE, "", lambda p: p.circuit_breakers.policy_changed, 0),
+    ("breaker-rejections-lowered", BASE, breakers(BASE, client_rejections=2), "",
+     lambda p: p.circuit_breakers.client_rejections, 0),
     ("quarantine-raised", BASE, top(BASE, quarantine_hours=Decimal(48)), "", lambda p: p.quarantine_hours, 0),
     ("trading-key-off", top(BASE, allow_trading_key=True), BASE, "", lambda p: p.allow_trading_key, 0),
     ("unrestricted-ip-off", top(BASE, allow_unrestricted_ip=True), BASE, "",
