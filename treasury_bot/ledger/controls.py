@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from treasury_bot.ledger.schema import REJECTED_ONLY
 
-_FREEZE_COLUMNS = "seq, frozen_at, frozen_by, breaker, reason, unfrozen_at, unfrozen_by, unfreeze_note"
+_FREEZE_COLUMNS = ("seq, frozen_at, frozen_by, breaker, reason, unfrozen_at, unfrozen_by, unfreeze_note,"
+                   " frozen_after_transition, unfrozen_after_transition")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class FreezeRow:
     unfrozen_at: int | None
     unfrozen_by: str | None
     unfreeze_note: str | None
+    frozen_after_transition: int
+    unfrozen_after_transition: int | None
 
 
 class Controls:
@@ -38,12 +41,13 @@ class Controls:
 
     def insert_freeze(self, at: int, by: str, breaker: str | None, reason: str) -> int:
         cursor = self._conn.execute(
-            "INSERT INTO freezes(frozen_at, frozen_by, breaker, reason) VALUES (?, ?, ?, ?)",
-            (at, by, breaker, reason))
+            "INSERT INTO freezes(frozen_at, frozen_by, breaker, reason, frozen_after_transition)"
+            " VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM transitions))", (at, by, breaker, reason))
         return int(cursor.lastrowid)
 
     def close_freeze(self, seq: int, at: int, by: str, note: str) -> None:
-        self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?"
+        self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?,"
+                           " unfrozen_after_transition = (SELECT COALESCE(MAX(seq), 0) FROM transitions)"
                            " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq))
 
     def last_unfrozen_at(self) -> int | None:

@@ -224,7 +224,11 @@ CREATE TABLE IF NOT EXISTS freezes (
     reason        TEXT NOT NULL,
     unfrozen_at   INTEGER,
     unfrozen_by   TEXT,
-    unfreeze_note TEXT
+    unfreeze_note TEXT,
+    -- the transitions table's last seq when it was frozen and unfrozen: no transition to
+    -- submitting may fall between them (clock-free proof for audits and the chaos soak)
+    frozen_after_transition   INTEGER NOT NULL DEFAULT 0,
+    unfrozen_after_transition INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS freezes_one_open ON freezes((unfrozen_at IS NULL))
     WHERE unfrozen_at IS NULL;
