@@ -43,7 +43,7 @@ from demo.policy_text import CoinTable, policy_toml
 from tests.chaos.clockbook import (HOUR_MS, MINUTE_MS, ClockBook, true_apply_ms, true_ms,
                                    write_offset_file)
 from tests.chaos.limits_judge import Caps, Judged, breaches
-from tests.chaos.operators import Action, Operator
+from tests.chaos.operators import Action, Freezer, Operator
 from tests.support.procs import Proc, script
 from tests.support.sandbox import (DEMO_SIGNAL, DEMO_TRX_ADDRESS, DEMO_TRX_FAILING, DEMO_TRX_HOT_ADDRESS,
                                    DEMO_TRX_REJECTING, Sandbox, start_sandbox)
@@ -103,6 +103,7 @@ class SoakConfig:
     late_approval_s: float = 20.0        # a late approval waits at least this long (soak time)
     policy_edits: int = 0                # caps rewritten between restarts, tightened and loosened
     quarantine_hours: int = 0            # > 0: a loosening must wait (longer than the soak)
+    freezes: int = 0                     # issue 13: treasuryctl freeze, then unfreeze, during the chaos
 
     @property
     def clock_faults(self) -> bool:
@@ -133,7 +134,7 @@ class SoakConfig:
         if operators:
             over.update(operator_actions=max(8, k // 2), approval_above=Decimal("80"),
                         policy_edits=max(3, k // 7), quarantine_hours=12,
-                        late_approval_s=min(45.0, self.chaos_budget_s / 4))
+                        late_approval_s=min(45.0, self.chaos_budget_s / 4), freezes=max(3, k // 6))
         return replace(self, **over)
 
     @staticmethod
@@ -158,7 +159,13 @@ def chaos_policy(cfg: SoakConfig, caps: Caps | None = None, quarantine_hours: in
         coins={"USDT": CoinTable(caps.max_per_transfer, caps.coin_cap, cfg.approval_above)},
         quarantine_hours=quarantine_hours, max_transfers_per_hour=caps.max_transfers_per_hour,
         max_intent_age_seconds=cfg.max_intent_age_seconds,
-        reconcile_grace_seconds=1, reconcile_deadline_minutes=10)
+        reconcile_grace_seconds=1, reconcile_deadline_minutes=10) + SOAK_BREAKERS
+
+
+# The soak's clients send intents the policy refuses on purpose (about one in seven): the
+# client_rejections breaker would freeze the treasury for good, so it is set out of reach.
+# Freezes are the Freezer's (tests/chaos/operators.py); the breakers have their own tests.
+SOAK_BREAKERS = "\n[circuit_breakers]\nclient_rejections = 1000000\n"
 
 
 # -- the signal bot, restartable ----------------------------------------------------------------
@@ -290,6 +297,7 @@ class Soak:
         self.caps_history: list[tuple[int, Caps]] = [(0, cfg.caps)]
         self.operator = Operator(self, cfg.operator_actions, cfg.late_approval_s, cfg.seed * 7 + 6) \
             if cfg.operator_actions else None
+        self.freezer = Freezer(self, cfg.freezes, cfg.seed * 7 + 8) if cfg.freezes else None
         self.offset_file = workdir / "treasury" / "test_clock_offset_ms"
         self.last_back_jump_ms = 0
 
@@ -322,6 +330,9 @@ class Soak:
             if self.operator is not None:
                 workers.append(threading.Thread(target=self._guard(
                     self.operator.run, lambda: self._chaos_over(began)), name="operator"))
+            if self.freezer is not None:
+                workers.append(threading.Thread(target=self._guard(
+                    self.freezer.run, lambda: self._chaos_over(began)), name="freezer"))
             for thread in workers + killers:
                 thread.start()
             for thread in killers:
@@ -799,6 +810,8 @@ class SoakReport:
     refused_terminal: list[str] = field(default_factory=list)   # accepted, refused by the exchange: documented
     double_details: list[str] = field(default_factory=list)     # each double with the faults around it
     breach_details: list[str] = field(default_factory=list)
+    freezes: int = 0                  # issue 13: freezes in the ledger (each lifted again)
+    freeze_violations: list[str] = field(default_factory=list)   # a submission while frozen, a freeze left
 
     @property
     def clock_faults(self) -> int:
@@ -811,7 +824,8 @@ class SoakReport:
                 f"intents={self.intents} accepted={self.accepted} withdrawn={self.withdrawn} "
                 f"sandbox_clock={self.sandbox_clock_changes} host_clock={self.host_clock_steps} "
                 f"late_approvals={self.late_approvals} orders={self.orders} "
-                f"order_doubles={len(self.order_doubles)}")
+                f"order_doubles={len(self.order_doubles)} freezes={self.freezes} "
+                f"freeze_violations={len(self.freeze_violations)}")
 
     def summary(self) -> str:
         return "\n".join([
@@ -833,6 +847,7 @@ class SoakReport:
             f"operator: actions={self.operator_actions} wins={self.operator_wins} late approvals="
             f"{self.late_approvals} mismatches={self.operator_mismatches[:10]}",
             f"policy edits: {self.policy_edits}; refused by the exchange (terminal): {self.refused_terminal[:10]}",
+            f"freezes: {self.freezes} violations={self.freeze_violations[:10]}",
             *[f"double: {d}" for d in self.double_details[:10]],
             *[f"breach: {b}" for b in self.breach_details[:10]],
         ])
@@ -906,6 +921,24 @@ def judge(soak: Soak) -> SoakReport:
         if sum(a.won for a in pair) != 1:
             operator_mismatches.append(f"contest {intent_id}: {[(a.kind, a.exit_code, a.code) for a in pair]}")
 
+    # Issue 13: the ledger's own record of each freeze says which transitions it covered;
+    # none of them may be a submission, and every freeze must have been lifted.
+    freeze_violations = []
+    freezes = treasury.query("SELECT seq, frozen_after_transition, unfrozen_after_transition FROM freezes")
+    for seq, after, until in freezes:
+        if until is None:
+            freeze_violations.append(f"freeze {seq} never lifted")
+            continue
+        submitted = treasury.query("SELECT t.seq, i.intent_id FROM transitions t JOIN intents i ON i.seq = t.intent_seq"
+                                   " WHERE t.seq > ? AND t.seq <= ? AND t.to_status = 'submitting'", (after, until))
+        freeze_violations += [f"freeze {seq}: {intent_id} submitted while frozen (transition {t})"
+                              for t, intent_id in submitted]
+    spells = list(soak.freezer.spells) if soak.freezer is not None else []
+    freeze_violations += [f"freeze by treasuryctl: exit {s.freeze.exit_code}: {s.freeze.output}"
+                          for s in spells if s.freeze.exit_code != 0]
+    freeze_violations += [f"unfreeze by treasuryctl: {s.unfreeze.output if s.unfreeze else 'never run'}"
+                          for s in spells if s.unfreeze is None or s.unfreeze.exit_code != 0]
+
     # The limits, in true time, against the strictest caps configured (limits_judge).
     decided_from = dict(soak.first_sent)
     for action in actions:
@@ -951,7 +984,7 @@ def judge(soak: Soak) -> SoakReport:
         operator_actions=len(actions), operator_wins=dict(Counter(a.kind for a in actions if a.won)),
         late_approvals=sum(1 for a in actions if a.won and a.kind == "late_approve"),
         operator_mismatches=operator_mismatches, policy_edits=list(soak.tally.policy_edits),
-        refused_terminal=refused_terminal,
+        refused_terminal=refused_terminal, freezes=len(freezes), freeze_violations=freeze_violations,
         double_details=[_explain(i, by_order_id[i], offsets_at, soak.clock, events) for i in doubles],
         breach_details=caps_found[:20])
 

@@ -100,3 +100,9 @@ def test_what_treasuryctl_said_is_what_the_ledger_holds(soak):
     """Every approval or rejection treasuryctl reported done is in the ledger (accepted, or
     rejected/operator_rejected); every refusal gave a code; a contested pair had one winner."""
     assert soak.operator_mismatches == [], soak.summary()
+
+
+def test_nothing_is_submitted_while_frozen_and_every_freeze_was_lifted(soak):
+    """Issue 13: treasuryctl froze and unfroze the treasury during the chaos; the ledger's own
+    record of each freeze holds no submission, and the soak's other judges still hold."""
+    assert soak.freezes > 0 and soak.freeze_violations == [], soak.summary()
