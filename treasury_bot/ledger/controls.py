@@ -2,13 +2,16 @@
 
 - freezes: one row per freeze, by an operator (`treasuryctl freeze`) or a circuit breaker;
   the open one (unfrozen_at NULL; at most one, by a unique partial index) stops every
-  apply (treasury_bot/freeze.py, docs/design.md section 9).
+  apply (treasury_bot/freeze.py, docs/design.md section 9). Each freeze and each lifting
+  is sealed in the journal's hash chain (chain.py: `freezes`, `unfreezes`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+
+from treasury_bot.ledger import chain
 
 _FREEZE_COLUMNS = "seq, frozen_at, frozen_by, breaker, reason, unfrozen_at, unfrozen_by, unfreeze_note"
 
@@ -37,11 +40,15 @@ class Controls:
         cursor = self._conn.execute(
             "INSERT INTO freezes(frozen_at, frozen_by, breaker, reason) VALUES (?, ?, ?, ?)",
             (at, by, breaker, reason))
-        return int(cursor.lastrowid)
+        seq = int(cursor.lastrowid)
+        chain.seal(self._conn, "freezes", keys=(seq,))
+        return seq
 
     def close_freeze(self, seq: int, at: int, by: str, note: str) -> None:
-        self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?"
-                           " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq))
+        changed = self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?"
+                                     " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq)).rowcount
+        if changed:
+            chain.seal(self._conn, "unfreezes", keys=(seq,))  # the lifting is an action of its own
 
     def freeze_history(self, limit: int = 20) -> list[FreezeRow]:
         rows = self._conn.execute(

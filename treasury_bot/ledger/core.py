@@ -12,6 +12,8 @@ Tables:
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - what is kept across starts: policy, quarantine, coin rules, meta (start_journal.py).
 - the custody controls: freezes (controls.py).
+- journal_chain: the hash chain that seals intents, decisions, transitions, alerts and
+  freezes, one link per row, appended by the writers here (chain.py).
 - the alert outbox (outbox.py), written in the same transactions as the changes that
   raise its alerts.
 
@@ -31,7 +33,8 @@ from typing import Iterable, Iterator, Sequence
 from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
-from treasury_bot.ledger import records, schema
+from treasury_bot.ledger import chain, records, schema
+from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
@@ -43,7 +46,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls):
+class Ledger(Withdrawals, StartJournal, Controls, Chain):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:
@@ -163,21 +166,30 @@ class Ledger(Withdrawals, StartJournal, Controls):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         if rows:
             self._next_intent_seq = rows[-1][0] + 1
+            chain.seal(self._conn, "intents", after=rows[0][0] - 1)
 
     def insert_decisions(self, rows: Sequence[tuple]) -> None:
         """Each row: (intent_seq, decided_at, decided_by, outcome, reason_code, detail)."""
+        if not rows:
+            return
+        after = chain.max_key(self._conn, "decisions")
         self._conn.executemany(
             "INSERT INTO decisions(intent_seq, decided_at, decided_by, outcome, reason_code, detail)"
             " VALUES (?,?,?,?,?,?)", rows)
+        chain.seal(self._conn, "decisions", after=after)
 
     def insert_transitions(self, rows: Sequence[tuple]) -> None:
         """Each row: (intent_seq, at, from_status, to_status, source, note); each must be a
         move the lifecycle allows (`lifecycle.IllegalTransition` otherwise, nothing written)."""
         for row in rows:
             lifecycle.require_allowed(row[2], row[4], row[3])
+        if not rows:
+            return
+        after = chain.max_key(self._conn, "transitions")
         self._conn.executemany(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", rows)
+        chain.seal(self._conn, "transitions", after=after)
 
     def insert_refused(self, intent_id: str, client: str, raw: bytes, at: int,
                        reason_code: str, detail: str) -> None:
@@ -202,9 +214,10 @@ class Ledger(Withdrawals, StartJournal, Controls):
         if changed != 1:
             raise LedgerError(
                 f"intent {record.intent_id} is no longer {record.status}; refusing to move it to {to_status}")
-        self._conn.execute(
+        cursor = self._conn.execute(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", (record.seq, at, record.status, to_status, source, note))
+        chain.seal(self._conn, "transitions", keys=(int(cursor.lastrowid),))
 
     def set_outcome(self, record: IntentRecord, outcome: str, reason_code: str | None,
                     detail: str, at: int, decided_by: str) -> None:

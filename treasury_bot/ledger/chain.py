@@ -1,0 +1,118 @@
+"""The journal's hash chain in the ledger file (a part of `Ledger`; the pure rules:
+treasury_bot/journal_chain.py, its table: schema.py's block "The journal's hash chain").
+
+`journal_chain` holds one row per link: (seq, tbl, row_key, hash). Links are appended in
+the SAME transaction as the rows they seal, by the Ledger's own writers (insert_intents,
+insert_decisions, insert_transitions, set_status, set_outcome, the outbox's enqueue,
+insert_freeze, close_freeze), so every writer, treasuryctl's too, is covered. A link is
+made from the row as SQLite stored it (read back in the transaction, from pages the
+insert just touched), so the verifier recomputes exactly the bytes that were hashed.
+Appending needs the write lock (`BEGIN IMMEDIATE`): the head is read and extended under it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Iterator
+
+from treasury_bot import journal_chain
+from treasury_bot.journal_chain import EMPTY_HEAD, ChainedTable, Head, Link, Verdict
+from treasury_bot.ledger.records import LedgerError
+
+
+def _table(name: str) -> ChainedTable:
+    try:
+        return journal_chain.TABLES[name]
+    except KeyError:
+        raise LedgerError(f"the chain does not seal a table named {name!r}") from None
+
+
+def head(conn: sqlite3.Connection) -> Head:
+    row = conn.execute("SELECT seq, hash FROM journal_chain ORDER BY seq DESC LIMIT 1").fetchone()
+    return Head(int(row[0]), str(row[1])) if row else EMPTY_HEAD
+
+
+def max_key(conn: sqlite3.Connection, name: str) -> int:
+    table = _table(name)
+    return conn.execute(f"SELECT COALESCE(MAX({table.key}), 0) FROM {table.source}").fetchone()[0]
+
+
+def seal(conn: sqlite3.Connection, name: str, *, after: int | None = None, keys: tuple[int, ...] = ()) -> int:
+    """Append links for rows of `name`: those with key > `after` (in key order), or the
+    given keys. Inside the caller's write transaction; returns how many links."""
+    if not conn.in_transaction:
+        raise LedgerError("the journal chain is extended only inside a write transaction")
+    table = _table(name)
+    joiner = " AND " if table.where else " WHERE "
+    if after is not None:
+        rows = conn.execute(f"{table.select()}{joiner}{table.key} > ? ORDER BY {table.key}", (after,)).fetchall()
+    else:
+        rows = [row for key in keys for row in conn.execute(
+            f"{table.select()}{joiner}{table.key} = ?", (key,)).fetchall()]
+        if len(rows) != len(keys):
+            raise LedgerError(f"{name}: cannot seal rows {keys}: not all are there")
+    if not rows:
+        return 0
+    links = journal_chain.links_for(head(conn), name, ((row[0], row[1:]) for row in rows))
+    conn.executemany("INSERT INTO journal_chain(seq, tbl, row_key, hash) VALUES (?, ?, ?, ?)",
+                     [(link.seq, link.table, link.key, link.hash) for link in links])
+    return len(links)
+
+
+def seal_existing(conn: sqlite3.Connection) -> int:
+    """At the migration to schema 3: seal an old ledger's rows, table by table in key order
+    (their write order across tables is not known). Inside the migration's transaction."""
+    return sum(seal(conn, name, after=0) for name in journal_chain.TABLES)
+
+
+def _links(conn: sqlite3.Connection) -> Iterator[Link]:
+    for seq, tbl, key, digest in conn.execute("SELECT seq, tbl, row_key, hash FROM journal_chain ORDER BY seq"):
+        yield Link(seq, tbl, key, digest)
+
+
+def _rows(conn: sqlite3.Connection, table: ChainedTable) -> Iterator[tuple[int, tuple]]:
+    for row in conn.execute(f"{table.select()} ORDER BY {table.key}"):
+        yield row[0], row[1:]
+
+
+def verify(conn: sqlite3.Connection) -> Verdict:
+    """Walk the whole chain on one read snapshot (a writer beside it changes nothing seen)."""
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        return journal_chain.verify(_links(conn), {name: _rows(conn, t) for name, t in journal_chain.TABLES.items()})
+    finally:
+        if own:
+            conn.execute("ROLLBACK")
+
+
+def hash_at(conn: sqlite3.Connection, seq: int) -> str | None:
+    row = conn.execute("SELECT hash FROM journal_chain WHERE seq = ?", (seq,)).fetchone()
+    return str(row[0]) if row else None
+
+
+class Chain:
+    """The chain's queries on the Ledger's connection."""
+
+    _conn: sqlite3.Connection
+
+    def chain_head(self) -> Head:
+        return head(self._conn)
+
+    def chain_row(self, table: str, key: int) -> None:
+        """Seal one row just written (inside the transaction that wrote it). The table must
+        be in journal_chain.TABLES: its sealed columns are read back from the row."""
+        seal(self._conn, table, keys=(key,))
+
+    def verify_chain(self) -> Verdict:
+        return verify(self._conn)
+
+    def chain_hash_at(self, seq: int) -> str | None:
+        return hash_at(self._conn, seq)
+
+    def chain_hashes(self, table: str, from_key: int = 0) -> dict[int, tuple[int, str]]:
+        """row key -> (link seq, hash) for the rows of a sealed table from `from_key` on (for
+        export). One scan of the chain: it has no index but its key, to keep appends cheap."""
+        return {key: (seq, digest) for seq, key, digest in self._conn.execute(
+            "SELECT seq, row_key, hash FROM journal_chain WHERE tbl = ? AND row_key >= ?", (table, from_key))}
