@@ -56,7 +56,9 @@ class ChainedTable:
     source: str
     key: str
     columns: tuple[str, ...]
+    time: str  # the sealed column that says when (export's --since)
     where: str = ""
+    state: tuple[str, ...] = ()  # unsealed columns an export shows beside (current state)
 
     def select(self) -> str:
         where = f" WHERE {self.where}" if self.where else ""
@@ -69,15 +71,17 @@ class ChainedTable:
 TABLES: dict[str, ChainedTable] = {t.name: t for t in (
     ChainedTable("intents", "intents", "seq",
                  ("intent_id", "client", "coin", "network", "destination", "amount", "reason",
-                  "created_at", "raw_request", "received_at", "address", "tag")),
+                  "created_at", "raw_request", "received_at", "address", "tag"), "received_at",
+                 state=("outcome", "reason_code", "detail", "status", "updated_at", "counted_at")),
     ChainedTable("decisions", "decisions", "seq",
-                 ("intent_seq", "decided_at", "decided_by", "outcome", "reason_code", "detail")),
+                 ("intent_seq", "decided_at", "decided_by", "outcome", "reason_code", "detail"), "decided_at"),
     ChainedTable("transitions", "transitions", "seq",
-                 ("intent_seq", "at", "from_status", "to_status", "source", "note")),
+                 ("intent_seq", "at", "from_status", "to_status", "source", "note"), "at"),
     ChainedTable("alert_outbox", "alert_outbox", "seq",
-                 ("created_at_ms", "kind", "severity", "intent_id", "facts")),
-    ChainedTable("freezes", "freezes", "seq", ("frozen_at", "frozen_by", "breaker", "reason")),
-    ChainedTable("unfreezes", "freezes", "seq", ("unfrozen_at", "unfrozen_by", "unfreeze_note"),
+                 ("created_at_ms", "kind", "severity", "intent_id", "facts"), "created_at_ms",
+                 state=("mail_id", "logged_at_ms")),
+    ChainedTable("freezes", "freezes", "seq", ("frozen_at", "frozen_by", "breaker", "reason"), "frozen_at"),
+    ChainedTable("unfreezes", "freezes", "seq", ("unfrozen_at", "unfrozen_by", "unfreeze_note"), "unfrozen_at",
                  where="unfrozen_at IS NOT NULL"),
 )}
 

@@ -12,10 +12,14 @@ Appending needs the write lock (`BEGIN IMMEDIATE`): the head is read and extende
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from treasury_bot import journal_chain
+from treasury_bot.journal_export import ExportRow
 from treasury_bot.journal_chain import EMPTY_HEAD, ChainedTable, Head, Link, Verdict
 from treasury_bot.ledger.records import LedgerError
 
@@ -116,3 +120,123 @@ class Chain:
         export). One scan of the chain: it has no index but its key, to keep appends cheap."""
         return {key: (seq, digest) for seq, key, digest in self._conn.execute(
             "SELECT seq, row_key, hash FROM journal_chain WHERE tbl = ? AND row_key >= ?", (table, from_key))}
+
+
+# -- files: an auditor's copy, a backup -------------------------------------------------------
+
+class ChainFileError(LedgerError):
+    """A file cannot be verified or copied; `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise ChainFileError("no_ledger", f"no ledger file at {path}")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_chain'").fetchone() is None:
+        conn.close()
+        raise ChainFileError("no_chain", f"{path} has no journal chain (an older schema: the treasury "
+                                         "seals it when it opens the file)")
+    return conn
+
+
+def verify_file(path: Path) -> Verdict:
+    """Verify a ledger file read-only (the treasury's, or a copy an auditor holds)."""
+    conn = _read_only(path)
+    try:
+        return verify(conn)
+    finally:
+        conn.close()
+
+
+def file_hash_at(path: Path, seq: int) -> str | None:
+    conn = _read_only(path)
+    try:
+        return hash_at(conn, seq)
+    finally:
+        conn.close()
+
+
+def export_rows(path: Path, since_ms: int) -> list[ExportRow]:
+    """Every sealed row with its time >= since_ms, in chain order, with its link (and the
+    rows no link seals, last). One read snapshot."""
+    conn = _read_only(path)
+    try:
+        conn.execute("BEGIN")
+        links = conn.execute("SELECT seq, tbl, row_key, hash FROM journal_chain ORDER BY seq").fetchall()
+        picked: dict[str, dict[int, tuple]] = {}
+        for name, table in journal_chain.TABLES.items():
+            joiner = " AND " if table.where else " WHERE "
+            columns = ", ".join((table.key, *table.columns, *table.state))
+            where = f" WHERE {table.where}" if table.where else ""
+            picked[name] = {row[0]: row[1:] for row in conn.execute(
+                f"SELECT {columns} FROM {table.source}{where}{joiner}{table.time} >= ? ORDER BY {table.key}",
+                (since_ms,))}
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+    out: list[ExportRow] = []
+    previous = journal_chain.GENESIS.hex()
+    for seq, name, key, digest in links:
+        row = picked.get(name, {}).pop(key, None)
+        if row is not None:
+            out.append(_export_row(name, key, row, seq, digest, previous))
+        previous = digest
+    for name, rows in picked.items():
+        out.extend(_export_row(name, key, row, None, None, None) for key, row in rows.items())
+    return out
+
+
+def _export_row(name: str, key: int, row: tuple, seq: int | None, digest: str | None,
+                previous: str | None) -> ExportRow:
+    table = journal_chain.TABLES[name]
+    sealed = len(table.columns)
+    at = row[table.columns.index(table.time)]
+    return ExportRow(name, key, seq, digest, previous, at, tuple(zip(table.columns, row[:sealed])),
+                     tuple(zip(table.state, row[sealed:])))
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    pages: int
+    verdict: Verdict
+
+
+def backup(source: Path, target: Path) -> BackupResult:
+    """Copy a live ledger with SQLite's online backup API (one step: a read snapshot, so
+    the treasury's writers go on meanwhile), into a NEW file of mode 0600, then verify the
+    copy (integrity_check, then the hash chain). A copy that fails is removed.
+    https://www.sqlite.org/backup.html, https://docs.python.org/3/library/sqlite3.html#sqlite3.Connection.backup"""
+    try:
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise ChainFileError("backup_exists", f"{target} exists: a backup never overwrites a file") from None
+    try:
+        src = _read_only(source)
+        try:
+            dest = sqlite3.connect(str(target))
+            try:
+                src.backup(dest)
+                dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+                pages = dest.execute("PRAGMA page_count").fetchone()[0]
+                problems = [row[0] for row in dest.execute("PRAGMA integrity_check")]
+                if problems != ["ok"]:
+                    raise ChainFileError("backup_corrupt", f"the copy fails integrity_check: {problems[:3]}")
+                verdict = verify(dest)
+                if not verdict.intact:
+                    raise ChainFileError("backup_chain_broken",
+                                         f"the copy's chain is broken: {verdict.broken.describe()}")
+            finally:
+                dest.close()
+        finally:
+            src.close()
+    except BaseException:
+        for leftover in (target, Path(f"{target}-journal"), Path(f"{target}-wal"), Path(f"{target}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
+    os.chmod(target, 0o600)
+    return BackupResult(target, int(pages), verdict)
