@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from treasury_bot import journal_chain
+from treasury_bot import journal_chain, lifecycle
 from treasury_bot.journal_export import ExportRow
 from treasury_bot.journal_chain import EMPTY_HEAD, ChainedTable, Head, Link, Verdict
 from treasury_bot.ledger.records import LedgerError
@@ -114,6 +114,15 @@ class Chain:
 
     def chain_hash_at(self, seq: int) -> str | None:
         return hash_at(self._conn, seq)
+
+    def withdrawal_ends_between(self, start_ms: int, end_ms: int) -> list[tuple[str, str, str]]:
+        """(coin, amount, status) of the intents that reached a withdrawal's end in
+        [start_ms, end_ms) (for the daily statement; one scan of transitions, once a day)."""
+        marks = ",".join("?" * len(lifecycle.WITHDRAWAL_ENDS))
+        return [tuple(row) for row in self._conn.execute(
+            "SELECT i.coin, i.amount, t.to_status FROM transitions t JOIN intents i ON i.seq = t.intent_seq"
+            f" WHERE t.at >= ? AND t.at < ? AND t.to_status IN ({marks}) ORDER BY t.seq",
+            (start_ms, end_ms, *sorted(lifecycle.WITHDRAWAL_ENDS)))]
 
     def chain_hashes(self, table: str, from_key: int = 0) -> dict[int, tuple[int, str]]:
         """row key -> (link seq, hash) for the rows of a sealed table from `from_key` on (for
