@@ -89,30 +89,45 @@ _INT = struct.Struct(">q")
 _LEN = struct.Struct(">I")
 
 
+_NONE, _INT_TAG, _TEXT_TAG, _BLOB_TAG = b"\x00", b"\x01", b"\x02", b"\x03"
+_pack_int, _pack_len = _INT.pack, _LEN.pack
+
+
 def encode(value: object) -> bytes:
-    if value is None:
-        return b"\x00"
-    if isinstance(value, int):  # bool is an int, and SQLite stores it as one
-        return b"\x01" + _INT.pack(int(value))
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:  # the common cases first: this runs for every column of every decision
         data = value.encode("utf-8")
-        return b"\x02" + _LEN.pack(len(data)) + data
+        return _TEXT_TAG + _pack_len(len(data)) + data
+    if kind is int:
+        return _INT_TAG + _pack_int(value)
+    if value is None:
+        return _NONE
+    if isinstance(value, int):  # bool is an int, and SQLite stores it as one
+        return _INT_TAG + _pack_int(int(value))
+    if isinstance(value, str):
+        return encode(str(value))
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
-        return b"\x03" + _LEN.pack(len(data)) + data
-    raise ChainEncodingError(f"the chain's encoding has no form for a {type(value).__name__}")
+        return _BLOB_TAG + _pack_len(len(data)) + data
+    raise ChainEncodingError(f"the chain's encoding has no form for a {kind.__name__}")
 
 
 def body(seq: int, table: str, key: int, values: Sequence[object]) -> bytes:
     """The canonical bytes a link hashes after the previous hash."""
-    return b"".join((encode(seq), encode(table), encode(key), encode(len(values)),
-                     *(encode(v) for v in values)))
+    return b"".join([encode(seq), encode(table), encode(key), encode(len(values)), *map(encode, values)])
+
+
+def digest(previous: bytes, seq: int, table: str, key: int, values: Sequence[object]) -> bytes:
+    """The raw SHA-256 of a link over the previous link's raw hash."""
+    hasher = hashlib.sha256(previous)
+    hasher.update(body(seq, table, key, values))
+    return hasher.digest()
 
 
 def link_hash(previous_hex: str | None, seq: int, table: str, key: int, values: Sequence[object]) -> str:
     """The hex SHA-256 of a link, over the previous link's hash (None: the first link)."""
     previous = GENESIS if previous_hex is None else bytes.fromhex(previous_hex)
-    return hashlib.sha256(previous + body(seq, table, key, values)).hexdigest()
+    return digest(previous, seq, table, key, values).hex()
 
 
 @dataclass(frozen=True)
@@ -148,12 +163,12 @@ def parse_head(text: str) -> Head:
 def links_for(head: Head | None, table: str, rows: Iterable[tuple[int, Sequence[object]]]) -> list[Link]:
     """The links that seal these (key, values) rows after `head`, in order."""
     made: list[Link] = []
-    previous = head.hash if head and head.seq else None
+    previous = bytes.fromhex(head.hash) if head and head.seq else GENESIS
     seq = head.seq if head else 0
     for key, values in rows:
         seq += 1
-        previous = link_hash(previous, seq, table, key, values)
-        made.append(Link(seq, table, key, previous))
+        previous = digest(previous, seq, table, key, values)
+        made.append(Link(seq, table, key, previous.hex()))
     return made
 
 
