@@ -7,7 +7,7 @@ the tables, in write order. A link is (seq, table, key, hash), with
     hash = SHA-256( previous link's hash (32 raw bytes; 32 zero bytes before link 1)
                     || body(seq, table, key, values) )
 
-and `body` the canonical bytes below (docs/design.md section 12 states it for auditors):
+and `body` the canonical bytes below (docs/design.md section 13 states it for auditors):
 
     body = enc(seq) || enc(table) || enc(key) || enc(len(values)) || enc(v1) || ... || enc(vn)
     enc(None)  = 0x00

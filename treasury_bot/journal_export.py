@@ -5,7 +5,7 @@ auditor can recompute each hash from the export alone (treasury_bot/journal_chai
 
     hash == SHA-256(bytes.fromhex(chain_prev) || body(chain_seq, record, key, fields' values))
 
-The shape is stable (docs/design.md section 12): keys `record` (the sealed table's name:
+The shape is stable (docs/design.md section 13): keys `record` (the sealed table's name:
 intents, decisions, transitions, alert_outbox, freezes, unfreezes, and any table added to
 journal_chain.TABLES later), `key` (the row's key in that table), `chain_seq`,
 `chain_hash`, `chain_prev`, `at_ms`, `at_utc`, `fields` (the sealed columns, in the order

@@ -4,7 +4,7 @@
   first broken link (table, row, edited | deleted | inserted). `--anchor SEQ:HASH` (a head
   from a start summary or a daily statement mail) also proves that link is unchanged.
 - `export --since DATE --format jsonl|csv [--out PATH]`: the sealed rows with their links
-  (shape: treasury_bot/journal_export.py, docs/design.md section 12).
+  (shape: treasury_bot/journal_export.py, docs/design.md section 13).
 - `backup PATH`: SQLite's online backup into a new 0600 file, then integrity_check and the
   chain on the copy; prints the copy's head.
 All read the ledger read-only (`--ledger PATH` names a file directly: a copy, an auditor's).

@@ -237,7 +237,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS freezes_one_open ON freezes((unfrozen_at IS NU
 -- One row per link, in write order across the sealed tables (treasury_bot/journal_chain.py,
 -- treasury_bot/ledger/chain.py): tbl names the table, row_key its row, hash is the hex
 -- SHA-256 over the previous link's hash and the row's canonical bytes (docs/design.md
--- section 12). Appended in the transaction of the row it seals, never updated.
+-- section 13). Appended in the transaction of the row it seals, never updated.
 CREATE TABLE IF NOT EXISTS journal_chain (
     seq      INTEGER PRIMARY KEY,
     tbl      TEXT NOT NULL,
