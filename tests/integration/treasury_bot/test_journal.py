@@ -192,3 +192,24 @@ def test_a_backup_of_a_broken_chain_fails_and_leaves_no_copy(path, tmp_path, cap
     copy = tmp_path / "b.sqlite"
     code, _, err = run(capsys, "backup", "--ledger", str(path), str(copy))
     assert code == 1 and "edited: decisions row 1" in err and not copy.exists()
+
+
+def test_chain_row_seals_a_row_in_its_transaction_and_refuses_misuse(path):
+    """chain_row (the seam for other tables) appends one link; outside a transaction or for an unknown table it raises."""
+    from treasury_bot.ledger import LedgerError
+    ledger = open_ledger(path)
+    try:
+        before = ledger.chain_head()
+        with pytest.raises(LedgerError):
+            ledger.chain_row("decisions", 1)  # no transaction: the head could race
+        with pytest.raises(LedgerError), ledger.transaction():
+            ledger.chain_row("no_such_table", 1)
+        with pytest.raises(LedgerError), ledger.transaction():
+            ledger.chain_row("decisions", 10_000)  # no such row
+        assert ledger.chain_head() == before
+        with ledger.transaction():
+            seq = ledger.insert_freeze(T0 + 9, "carol", None, "second drill")
+        assert ledger.chain_head().seq == before.seq + 1 and ledger.verify_chain().intact
+        assert ledger.chain_hashes("freezes")[seq][0] == before.seq + 1
+    finally:
+        ledger.close()
