@@ -13,7 +13,7 @@ failing step; the composition of the texts is pure (`statement_texts`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Iterable, Mapping
 
