@@ -7,7 +7,8 @@ insert_decisions, insert_transitions, set_status, set_outcome, the outbox's enqu
 insert_freeze, close_freeze), so every writer, treasuryctl's too, is covered. A link is
 made from the row as SQLite stored it (read back in the transaction, from pages the
 insert just touched), so the verifier recomputes exactly the bytes that were hashed.
-Appending needs the write lock (`BEGIN IMMEDIATE`): the head is read and extended under it.
+The links a transaction owes are appended just before its COMMIT (`Sealer`), under the
+write lock (`BEGIN IMMEDIATE`): the head is read and extended once per transaction.
 """
 
 from __future__ import annotations
@@ -42,25 +43,88 @@ def max_key(conn: sqlite3.Connection, name: str) -> int:
 
 
 def seal(conn: sqlite3.Connection, name: str, *, after: int | None = None, keys: tuple[int, ...] = ()) -> int:
-    """Append links for rows of `name`: those with key > `after` (in key order), or the
-    given keys. Inside the caller's write transaction; returns how many links."""
+    """Append links now for rows of `name`: those with key > `after` (in key order), or the
+    given keys. Inside the caller's write transaction (the migration's); returns how many."""
     if not conn.in_transaction:
         raise LedgerError("the journal chain is extended only inside a write transaction")
+    rows = _rows_to_seal(conn, name, after, list(keys))
+    if not rows:
+        return 0
+    links = journal_chain.link_rows(head(conn), name, rows)
+    conn.executemany("INSERT INTO journal_chain(seq, tbl, row_key, hash) VALUES (?, ?, ?, ?)", links)
+    return len(links)
+
+
+class Sealer:
+    """The links one transaction owes, appended in one go just before its COMMIT (one head
+    read and one INSERT per transaction, however many rows: the group commit stays cheap).
+
+    Writers note what they wrote: `inserted(table, key)` (rows from that key on, in key
+    order), `before_insert(table)` (the same, when the keys are not known yet: the table's
+    current last key is read once per transaction), `changed(table, key)` (one row, e.g. a
+    freeze lifted). At `flush` the links are made from the rows as stored, the tables in the
+    order each was first written in the transaction, each table's rows in key order.
+    Only inside the Ledger's own transaction (`active`): else LedgerError, nothing noted."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.active = False
+        self._pending: dict[str, tuple[int | None, list[int]]] = {}
+
+    def _require(self, name: str) -> None:
+        if not self.active or not self._conn.in_transaction:
+            raise LedgerError("the journal chain is extended only inside a ledger transaction")
+        _table(name)
+
+    def inserted(self, name: str, first_key: int) -> None:
+        self._require(name)
+        self._pending.setdefault(name, (first_key - 1, []))
+
+    def before_insert(self, name: str) -> None:
+        self._require(name)
+        if name not in self._pending:
+            self._pending[name] = (max_key(self._conn, name), [])
+
+    def changed(self, name: str, key: int) -> None:
+        self._require(name)
+        after, keys = self._pending.setdefault(name, (None, []))
+        if after is not None:
+            raise LedgerError(f"{name}: rows noted both by range and by key in one transaction")
+        keys.append(key)
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+    def flush(self) -> int:
+        """Append the owed links (inside the transaction, before COMMIT); return how many."""
+        if not self._pending:
+            return 0
+        try:
+            current = head(self._conn)
+            links: list[tuple[int, str, int, str]] = []
+            for name, (after, keys) in self._pending.items():
+                made = journal_chain.link_rows(current, name, _rows_to_seal(self._conn, name, after, keys))
+                if made:
+                    links += made
+                    current = Head(made[-1][0], made[-1][3])
+            self._conn.executemany("INSERT INTO journal_chain(seq, tbl, row_key, hash) VALUES (?, ?, ?, ?)", links)
+            return len(links)
+        finally:
+            self._pending.clear()
+
+
+def _rows_to_seal(conn: sqlite3.Connection, name: str, after: int | None,
+                  keys: list[int]) -> list[tuple[int, tuple]]:
     table = _table(name)
     joiner = " AND " if table.where else " WHERE "
     if after is not None:
         rows = conn.execute(f"{table.select()}{joiner}{table.key} > ? ORDER BY {table.key}", (after,)).fetchall()
     else:
-        rows = [row for key in keys for row in conn.execute(
+        rows = [row for key in dict.fromkeys(keys) for row in conn.execute(
             f"{table.select()}{joiner}{table.key} = ?", (key,)).fetchall()]
-        if len(rows) != len(keys):
+        if len(rows) != len(dict.fromkeys(keys)):
             raise LedgerError(f"{name}: cannot seal rows {keys}: not all are there")
-    if not rows:
-        return 0
-    links = journal_chain.links_for(head(conn), name, ((row[0], row[1:]) for row in rows))
-    conn.executemany("INSERT INTO journal_chain(seq, tbl, row_key, hash) VALUES (?, ?, ?, ?)",
-                     [(link.seq, link.table, link.key, link.hash) for link in links])
-    return len(links)
+    return [(row[0], row[1:]) for row in rows]
 
 
 def seal_existing(conn: sqlite3.Connection) -> int:
@@ -97,17 +161,20 @@ def hash_at(conn: sqlite3.Connection, seq: int) -> str | None:
 
 
 class Chain:
-    """The chain's queries on the Ledger's connection."""
+    """The chain's queries on the Ledger's connection (and the daily statement's one)."""
 
     _conn: sqlite3.Connection
 
     def chain_head(self) -> Head:
         return head(self._conn)
 
+    _sealer: Sealer
+
     def chain_row(self, table: str, key: int) -> None:
-        """Seal one row just written (inside the transaction that wrote it). The table must
-        be in journal_chain.TABLES: its sealed columns are read back from the row."""
-        seal(self._conn, table, keys=(key,))
+        """Seal one row just written, inside the transaction that wrote it (its link is
+        appended at that transaction's commit). The table must be in journal_chain.TABLES:
+        its sealed columns are read back from the row."""
+        self._sealer.changed(table, key)
 
     def verify_chain(self) -> Verdict:
         return verify(self._conn)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from treasury_bot.ledger import chain
+from treasury_bot.ledger.chain import Sealer
 
 _FREEZE_COLUMNS = "seq, frozen_at, frozen_by, breaker, reason, unfrozen_at, unfrozen_by, unfreeze_note"
 
@@ -30,6 +30,7 @@ class FreezeRow:
 
 class Controls:
     _conn: sqlite3.Connection
+    _sealer: Sealer
 
     def open_freeze(self) -> FreezeRow | None:
         row = self._conn.execute(
@@ -41,14 +42,14 @@ class Controls:
             "INSERT INTO freezes(frozen_at, frozen_by, breaker, reason) VALUES (?, ?, ?, ?)",
             (at, by, breaker, reason))
         seq = int(cursor.lastrowid)
-        chain.seal(self._conn, "freezes", keys=(seq,))
+        self._sealer.inserted("freezes", seq)
         return seq
 
     def close_freeze(self, seq: int, at: int, by: str, note: str) -> None:
         changed = self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?"
                                      " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq)).rowcount
         if changed:
-            chain.seal(self._conn, "unfreezes", keys=(seq,))  # the lifting is an action of its own
+            self._sealer.changed("unfreezes", seq)  # the lifting is an action of its own
 
     def freeze_history(self, limit: int = 20) -> list[FreezeRow]:
         rows = self._conn.execute(

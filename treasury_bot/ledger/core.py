@@ -69,7 +69,8 @@ class Ledger(Withdrawals, StartJournal, Controls, Chain):
                         to_version=schema.SCHEMA_VERSION)
         self._in_transaction = False
         self._next_intent_seq: int | None = None
-        self.outbox = Outbox(self._conn)
+        self._sealer = chain.Sealer(self._conn)
+        self.outbox = Outbox(self._conn, self._sealer)
 
     def _configure(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -96,8 +97,10 @@ class Ledger(Withdrawals, StartJournal, Controls, Chain):
             raise LedgerError("nested ledger transaction")
         self._conn.execute("BEGIN IMMEDIATE")
         self._in_transaction = True
+        self._sealer.active = True
         try:
             yield
+            self._sealer.flush()  # the journal chain's links for what this transaction wrote
             self._conn.execute("COMMIT")
         except BaseException:
             self._next_intent_seq = None  # what this transaction reserved is void
@@ -106,6 +109,8 @@ class Ledger(Withdrawals, StartJournal, Controls, Chain):
             raise
         finally:
             self._in_transaction = False
+            self._sealer.active = False
+            self._sealer.discard()
 
     @property
     def in_transaction(self) -> bool:
@@ -166,17 +171,16 @@ class Ledger(Withdrawals, StartJournal, Controls, Chain):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         if rows:
             self._next_intent_seq = rows[-1][0] + 1
-            chain.seal(self._conn, "intents", after=rows[0][0] - 1)
+            self._sealer.inserted("intents", rows[0][0])
 
     def insert_decisions(self, rows: Sequence[tuple]) -> None:
         """Each row: (intent_seq, decided_at, decided_by, outcome, reason_code, detail)."""
         if not rows:
             return
-        after = chain.max_key(self._conn, "decisions")
+        self._sealer.before_insert("decisions")
         self._conn.executemany(
             "INSERT INTO decisions(intent_seq, decided_at, decided_by, outcome, reason_code, detail)"
             " VALUES (?,?,?,?,?,?)", rows)
-        chain.seal(self._conn, "decisions", after=after)
 
     def insert_transitions(self, rows: Sequence[tuple]) -> None:
         """Each row: (intent_seq, at, from_status, to_status, source, note); each must be a
@@ -185,11 +189,10 @@ class Ledger(Withdrawals, StartJournal, Controls, Chain):
             lifecycle.require_allowed(row[2], row[4], row[3])
         if not rows:
             return
-        after = chain.max_key(self._conn, "transitions")
+        self._sealer.before_insert("transitions")
         self._conn.executemany(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", rows)
-        chain.seal(self._conn, "transitions", after=after)
 
     def insert_refused(self, intent_id: str, client: str, raw: bytes, at: int,
                        reason_code: str, detail: str) -> None:
@@ -217,7 +220,7 @@ class Ledger(Withdrawals, StartJournal, Controls, Chain):
         cursor = self._conn.execute(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", (record.seq, at, record.status, to_status, source, note))
-        chain.seal(self._conn, "transitions", keys=(int(cursor.lastrowid),))
+        self._sealer.inserted("transitions", int(cursor.lastrowid))
 
     def set_outcome(self, record: IntentRecord, outcome: str, reason_code: str | None,
                     detail: str, at: int, decided_by: str) -> None:

@@ -102,8 +102,9 @@ class OutboxCounts:
 class Outbox:
     """The outbox's queries on the Ledger's connection (reached as `ledger.outbox`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, sealer: chain.Sealer) -> None:
         self._conn = conn
+        self._sealer = sealer
 
     # -- the treasury's side -----------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class Outbox:
             " VALUES (?, ?, ?, ?, ?)",
             (alert.created_at_ms, alert.kind, alert.severity, alert.intent_id, _dump(alert.facts)))
         seq = int(cursor.lastrowid)
-        chain.seal(self._conn, "alert_outbox", keys=(seq,))  # its content, not its delivery
+        self._sealer.inserted("alert_outbox", seq)  # its content, not its delivery
         return seq
 
     # -- the sender's side -------------------------------------------------------------------
