@@ -313,6 +313,7 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
     workers = bootstrap.Workers(settings, resolution.effective, pacing, clock, travel_rule)
+
     def run_executor(ledger: Ledger) -> None:
         executor = workers.executor(ledger, sync_clock(workers.exchange()))
         if withdrawals_refused:
