@@ -1,7 +1,8 @@
 """`treasury-bot run`: start-up checks, then the server loop and its worker threads.
 
 Start (docs/design.md section 4): env -> policy -> CURVE keys -> ledger -> the exchange's clock
-(the treasury runs on it: treasury_bot/trusted_clock.py) -> clock offset ->
+(the treasury runs on it: treasury_bot/trusted_clock.py) -> the journal's hash chain (a broken
+one freezes and the executor sends nothing this run: issue 13 item 4) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
 start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch,
 policy-file watch) ->
@@ -29,7 +30,10 @@ from common.clock import Clock
 from common.config import ConfigError, TreasurySettings
 from common.curve import load_authorized_clients, load_key_pair
 from common.logs import get_logger, mask_key
-from treasury_bot import bootstrap, freeze
+from treasury_bot import bootstrap, breakers, freeze
+from treasury_bot.alerts import events
+from treasury_bot.daily_statement import DailyStatement
+from treasury_bot.journal_chain import Verdict
 from treasury_bot.alerts import raised
 from treasury_bot.alerts.formats import iso_utc
 from treasury_bot.alerts.sender import AlertSender
@@ -41,6 +45,7 @@ from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot import lifecycle
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
+from treasury_bot.policy_model import Policy
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
 from treasury_bot.policy_in_force import record, resolve_from_ledger
 from treasury_bot.quarantine import Seen, observe
@@ -119,10 +124,12 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     running = Running(ledger, sender)
     try:
         measurement = anchor_clock(clock)
-        cache, resolution, travel_rule = start_checks(settings, loaded, ledger, clock)
+        journal = verify_journal(ledger, loaded.policy, clock.now_ms())
+        cache, resolution, travel_rule = start_checks(settings, loaded, ledger, clock, journal)
         bootstrap.clock_watch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
-        serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution, travel_rule)
+        serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution, travel_rule,
+              withdrawals_refused=None if journal.intact else f"journal broken: {journal.broken.describe()}")
         return EXIT_CRASH if running.crashed else EXIT_OK
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
@@ -149,8 +156,31 @@ def anchor_clock(clock: AnchoredClock) -> Measurement:
         raise StartRefused(f"cannot read the exchange's clock: {exc}") from None
 
 
+def verify_journal(ledger: Ledger, policy: Policy, now: int) -> Verdict:
+    """Walk the journal's hash chain (issue 13 item 4). Broken: the JOURNAL_BROKEN breaker
+    freezes the treasury and a CRITICAL `journal_broken` mail names the first broken link, in
+    one transaction. The start goes on, frozen, rather than exiting: polling follows what is
+    already at the exchange, mails go out, `treasuryctl` and the signal bot get answers, and
+    a supervisor does not restart it in a loop; the executor sends nothing (see `serve`),
+    whether or not `[circuit_breakers] journal_broken` freezes too (on by default; the value
+    in force, so that turning it off waits its quarantine like any loosening)."""
+    verdict = ledger.verify_chain()
+    if verdict.intact:
+        log.info("journal_verified", links=verdict.links, head=str(verdict.head))
+        return verdict
+    broken = verdict.broken
+    log.critical("journal_broken", kind=broken.kind, table=broken.table, row=broken.row, link=broken.link,
+                 detail=broken.detail)
+    with ledger.transaction():
+        ledger.enqueue(events.journal_broken(at_ms=now, table=broken.table, row=broken.row,
+                                             detail=f"{broken.kind}: {broken.detail}"))
+        in_force = resolve_from_ledger(ledger, policy, now).effective
+        breakers.trip_if_enabled(ledger, in_force, freeze.JOURNAL_BROKEN, broken.describe(), now)
+    return verdict
+
+
 def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledger,
-                 clock: Clock) -> tuple[CoinRulesCache, Resolution, TravelRule | None]:
+                 clock: Clock, journal: Verdict | None = None) -> tuple[CoinRulesCache, Resolution, TravelRule | None]:
     """Clock, key audit, Travel Rule route, coin rules, policy journal. Raises StartRefused."""
     # The audit, like every later use, sees the policy in force, not the raw file: a
     # freshly set allow_* override waits for its quarantine (docs/design.md section 9). Recorded
@@ -202,7 +232,10 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     warnings = [f.detail for f in findings if not f.ok]
     warnings += [f"{f.check}: {f.detail}" for f in whitelist if not f.ok]
     warnings += book_warnings
-    resolution = journal_start(ledger, loaded, clock.now_ms(), settings, warnings)
+    if journal is not None and not journal.intact:
+        warnings.append(f"journal hash chain BROKEN ({journal.broken.describe()}): frozen, no withdrawal is sent")
+    resolution = journal_start(ledger, loaded, clock.now_ms(), settings, warnings,
+                               chain_head=str(journal.head) if journal is not None else None)
     log.info("start_checks_passed", api_key=mask_key(settings.credentials.key), clock_offset_ms=offset,
              coin_networks=len(rules), warnings=len(warnings),
              travel_rule=travel_rule.country if travel_rule else NO_TRAVEL_RULE)
@@ -234,7 +267,7 @@ def _audit_failed(ledger: Ledger, problems: list[str], api_key: str, clock: Cloc
 
 
 def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: TreasurySettings,
-                  warnings: list[str]) -> Resolution:
+                  warnings: list[str], chain_head: str | None = None) -> Resolution:
     """Record the policy hash, the destinations seen, the policy in force and the pending
     loosenings; alert what changed; one commit. Returns the policy in force at `now`."""
     with ledger.transaction():
@@ -268,7 +301,7 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
             open_withdrawals=open_count, pending_approvals=pending,
             mail=f"{smtp.host}:{smtp.port} ({smtp.security})" if smtp else "log only (SMTP_HOST not set)",
             warnings=warnings + (changes if previous_hash is not None else []),
-            pending_loosenings=pending_lines))
+            pending_loosenings=pending_lines, chain_head=chain_head))
     log.info("policy_journaled", sha256=loaded.sha256, changed=previous_hash not in (None, loaded.sha256),
              destination_changes=len(changes), pending_loosenings=len(pending_lines))
     return resolution
@@ -276,7 +309,8 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
 
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
           cache: CoinRulesCache, clock: AnchoredClock, stop: threading.Event,
-          resolution: Resolution | None = None, travel_rule: TravelRule | None = None) -> None:
+          resolution: Resolution | None = None, travel_rule: TravelRule | None = None,
+          withdrawals_refused: str | None = None) -> None:
     # Every use below takes the policy IN FORCE (docs/design.md section 9), never the raw file.
     if resolution is None:
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
@@ -289,14 +323,27 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
     workers = bootstrap.Workers(settings, resolution.effective, pacing, clock, travel_rule)
+
+    def run_executor(ledger: Ledger) -> None:
+        executor = workers.executor(ledger, sync_clock(workers.exchange()))
+        if withdrawals_refused:
+            # The journal failed verification at start: reconcile and stall checks go on,
+            # no apply is sent this run, whatever the freeze check says (issue 13 item 4).
+            executor.schedule.halted_reason = withdrawals_refused
+        executor.run(stop)
+
+    def run_clock_watch(ledger: Ledger) -> None:
+        watch = workers.clock_watch(ledger)
+        watch.duties.append(DailyStatement(ledger, resolution.effective, clock).check_once)
+        watch.run_duties()  # a statement due since midnight goes out now, not in a minute
+        watch.run(stop)
+
     running.threads = (
-        _thread("executor", stop, running, _with_ledger(settings, lambda ledger: workers.executor(
-            ledger, sync_clock(workers.exchange())).run(stop))),
+        _thread("executor", stop, running, _with_ledger(settings, run_executor)),
         _thread("poller", stop, running, _with_ledger(settings, lambda ledger: workers.poller(
             ledger, sync_clock(workers.exchange())).run(stop))),
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
-        _thread("clock", stop, running, _with_ledger(settings, lambda ledger: workers.clock_watch(
-            ledger).run(stop))),
+        _thread("clock", stop, running, _with_ledger(settings, run_clock_watch)),
         # Issue 13 item 2: the policy file changing under a running treasury trips a breaker.
         _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: PolicyFileWatch(
             loaded.path, loaded.sha256, resolution.effective, clock).run(ledger, stop))),

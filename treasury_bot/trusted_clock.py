@@ -154,6 +154,9 @@ class ClockWatch:
         self.every_s = every_s
         self.max_backoff_s = max_backoff_s
         self.failures = 0
+        # Other once-a-minute duties riding on this loop (the daily statement, issue 13):
+        # each runs after every check, and a failing one is logged and tried next time.
+        self.duties: list[Callable[[], object]] = []
 
     def check_once(self, measurement: Measurement | None = None) -> Measurement:
         m = measurement or self.clock.measure()
@@ -191,3 +194,11 @@ class ClockWatch:
                 self.failures += 1
                 log.warning("clock_check_failed", failures=self.failures,
                             retry_in_s=self.next_delay_s(), exc_info=True)
+            self.run_duties()
+
+    def run_duties(self) -> None:
+        for duty in self.duties:
+            try:
+                duty()
+            except Exception:
+                log.warning("clock_loop_duty_failed", duty=getattr(duty, "__qualname__", "?"), exc_info=True)

@@ -274,3 +274,31 @@ def test_an_upgrade_is_logged_with_both_versions(tmp_path, caplog):
     upgraded = [r for r in caplog.records if r.getMessage() == "ledger_schema_upgraded"]
     assert len(upgraded) == 1
     assert (upgraded[0].fields["from_version"], upgraded[0].fields["to_version"]) == (1, SCHEMA_VERSION)
+
+
+@pytest.mark.parametrize("release", sorted(old_schemas.RELEASES))
+def test_an_upgraded_ledger_has_a_chain_over_its_existing_rows_that_verifies(tmp_path, release):
+    """The migration to schema 3 seals every old row, table by table in key order; new rows extend it."""
+    path = old_ledger(tmp_path / "old.sqlite", release)
+    ledger = Ledger(path)
+    try:
+        verdict = ledger.verify_chain()
+        old_rows = sum(peek_one(path, f"SELECT COUNT(*) FROM {t}") for t in ("intents", "decisions", "transitions",
+                                                                             "alert_outbox"))
+        assert verdict.intact and verdict.links == old_rows > 0
+        tables = [t for (t,) in peek(path, "SELECT tbl FROM journal_chain ORDER BY seq")]
+        assert tables == sorted(tables, key=["intents", "decisions", "transitions", "alert_outbox"].index)
+        with ledger.transaction():
+            ledger.set_status(ledger.get_intent("old-queued"), lifecycle.SUBMITTING, T0 + 20, lifecycle.EXECUTOR)
+        assert ledger.verify_chain().links == old_rows + 1
+    finally:
+        ledger.close()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("UPDATE intents SET destination = 'attacker' WHERE intent_id = 'old-done'")
+    conn.close()
+    reopened = Ledger(path)
+    try:
+        broken = reopened.verify_chain().broken
+        assert (broken.kind, broken.table, broken.row) == ("edited", "intents", 1)
+    finally:
+        reopened.close()

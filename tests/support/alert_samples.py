@@ -25,7 +25,8 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
     return {
         model.START_SUMMARY: events.start_summary(
             at_ms=at_ms, version="0.1.0", api_key=FAKE_API_KEY, policy_sha256="ab" * 32,
-            destinations=2, open_withdrawals=1, pending_approvals=0, mail="smtp.example.com:587 starttls"),
+            destinations=2, open_withdrawals=1, pending_approvals=0, mail="smtp.example.com:587 starttls",
+            chain_head="41:" + "c0" * 32),
         model.KEY_AUDIT_FAILED: events.key_audit_failed(
             at_ms=at_ms, api_key=FAKE_API_KEY, problem="key can trade",
             detail="apiRestrictions.enableSpotAndMarginTrading is true"),

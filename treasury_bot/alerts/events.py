@@ -83,7 +83,7 @@ def _transfer_alert(kind: str, transfer: Transfer, at_ms: int, status: str,
 def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha256: str,
                   destinations: int, open_withdrawals: int, pending_approvals: int,
                   mail: str, warnings: Sequence[str] = (),
-                  pending_loosenings: Sequence[str] = ()) -> Alert:
+                  pending_loosenings: Sequence[str] = (), chain_head: str | None = None) -> Alert:
     """The treasury started. `mail` says where alerts go ("smtp.example.com:587 starttls");
     `warnings` (e.g. "allow_unrestricted_ip is set") make it a WARNING. `pending_loosenings`:
     one line per loosening waiting for its quarantine, with the UTC time it takes effect
@@ -98,6 +98,9 @@ def start_summary(*, at_ms: int, version: str, api_key: str | None, policy_sha25
         "mail": _text(mail),
         "warnings": _text("; ".join(warnings)) if warnings else None,
         "pending_loosenings": "; ".join(pending_loosenings) if pending_loosenings else None,
+        # The journal's hash chain head as verified at this start ("seq:hash"): the mailbox
+        # keeps it, so `treasuryctl verify --anchor` can prove later history was not rewritten.
+        "chain_head": _text(chain_head, 100) if chain_head else None,
     }
     return _make(model.START_SUMMARY, None, facts, at_ms)
 

@@ -124,12 +124,12 @@ def policy_changed(old_hash: str | None, new_hash: str, path: str, at: int,
 def start_summary(*, at: int, version: str, api_key: str | None,
                   policy_sha256: str, destinations: int, open_withdrawals: int,
                   pending_approvals: int, mail: str, warnings: Sequence[str],
-                  pending_loosenings: Sequence[str] = ()) -> Alert:
+                  pending_loosenings: Sequence[str] = (), chain_head: str | None = None) -> Alert:
     return events.start_summary(
         at_ms=at, version=version, api_key=api_key, policy_sha256=policy_sha256,
         destinations=destinations, open_withdrawals=open_withdrawals,
         pending_approvals=pending_approvals, mail=mail, warnings=tuple(warnings),
-        pending_loosenings=tuple(pending_loosenings))
+        pending_loosenings=tuple(pending_loosenings), chain_head=chain_head)
 
 
 def clock_disagreement(*, offset_ms: int, host_ms: int, exchange_ms: int,

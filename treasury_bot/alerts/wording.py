@@ -334,6 +334,7 @@ FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("mail", "Alerts go to"),
     ("warnings", "Warnings"),
     ("pending_loosenings", "Pending loosenings"),
+    ("chain_head", "Journal chain head"),
     ("detail", "Detail"),
     ("reason", "Client's reason (as sent)"),
     ("exchange_minus_host", "Exchange minus host (ms)"),

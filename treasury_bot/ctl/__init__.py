@@ -9,7 +9,8 @@ One job per module:
 - `check`    `check`: one OK/FAIL line per thing the treasury needs;
 - `reports`  the read-only commands: `status`, `list`, `show`, `alerts list`;
 - `actions`  the commands that change something: `keys generate`, `approve`, `reject`,
-             `resolve`, `alerts test`.
+             `resolve`, `alerts test`;
+- `journal`  the journal's hash chain: `verify`, `export`, `backup`.
 
 `main` is re-exported here: pyproject's `treasuryctl = "treasury_bot.ctl:main"` names it.
 """

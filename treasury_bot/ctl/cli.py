@@ -10,6 +10,7 @@ from treasury_bot import lifecycle
 from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_freeze, cmd_keys_binance,
                                       cmd_keys_generate, cmd_reject, cmd_resolve)
 from treasury_bot.ctl.check import cmd_check
+from treasury_bot.ctl.journal import add_commands as add_journal_commands
 from treasury_bot.ctl.reports import cmd_alerts_list, cmd_list, cmd_show, cmd_status
 from treasury_bot.ctl.site import EXIT_USAGE, error_line
 from treasury_bot.policy_file import PolicyError
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     alist.add_argument("--unsent", action="store_true", help="only alerts not yet accepted by the mail server")
     alist.add_argument("--limit", type=int, default=50)
     alist.set_defaults(func=cmd_alerts_list)
+    add_journal_commands(sub, env)  # verify, export, backup (issue 13 items 4 and 6)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 - freezes: one row per freeze, by an operator (`treasuryctl freeze`) or a circuit breaker;
   the open one (unfrozen_at NULL; at most one, by a unique partial index) stops every
-  apply (treasury_bot/freeze.py, docs/design.md section 9).
+  apply (treasury_bot/freeze.py, docs/design.md section 9). Each freeze and each lifting
+  is sealed in the journal's hash chain (chain.py: `freezes`, `unfreezes`).
 - rejected intents by client, for the client_rejections breaker (treasury_bot/breakers.py).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from treasury_bot.ledger.chain import Sealer
 from treasury_bot.ledger.schema import REJECTED_ONLY
 
 _FREEZE_COLUMNS = ("seq, frozen_at, frozen_by, breaker, reason, unfrozen_at, unfrozen_by, unfreeze_note,"
@@ -33,6 +35,7 @@ class FreezeRow:
 
 class Controls:
     _conn: sqlite3.Connection
+    _sealer: Sealer
 
     def open_freeze(self) -> FreezeRow | None:
         row = self._conn.execute(
@@ -43,12 +46,17 @@ class Controls:
         cursor = self._conn.execute(
             "INSERT INTO freezes(frozen_at, frozen_by, breaker, reason, frozen_after_transition)"
             " VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) FROM transitions))", (at, by, breaker, reason))
-        return int(cursor.lastrowid)
+        seq = int(cursor.lastrowid)
+        self._sealer.inserted("freezes", seq)
+        return seq
 
     def close_freeze(self, seq: int, at: int, by: str, note: str) -> None:
-        self._conn.execute("UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?,"
-                           " unfrozen_after_transition = (SELECT COALESCE(MAX(seq), 0) FROM transitions)"
-                           " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq))
+        changed = self._conn.execute(
+            "UPDATE freezes SET unfrozen_at = ?, unfrozen_by = ?, unfreeze_note = ?,"
+            " unfrozen_after_transition = (SELECT COALESCE(MAX(seq), 0) FROM transitions)"
+            " WHERE seq = ? AND unfrozen_at IS NULL", (at, by, note, seq)).rowcount
+        if changed:
+            self._sealer.changed("unfreezes", seq)  # the lifting is an action of its own
 
     def last_unfrozen_at(self) -> int | None:
         row = self._conn.execute("SELECT MAX(unfrozen_at) FROM freezes").fetchone()

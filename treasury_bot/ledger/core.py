@@ -12,6 +12,8 @@ Tables:
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - what is kept across starts: policy, quarantine, coin rules, meta (start_journal.py).
 - the custody controls: freezes (controls.py).
+- journal_chain: the hash chain that seals intents, decisions, transitions, alerts and
+  freezes, one link per row, appended by the writers here (chain.py).
 - the alert outbox (outbox.py), written in the same transactions as the changes that
   raise its alerts.
 
@@ -31,7 +33,8 @@ from typing import Iterable, Iterator, Sequence
 from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
-from treasury_bot.ledger import records, schema
+from treasury_bot.ledger import chain, records, schema
+from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
@@ -43,7 +46,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls):
+class Ledger(Withdrawals, StartJournal, Controls, Chain):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:
@@ -66,7 +69,8 @@ class Ledger(Withdrawals, StartJournal, Controls):
                         to_version=schema.SCHEMA_VERSION)
         self._in_transaction = False
         self._next_intent_seq: int | None = None
-        self.outbox = Outbox(self._conn)
+        self._sealer = chain.Sealer(self._conn)
+        self.outbox = Outbox(self._conn, self._sealer)
 
     def _configure(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -93,8 +97,10 @@ class Ledger(Withdrawals, StartJournal, Controls):
             raise LedgerError("nested ledger transaction")
         self._conn.execute("BEGIN IMMEDIATE")
         self._in_transaction = True
+        self._sealer.active = True
         try:
             yield
+            self._sealer.flush()  # the journal chain's links for what this transaction wrote
             self._conn.execute("COMMIT")
         except BaseException:
             self._next_intent_seq = None  # what this transaction reserved is void
@@ -103,6 +109,8 @@ class Ledger(Withdrawals, StartJournal, Controls):
             raise
         finally:
             self._in_transaction = False
+            self._sealer.active = False
+            self._sealer.discard()
 
     @property
     def in_transaction(self) -> bool:
@@ -163,9 +171,13 @@ class Ledger(Withdrawals, StartJournal, Controls):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         if rows:
             self._next_intent_seq = rows[-1][0] + 1
+            self._sealer.inserted("intents", rows[0][0])
 
     def insert_decisions(self, rows: Sequence[tuple]) -> None:
         """Each row: (intent_seq, decided_at, decided_by, outcome, reason_code, detail)."""
+        if not rows:
+            return
+        self._sealer.before_insert("decisions")
         self._conn.executemany(
             "INSERT INTO decisions(intent_seq, decided_at, decided_by, outcome, reason_code, detail)"
             " VALUES (?,?,?,?,?,?)", rows)
@@ -175,6 +187,9 @@ class Ledger(Withdrawals, StartJournal, Controls):
         move the lifecycle allows (`lifecycle.IllegalTransition` otherwise, nothing written)."""
         for row in rows:
             lifecycle.require_allowed(row[2], row[4], row[3])
+        if not rows:
+            return
+        self._sealer.before_insert("transitions")
         self._conn.executemany(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", rows)
@@ -202,9 +217,10 @@ class Ledger(Withdrawals, StartJournal, Controls):
         if changed != 1:
             raise LedgerError(
                 f"intent {record.intent_id} is no longer {record.status}; refusing to move it to {to_status}")
-        self._conn.execute(
+        cursor = self._conn.execute(
             "INSERT INTO transitions(intent_seq, at, from_status, to_status, source, note)"
             " VALUES (?,?,?,?,?,?)", (record.seq, at, record.status, to_status, source, note))
+        self._sealer.inserted("transitions", int(cursor.lastrowid))
 
     def set_outcome(self, record: IntentRecord, outcome: str, reason_code: str | None,
                     detail: str, at: int, decided_by: str) -> None:

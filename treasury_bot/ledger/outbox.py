@@ -26,6 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+from treasury_bot.ledger import chain
 from treasury_bot.alerts.model import (BREAKDOWN_FACTS, BREAKDOWN_TOP, CRITICAL, INFO, WARNING, Alert,
                                        MailContent, OutboxAlert, PendingAlert)
 
@@ -101,8 +102,9 @@ class OutboxCounts:
 class Outbox:
     """The outbox's queries on the Ledger's connection (reached as `ledger.outbox`)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, sealer: chain.Sealer) -> None:
         self._conn = conn
+        self._sealer = sealer
 
     # -- the treasury's side -----------------------------------------------------------------
 
@@ -120,7 +122,9 @@ class Outbox:
             "INSERT INTO alert_outbox (created_at_ms, kind, severity, intent_id, facts)"
             " VALUES (?, ?, ?, ?, ?)",
             (alert.created_at_ms, alert.kind, alert.severity, alert.intent_id, _dump(alert.facts)))
-        return int(cursor.lastrowid)
+        seq = int(cursor.lastrowid)
+        self._sealer.inserted("alert_outbox", seq)  # its content, not its delivery
+        return seq
 
     # -- the sender's side -------------------------------------------------------------------
 

@@ -28,8 +28,9 @@ import re
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
+from treasury_bot.ledger import chain
 from treasury_bot.ledger.records import LedgerSchemaNewer, LedgerSchemaUnknown
 from treasury_bot.verdict import REJECTED
 
@@ -240,6 +241,16 @@ CREATE INDEX IF NOT EXISTS intents_rejected ON intents(client, received_at) WHER
 
 
 -- The journal's hash chain (item 4).
+-- One row per link, in write order across the sealed tables (treasury_bot/journal_chain.py,
+-- treasury_bot/ledger/chain.py): tbl names the table, row_key its row, hash is the hex
+-- SHA-256 over the previous link's hash and the row's canonical bytes (docs/design.md
+-- section 13). Appended in the transaction of the row it seals, never updated.
+CREATE TABLE IF NOT EXISTS journal_chain (
+    seq      INTEGER PRIMARY KEY,
+    tbl      TEXT NOT NULL,
+    row_key  INTEGER NOT NULL,
+    hash     TEXT NOT NULL
+);
 
 
 -- Withdrawals on the account the ledger did not make (item 5).
@@ -269,6 +280,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     statements(_V3.replace("{REJECTED_ONLY}", REJECTED_ONLY)),
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1, "one migration per version after the first"
+
+# Work a migration does beyond DDL, by the version it reaches, in the same transaction:
+# schema 3 seals an old ledger's existing rows into the journal's hash chain (item 4).
+AFTER_MIGRATION: dict[int, tuple[Callable[[sqlite3.Connection], object], ...]] = {
+    3: (chain.seal_existing,),
+}
 
 
 @contextmanager
@@ -323,4 +340,6 @@ def ensure_current(conn: sqlite3.Connection, path: Path) -> int:
                 return found
             for statement in MIGRATIONS[version - 1]:
                 conn.execute(statement)
+            for step in AFTER_MIGRATION.get(version + 1, ()):
+                step(conn)
             _set_version(conn, version + 1)
