@@ -54,9 +54,11 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
         if usage_as_of_seq is not None and ledger.last_transition_seq() != usage_as_of_seq:
             usage = None  # inside the write lock: nothing can commit between this and the decisions
         existing = ledger.find_intents(item.intent.intent_id for item in items)
+        # Issue 13: ids a withdrawal on the account used that this ledger never had.
+        used = frozenset(ledger.used_order_ids(i.intent.intent_id for i in items if i.intent.intent_id not in existing))
         if usage is None and len(existing) < len(items):
             usage = load_usage(ledger, ctx.policy, ctx.now_ms)
-        plan = plan_batch(existing, items, ctx, usage, ledger.next_intent_seq())
+        plan = plan_batch(existing, items, ctx, usage, ledger.next_intent_seq(), used)
         journal(ledger, plan)
     return plan
 

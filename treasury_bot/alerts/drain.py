@@ -89,6 +89,7 @@ class OutboxDrain:
         self._smtp = smtp
         self._clock = clock
         self._window_ms = window_ms
+        self.shadow = False   # issue 13 item 7: the policy in force is in shadow mode
         self._batch = batch_size
         self._backoff_start = backoff_start_s
         self._backoff_max = backoff_max_s
@@ -174,7 +175,7 @@ class OutboxDrain:
             content = ledger.outbox.mail_content(mail.mail_id, render.DIGEST_LIST_LIMIT)
             msg = render.message(content, mail_from=self._smtp.sender, mail_to=self._smtp.recipients,
                                  message_id=mail.message_id, date_ms=mail.created_at_ms,
-                                 window_ms=self._window_ms)
+                                 window_ms=self._window_ms, shadow=self.shadow)
             subject = str(msg["Subject"])
             try:
                 refused_rcpts = transport.deliver(client, self._smtp, msg)

@@ -11,7 +11,8 @@ Tables:
 - withdrawals and the executor's notes on them (withdrawals.py).
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - what is kept across starts: policy, quarantine, coin rules, meta (start_journal.py).
-- the custody controls: freezes (controls.py).
+- the custody controls: freezes (controls.py); withdrawals on the account the ledger did
+  not make (foreign.py).
 - the alert outbox (outbox.py), written in the same transactions as the changes that
   raise its alerts.
 
@@ -33,6 +34,7 @@ from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import records, schema
 from treasury_bot.ledger.controls import Controls
+from treasury_bot.ledger.foreign import ForeignWithdrawals
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
                                          Transition)
@@ -43,7 +45,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls):
+class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:
