@@ -53,7 +53,8 @@ class PlantedWithdrawal(Struct, frozen=True, forbid_unknown_fields=True, rename=
     network: Annotated[str, Meta(pattern=r"^[A-Z0-9_]{1,20}$")]
     address: Annotated[str, Meta(min_length=1, max_length=128)]
     amount: Amount
-    withdraw_order_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    # Absent: a withdrawal made on the website or by a tool that sets none (issue 13 item 5).
+    withdraw_order_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     address_tag: str | None = None
     transaction_fee: Amount = "1"
     key: str = "treasury"
