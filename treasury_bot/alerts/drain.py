@@ -223,15 +223,17 @@ class OutboxDrain:
         if not batch:
             return DrainResult()
         for item in batch:
-            _log_alert(item.alert)
+            _log_alert(item.alert, self.shadow)
         with ledger.transaction():
             ledger.outbox.mark_logged([item.seq for item in batch], self._clock.now_ms())
         more = pacing.batch_full((i.alert.severity for i in batch), min(self._batch, LOG_BATCH))
         return DrainResult(sent=len(batch), more=more)
 
 
-def _log_alert(alert) -> None:
+def _log_alert(alert, shadow: bool = False) -> None:
     fields = render.log_fields(alert)
+    if shadow:
+        fields["mode"] = "SHADOW"   # issue 13 item 7: a logged alert says so too
     if alert.severity == CRITICAL:
         log.critical("alert", **fields)
     elif alert.severity == WARNING:
