@@ -9,7 +9,7 @@ import pytest
 
 from common.binance.models import LocalWithdrawRecord
 from tests.support.seams import mismatches
-from treasury_bot.exchange import TravelRuleEndpoints, WithdrawalDesk
+from treasury_bot.exchange import AccountWithdrawals, TravelRuleEndpoints, WithdrawalDesk
 from treasury_bot.travel_rule import TravelRule
 from treasury_bot.travel_rule_desk import MissingQuestionnaire, TravelRuleDesk, as_withdraw_record
 
@@ -49,6 +49,7 @@ class Endpoints:
 def test_the_desk_and_its_double_are_whole_seams():
     """TravelRuleDesk is a WithdrawalDesk; the double is a whole TravelRuleEndpoints."""
     assert mismatches(TravelRuleDesk(Endpoints(), RULE), WithdrawalDesk) == []
+    assert mismatches(TravelRuleDesk(Endpoints(), RULE), AccountWithdrawals) == []
     assert mismatches(Endpoints(), TravelRuleEndpoints) == []
 
 
