@@ -11,6 +11,7 @@ SMTP server and `treasuryctl status`.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 from typing import Iterator
@@ -21,7 +22,7 @@ from tests.support.alert_mails import alert_mails, wait_alert
 from tests.support.procs import script
 from tests.support.sandbox import DEMO_TRX_ADDRESS, Sandbox, sandbox_process
 from tests.support.smtp import SmtpSink
-from tests.support.treasury_proc import TreasuryProcess, e2e_policy, new_intent
+from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess, e2e_policy, new_intent
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -81,6 +82,27 @@ def test_a_foreign_withdrawal_made_directly_on_the_sandbox_is_caught_within_one_
         assert planted["id"] in status(process)
     finally:
         process.terminate()
+
+
+def test_a_travel_rule_account_s_foreign_withdrawal_is_read_from_the_local_entity_history(tmp_path, sink):
+    """Under the JP local entity the watch reads the local-entity history: one made there by
+    hand (its trId) is found and freezes the treasury; our own withdrawal is not flagged."""
+    japan_self = {"isAddressOwner": 1, "sendTo": 2, "country": "jp", "city": "tokyo", "isAttested": True}
+    destinations = tuple(dataclasses.replace(d, questionnaire=japan_self) for d in E2E_DESTINATIONS)
+    with sandbox_process(tmp_path, complete_after_seconds=0.3, travel_rule_country="JP") as sandbox:
+        process = TreasuryProcess(tmp_path, sandbox, smtp=(sink.host, sink.port), policy_text=e2e_policy(
+            destinations=destinations, watch_every_seconds=WATCH_S)).start()
+        try:
+            process.withdraw_once("tr-ours-1", "30")          # trId 1
+            sandbox.plant_withdrawal(coin="USDT", network="TRX", address=DEMO_TRX_ADDRESS, amount="40",
+                                     localEntity=True)          # trId 2
+            wait_until(lambda: process.query("SELECT withdrawal_id FROM foreign_withdrawals"),
+                       timeout=WATCH_S + 8, what="the watch to record the planted local-entity withdrawal")
+            assert process.query("SELECT withdrawal_id FROM foreign_withdrawals") == [("2",)]
+            wait_alert(sink, "foreign_withdrawal", timeout=15)
+            assert open_freeze(process)[0] == "foreign_withdrawal"
+        finally:
+            process.terminate()
 
 
 def test_a_restored_older_ledger_refuses_the_lost_intents_and_sends_nothing_twice(tmp_path, sandbox, sink):
