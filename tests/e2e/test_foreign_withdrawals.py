@@ -6,7 +6,9 @@ SMTP server and `treasuryctl status`.
 - a ledger restored from an older copy does not send twice: the start-up watch finds the
   withdrawals the lost records made before any apply, their intent ids are refused when
   the client resends them, the sandbox's record shows each withdrawal once;
-- shadow mode decides, journals and mails (SHADOW) and never calls the apply endpoint.
+- shadow mode decides, journals and mails (SHADOW) and never calls the apply endpoint;
+- a Travel Rule account's watch reads the local-entity history; an unreadable history at
+  start stops the start.
 """
 
 from __future__ import annotations
@@ -175,3 +177,12 @@ def test_shadow_mode_decides_journals_and_mails_but_never_calls_the_apply_endpoi
         process.terminate()
     assert sandbox.apply_calls() == {}
     assert sandbox.withdrawals() == []
+
+
+def test_an_unreadable_withdrawal_history_at_start_stops_the_start(tmp_path, sandbox):
+    """The start-up watch cannot read the history (5XX every time): exit 3, nothing served, no apply."""
+    sandbox.add_fault("/sapi/v1/capital/withdraw/history", "5xx_before", count=50)
+    process = TreasuryProcess(tmp_path, sandbox).start(wait_ready=False)
+    assert process.proc.wait_exit(30) == 3, process.log()[-3000:]
+    assert "foreign-withdrawal watch" in process.log()
+    assert sandbox.apply_calls() == {}
