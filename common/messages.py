@@ -41,6 +41,7 @@ Status = Literal[
     "pending_approval", "queued", "submitting", "submitted", "email_sent",
     "awaiting_approval", "processing", "completed", "failed", "rejected",
     "cancelled", "needs_review", "denied",
+    "shadowed",  # issue 13 item 7: decided and journaled in shadow mode; nothing was sent
 ]
 ErrorCode = Literal["malformed", "unknown_type", "unknown_intent", "internal"]
 
@@ -48,7 +49,7 @@ STATUSES: tuple[str, ...] = Status.__args__  # type: ignore[attr-defined]
 # The statuses after which an intent never changes: a client may stop asking. Part of the
 # wire contract (the signal bot reads it); treasury_bot/lifecycle.py, which owns the
 # lifecycle, asserts its TERMINAL set equals this one.
-TERMINAL_STATUSES = frozenset({"completed", "failed", "rejected", "cancelled", "denied"})
+TERMINAL_STATUSES = frozenset({"completed", "failed", "rejected", "cancelled", "denied", "shadowed"})
 
 
 class _Request(Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):

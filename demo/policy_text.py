@@ -68,12 +68,16 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
                 client_budgets: Mapping[str, Number] | None = None,
                 reconcile_grace_seconds: Number | None = None,
                 reconcile_deadline_minutes: Number | None = None,
-                notes: Mapping[str, str] | None = None) -> str:
+                notes: Mapping[str, str] | None = None,
+                mode: str | None = None,
+                watch_every_seconds: Number | None = None,
+                watch_lookback_days: Number | None = None) -> str:
     """The policy file's text.
 
     coins: each coin's [limits.coins.COIN] table (default: USDT with CoinTable's values).
     client_budgets: client name -> max_requests_per_minute ([limits.clients.NAME]).
     reconcile_*: the optional [executor] table, written when either is given.
+    mode: the top-level `mode` ("live" or "shadow"); watch_*: the optional [watch] table.
     notes: a comment after a key, by its dotted path, e.g.
         {"limits.coins.USDT.approval_above": "a sweep above 750 waits for approval"}.
     """
@@ -82,7 +86,8 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
     blocks = [
         _table(None, {"quarantine_hours": _number(quarantine_hours),
                       "allow_trading_key": _boolean(allow_trading_key),
-                      "allow_unrestricted_ip": _boolean(allow_unrestricted_ip)}, notes),
+                      "allow_unrestricted_ip": _boolean(allow_unrestricted_ip),
+                      "mode": _string(mode)}, notes),
         _table("limits", {"window_hours": _number(window_hours),
                           "max_transfers_per_hour": _number(max_transfers_per_hour),
                           "max_intent_age_seconds": _number(max_intent_age_seconds),
@@ -101,6 +106,8 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
                              {"max_requests_per_minute": _number(per_minute)}, notes))
     blocks.append(_table("executor", {"reconcile_grace_seconds": _number(reconcile_grace_seconds),
                                       "reconcile_deadline_minutes": _number(reconcile_deadline_minutes)}, notes))
+    blocks.append(_table("watch", {"every_seconds": _number(watch_every_seconds),
+                                   "lookback_days": _number(watch_lookback_days)}, notes))
     for destination in destinations:
         blocks.append(_table(f"destination.{_key(destination.label)}", {
             "label": _string(destination.label), "coin": _string(destination.coin),

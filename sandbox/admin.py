@@ -53,10 +53,14 @@ class PlantedWithdrawal(Struct, frozen=True, forbid_unknown_fields=True, rename=
     network: Annotated[str, Meta(pattern=r"^[A-Z0-9_]{1,20}$")]
     address: Annotated[str, Meta(min_length=1, max_length=128)]
     amount: Amount
-    withdraw_order_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    # Absent: a withdrawal made on the website or by a tool that sets none (issue 13 item 5).
+    withdraw_order_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     address_tag: str | None = None
     transaction_fee: Amount = "1"
     key: str = "treasury"
+    # Booked through the local entity (a Travel Rule account): it gets a travel-rule record
+    # id (trId) and shows in /sapi/v1/localentity/withdraw/history (issue 13 item 5).
+    local_entity: bool = False
 
 
 class PriceChange(Struct, frozen=True, forbid_unknown_fields=True):
@@ -277,7 +281,10 @@ class Admin:
                 fee=Decimal(planted.transaction_fee), withdraw_order_id=planted.withdraw_order_id,
                 wallet_type=0, name=None, apply_ms=now, email_until_ms=timeline.email_until_ms,
                 settle_at_ms=timeline.settle_at_ms, outcome=timeline.outcome, received_at=0.0,
-                approval_until_ms=timeline.approval_until_ms)
+                approval_until_ms=timeline.approval_until_ms,
+                tr_id=session.data.next_tr_id if planted.local_entity else None)
+            if planted.local_entity:
+                session.data.next_tr_id += 1
             session.data.withdrawals.append(record)
             session.dirty = True
             return views.withdrawal_admin(record, now)

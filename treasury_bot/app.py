@@ -4,7 +4,8 @@ Start (docs/design.md section 4): env -> policy -> CURVE keys -> ledger -> the e
 (the treasury runs on it: treasury_bot/trusted_clock.py) -> the journal's hash chain (a broken
 one freezes and the executor sends nothing this run: issue 13 item 4) -> clock offset ->
 key self-audit -> coin rules -> journal the policy hash and the destinations seen ->
-start summary -> threads (alert sender, executor, poller, coin-rules refresher, clock watch,
+start summary -> the foreign-withdrawal watch's first pass (issue 13) -> threads (alert
+sender, executor, poller, coin-rules refresher, clock watch, foreign-withdrawal watch,
 policy-file watch) ->
 serve until SIGTERM/SIGINT, then stop everything within a few seconds and exit 0.
 Each thread has its own ledger connection and its own exchange client.
@@ -126,6 +127,8 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         measurement = anchor_clock(clock)
         journal = verify_journal(ledger, loaded.policy, clock.now_ms())
         cache, resolution, travel_rule = start_checks(settings, loaded, ledger, clock, journal)
+        sender.set_shadow(resolution.effective.shadow)  # issue 13 item 7: every mail says SHADOW
+        watch_at_start(settings, resolution.effective, ledger, clock, travel_rule)  # before any apply
         bootstrap.clock_watch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
         serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution, travel_rule,
@@ -242,6 +245,23 @@ def start_checks(settings: TreasurySettings, loaded: LoadedPolicy, ledger: Ledge
     return cache, resolution, travel_rule
 
 
+def watch_at_start(settings: TreasurySettings, policy, ledger: Ledger, clock: AnchoredClock,
+                   travel_rule: TravelRule | None) -> None:
+    """Issue 13 items 5 and 6: every withdrawal on the account since the ledger's first
+    start, matched against the ledger before the executor's first step (a restored ledger's
+    lost withdrawals are found here, their ids used for ever). Unreadable: no start."""
+    workers = bootstrap.Workers(settings, policy, bootstrap.pacing(settings, policy), clock, travel_rule)
+    watch = workers.foreign_watch(ledger, sync_clock(workers.exchange()))
+    try:
+        result = watch.at_start()
+    except ExchangeError as exc:
+        raise StartRefused(f"cannot read the account's withdrawal history (the foreign-withdrawal watch): "
+                           f"{exc}") from None
+    if result.found:
+        log.critical("foreign_withdrawals_at_start", count=len(result.found),
+                     detail="the treasury is frozen: see docs/operations.md, a foreign withdrawal")
+
+
 def travel_rule_route(client: BinanceClient, loaded: LoadedPolicy) -> TravelRule | None:
     """Issue 12 item 5: ask the exchange whether withdrawals need a Travel Rule questionnaire,
     and if so check every destination's now. Which endpoints to use is never guessed: an
@@ -344,6 +364,8 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
             ledger, sync_clock(workers.exchange())).run(stop))),
         _thread("coin-rules", stop, running, lambda: cache.run(stop)),
         _thread("clock", stop, running, _with_ledger(settings, run_clock_watch)),
+        _thread("foreign-watch", stop, running, _with_ledger(settings, lambda ledger: workers.foreign_watch(
+            ledger, sync_clock(workers.exchange())).run(stop))),
         # Issue 13 item 2: the policy file changing under a running treasury trips a breaker.
         _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: PolicyFileWatch(
             loaded.path, loaded.sha256, resolution.effective, clock).run(ledger, stop))),

@@ -33,6 +33,10 @@ from treasury_bot.withdraw_rules import CoinRules
 
 INTENT_ID_CONFLICT = "intent_id_conflict"
 CONFLICT_DETAIL = "this intent_id is already taken by another intent; intent ids are never reused"
+# Issue 13 items 5 and 6: a withdrawal on the account used this id, and the ledger holds no
+# intent with it (a ledger restored from an older copy): it must never be decided again.
+USED_ON_EXCHANGE_DETAIL = ("this intent_id was used by a withdrawal on the exchange that this ledger does not "
+                           "hold (found by the foreign-withdrawal watch); intent ids are never reused")
 DECIDED_BY = "policy"   # the decisions table's decided_by for the decider's own verdicts
 # The outcomes that count against the limits from the moment of the decision.
 _COUNTED_OUTCOMES = frozenset(o for o, s in lifecycle.STATUS_OF_OUTCOME.items() if s != lifecycle.DENIED)
@@ -175,10 +179,11 @@ def is_conflict(reply: Decision) -> bool:
 # -- the batch ----------------------------------------------------------------------------
 
 def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], context: DecisionContext,
-               usage: Usage | None, next_seq: int) -> BatchPlan:
+               usage: Usage | None, next_seq: int, used_on_exchange: frozenset[str] = frozenset()) -> BatchPlan:
     """Decide every item in order against `existing` (the ledger's records of the batch's
     intent ids) and `usage` (what already counts; None only if every item is already in
-    `existing`); new intents get seqs from `next_seq` on. `existing` is not changed."""
+    `existing`); new intents get seqs from `next_seq` on. `existing` is not changed.
+    `used_on_exchange`: ids a foreign withdrawal used (issue 13): refused as conflicts."""
     now = context.now_ms
     rows: list[IntentRow] = []
     planned: dict[str, IntentRow] = {}   # this batch's new intents, for a repeat later in it
@@ -195,6 +200,15 @@ def plan_batch(existing: Mapping[str, IntentRecord], items: Sequence[Incoming], 
         prior = existing.get(intent.intent_id)
         if prior is None and intent.intent_id in planned:
             prior = _record(planned[intent.intent_id])
+        if prior is None and intent.intent_id in used_on_exchange:
+            reply = Decision(intent_id=intent.intent_id, outcome=REJECTED, reason_code=INTENT_ID_CONFLICT,
+                             detail=USED_ON_EXCHANGE_DETAIL, status=lifecycle.DENIED)
+            refused.append(RefusedRow(intent.intent_id, item.client, item.raw, now, INTENT_ID_CONFLICT,
+                                      reply.detail))
+            alerts.append(raised.intent_rejected(_asked_for(item), now, INTENT_ID_CONFLICT,
+                                                 reply.detail, intent.reason))
+            replies.append(reply)
+            continue
         if prior is not None:
             reply = replay_or_conflict(prior, item.client, intent)
             if is_conflict(reply):

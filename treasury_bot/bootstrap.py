@@ -25,6 +25,7 @@ from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
 from treasury_bot.exchange import WithdrawalDesk
 from treasury_bot.executor import Executor
+from treasury_bot.foreign_watch import ForeignWatch
 from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution
@@ -150,3 +151,8 @@ class Workers:
 
     def clock_watch(self, ledger: Ledger) -> ClockWatch:
         return clock_watch(self.clock, ledger)
+
+    def foreign_watch(self, ledger: Ledger, client: BinanceClient) -> ForeignWatch:
+        """Issue 13 item 5: the account's withdrawal history, capital or local-entity as the desk is."""
+        history = client if self.travel_rule is None else TravelRuleDesk(client, self.travel_rule)
+        return ForeignWatch(ledger, history, self.clock, self.policy)

@@ -56,12 +56,14 @@ def decide_batch(ledger: Ledger, items: Sequence[Incoming], ctx: DecisionContext
         if usage_as_of_seq is not None and ledger.last_transition_seq() != usage_as_of_seq:
             usage = None  # inside the write lock: nothing can commit between this and the decisions
         existing = ledger.find_intents(item.intent.intent_id for item in items)
+        # Issue 13: ids a withdrawal on the account used that this ledger never had.
+        used = frozenset(ledger.used_order_ids(i.intent.intent_id for i in items if i.intent.intent_id not in existing))
         if usage is None and len(existing) < len(items):
             usage = load_usage(ledger, ctx.policy, ctx.now_ms)
         standing = freeze.current(ledger)  # rule 1a, read under the write lock
         if standing is not None:
             ctx = replace(ctx, frozen=standing.describe())
-        plan = plan_batch(existing, items, ctx, usage, ledger.next_intent_seq())
+        plan = plan_batch(existing, items, ctx, usage, ledger.next_intent_seq(), used)
         journal(ledger, plan)
         # Issue 13 item 2: a client probing the rules trips the breaker in this same commit.
         breakers.check_client_rejections(ledger, ctx.policy, rejecting_clients(plan), ctx.now_ms)

@@ -59,6 +59,18 @@ class WithdrawalDesk(WithdrawalHistory, Protocol):
 
 
 @runtime_checkable
+class AccountWithdrawals(Protocol):
+    """The foreign-withdrawal watch's port (issue 13 item 5): every withdrawal on the
+    account in a window, ours or not (capital or local-entity history)."""
+
+    def withdrawals_between(self, *, start_time: int, end_time: int, offset: int = 0,
+                            limit: int = 1000) -> list[WithdrawRecord]:
+        """One page (at most `limit`, from `offset`) of the withdrawals applied in
+        [start_time, end_time], which must be under 90 days apart."""
+        ...
+
+
+@runtime_checkable
 class CoinRulesSource(Protocol):
     """The coin-rules refresher's port: every coin's withdraw rules per network."""
 
@@ -110,5 +122,7 @@ class TravelRuleEndpoints(Protocol):
         ...
 
     def local_withdraw_history(self, *, withdraw_order_id: str | None = None,
-                               tr_id_list: Sequence[str] | None = None) -> list[LocalWithdrawRecord]:
+                               tr_id_list: Sequence[str] | None = None, start_time: int | None = None,
+                               end_time: int | None = None, limit: int | None = None,
+                               offset: int | None = None) -> list[LocalWithdrawRecord]:
         ...

@@ -146,6 +146,8 @@ class Executor:
     # -- submitting --------------------------------------------------------------------
 
     def submit(self, record: IntentRecord) -> None:
+        if self._adopt_found_on_exchange(record):
+            return  # issue 13: a restored ledger's intent the exchange already has: never again
         if not self._destination_still_whitelisted(record):
             return
         if fail_if_unlisted(self.ledger, self.policy, record, self.clock.now_ms()):
@@ -154,6 +156,9 @@ class Executor:
             # Issue 12 item 4: over the exchange's 24-hour quota: it stays queued (the queue
             # waits behind it, in order) and is tried again later, not sent now.
             self.schedule.next_apply_at = self.clock.monotonic() + QUOTA_RETRY_S
+            return
+        if self.policy.shadow:
+            self._shadow(record)
             return
         now = self.clock.now_ms()
         with self.ledger.transaction():
@@ -185,6 +190,42 @@ class Executor:
             self._after_error(record.seq, exc, diagnosis)
             return
         self._adopt(record.seq, withdrawal_id, None, "apply answered", key_worked=True)
+
+    def _shadow(self, record: IntentRecord) -> None:
+        """Shadow mode (issue 13 item 7): every check live mode makes has passed, and here live
+        mode would apply. Nothing is sent: the intent ends `shadowed` with a `would_withdraw`
+        mail, paced by the same spacing as live applies."""
+        now = self.clock.now_ms()
+        with self.ledger.transaction():
+            current = self.ledger.get_intent_by_seq(record.seq)
+            if current is None or current.status != lifecycle.QUEUED:
+                return
+            self.ledger.update_withdrawal(record.seq, finished_at=now)
+            self.ledger.set_status(current, lifecycle.SHADOWED, now, SOURCE, "shadow mode: not sent")
+            self.ledger.enqueue(raised.would_withdraw(current, now))
+        self.schedule.next_apply_at = self.clock.monotonic() + self.spacing_s
+        log.info("withdrawal_shadowed", intent_id=record.intent_id, coin=record.coin, network=record.network,
+                 amount=record.amount, destination=record.destination)
+
+    def _adopt_found_on_exchange(self, record: IntentRecord) -> bool:
+        """The foreign-withdrawal watch found a withdrawal with this intent's id that the
+        ledger never recorded (a ledger restored from an older copy): adopt it, never apply
+        again. Its status is then the poller's to follow; a mismatch is left for review."""
+        found = self.ledger.foreign_for_intent(record.seq)
+        if found is None:
+            return False
+        now = self.clock.now_ms()
+        with self.ledger.transaction():
+            current = self.ledger.get_intent_by_seq(record.seq)
+            if current is None or current.status != lifecycle.QUEUED:
+                return True
+            self.ledger.set_status(current, lifecycle.SUBMITTING, now, SOURCE,
+                                   "found on the exchange by the foreign-withdrawal watch: not sent again")
+        log.critical("withdrawal_adopted_from_exchange", intent_id=record.intent_id,
+                     withdrawal_id=found.withdrawal_id)
+        self._adopt(record.seq, found.withdrawal_id, found.exchange_status,
+                    "found on the exchange by the foreign-withdrawal watch (the ledger had lost it)")
+        return True
 
     def _wallet_type(self, record: IntentRecord) -> int:
         """The destination's wallet, always sent (docs/design.md: `wallet`); spot when the

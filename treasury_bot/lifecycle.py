@@ -6,7 +6,8 @@ The rules, in the manner of h11's `_state.py` (the drawing is in docs/architectu
    anywhere else.
 2. Only an operator moves `pending_approval`: to `queued` (approve) or `denied` (reject).
 3. Only the executor moves `queued`: to `submitting` (committed before the request
-   leaves) or to `failed` (the whitelist entry changed after the decision).
+   leaves), to `failed` (the whitelist entry changed after the decision), or in shadow
+   mode to `shadowed` (where live mode would have applied; nothing is sent).
 4. `submitting` means "may have reached the exchange". The executor moves it back to
    `queued` only when the request provably never left or was proven absent, to `failed`
    when the exchange refused it, to `needs_review` when the outcome cannot be proven, or
@@ -45,14 +46,18 @@ REJECTED: Final = "rejected"
 CANCELLED: Final = "cancelled"
 NEEDS_REVIEW: Final = "needs_review"
 DENIED: Final = "denied"
+# Shadow mode (issue 13 item 7): the executor would have applied it now; nothing was sent.
+# Terminal, so its id is used for ever: after the switch to live a replay gets `shadowed`,
+# never a withdrawal. It keeps its amount counted, as a sent withdrawal would.
+SHADOWED: Final = "shadowed"
 
 ALL: Final = frozenset({PENDING_APPROVAL, QUEUED, SUBMITTING, SUBMITTED, EMAIL_SENT, AWAITING_APPROVAL,
-                        PROCESSING, COMPLETED, FAILED, REJECTED, CANCELLED, NEEDS_REVIEW, DENIED})
+                        PROCESSING, COMPLETED, FAILED, REJECTED, CANCELLED, NEEDS_REVIEW, DENIED, SHADOWED})
 assert ALL == frozenset(STATUSES), "lifecycle and the wire schema disagree on the statuses"
 
 # -- the sets ----------------------------------------------------------------------------
 
-TERMINAL: Final = frozenset({COMPLETED, FAILED, REJECTED, CANCELLED, DENIED})
+TERMINAL: Final = frozenset({COMPLETED, FAILED, REJECTED, CANCELLED, DENIED, SHADOWED})
 assert TERMINAL == TERMINAL_STATUSES, "lifecycle and the wire schema disagree on the terminal statuses"
 OPEN: Final = tuple(s for s in STATUSES if s not in TERMINAL)  # wire order, for stable queries
 # Known to the exchange and not finished there: what the poller follows.
@@ -95,7 +100,7 @@ def _exchange_moves(source: str, froms: tuple[str, ...]) -> dict[tuple[str | Non
 ALLOWED: Final[Mapping[tuple[str | None, str], frozenset[str]]] = {
     (None, DECIDER): frozenset({PENDING_APPROVAL, QUEUED, DENIED}),
     (PENDING_APPROVAL, OPERATOR): frozenset({QUEUED, DENIED}),
-    (QUEUED, EXECUTOR): frozenset({SUBMITTING, FAILED}),
+    (QUEUED, EXECUTOR): frozenset({SUBMITTING, FAILED, SHADOWED}),
     (SUBMITTING, EXECUTOR): frozenset({QUEUED, FAILED, NEEDS_REVIEW, SUBMITTED}),
     **_exchange_moves(EXECUTOR, (SUBMITTED,)),
     **_exchange_moves(POLLER, EXCHANGE_OPEN),

@@ -19,6 +19,8 @@ What loosens, setting by setting (the keys of `Pending.setting`):
 - `quarantine_hours` lowered;  `limits.window_hours` lowered (a shorter rolling window
   lets the same cap be spent again sooner: ours, beyond the issue's list);
 - `allow_trading_key`, `allow_unrestricted_ip` turned on;
+- `mode` from `shadow` to `live` (issue 13 item 7: the treasury starts sending money);
+  `live` to `shadow` tightens, at once;
 - `limits.max_transfers_per_hour` raised;
 - `limits.coins.C` a new coin table (a removed one tightens at once);
 - `limits.coins.C.max_per_transfer`, `.window_cap` raised; `.approval_above` raised or
@@ -112,6 +114,9 @@ def _clients_meet(old: Optional[tuple[str, ...]], new: Optional[tuple[str, ...]]
 
 
 _CLIENTS: Kind = (_clients_looser, _clients_meet)
+# Issue 13 item 7: shadow -> live starts sending money: a loosening; live -> shadow at once.
+_SHADOW_TO_LIVE_IS_LOOSER: Kind = (lambda old, new: old == "shadow" and new == "live",
+                                   lambda old, new: "shadow" if "shadow" in (old, new) else new)
 # A whole table (a coin's limits, a destination): new or changed is a loosening; until it
 # takes effect the old value (or nothing) stays in force.
 _WHOLE: Kind = (lambda old, new: new is not None, lambda old, new: old)
@@ -193,6 +198,7 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
                                      in_force.allow_trading_key, file.allow_trading_key)
     allow_unrestricted_ip, _ = r.setting("allow_unrestricted_ip", _FLAG_ON_IS_LOOSER,
                                          in_force.allow_unrestricted_ip, file.allow_unrestricted_ip)
+    mode, _ = r.setting("mode", _SHADOW_TO_LIVE_IS_LOOSER, in_force.mode, file.mode)
     window_hours, _ = r.setting("limits.window_hours", _LOWER_IS_LOOSER,
                                 in_force.limits.window_hours, file.limits.window_hours)
     per_hour, _ = r.setting("limits.max_transfers_per_hour", _HIGHER_IS_LOOSER,
@@ -251,7 +257,7 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
                                      max_transfers_per_hour=per_hour, coins=MappingProxyType(coins))
     base = msgspec.structs.replace(file, quarantine_hours=quarantine_hours,
                                    allow_trading_key=allow_trading_key,
-                                   allow_unrestricted_ip=allow_unrestricted_ip, limits=limits,
+                                   allow_unrestricted_ip=allow_unrestricted_ip, mode=mode, limits=limits,
                                    circuit_breakers=breakers)
     return Resolution(effective=msgspec.structs.replace(base, destinations=tuple(effective)),
                       usable_from=MappingProxyType(usable_from),

@@ -101,6 +101,11 @@ def check_for_exchange(loaded: LoadedPolicy, base_url: str) -> LoadedPolicy:
         raise PolicyError(str(loaded.path), "quarantine_hours",
                           "0 is only allowed with a loopback BINANCE_BASE_URL (the sandbox): "
                           "new and loosened settings need a quarantine above 0 (default 24)")
+    from treasury_bot.policy_model import WATCH_FLOOR_S
+    if loaded.policy.watch.every_seconds < WATCH_FLOOR_S and not is_loopback_host(urlsplit(base_url).hostname or ""):
+        raise PolicyError(str(loaded.path), "watch.every_seconds",
+                          f"under {WATCH_FLOOR_S} is only allowed with a loopback BINANCE_BASE_URL (the sandbox): "
+                          "each pass costs 18000 of the account's 180000 UID weight a minute")
     return loaded
 
 

@@ -144,6 +144,18 @@ class CircuitBreakers(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     policy_changed: bool = True
 
 
+class Watch(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[watch]: the foreign-withdrawal watch (treasury_bot/foreign_watch.py, issue 13 item 5).
+    Each pass costs one withdraw-history request (UID weight 18000 of 180000 a minute)
+    while fewer than 1000 withdrawals fall in its window; under 60 s only against a
+    loopback exchange (treasury_bot/policy_file.py)."""
+
+    every_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 300
+    lookback_days: Annotated[int, Meta(ge=1, le=3650)] = 90
+
+
+WATCH_FLOOR_S = 60   # the least `[watch] every_seconds` against a real exchange
+
 MODES = ("live", "shadow")
 
 
@@ -157,6 +169,12 @@ class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mode: Literal["live", "shadow"] = "live"
     approvals: Approvals = msgspec.field(default_factory=Approvals)
     circuit_breakers: CircuitBreakers = msgspec.field(default_factory=CircuitBreakers)
+    watch: Watch = msgspec.field(default_factory=Watch)
+
+    @property
+    def shadow(self) -> bool:
+        """Shadow mode: decide, journal and mail as live does; never call the apply endpoint."""
+        return self.mode == "shadow"
 
     def destination(self, label: str) -> Destination | None:
         for destination in self.destinations:

@@ -76,3 +76,10 @@ class TravelRuleDesk:
                          id_list: Sequence[str] | None = None) -> list[WithdrawRecord]:
         rows = self._endpoints.local_withdraw_history(withdraw_order_id=withdraw_order_id, tr_id_list=id_list)
         return [as_withdraw_record(row) for row in rows]
+
+    def withdrawals_between(self, *, start_time: int, end_time: int, offset: int = 0,
+                            limit: int = 1000) -> list[WithdrawRecord]:
+        """Every local-entity withdrawal in the window, one page (the foreign-withdrawal watch)."""
+        rows = self._endpoints.local_withdraw_history(start_time=start_time, end_time=end_time,
+                                                      offset=offset, limit=limit)
+        return [as_withdraw_record(row) for row in rows]

@@ -190,17 +190,30 @@ class BinanceClient:
         return self._call(QUESTIONNAIRE_REQUIREMENTS, [], QuestionnaireRequirements).questionnaire_country_code
 
     def local_withdraw_history(self, *, withdraw_order_id: str | None = None,
-                               tr_id_list: Sequence[str] | None = None) -> list[LocalWithdrawRecord]:
+                               tr_id_list: Sequence[str] | None = None, start_time: int | None = None,
+                               end_time: int | None = None, limit: int | None = None,
+                               offset: int | None = None) -> list[LocalWithdrawRecord]:
         """The local-entity withdrawals with these travel-rule ids (at most 45, like idList), or
-        the one made with this `withdraw_order_id` (the last 7 days, as the capital history)."""
-        check_history_query(withdraw_order_id=withdraw_order_id, id_list=tr_id_list, start_time=None,
-                            end_time=None, status=None, limit=None, offset=None)
+        the one made with this `withdraw_order_id` (the last 7 days, as the capital history), or
+        every one in a window (`startTime`/`endTime` under 90 days, `limit` <= 1000, `offset`:
+        https://developers.binance.com/docs/wallet/travel-rule/withdraw-history; issue 13 item 5)."""
+        check_history_query(withdraw_order_id=withdraw_order_id, id_list=tr_id_list, start_time=start_time,
+                            end_time=end_time, status=None, limit=limit, offset=offset)
         params: list[tuple[str, str]] = []
         if withdraw_order_id is not None:
             params.append(("withdrawOrderId", withdraw_order_id))
         if tr_id_list is not None:
             params.append(("trId", ",".join(tr_id_list)))
+        for name, value in (("startTime", start_time), ("endTime", end_time), ("offset", offset), ("limit", limit)):
+            if value is not None:
+                params.append((name, str(value)))
         return self._call(LOCAL_WITHDRAW_HISTORY, params, list[LocalWithdrawRecord])
+
+    def withdrawals_between(self, *, start_time: int, end_time: int, offset: int = 0,
+                            limit: int = 1000) -> list[WithdrawRecord]:
+        """Every withdrawal applied in [start_time, end_time] (under 90 days), one page:
+        the foreign-withdrawal watch's read (issue 13 item 5)."""
+        return self.withdraw_history(start_time=start_time, end_time=end_time, offset=offset, limit=limit)
 
     def withdraw_quota(self) -> WithdrawQuota:
         """The account's 24-hour withdrawal quota and its use, in USD (issue 12 item 4)."""

@@ -81,9 +81,11 @@ def test_a_found_withdrawal_with_our_id_but_another_amount_is_needs_review_and_c
     made outside the treasury. After an unknown outcome the look-up finds it: it is never
     adopted, the intent is needs_review and a CRITICAL mail names what differs."""
     intent_id = "reused-id-1"
+    # Planted after the start (issue 13): planted before it, the start-up foreign-withdrawal
+    # watch would find it and refuse the id at the decision, before any reconciliation.
+    treasury = start_treasury(tmp_path, sandbox, sink)
     planted = sandbox.plant_withdrawal(coin="USDT", network="TRX", address=DEMO_TRX_ADDRESS,
                                        amount="30", withdrawOrderId=intent_id)
-    treasury = start_treasury(tmp_path, sandbox, sink)
     try:
         sandbox.add_fault(APPLY, "5xx_before")   # not applied: only the planted one exists
         send(treasury, intent_id)

@@ -107,6 +107,7 @@ class FakeExchange:
     history: dict[str, WithdrawRecord] = field(default_factory=dict)
     applies: list[dict] = field(default_factory=list)
     lookups: list[dict] = field(default_factory=list)
+    windows: list[tuple] = field(default_factory=list)   # (start, end, offset, limit) the watch asked
     next_number: int = 1
     initial_status: int = 4
     filter_by_order_id: bool = True   # False: answer every withdrawal, as a careless API might
@@ -150,6 +151,17 @@ class FakeExchange:
         import msgspec
         self.history[withdrawal_id] = msgspec.structs.replace(self.history[withdrawal_id], status=status,
                                                               tx_id=tx_id, info=info)
+
+    def withdrawals_between(self, *, start_time: int, end_time: int, offset: int = 0,
+                            limit: int = 1000) -> list[WithdrawRecord]:
+        """The foreign-withdrawal watch's read (issue 13): every withdrawal held, one page
+        (the fake keeps no apply times; the windows asked for are recorded in `windows`)."""
+        self.windows.append((start_time, end_time, offset, limit))
+        if self.history_script:
+            error = self.history_script.popleft()
+            if error is not None:
+                raise error
+        return list(self.history.values())[offset:offset + limit]
 
     def withdraw_history(self, *, withdraw_order_id: str | None = None, id_list=None, coin=None,
                          start_time: int | None = None, end_time: int | None = None, status=None,

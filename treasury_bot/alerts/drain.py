@@ -89,6 +89,7 @@ class OutboxDrain:
         self._smtp = smtp
         self._clock = clock
         self._window_ms = window_ms
+        self.shadow = False   # issue 13 item 7: the policy in force is in shadow mode
         self._batch = batch_size
         self._backoff_start = backoff_start_s
         self._backoff_max = backoff_max_s
@@ -174,7 +175,7 @@ class OutboxDrain:
             content = ledger.outbox.mail_content(mail.mail_id, render.DIGEST_LIST_LIMIT)
             msg = render.message(content, mail_from=self._smtp.sender, mail_to=self._smtp.recipients,
                                  message_id=mail.message_id, date_ms=mail.created_at_ms,
-                                 window_ms=self._window_ms)
+                                 window_ms=self._window_ms, shadow=self.shadow)
             subject = str(msg["Subject"])
             try:
                 refused_rcpts = transport.deliver(client, self._smtp, msg)
@@ -222,15 +223,17 @@ class OutboxDrain:
         if not batch:
             return DrainResult()
         for item in batch:
-            _log_alert(item.alert)
+            _log_alert(item.alert, self.shadow)
         with ledger.transaction():
             ledger.outbox.mark_logged([item.seq for item in batch], self._clock.now_ms())
         more = pacing.batch_full((i.alert.severity for i in batch), min(self._batch, LOG_BATCH))
         return DrainResult(sent=len(batch), more=more)
 
 
-def _log_alert(alert) -> None:
+def _log_alert(alert, shadow: bool = False) -> None:
     fields = render.log_fields(alert)
+    if shadow:
+        fields["mode"] = "SHADOW"   # issue 13 item 7: a logged alert says so too
     if alert.severity == CRITICAL:
         log.critical("alert", **fields)
     elif alert.severity == WARNING:

@@ -185,3 +185,8 @@ def destination_tag_invalid(destination: Destination, detail: str, at: int) -> A
     return events.destination_refused(model.DESTINATION_TAG_INVALID, at_ms=at, destination=destination.label,
                                       coin=destination.coin, network=destination.network,
                                       address=destination.address, detail=detail)
+
+
+def would_withdraw(record: IntentRecord, at: int) -> Alert:
+    """Shadow mode (issue 13 item 7): the apply live mode would have sent now; nothing was sent."""
+    return events.would_withdraw(transfer(record), at_ms=at, status=lifecycle.SHADOWED)

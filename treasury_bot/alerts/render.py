@@ -28,6 +28,7 @@ from treasury_bot.alerts.formats import amount, iso_utc, one_line, short_address
 from treasury_bot.alerts.model import BREAKDOWN_FACTS, BREAKDOWN_TOP, Alert, FactValue, MailContent
 
 SUBJECT_PREFIX = "[treasury]"
+SHADOW_PREFIX = "[SHADOW]"  # issue 13 item 7: every mail of a treasury in shadow mode says so
 DIGEST_LIST_LIMIT = 50
 
 Mail = Union[MailContent, Sequence[Alert]]
@@ -57,8 +58,9 @@ def _content(mail: Mail) -> MailContent:
     return mail if isinstance(mail, MailContent) else content_of(mail)
 
 
-def subject(mail: Mail) -> str:
-    """`[treasury][SEVERITY] what happened` for one alert or a digest."""
+def subject(mail: Mail, *, shadow: bool = False) -> str:
+    """`[treasury][SEVERITY] what happened` for one alert or a digest; shadow mode:
+    `[treasury][SHADOW][SEVERITY] ...`."""
     content = _content(mail)
     if content.count == 1:
         what = wording.summary(content.first)
@@ -67,7 +69,8 @@ def subject(mail: Mail) -> str:
         top = content.breakdowns.get(wording.DIGEST_BY.get(content.kind, "destination"), ())[:3]
         if top:
             what += " (" + ", ".join(f"{one_line(value, 64)} {n}" for value, n in top) + ")"
-    return scrub(one_line(f"{SUBJECT_PREFIX}[{content.severity}] {what}", wording.SUBJECT_MAX))
+    prefix = SUBJECT_PREFIX + (SHADOW_PREFIX if shadow else "")
+    return scrub(one_line(f"{prefix}[{content.severity}] {what}", wording.SUBJECT_MAX))
 
 
 # -- bodies ------------------------------------------------------------------------------
@@ -201,27 +204,32 @@ def _digest_body(content: MailContent, window_ms: int | None) -> list[str]:
     return lines
 
 
-def body(mail: Mail, *, window_ms: int | None = None) -> str:
-    """The plain-text body of a mail: one alert, or a digest."""
+SHADOW_LINE = "SHADOW MODE: this treasury decides and journals but sends no withdrawal."
+
+
+def body(mail: Mail, *, window_ms: int | None = None, shadow: bool = False) -> str:
+    """The plain-text body of a mail: one alert, or a digest (shadow mode: a first line says so)."""
     content = _content(mail)
     lines = _single_body(content.first) if content.count == 1 else _digest_body(content, window_ms)
+    if shadow:
+        lines = [SHADOW_LINE, ""] + lines
     return scrub("\n".join(lines + _footer(content)) + "\n")
 
 
 def message(mail: Mail, *, mail_from: str, mail_to: Sequence[str], message_id: str,
-            date_ms: int, window_ms: int | None = None) -> EmailMessage:
+            date_ms: int, window_ms: int | None = None, shadow: bool = False) -> EmailMessage:
     """The whole mail. `message_id` and `date_ms` are stored with the mail, so a re-send
     after a crash is the same mail, which a mail client can recognise."""
     content = _content(mail)
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = ", ".join(mail_to)
-    msg["Subject"] = subject(content)
+    msg["Subject"] = subject(content, shadow=shadow)
     msg["Date"] = formatdate(date_ms / 1000, usegmt=True)
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to this
     msg["X-Treasury-Alert"] = f"kind={content.kind}; severity={content.severity}; count={content.count}"
-    msg.set_content(body(content, window_ms=window_ms))
+    msg.set_content(body(content, window_ms=window_ms, shadow=shadow))
     return msg
 
 

@@ -80,6 +80,10 @@ class AlertSender:
     def wake(self) -> None:
         self._wake.set()
 
+    def set_shadow(self, shadow: bool) -> None:
+        """Shadow mode (issue 13 item 7): every mail from now on says SHADOW."""
+        self._pass.shadow = shadow
+
     @property
     def stats(self) -> SenderStats:
         """Counters since start (read from any thread)."""

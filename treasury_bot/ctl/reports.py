@@ -25,6 +25,7 @@ def cmd_status(args) -> int:
         for _, name, detail in pending_lines(ledger, policy):
             print(f"{name}: {detail}")
         policy = in_force(ledger, policy).effective  # the limits in force, not the file's
+        print(_mode_line(policy))
         open_items = ledger.intents_with_status(lifecycle.OPEN, limit=100_000)
         print(f"open intents: {len(open_items)}")
         for record in open_items:
@@ -48,6 +49,7 @@ def cmd_status(args) -> int:
         print(_clock_line(ledger))
         print(_quota_line(ledger))
         _print_withdrawal_blocks(ledger)
+        _print_foreign_withdrawals(ledger)
     finally:
         ledger.close()
     return EXIT_OK
@@ -61,6 +63,24 @@ def freeze_line(ledger) -> str:
         return "frozen: no"
     return (f"FROZEN since {utc(state.frozen_at)} ({state.label}): {state.describe()}; "
             "no withdrawal is sent, new intents are rejected (treasuryctl unfreeze)")
+
+def _mode_line(policy: Policy) -> str:
+    """Issue 13 item 7: shadow mode is the first thing an operator must not miss."""
+    if policy.shadow:
+        return "mode: SHADOW (decides, journals and mails; sends no withdrawal)"
+    return "mode: live"
+
+
+def _print_foreign_withdrawals(ledger) -> None:
+    """Issue 13 item 5: withdrawals on the account the ledger did not make, newest first."""
+    from treasury_bot.foreign_watch import LAST_PASS_META
+    last = ledger.get_meta(LAST_PASS_META)
+    found = ledger.foreign_withdrawals(limit=20)
+    print(f"foreign-withdrawal watch: last pass {utc(int(last)) if last else 'never'}; "
+          f"{len(found)} foreign withdrawal(s) found")
+    for row in found:
+        print(f"  {row.withdrawal_id} {row.amount} {row.coin}/{row.network or '?'} to {row.address} "
+              f"order id {row.withdraw_order_id or '(none)'} found {utc(row.found_at)}: {row.detail}")
 
 
 def _quota_line(ledger) -> str:

@@ -6,6 +6,7 @@ versions and migrations (schema.py)."""
 from treasury_bot import lifecycle
 from treasury_bot.ledger.controls import FreezeRow
 from treasury_bot.ledger.core import Ledger
+from treasury_bot.ledger.foreign import ForeignRow
 from treasury_bot.ledger.outbox import ListedAlert, MailRow, Outbox, OutboxCounts, OutboxError
 from treasury_bot.ledger.records import (CountedRow, IntentRecord, LedgerError, LedgerSchemaNewer,
                                          LedgerSchemaUnknown, OpenStall, QueuedWait, Transition,
@@ -16,7 +17,7 @@ OPEN_STATUSES = lifecycle.OPEN
 OPEN_EXCHANGE_STATUSES = lifecycle.EXCHANGE_OPEN
 
 __all__ = [
-    "CountedRow", "FreezeRow", "IntentRecord", "Ledger", "LedgerError", "LedgerSchemaNewer", "LedgerSchemaUnknown",
+    "CountedRow", "ForeignRow", "FreezeRow", "IntentRecord", "Ledger", "LedgerError", "LedgerSchemaNewer", "LedgerSchemaUnknown",
     "ListedAlert", "MailRow", "OPEN_EXCHANGE_STATUSES", "OPEN_STATUSES", "OpenStall", "Outbox",
     "OutboxCounts", "OutboxError", "QueuedWait", "SCHEMA_VERSION", "Transition", "WithdrawalRecord",
 ]

@@ -11,7 +11,8 @@ Tables:
 - withdrawals and the executor's notes on them (withdrawals.py).
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - what is kept across starts: policy, quarantine, coin rules, meta (start_journal.py).
-- the custody controls: freezes (controls.py).
+- the custody controls: freezes (controls.py); withdrawals on the account the ledger did
+  not make (foreign.py).
 - journal_chain: the hash chain that seals intents, decisions, transitions, alerts and
   freezes, one link per row, appended by the writers here (chain.py).
 - the alert outbox (outbox.py), written in the same transactions as the changes that
@@ -36,6 +37,7 @@ from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import chain, records, schema
 from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
+from treasury_bot.ledger.foreign import ForeignWithdrawals
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
                                          Transition)
@@ -46,7 +48,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls, Chain):
+class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals, Chain):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:

@@ -225,9 +225,10 @@ def test_twenty_point_zero_zero_zero_is_the_same_content_as_twenty():
     assert spelled.amount_value == twenty.amount_value
 
 
-def test_the_terminal_statuses_are_the_five_design_lists():
-    """The wire's terminal set (the exchange status codes live in treasury_bot/lifecycle.py)."""
-    assert messages.TERMINAL_STATUSES == {"completed", "failed", "rejected", "cancelled", "denied"}
+def test_the_terminal_statuses_are_the_design_lists():
+    """The wire's terminal set: DESIGN's five and shadow mode's own (issue 13; the exchange
+    status codes live in treasury_bot/lifecycle.py)."""
+    assert messages.TERMINAL_STATUSES == {"completed", "failed", "rejected", "cancelled", "denied", "shadowed"}
     assert messages.TERMINAL_STATUSES <= set(messages.STATUSES)
 
 

@@ -11,7 +11,8 @@ import pytest
 from common.binance import BinanceClient
 from tests.support.seams import mismatches
 from tests.support.treasury_core import FakeExchange
-from treasury_bot.exchange import CoinRulesSource, WithdrawalDesk, WithdrawalHistory, WithdrawQuotaSource
+from treasury_bot.exchange import (AccountWithdrawals, CoinRulesSource, WithdrawalDesk, WithdrawalHistory,
+                                   WithdrawQuotaSource)
 
 
 def real_client() -> BinanceClient:
@@ -20,7 +21,8 @@ def real_client() -> BinanceClient:
                          "test-secret-not-real-0002")
 
 
-@pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory, CoinRulesSource, WithdrawQuotaSource])
+@pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory, CoinRulesSource, WithdrawQuotaSource,
+                                      AccountWithdrawals])
 def test_the_binance_client_implements_every_treasury_seam(protocol):
     """BinanceClient is one implementation of each port, signatures included."""
     client = real_client()
@@ -30,7 +32,7 @@ def test_the_binance_client_implements_every_treasury_seam(protocol):
         client.close()
 
 
-@pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory])
+@pytest.mark.parametrize("protocol", [WithdrawalDesk, WithdrawalHistory, AccountWithdrawals])
 def test_the_fake_exchange_implements_the_executor_and_poller_seams(protocol):
     """tests/support/treasury_core.py's FakeExchange is a whole WithdrawalDesk (and so a WithdrawalHistory)."""
     assert mismatches(FakeExchange(), protocol) == []

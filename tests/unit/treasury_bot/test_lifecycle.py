@@ -92,7 +92,7 @@ def test_the_sets_agree_with_each_other():
     assert lifecycle.TERMINAL | set(lifecycle.OPEN) == lifecycle.ALL
     assert not lifecycle.TERMINAL & set(lifecycle.OPEN)
     assert set(lifecycle.EXCHANGE_OPEN) <= set(lifecycle.OPEN)
-    assert lifecycle.WITHDRAWAL_ENDS == lifecycle.TERMINAL - {lifecycle.DENIED}
+    assert lifecycle.WITHDRAWAL_ENDS == lifecycle.TERMINAL - {lifecycle.DENIED, lifecycle.SHADOWED}
     assert lifecycle.GIVES_BACK_TO_WINDOW == lifecycle.WITHDRAWAL_ENDS - {lifecycle.COMPLETED}
     assert set(lifecycle.RESOLVE_AS) <= lifecycle.WITHDRAWAL_ENDS
     reports = set(lifecycle.EXCHANGE_STATUS.values())

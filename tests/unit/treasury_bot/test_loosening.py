@@ -209,3 +209,17 @@ def test_an_absent_value_reads_as_what_it_means(new, shown):
     """`clients` absent is every client, a cap absent no limit: never a bare "none"."""
     [pending] = resolve(BASE, new, [], T0).pending
     assert describe(pending).startswith(shown)
+
+
+def test_shadow_to_live_waits_the_quarantine_and_live_to_shadow_is_at_once():
+    """Issue 13 item 7: starting to send money is a loosening; going back to shadow tightens at once."""
+    import msgspec
+    shadow = msgspec.structs.replace(BASE, mode="shadow")
+    waiting = resolve(shadow, BASE, (), T0)
+    assert waiting.effective.mode == "shadow"
+    assert [p.setting for p in waiting.pending] == ["mode"]
+    assert waiting.pending[0].effective_at == T0 + BASE.quarantine_ms
+    later = resolve(shadow, BASE, waiting.pending, T0 + BASE.quarantine_ms)
+    assert later.effective.mode == "live" and later.pending == ()
+    back = resolve(BASE, shadow, (), T0)
+    assert back.effective.mode == "shadow" and back.pending == ()

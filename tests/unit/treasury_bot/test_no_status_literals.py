@@ -40,6 +40,9 @@ OTHER_VOCABULARIES = {
 ORDER_STATES = frozenset({"failed", "rejected"})  # signal_bot/state.py's order states
 _QUOTED = re.compile(r"'([a-z_]+)'")
 _IN_LIST = re.compile(r"NOT IN \(\s*('[a-z_]+'\s*,?\s*)+\)")
+# The index's spellings: the terminal set, and version 1's (before shadow mode's status,
+# issue 13; version 3 redefines the index, treasury_bot/ledger/schema.py).
+_INDEX_SETS = (set(lifecycle.TERMINAL), set(lifecycle.TERMINAL - {lifecycle.SHADOWED}))
 
 # Files still to be rewritten to take their statuses from lifecycle (none now: decider.py
 # and server.py were, with plan_batch and journal). A file here with no literal left
@@ -99,7 +102,7 @@ def _meets(parent: ast.AST | None, node: ast.AST, word: str) -> bool:
 def _in_sql(text: str) -> list[str]:
     """The statuses quoted in an SQL text, the partial index's terminal predicate aside."""
     def keep_unless_terminal(match: re.Match) -> str:
-        return "" if set(_QUOTED.findall(match.group(0))) == lifecycle.TERMINAL else match.group(0)
+        return "" if set(_QUOTED.findall(match.group(0))) in _INDEX_SETS else match.group(0)
     return [word for word in _QUOTED.findall(_IN_LIST.sub(keep_unless_terminal, text))
             if word in lifecycle.ALL]
 

@@ -9,7 +9,7 @@ import pytest
 
 from common.binance.models import LocalWithdrawRecord
 from tests.support.seams import mismatches
-from treasury_bot.exchange import TravelRuleEndpoints, WithdrawalDesk
+from treasury_bot.exchange import AccountWithdrawals, TravelRuleEndpoints, WithdrawalDesk
 from treasury_bot.travel_rule import TravelRule
 from treasury_bot.travel_rule_desk import MissingQuestionnaire, TravelRuleDesk, as_withdraw_record
 
@@ -38,14 +38,18 @@ class Endpoints:
                                  withdraw_order_id=withdraw_order_id))
         return "7"
 
-    def local_withdraw_history(self, *, withdraw_order_id=None, tr_id_list=None):
-        self.looked_up.append(dict(withdraw_order_id=withdraw_order_id, tr_id_list=tr_id_list))
+    def local_withdraw_history(self, *, withdraw_order_id=None, tr_id_list=None, start_time=None,
+                               end_time=None, limit=None, offset=None):
+        window = dict(start_time=start_time, end_time=end_time, limit=limit, offset=offset)
+        self.looked_up.append(dict(withdraw_order_id=withdraw_order_id, tr_id_list=tr_id_list,
+                                   **{name: value for name, value in window.items() if value is not None}))
         return [row()]
 
 
 def test_the_desk_and_its_double_are_whole_seams():
     """TravelRuleDesk is a WithdrawalDesk; the double is a whole TravelRuleEndpoints."""
     assert mismatches(TravelRuleDesk(Endpoints(), RULE), WithdrawalDesk) == []
+    assert mismatches(TravelRuleDesk(Endpoints(), RULE), AccountWithdrawals) == []
     assert mismatches(Endpoints(), TravelRuleEndpoints) == []
 
 
@@ -77,6 +81,15 @@ def test_look_ups_by_our_ids_ask_by_tr_id_and_by_order_id_as_given():
     assert endpoints.looked_up == [dict(withdraw_order_id=None, tr_id_list=["7"]),
                                    dict(withdraw_order_id="i-1", tr_id_list=None)]
     assert (record.id, record.status, record.withdraw_order_id) == ("7", 6, "i-1")
+
+
+def test_the_watch_reads_a_window_of_local_entity_withdrawals_as_capital_records():
+    """withdrawals_between asks the local-entity history for the window and one page (issue 13 item 5)."""
+    endpoints = Endpoints()
+    [record] = TravelRuleDesk(endpoints, RULE).withdrawals_between(start_time=1, end_time=2, offset=0, limit=1000)
+    assert endpoints.looked_up == [dict(withdraw_order_id=None, tr_id_list=None, start_time=1, end_time=2,
+                                        limit=1000, offset=0)]
+    assert (record.id, record.withdraw_order_id) == ("7", "i-1")
 
 
 @pytest.mark.parametrize("withdrawal_status, travel_rule_status, status", [

@@ -271,3 +271,15 @@ def test_amount_facts_are_decimal_strings_in_their_canonical_form():
     """20.000 and 20 are the same amount and are shown the same."""
     a = events.intent_rejected(transfer(amount=Decimal("20.000")), at_ms=AT_MS, reason_code="x")
     assert "20 USDT to cold-wallet" in render.subject([a])
+
+
+def test_every_mail_of_a_shadow_treasury_says_shadow_in_its_subject_and_first_line():
+    """Shadow mode (issue 13 item 7): `[treasury][SHADOW][SEVERITY]` and a first body line."""
+    for kind, alert in every_kind().items():
+        msg = render.message([alert], mail_from=SENDER, mail_to=RECIPIENTS, message_id="<s1@example.com>",
+                             date_ms=AT_MS, shadow=True)
+        assert str(msg["Subject"]).startswith("[treasury][SHADOW]["), kind
+        assert msg.get_content().startswith(render.SHADOW_LINE), kind
+    live = render.message([every_kind()[model.WOULD_WITHDRAW]], mail_from=SENDER, mail_to=RECIPIENTS,
+                          message_id="<s2@example.com>", date_ms=AT_MS)
+    assert "[SHADOW]" not in str(live["Subject"])
