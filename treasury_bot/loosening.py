@@ -30,7 +30,12 @@ What loosens, setting by setting (the keys of `Pending.setting`):
   address they no longer trust) receives anything. The new entry is pending as a whole,
   caps and clients included, so editing it during its quarantine restarts the quarantine;
 - `destination.L.max_per_transfer`, `.window_cap` raised or removed (none is the widest);
-  `destination.L.clients` widened (absent = every client, the widest).
+  `destination.L.clients` widened (absent = every client, the widest);
+- issue 13 item 3: `approvals.quorum` lowered; `approvals.ttl_hours` raised (an intent
+  waits longer, so an approval can come later); `approvals.operators` widened: an
+  operator added to the list, or the list emptied (empty = no signatures: anyone with a
+  shell on the treasury host approves, the widest). Listing operators where there were
+  none tightens at once.
 
 Other keys (max_intent_age_seconds, min_seconds_between_withdrawals, poll and executor
 tuning, stuck_after_minutes) are operational, not limits on where money goes: the file's
@@ -108,6 +113,18 @@ def _clients_meet(old: Optional[tuple[str, ...]], new: Optional[tuple[str, ...]]
 
 
 _CLIENTS: Kind = (_clients_looser, _clients_meet)
+
+
+def _operators_looser(old: tuple[str, ...], new: tuple[str, ...]) -> bool:
+    # () is "no signatures required", the widest: like a destination's absent clients.
+    return _clients_looser(old or None, new or None)
+
+
+def _operators_meet(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
+    return _clients_meet(old or None, new or None) or ()
+
+
+_OPERATORS: Kind = (_operators_looser, _operators_meet)
 # A whole table (a coin's limits, a destination): new or changed is a loosening; until it
 # takes effect the old value (or nothing) stays in force.
 _WHOLE: Kind = (lambda old, new: new is not None, lambda old, new: old)
@@ -194,6 +211,14 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
     per_hour, _ = r.setting("limits.max_transfers_per_hour", _HIGHER_IS_LOOSER,
                             in_force.limits.max_transfers_per_hour, file.limits.max_transfers_per_hour)
 
+    approvals = msgspec.structs.replace(
+        file.approvals,
+        quorum=r.setting("approvals.quorum", _LOWER_IS_LOOSER, in_force.approvals.quorum, file.approvals.quorum)[0],
+        ttl_hours=r.setting("approvals.ttl_hours", _HIGHER_IS_LOOSER,
+                            in_force.approvals.ttl_hours, file.approvals.ttl_hours)[0],
+        operators=tuple(r.setting("approvals.operators", _OPERATORS,
+                                  tuple(in_force.approvals.operators), tuple(file.approvals.operators))[0]))
+
     coins: dict[str, CoinLimits] = {}
     for coin, new in file.limits.coins.items():  # a table only in force: removed, at once
         old = in_force.limits.coins.get(coin)
@@ -246,7 +271,8 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
                                      max_transfers_per_hour=per_hour, coins=MappingProxyType(coins))
     base = msgspec.structs.replace(file, quarantine_hours=quarantine_hours,
                                    allow_trading_key=allow_trading_key,
-                                   allow_unrestricted_ip=allow_unrestricted_ip, limits=limits)
+                                   allow_unrestricted_ip=allow_unrestricted_ip, limits=limits,
+                                   approvals=approvals)
     return Resolution(effective=msgspec.structs.replace(base, destinations=tuple(effective)),
                       usable_from=MappingProxyType(usable_from),
                       in_force=msgspec.structs.replace(base, destinations=tuple(proven)),
@@ -262,7 +288,7 @@ def describe(pending: Pending) -> str:
 
 
 # What an absent optional value means, in words (null would read as "nobody"/"zero").
-_ABSENT = {"clients": "(every client)", "max_per_transfer": "(no limit)", "window_cap": "(no limit)",
+_ABSENT = {"clients": "(every client)", "operators": "(none: unsigned approvals)", "max_per_transfer": "(no limit)", "window_cap": "(no limit)",
            "approval_above": "(no approval)"}
 
 

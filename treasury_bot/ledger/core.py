@@ -11,7 +11,7 @@ Tables:
 - withdrawals and the executor's notes on them (withdrawals.py).
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - what is kept across starts: policy, quarantine, coin rules, meta (start_journal.py).
-- the custody controls: freezes (controls.py).
+- the custody controls: freezes (controls.py); signed operator actions (approvals.py).
 - the alert outbox (outbox.py), written in the same transactions as the changes that
   raise its alerts.
 
@@ -32,6 +32,7 @@ from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import records, schema
+from treasury_bot.ledger.approvals import Approvals
 from treasury_bot.ledger.controls import Controls
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
@@ -43,7 +44,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls):
+class Ledger(Withdrawals, StartJournal, Controls, Approvals):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:

@@ -230,6 +230,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS freezes_one_open ON freezes((unfrozen_at IS NU
 
 
 -- Signed operator actions and quorum approvals (item 3).
+-- One row per counted signed action (treasury_bot/quorum.py, ledger/approvals.py): an
+-- approval, a rejection or an unfreeze vote, with its signature as received. subject is
+-- the intent id or freeze:SEQ. A nonce is used once, for ever: a replay is refused.
+CREATE TABLE IF NOT EXISTS operator_actions (
+    seq          INTEGER PRIMARY KEY,
+    action       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    operator     TEXT NOT NULL,
+    signed_at    INTEGER NOT NULL,
+    nonce        TEXT NOT NULL UNIQUE,
+    signature    TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    via          TEXT NOT NULL,
+    result       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operator_actions_subject ON operator_actions(subject, seq);
 
 
 -- The journal's hash chain (item 4).
