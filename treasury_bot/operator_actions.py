@@ -41,6 +41,7 @@ OPERATORS_DIR = "operators"
 PUBLIC_SUFFIX = ".pub.pem"
 LOCAL, REMOTE = "local", "remote"
 _HOUR_MS = 3_600_000
+META_CHECKED_AT = "approvals.checked_at"   # the treasury's time of the last expiry check
 
 
 def operators_dir(policy_file: Path) -> Path:
@@ -124,6 +125,7 @@ def expire_due(ledger: Ledger, policy: Policy, now: int) -> list[str]:
             deny_now(ledger, record, "approval_expired",
                      f"not approved within {ttl_hours} h ([approvals] ttl_hours)", now)
             expired.append(record.intent_id)
+        ledger.set_meta(META_CHECKED_AT, str(now))
     return expired
 
 

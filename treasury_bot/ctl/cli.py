@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--curve-secret", default=None, help="--remote: your CURVE certificate "
                         "(default: NAME.key_secret, from operators add)")
     parser.add_argument("--treasury-public", default=None, help="--remote: the treasury's CURVE public certificate")
+    parser.add_argument("--remote-timeout", type=float, default=None, help="--remote: seconds to wait (default 10)")
     signed = argparse.ArgumentParser(add_help=False, parents=[env])
     signed.add_argument("--operator", metavar="NAME", default=None,
                         help="sign the action as this operator (required when [approvals] lists operators)")
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     signed.add_argument("--remote", metavar="ENDPOINT", default=argparse.SUPPRESS, help=remote_help)
     signed.add_argument("--curve-secret", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     signed.add_argument("--treasury-public", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    signed.add_argument("--remote-timeout", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     keys = sub.add_parser("keys", help="CURVE certificates and Binance API keys"

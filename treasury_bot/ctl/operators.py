@@ -201,8 +201,9 @@ def _request(args, request) -> operator_wire.OperatorReply:
         configure_client(sock, keys, server_public)
         sock.connect(args.remote)
         sock.send(operator_wire.encode(request))
-        if not sock.poll(REMOTE_TIMEOUT_MS):
-            raise ConfigError(f"no answer from {args.remote} in {REMOTE_TIMEOUT_MS // 1000} s: is it the "
+        timeout_ms = int(float(getattr(args, "remote_timeout", None) or REMOTE_TIMEOUT_MS / 1000) * 1000)
+        if not sock.poll(timeout_ms):
+            raise ConfigError(f"no answer from {args.remote} in {timeout_ms / 1000:g} s: is it the "
                               "treasury's TREASURY_OPERATOR_BIND, and is your NAME.key in its "
                               "TREASURY_OPERATOR_CERTS_DIR?")
         return operator_wire.decode_reply(sock.recv())
