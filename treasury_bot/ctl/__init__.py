@@ -9,7 +9,9 @@ One job per module:
 - `check`    `check`: one OK/FAIL line per thing the treasury needs;
 - `reports`  the read-only commands: `status`, `list`, `show`, `alerts list`;
 - `actions`  the commands that change something: `keys generate`, `approve`, `reject`,
-             `resolve`, `alerts test`.
+             `resolve`, `alerts test`;
+- `operators` issue 13 item 3: `operators add|list`, signed `approve|reject --operator`,
+             `unfreeze`, and `--remote` (the operator wire's client).
 
 `main` is re-exported here: pyproject's `treasuryctl = "treasury_bot.ctl:main"` names it.
 """
