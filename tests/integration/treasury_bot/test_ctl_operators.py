@@ -59,7 +59,8 @@ def test_operators_list_shows_the_quorum_and_who_is_listed(site, capsys):
 
 
 def test_a_signed_approval_queues_and_an_unsigned_one_is_refused(site, capsys):
-    """Operators listed: `approve ID` alone exits 1 [signature_required]; `--operator alice` queues it."""
+    """Operators listed: `approve ID` alone exits 1 [signature_required]; `--operator alice` queues
+    it, and `show` and `status` say so."""
     with_operators(site, capsys)
     site.accept("big-1", "900")
     code, _, err = run(site, capsys, "approve", "big-1")
@@ -68,6 +69,11 @@ def test_a_signed_approval_queues_and_an_unsigned_one_is_refused(site, capsys):
     code, out, err = run(site, capsys, "approve", "big-1", "--operator", "alice", "--key-file", key)
     assert code == 0, err
     assert "approved by alice" in out and site.ledger.get_intent("big-1").status == "queued"
+    code, out, _ = run(site, capsys, "show", "big-1")
+    assert code == 0 and "signed operator actions:" in out
+    assert "alice        approve  via local" in out
+    code, out, _ = run(site, capsys, "status")
+    assert code == 0 and "approvals: quorum 1 of alice (signed)" in out
 
 
 def test_unfreeze_without_a_quorum_lifts_the_freeze_with_the_note(site, capsys):
