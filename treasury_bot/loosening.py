@@ -11,6 +11,9 @@ The rules, for every security setting of the policy file:
    pending value starts anew; going back to the value in force drops the pending change.
    A stored effective time is extended when the quarantine is raised and never shortened
    (so lowering `quarantine_hours` cannot shorten a quarantine already running).
+   Issue 13: the one exception is a quorum of operators (`treasuryctl loosen-early`):
+   a pending loosening they released, by its setting and first sighting, is in force
+   (`released`; from the treasury's next start).
 4. A mixed change (a `clients` list with one client added and one removed) is split: the
    intersection at once, the rest later.
 
@@ -154,8 +157,10 @@ def decode_policy(text: str) -> Policy:
 
 
 class _Resolver:
-    def __init__(self, pending: Mapping[str, Pending], now_ms: int, quarantine_ms: int) -> None:
+    def __init__(self, pending: Mapping[str, Pending], now_ms: int, quarantine_ms: int,
+                 released: frozenset[tuple[str, int]] = frozenset()) -> None:
         self.pending = pending
+        self.released = released
         self.now_ms = now_ms
         self.quarantine_ms = quarantine_ms
         self.out: list[Pending] = []
@@ -172,6 +177,8 @@ class _Resolver:
             # lowered one never shortens it.
             first = prior.first_seen_at
             effective = max(prior.effective_at, first + self.quarantine_ms)
+            if (name, first) in self.released:
+                return new, None  # issue 13: the operators' quorum let it take effect early
         else:
             first, effective = self.now_ms, self.now_ms + self.quarantine_ms
         if self.now_ms >= effective:
@@ -182,7 +189,8 @@ class _Resolver:
 
 
 def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending], now_ms: int,
-            *, legacy_changed_at: Mapping[str, int] | None = None) -> Resolution:
+            *, legacy_changed_at: Mapping[str, int] | None = None,
+            released: frozenset[tuple[str, int]] = frozenset()) -> Resolution:
     """The policy in force at `now_ms`, given the one recorded, the file and the pending
     loosenings recorded. `in_force` None: nothing recorded yet (a new ledger, or one from
     before this rule); then the file is the baseline except its destinations, which are
@@ -198,7 +206,7 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
                     f"destination.{destination.label}", "null", encode_value(destination),
                     since, since + file.quarantine_ms)
     quarantine_ms = max(in_force.quarantine_ms, file.quarantine_ms)
-    r = _Resolver(known, now_ms, quarantine_ms)
+    r = _Resolver(known, now_ms, quarantine_ms, released)
 
     quarantine_hours, _ = r.setting("quarantine_hours", _LOWER_IS_LOOSER,
                                     in_force.quarantine_hours, file.quarantine_hours)

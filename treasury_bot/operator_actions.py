@@ -6,8 +6,9 @@ operator's own machine (via `remote`, treasury_bot/operator_server.py). Each is 
 `BEGIN IMMEDIATE` transaction: verify (treasury_bot/quorum.py: shape, a listed operator
 with a key, the signature, the time), refuse a replay or a second vote by the same
 operator, record the vote, count DISTINCT operators, and only at `quorum` of them move the
-intent (pending_approval -> queued, after the same re-check `operator.approve` does) or
-lift the freeze; the first rejection rejects the intent. A refusal changes nothing.
+intent (pending_approval -> queued, after the same re-check `operator.approve` does), lift
+the freeze, or release a pending loosening early (in force from the treasury's next
+start); the first rejection rejects the intent. A refusal changes nothing.
 
 The operators' public keys: `operators/NAME.pub.pem` in the folder of the policy file
 (`operators_dir`); only the names listed in the policy's [approvals] operators count.
@@ -76,6 +77,7 @@ def act(ledger: Ledger, policy: Policy, signed: quorum.SignedAction, keys: dict[
             raise quorum.QuorumError(quorum.UNKNOWN_OPERATOR, "the policy's [approvals] lists no operators: "
                                      "approve without --operator")
         quorum.verify(signed, approvals, keys, now)
+        loosening = None
         if signed.action == quorum.UNFREEZE:
             standing = freeze.current(ledger)
             if standing is None:
@@ -83,6 +85,13 @@ def act(ledger: Ledger, policy: Policy, signed: quorum.SignedAction, keys: dict[
             if quorum.freeze_subject(standing.seq) != signed.subject:
                 raise OperatorError("other_freeze", f"the standing freeze is {quorum.freeze_subject(standing.seq)}, "
                                     f"not {signed.subject} (sign again)")
+            record = None
+        elif signed.action == quorum.LOOSEN_EARLY:
+            waiting = {quorum.loosening_subject(p.setting, p.first_seen_at): p for p in in_force.pending}
+            loosening = waiting.get(signed.subject)
+            if loosening is None:
+                raise OperatorError("no_such_loosening", f"{signed.subject} is not a pending loosening now "
+                                    "(treasuryctl status lists them)")
             record = None
         else:
             record = ledger.get_intent(signed.subject)
@@ -103,9 +112,16 @@ def act(ledger: Ledger, policy: Policy, signed: quorum.SignedAction, keys: dict[
             deny_now(ledger, record, "operator_rejected", f"rejected by operator {signed.operator}", now)
             return ActionResult(record.intent_id, lifecycle.DENIED, f"rejected by {signed.operator}")
         if not count.reached:
-            return ActionResult(signed.subject, lifecycle.PENDING_APPROVAL if record else "frozen",
+            waiting_as = {quorum.UNFREEZE: "frozen", quorum.LOOSEN_EARLY: "pending"}.get(
+                signed.action, lifecycle.PENDING_APPROVAL)
+            return ActionResult(signed.subject, waiting_as,
                                 f"{count.describe()}: waiting for {approvals.quorum - len(count.approvers)} more")
         by = ", ".join(count.approvers)
+        if signed.action == quorum.LOOSEN_EARLY:
+            ledger.release_loosening(loosening.setting, loosening.first_seen_at, now, by)
+            log.warning("loosening_released_early", setting=loosening.setting, by=by)
+            return ActionResult(signed.subject, "released", f"released early by {by}: in force from the "
+                                "treasury's next start (restart it)")
         if record is None:
             freeze.unfreeze(ledger, by=by, note=f"quorum {approvals.quorum}: {by}", now=now)
             return ActionResult(signed.subject, "unfrozen", f"unfrozen by {by}")

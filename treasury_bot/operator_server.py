@@ -89,6 +89,8 @@ class OperatorServer:
                 ok=True, status="frozen" if standing else "running",
                 message=standing.describe() if standing else "not frozen",
                 freeze_seq=standing.seq if standing else None)
+        if isinstance(request, operator_wire.LooseningQuery):
+            return self._loosening(request.setting)
         signed = request.action
         if signed.operator != certificate:
             log.warning("operator_certificate_mismatch", certificate=certificate, operator=signed.operator)
@@ -110,6 +112,16 @@ class OperatorServer:
         log.info("operator_action", operator=signed.operator, action=signed.action, subject=signed.subject,
                  status=result.status)
         return operator_wire.OperatorReply(ok=True, status=result.status, message=result.message)
+
+    def _loosening(self, setting: str) -> operator_wire.OperatorReply:
+        from treasury_bot.loosening import describe
+        from treasury_bot.policy_in_force import resolve_from_ledger
+        for pending in resolve_from_ledger(self.ledger, self.policy, self.clock.now_ms()).pending:
+            if pending.setting == setting:
+                return operator_wire.OperatorReply(ok=True, status="pending", message=describe(pending),
+                                                   first_seen_at=pending.first_seen_at)
+        return operator_wire.OperatorReply(ok=False, code="no_such_loosening",
+                                           message=f"{setting!r} is not a pending loosening now")
 
     def close(self) -> None:
         self.sock.close(linger=0)

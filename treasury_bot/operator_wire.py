@@ -8,8 +8,10 @@ A request is one JSON frame after the empty delimiter, as on the client wire:
     {"type": "operator_action", "action": {SignedAction: action, subject, operator,
                                             signed_at, nonce, signature}}
     {"type": "freeze_state"}          -> the standing freeze's seq (what an unfreeze signs)
+    {"type": "loosening_state", "setting": S} -> the pending loosening's first sighting
 
-and every answer is {"type": "operator_reply", "ok", "code", "status", "message", "freeze_seq"}.
+and every answer is {"type": "operator_reply", "ok", "code", "status", "message", "freeze_seq",
+"first_seen_at"}.
 """
 
 from __future__ import annotations
@@ -29,15 +31,21 @@ class FreezeQuery(msgspec.Struct, frozen=True, tag="freeze_state", tag_field="ty
     pass
 
 
+class LooseningQuery(msgspec.Struct, frozen=True, tag="loosening_state", tag_field="type",
+                     forbid_unknown_fields=True):
+    setting: str
+
+
 class OperatorReply(msgspec.Struct, frozen=True, tag="operator_reply", tag_field="type", kw_only=True):
     ok: bool
     message: str
     code: str | None = None
     status: str | None = None
     freeze_seq: int | None = None
+    first_seen_at: int | None = None   # loosening_state: what a loosen_early vote names
 
 
-Request = ActionRequest | FreezeQuery
+Request = ActionRequest | FreezeQuery | LooseningQuery
 _request = msgspec.json.Decoder(Request)
 _reply = msgspec.json.Decoder(OperatorReply)
 

@@ -4,8 +4,9 @@ An operator's action is five fields, signed with the operator's own Ed25519 key
 (`treasuryctl operators add NAME` makes the pair; the public half lives beside the policy
 file, `operators/NAME.pub.pem`):
 
-    action     approve | reject | unfreeze
-    subject    the intent id (approve, reject) or `freeze:SEQ`, the standing freeze (unfreeze)
+    action     approve | reject | unfreeze | loosen_early
+    subject    the intent id (approve, reject), `freeze:SEQ`, the standing freeze (unfreeze),
+               or `loosening:SETTING@FIRST_SEEN`, a pending loosening (loosen_early)
     operator   the operator's name, as listed in the policy's [approvals] operators
     signed_at  milliseconds since the epoch when it was signed (the operator's clock)
     nonce      32 lower-case hex digits, fresh for each signature
@@ -39,13 +40,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from treasury_bot.policy_model import CLIENT_NAME_PATTERN, Approvals
 
-APPROVE, REJECT, UNFREEZE = "approve", "reject", "unfreeze"
-ACTIONS = (APPROVE, REJECT, UNFREEZE)
+APPROVE, REJECT, UNFREEZE, LOOSEN_EARLY = "approve", "reject", "unfreeze", "loosen_early"
+ACTIONS = (APPROVE, REJECT, UNFREEZE, LOOSEN_EARLY)
+# The subject's kind for each action that does not name an intent.
+_PREFIX = {UNFREEZE: "freeze:", LOOSEN_EARLY: "loosening:"}
 HEADER = b"treasury-operator-action v1\n"
 MAX_SKEW_MS = 10 * 60_000     # a signature older (or further ahead) than this is refused
 FREEZE_SUBJECT = "freeze:"
 
-_SUBJECT = re.compile(r"^(?:[A-Za-z0-9_-]{1,36}|freeze:[0-9]{1,18})\Z")
+_SUBJECT = re.compile(r"^(?:[A-Za-z0-9_-]{1,36}|freeze:[0-9]{1,18}|loosening:[A-Za-z0-9_.-]{1,160}@[0-9]{1,18})\Z")
 _OPERATOR = re.compile(CLIENT_NAME_PATTERN)
 _NONCE = re.compile(r"^[0-9a-f]{32}\Z")
 
@@ -81,14 +84,23 @@ def freeze_subject(seq: int) -> str:
     return f"{FREEZE_SUBJECT}{seq}"
 
 
+def loosening_subject(setting: str, first_seen_at: int) -> str:
+    """A pending loosening, by its setting and the moment it was first seen (a different
+    pending value of the same setting is another loosening, needing new votes)."""
+    return f"{_PREFIX[LOOSEN_EARLY]}{setting}@{first_seen_at}"
+
+
 def check_shape(action: SignedAction) -> None:
     """Every field against its pattern; QuorumError `malformed_action` names the first bad one."""
     if action.action not in ACTIONS:
         raise QuorumError(MALFORMED, f"action must be one of {', '.join(ACTIONS)}")
     if not isinstance(action.subject, str) or not _SUBJECT.match(action.subject):
         raise QuorumError(MALFORMED, "subject must be an intent id or freeze:SEQ")
-    if (action.action == UNFREEZE) != action.subject.startswith(FREEZE_SUBJECT):
-        raise QuorumError(MALFORMED, "unfreeze votes on freeze:SEQ; approve and reject on an intent id")
+    prefix = _PREFIX.get(action.action)
+    kinds = [p for p in _PREFIX.values() if action.subject.startswith(p)]
+    if (prefix is None and kinds) or (prefix is not None and kinds != [prefix]):
+        raise QuorumError(MALFORMED, "unfreeze votes on freeze:SEQ, loosen_early on loosening:SETTING@FIRST_SEEN; "
+                          "approve and reject on an intent id")
     if not isinstance(action.operator, str) or not _OPERATOR.match(action.operator):
         raise QuorumError(MALFORMED, "operator must be a plain name (letters, digits, _ . -)")
     if not isinstance(action.signed_at, int) or isinstance(action.signed_at, bool) or not (
@@ -200,6 +212,6 @@ def tally(votes: Iterable[Vote], quorum: int) -> Tally:
     for vote in votes:
         if vote.action == REJECT and rejected_by is None:
             rejected_by = vote.operator
-        elif vote.action in (APPROVE, UNFREEZE) and vote.operator not in approvers:
+        elif vote.action in (APPROVE, UNFREEZE, LOOSEN_EARLY) and vote.operator not in approvers:
             approvers.append(vote.operator)
     return Tally(tuple(approvers), rejected_by, quorum)

@@ -10,7 +10,7 @@ from treasury_bot import lifecycle
 from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_keys_binance, cmd_keys_generate,
                                       cmd_reject, cmd_resolve)
 from treasury_bot.ctl.check import cmd_check
-from treasury_bot.ctl.operators import cmd_operators_add, cmd_operators_list, cmd_unfreeze
+from treasury_bot.ctl.operators import cmd_loosen_early, cmd_operators_add, cmd_operators_list, cmd_unfreeze
 from treasury_bot.ctl.reports import cmd_alerts_list, cmd_list, cmd_show, cmd_status
 from treasury_bot.ctl.site import EXIT_USAGE, error_line
 from treasury_bot.policy_file import PolicyError
@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "vote per operator)")
     unfreeze.add_argument("--note", help="why it is safe now (kept in the ledger)")
     unfreeze.set_defaults(func=cmd_unfreeze)
+    early = sub.add_parser("loosen-early", parents=[signed], help="one signed vote to let a pending loosening "
+                           "take effect before its quarantine ends (at the quorum; from the next start)")
+    early.add_argument("setting", help="the pending loosening's setting, as `status` lists it "
+                       "(e.g. limits.coins.USDT.max_per_transfer)")
+    early.set_defaults(func=cmd_loosen_early)
 
     alerts = sub.add_parser("alerts", help="the alert mail outbox").add_subparsers(dest="alerts_command", required=True)
     alerts.add_parser("test", parents=[env], help="send a test mail through the configured SMTP server"

@@ -176,6 +176,44 @@ def _vote_unfreeze_remote(args, seq: int) -> int:
     return _send(args, operator_wire.ActionRequest(action=signed))
 
 
+# -- loosen-early ------------------------------------------------------------------------
+
+def cmd_loosen_early(args) -> int:
+    """One signed vote to let a pending loosening take effect before its quarantine ends
+    (in force from the treasury's next start, at the quorum)."""
+    if not args.operator:
+        raise ConfigError("loosen-early needs --operator NAME (a signed action of the quorum)")
+    private = _private_key(args)
+    if args.remote:
+        reply = _request(args, operator_wire.LooseningQuery(setting=args.setting))
+        if reply.first_seen_at is None:
+            error_line(f"treasuryctl: {reply.message} [{reply.code}]")
+            return EXIT_FAIL
+        signed = quorum.sign(private, action=quorum.LOOSEN_EARLY, operator=args.operator,
+                             subject=quorum.loosening_subject(args.setting, reply.first_seen_at),
+                             signed_at=SystemClock().now_ms())
+        return _send(args, operator_wire.ActionRequest(action=signed))
+    settings = load_treasury_settings(args.env_file)
+    ledger, policy, _ = ledger_and_policy(args, need_policy=True)
+    clock = host_clock(settings)
+    try:
+        now = ledger_now(ledger, clock)
+        waiting = [p for p in resolve_from_ledger(ledger, policy, now).pending if p.setting == args.setting]
+        if not waiting:
+            raise OperatorError("no_such_loosening", f"{args.setting!r} is not a pending loosening now "
+                                "(treasuryctl status lists them)")
+        signed = quorum.sign(private, action=quorum.LOOSEN_EARLY, operator=args.operator, signed_at=now,
+                             subject=quorum.loosening_subject(args.setting, waiting[0].first_seen_at))
+        result = act(ledger, policy, signed, load_operator_keys(operators_dir(settings.policy_file)),
+                     lambda led: ledger_now(led, clock), LOCAL)
+    except (quorum.QuorumError, OperatorError, freeze.FreezeError) as exc:
+        return _refused(exc)
+    finally:
+        ledger.close()
+    print(f"{args.setting}: {result.message} (status {result.status})")
+    return EXIT_OK
+
+
 # -- the operator wire's client --------------------------------------------------------
 
 def _send(args, request) -> int:

@@ -3,6 +3,8 @@
 - operator_actions: one row per counted signed action (approve, reject, unfreeze vote),
   the signature kept as received, `via` local (treasuryctl on the host) or remote (the
   operator wire). The nonce is unique for ever: a replayed signature is refused.
+- loosenings_released: pending loosenings the quorum released before their quarantine
+  ran out (by setting and first sighting); loosening.resolve honours them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ class Approvals:
             (action.action, action.subject, action.operator, action.signed_at, action.nonce, action.signature,
              received_at, via, result))
         return int(cursor.lastrowid)
+
+    def release_loosening(self, setting: str, first_seen_at: int, at: int, by: str) -> None:
+        self._conn.execute("INSERT OR IGNORE INTO loosenings_released(setting, first_seen_at, released_at,"
+                           " released_by) VALUES (?, ?, ?, ?)", (setting, first_seen_at, at, by))
+
+    def released_loosenings(self) -> frozenset[tuple[str, int]]:
+        return frozenset((str(s), int(f)) for s, f in self._conn.execute(
+            "SELECT setting, first_seen_at FROM loosenings_released"))
 
     def operator_actions_of(self, subject: str) -> list[ActionRow]:
         return [ActionRow(*row) for row in self._conn.execute(

@@ -246,6 +246,15 @@ CREATE TABLE IF NOT EXISTS operator_actions (
     result       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS operator_actions_subject ON operator_actions(subject, seq);
+-- A pending loosening the quorum let take effect before its quarantine ran out
+-- (treasuryctl loosen-early): in force from the treasury's next start.
+CREATE TABLE IF NOT EXISTS loosenings_released (
+    setting        TEXT NOT NULL,
+    first_seen_at  INTEGER NOT NULL,
+    released_at    INTEGER NOT NULL,
+    released_by    TEXT NOT NULL,
+    PRIMARY KEY (setting, first_seen_at)
+);
 
 
 -- The journal's hash chain (item 4).

@@ -216,3 +216,28 @@ def test_operator_keys_load_from_the_folder_and_a_bad_file_is_named(tmp_path):
     (folder / "bob.pub.pem").write_text("not a key")
     with pytest.raises(ConfigError, match="bob.pub.pem"):
         load_operator_keys(folder)
+
+
+def test_a_pending_loosening_released_early_at_the_quorum(ledger, clock):
+    """Two signed loosen_early votes on a pending raise: released, in force from the ledger's view
+    (the treasury's next start); one vote alone, or an unknown setting, releases nothing."""
+    from treasury_bot.policy_in_force import record, resolve_from_ledger
+    strict = msgspec.structs.replace(POLICY, quarantine_hours=POLICY.quarantine_hours + 24)
+    raised_cap = msgspec.structs.replace(strict, limits=msgspec.structs.replace(
+        strict.limits, max_transfers_per_hour=strict.limits.max_transfers_per_hour + 10))
+    with ledger.transaction():
+        record(ledger, resolve_from_ledger(ledger, strict, T0), T0)
+    with ledger.transaction():
+        record(ledger, resolve_from_ledger(ledger, raised_cap, T0), T0)
+    [pending] = [p for p in resolve_from_ledger(ledger, raised_cap, T0).pending
+                 if p.setting == "limits.max_transfers_per_hour"]
+    subject = quorum.loosening_subject(pending.setting, pending.first_seen_at)
+    assert refused(lambda: vote(ledger, clock, "alice", "loosen_early", quorum.loosening_subject("nope", T0),
+                                policy=raised_cap)) == "no_such_loosening"
+    assert vote(ledger, clock, "alice", "loosen_early", subject, policy=raised_cap).status == "pending"
+    def waiting(at):
+        return [p.setting for p in resolve_from_ledger(ledger, raised_cap, at).pending]
+    assert "limits.max_transfers_per_hour" in waiting(T0)
+    assert vote(ledger, clock, "bob", "loosen_early", subject, policy=raised_cap).status == "released"
+    now = resolve_from_ledger(ledger, raised_cap, T0 + 1)
+    assert "limits.max_transfers_per_hour" not in waiting(T0 + 1) and now.effective.limits.max_transfers_per_hour == raised_cap.limits.max_transfers_per_hour

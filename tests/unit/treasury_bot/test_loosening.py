@@ -209,3 +209,17 @@ def test_an_absent_value_reads_as_what_it_means(new, shown):
     """`clients` absent is every client, a cap absent no limit: never a bare "none"."""
     [pending] = resolve(BASE, new, [], T0).pending
     assert describe(pending).startswith(shown)
+
+
+def test_a_loosening_released_by_the_quorum_is_in_force_at_once_and_only_that_sighting():
+    """Issue 13: a pending loosening released (setting, first seen) is in force now, nothing
+    pending; a release of another sighting of the same setting does nothing."""
+    new = usdt(BASE, max_per_transfer=Decimal(2000))
+    seen = resolve(BASE, new, [], T0)
+    [pending] = seen.pending
+    other = resolve(seen.in_force, new, seen.pending, T0 + HOUR, released=frozenset({(pending.setting, T0 - 1)}))
+    assert other.effective.limits.coins["USDT"].max_per_transfer == BASE.limits.coins["USDT"].max_per_transfer
+    released = resolve(seen.in_force, new, seen.pending, T0 + HOUR,
+                       released=frozenset({(pending.setting, pending.first_seen_at)}))
+    assert released.effective.limits.coins["USDT"].max_per_transfer == Decimal(2000)
+    assert released.in_force.limits.coins["USDT"].max_per_transfer == Decimal(2000) and released.pending == ()

@@ -132,3 +132,15 @@ def test_the_policy_refuses_a_quorum_above_the_operators_listed_and_a_repeated_o
             check_across(msgspec.structs.replace(base, approvals=approvals))
         assert caught.value.key == key
     check_across(msgspec.structs.replace(base, approvals=TWO_OF_TWO))
+
+
+def test_a_loosen_early_vote_names_a_pending_loosening_and_counts_like_an_approval():
+    """loosen_early signs loosening:SETTING@FIRST_SEEN only; its votes count towards the quorum."""
+    subject = quorum.loosening_subject("limits.coins.USDT.max_per_transfer", T0)
+    assert subject == f"loosening:limits.coins.USDT.max_per_transfer@{T0}"
+    quorum.verify(signed(action="loosen_early", subject=subject), TWO_OF_TWO, KEYS, T0)
+    for action, wrong in (("loosen_early", "p-1"), ("loosen_early", "freeze:1"), ("approve", subject),
+                          ("unfreeze", subject)):
+        assert code_of(lambda: quorum.canonical_bytes(signed(action=action, subject=wrong))) == quorum.MALFORMED
+    both = quorum.tally([quorum.Vote("loosen_early", "alice", "1"), quorum.Vote("loosen_early", "bob", "2")], 2)
+    assert both.reached
