@@ -15,7 +15,7 @@ from common.curve import load_key_pair
 from common.intent_client import IntentClient, TreasuryUnavailable
 from tests.support.procs import script
 from tests.support.ports import free_port
-from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, new_intent
+from tests.support.treasury_proc import E2E_POLICY, TreasuryProcess, e2e_policy, new_intent
 from tests.support.waiting import wait_until
 from treasury_bot import freeze
 from treasury_bot.ledger import Ledger
@@ -171,5 +171,39 @@ def test_a_remote_approval_over_curve_with_operator_certificates_only(tmp_path, 
         assert vote.returncode == 0 and "1 of 2" in vote.stdout, vote.stderr
         assert remote("alice", "unfreeze").returncode == 0
         assert process.query("SELECT unfrozen_by FROM freezes") == [("carol, alice",)]
+    finally:
+        process.terminate()
+
+
+def test_a_pending_loosening_takes_effect_early_with_the_quorum_one_vote_local_one_remote(
+        tmp_path, sandbox, home):
+    """A raised cap waits its 1 h quarantine; alice (on the host) and bob (--remote) release it,
+    and from the next start the raised cap is in force."""
+    certs_dir = tmp_path / "treasury" / "operator_certs"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    approvals = QUORUM_POLICY[len(E2E_POLICY):]
+    process = TreasuryProcess(tmp_path, sandbox, policy_text=QUORUM_POLICY,
+                              extra_env={"TREASURY_OPERATOR_BIND": endpoint,
+                                         "TREASURY_OPERATOR_CERTS_DIR": str(certs_dir)})
+    install(process, home, certs_dir)
+    process.start()
+    assert process.terminate() == 0
+    process.policy_path.write_text(e2e_policy(quarantine_hours=1, usdt={"max_per_transfer": "2000"}) + approvals)
+    process.start()
+    setting = "limits.coins.USDT.max_per_transfer"
+    try:
+        with process.client() as client:
+            assert client.send_intent(new_intent("e-1", "1500")).reason_code == "over_transfer_limit"
+        one = local(process, home, "alice", "loosen-early", setting)
+        assert one.returncode == 0 and "1 of 2" in one.stdout, one.stderr
+        two = ctl("--remote", endpoint, "--treasury-public", str(process.curve.treasury_public),
+                  "--curve-secret", str(home / "bob" / "bob.key_secret"), "loosen-early", setting,
+                  "--operator", "bob", "--key-file", str(home / "bob" / "bob.pem"), cwd=home / "bob")
+        assert two.returncode == 0 and "released early by alice, bob" in two.stdout, two.stderr
+        assert process.terminate() == 0
+        process.start()
+        with process.client() as client:
+            # Under the raised cap now; above approval_above, so it waits for the quorum.
+            assert client.send_intent(new_intent("e-2", "1500")).outcome == "pending_approval"
     finally:
         process.terminate()
