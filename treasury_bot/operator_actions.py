@@ -120,6 +120,10 @@ def act(ledger: Ledger, policy: Policy, signed: quorum.SignedAction, keys: dict[
         if signed.action == quorum.LOOSEN_EARLY:
             ledger.release_loosening(loosening.setting, loosening.first_seen_at, now, by)
             log.warning("loosening_released_early", setting=loosening.setting, by=by)
+            from treasury_bot.alerts import events
+            from treasury_bot.loosening import describe
+            ledger.enqueue(events.loosening_released(at_ms=now, setting=loosening.setting, change=describe(loosening),
+                                                     released_by=by, quarantine_ends_ms=loosening.effective_at))
             return ActionResult(signed.subject, "released", f"released early by {by}: in force from the "
                                 "treasury's next start (restart it)")
         if record is None:

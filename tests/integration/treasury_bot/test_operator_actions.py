@@ -240,4 +240,5 @@ def test_a_pending_loosening_released_early_at_the_quorum(ledger, clock):
     assert "limits.max_transfers_per_hour" in waiting(T0)
     assert vote(ledger, clock, "bob", "loosen_early", subject, policy=raised_cap).status == "released"
     now = resolve_from_ledger(ledger, raised_cap, T0 + 1)
+    assert [a[:2] for a in alerts(ledger, "loosening_released")] == [("loosening_released", "CRITICAL")]
     assert "limits.max_transfers_per_hour" not in waiting(T0 + 1) and now.effective.limits.max_transfers_per_hour == raised_cap.limits.max_transfers_per_hour
