@@ -98,3 +98,17 @@ def test_unfreeze_with_a_quorum_needs_signed_votes(site, capsys):
     code, out, err = run(site, capsys, "unfreeze", "--operator", "alice", "--key-file", key)
     assert code == 0 and "1 of 2" in out, err
     assert freeze.current(site.ledger) is not None
+
+
+def test_check_names_an_operator_without_a_key(site, capsys):
+    """`check` says FAIL for a listed operator whose operators/NAME.pub.pem is missing, OK once it is there."""
+    import responses
+    with_operators(site, capsys, '\n[approvals]\nquorum = 1\noperators = ["alice", "bob"]\n')
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://never.used")
+        code, out, _ = run(site, capsys, "check")
+    assert "FAIL operators                no public key operators/NAME.pub.pem for bob" in out
+    shutil.copy(site.folder / "alice-home" / "alice.pub.pem", site.folder / "operators" / "bob.pub.pem")
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        code, out, _ = run(site, capsys, "check")
+    assert "OK   operators                quorum 1 of alice, bob, ttl 72 h" in out
