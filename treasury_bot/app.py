@@ -115,6 +115,7 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         loaded = load_policy_for(settings.policy_file, settings.base_url)
         keys = load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
         clients = load_authorized_clients(settings.authorized_clients_dir)
+        _check_operators(settings, loaded, clients)
     except (PolicyError, ConfigError) as exc:
         log.critical("start_refused", reason=str(exc))
         return EXIT_CONFIG
@@ -369,11 +370,59 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         # Issue 13 item 2: the policy file changing under a running treasury trips a breaker.
         _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: PolicyFileWatch(
             loaded.path, loaded.sha256, resolution.effective, clock).run(ledger, stop))),
+        *_approval_threads(settings, loaded, keys, clients, running, clock, stop),
     )
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),
              policy_sha256=loaded.sha256[:12])
     running.server.serve(stop)
+
+
+def _check_operators(settings: TreasurySettings, loaded: LoadedPolicy, clients) -> None:
+    """Issue 13 item 3, before anything starts: every operator the policy lists has a
+    readable public key beside it, and the operator wire's certificates are no client's."""
+    from treasury_bot.operator_actions import load_operator_keys, operators_dir
+    from treasury_bot.operator_server import load_operator_certs
+
+    folder = operators_dir(loaded.path)
+    keys = load_operator_keys(folder)
+    missing = [name for name in loaded.policy.approvals.operators if name not in keys]
+    if missing:
+        raise ConfigError(f"[approvals] operators {', '.join(missing)}: no public key "
+                          f"{folder}/NAME.pub.pem (treasuryctl operators add NAME makes one)")
+    if settings.operator_certs_dir is not None:
+        load_operator_certs(settings.operator_certs_dir, clients)
+
+
+def _approval_threads(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
+                      clock: AnchoredClock, stop: threading.Event) -> tuple[threading.Thread, ...]:
+    """Issue 13 item 3: the expiry of pending approvals, on the exchange-anchored clock, and
+    (when TREASURY_OPERATOR_BIND is set) the operator wire; each a supervised loop."""
+    from treasury_bot.operator_actions import ApprovalExpiry
+    from treasury_bot.supervised import Supervised, ledger_recorder
+
+    every_s = 1.0 if settings.sandbox_poll_seconds is not None else 30.0
+
+    def expiry(ledger: Ledger) -> None:
+        Supervised("approvals", ledger_recorder(lambda: ledger, clock)).run(
+            stop, ApprovalExpiry(ledger, loaded.policy, clock, every_s).step)
+    threads = [_thread("approvals", stop, running, _with_ledger(settings, expiry))]
+    if settings.operator_bind is not None and running.context is not None:
+        from treasury_bot.operator_server import OperatorServer, load_operator_certs
+        operators = load_operator_certs(settings.operator_certs_dir, clients)
+        context = running.context
+
+        def wire(ledger: Ledger) -> None:
+            server = OperatorServer(context=context, keys=keys, operators=operators,
+                                    endpoint=settings.operator_bind, ledger=ledger, policy=loaded.policy,
+                                    policy_file=loaded.path, clock=clock)
+            try:
+                Supervised("operator-wire", ledger_recorder(lambda: ledger, clock)).run(stop, server.step)
+            finally:
+                server.close()
+        threads.append(_thread("operator-wire", stop, running, _with_ledger(settings, wire)))
+        log.info("operator_wire", endpoint=settings.operator_bind, operators=",".join(sorted(operators.values())))
+    return tuple(threads)
 
 
 def _with_ledger(settings: TreasurySettings, body):

@@ -91,7 +91,8 @@ def decisions(loaded: LoadedPolicy, resolution: Resolution, cache: CoinRulesCach
 
 
 def authenticator(settings: TreasurySettings, context: zmq.Context) -> Authenticator:
-    return Authenticator(context, str(settings.authorized_clients_dir))
+    operators = str(settings.operator_certs_dir) if settings.operator_certs_dir is not None else None
+    return Authenticator(context, str(settings.authorized_clients_dir), operators)
 
 
 def intent_server(settings: TreasurySettings, context: zmq.Context, keys: KeyPair, clients: dict[bytes, str],

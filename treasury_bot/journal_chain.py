@@ -85,6 +85,13 @@ TABLES: dict[str, ChainedTable] = {t.name: t for t in (
     ChainedTable("unfreezes", "freezes", "seq", ("unfrozen_at", "unfrozen_by", "unfreeze_note",
                                                  "unfrozen_after_transition"), "unfrozen_at",
                  where="unfrozen_at IS NOT NULL"),
+    # Item 3: every counted signed operator action, its signature as received, and the
+    # loosenings the quorum released early (keyed by rowid: its key is (setting, first seen)).
+    ChainedTable("operator_actions", "operator_actions", "seq",
+                 ("action", "subject", "operator", "signed_at", "nonce", "signature", "received_at", "via",
+                  "result"), "received_at"),
+    ChainedTable("loosenings_released", "loosenings_released", "rowid",
+                 ("setting", "first_seen_at", "released_at", "released_by"), "released_at"),
 )}
 
 _INT = struct.Struct(">q")

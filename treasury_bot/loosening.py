@@ -11,6 +11,9 @@ The rules, for every security setting of the policy file:
    pending value starts anew; going back to the value in force drops the pending change.
    A stored effective time is extended when the quarantine is raised and never shortened
    (so lowering `quarantine_hours` cannot shorten a quarantine already running).
+   Issue 13: the one exception is a quorum of operators (`treasuryctl loosen-early`):
+   a pending loosening they released, by its setting and first sighting, is in force
+   (`released`; from the treasury's next start).
 4. A mixed change (a `clients` list with one client added and one removed) is split: the
    intersection at once, the rest later.
 
@@ -36,6 +39,11 @@ What loosens, setting by setting (the keys of `Pending.setting`):
 - issue 13: `circuit_breakers.X` for each on/off breaker turned off;
   `circuit_breakers.client_rejections` raised; `.client_rejections_minutes` lowered (a
   shorter window counts fewer rejections).
+- issue 13 item 3: `approvals.quorum` lowered; `approvals.ttl_hours` raised (an intent
+  waits longer, so an approval can come later); `approvals.operators` widened: an
+  operator added to the list, or the list emptied (empty = no signatures: anyone with a
+  shell on the treasury host approves, the widest). Listing operators where there were
+  none tightens at once.
 
 Other keys (max_intent_age_seconds, min_seconds_between_withdrawals, poll and executor
 tuning, stuck_after_minutes) are operational, not limits on where money goes: the file's
@@ -117,6 +125,18 @@ _CLIENTS: Kind = (_clients_looser, _clients_meet)
 # Issue 13 item 7: shadow -> live starts sending money: a loosening; live -> shadow at once.
 _SHADOW_TO_LIVE_IS_LOOSER: Kind = (lambda old, new: old == "shadow" and new == "live",
                                    lambda old, new: "shadow" if "shadow" in (old, new) else new)
+
+
+def _operators_looser(old: tuple[str, ...], new: tuple[str, ...]) -> bool:
+    # () is "no signatures required", the widest: like a destination's absent clients.
+    return _clients_looser(old or None, new or None)
+
+
+def _operators_meet(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...]:
+    return _clients_meet(old or None, new or None) or ()
+
+
+_OPERATORS: Kind = (_operators_looser, _operators_meet)
 # A whole table (a coin's limits, a destination): new or changed is a loosening; until it
 # takes effect the old value (or nothing) stays in force.
 _WHOLE: Kind = (lambda old, new: new is not None, lambda old, new: old)
@@ -146,8 +166,10 @@ def decode_policy(text: str) -> Policy:
 
 
 class _Resolver:
-    def __init__(self, pending: Mapping[str, Pending], now_ms: int, quarantine_ms: int) -> None:
+    def __init__(self, pending: Mapping[str, Pending], now_ms: int, quarantine_ms: int,
+                 released: frozenset[tuple[str, int]] = frozenset()) -> None:
         self.pending = pending
+        self.released = released
         self.now_ms = now_ms
         self.quarantine_ms = quarantine_ms
         self.out: list[Pending] = []
@@ -164,6 +186,8 @@ class _Resolver:
             # lowered one never shortens it.
             first = prior.first_seen_at
             effective = max(prior.effective_at, first + self.quarantine_ms)
+            if (name, first) in self.released:
+                return new, None  # issue 13: the operators' quorum let it take effect early
         else:
             first, effective = self.now_ms, self.now_ms + self.quarantine_ms
         if self.now_ms >= effective:
@@ -174,7 +198,8 @@ class _Resolver:
 
 
 def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending], now_ms: int,
-            *, legacy_changed_at: Mapping[str, int] | None = None) -> Resolution:
+            *, legacy_changed_at: Mapping[str, int] | None = None,
+            released: frozenset[tuple[str, int]] = frozenset()) -> Resolution:
     """The policy in force at `now_ms`, given the one recorded, the file and the pending
     loosenings recorded. `in_force` None: nothing recorded yet (a new ledger, or one from
     before this rule); then the file is the baseline except its destinations, which are
@@ -190,7 +215,7 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
                     f"destination.{destination.label}", "null", encode_value(destination),
                     since, since + file.quarantine_ms)
     quarantine_ms = max(in_force.quarantine_ms, file.quarantine_ms)
-    r = _Resolver(known, now_ms, quarantine_ms)
+    r = _Resolver(known, now_ms, quarantine_ms, released)
 
     quarantine_hours, _ = r.setting("quarantine_hours", _LOWER_IS_LOOSER,
                                     in_force.quarantine_hours, file.quarantine_hours)
@@ -203,6 +228,14 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
                                 in_force.limits.window_hours, file.limits.window_hours)
     per_hour, _ = r.setting("limits.max_transfers_per_hour", _HIGHER_IS_LOOSER,
                             in_force.limits.max_transfers_per_hour, file.limits.max_transfers_per_hour)
+
+    approvals = msgspec.structs.replace(
+        file.approvals,
+        quorum=r.setting("approvals.quorum", _LOWER_IS_LOOSER, in_force.approvals.quorum, file.approvals.quorum)[0],
+        ttl_hours=r.setting("approvals.ttl_hours", _HIGHER_IS_LOOSER,
+                            in_force.approvals.ttl_hours, file.approvals.ttl_hours)[0],
+        operators=tuple(r.setting("approvals.operators", _OPERATORS,
+                                  tuple(in_force.approvals.operators), tuple(file.approvals.operators))[0]))
 
     coins: dict[str, CoinLimits] = {}
     for coin, new in file.limits.coins.items():  # a table only in force: removed, at once
@@ -258,7 +291,7 @@ def resolve(in_force: Optional[Policy], file: Policy, pending: Iterable[Pending]
     base = msgspec.structs.replace(file, quarantine_hours=quarantine_hours,
                                    allow_trading_key=allow_trading_key,
                                    allow_unrestricted_ip=allow_unrestricted_ip, mode=mode, limits=limits,
-                                   circuit_breakers=breakers)
+                                   circuit_breakers=breakers, approvals=approvals)
     return Resolution(effective=msgspec.structs.replace(base, destinations=tuple(effective)),
                       usable_from=MappingProxyType(usable_from),
                       in_force=msgspec.structs.replace(base, destinations=tuple(proven)),
@@ -289,7 +322,7 @@ def describe(pending: Pending) -> str:
 
 
 # What an absent optional value means, in words (null would read as "nobody"/"zero").
-_ABSENT = {"clients": "(every client)", "max_per_transfer": "(no limit)", "window_cap": "(no limit)",
+_ABSENT = {"clients": "(every client)", "operators": "(none: unsigned approvals)", "max_per_transfer": "(no limit)", "window_cap": "(no limit)",
            "approval_above": "(no approval)"}
 
 

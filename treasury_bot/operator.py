@@ -18,6 +18,7 @@ from treasury_bot.destination_watch import saved_reading
 from treasury_bot.decider import load_usage_excluding
 from treasury_bot.ledger import IntentRecord, Ledger
 from treasury_bot.policy import IntentFacts, recheck_for_approval
+from treasury_bot.loosening import Resolution
 from treasury_bot.policy_in_force import resolve_from_ledger
 from treasury_bot.policy_model import Policy
 from treasury_bot.trusted_clock import META_MEASURED_AT, META_OFFSET_MS
@@ -81,46 +82,70 @@ def ledger_now(ledger: Ledger, clock: Clock) -> int:
 
 def approve(ledger: Ledger, policy: Policy, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
     """Approve a pending intent after re-checking rules 3-10 now; refuse with their code.
-    From now on it counts in the window sums and the hourly count (docs/design.md section 9)."""
+    From now on it counts in the window sums and the hourly count (docs/design.md section 9).
+    Unsigned: only where the policy in force lists no [approvals] operators (issue 13)."""
     with ledger.transaction():
         now = ledger_now(ledger, clock)
         record = _pending(ledger, intent_id, lifecycle.PENDING_APPROVAL)
-        snapshot = ledger.load_coin_rules()
-        if snapshot is None:
-            raise OperatorError("no_coin_rules", "the treasury has not saved the exchange's coin rules yet")
         # The policy IN FORCE (docs/design.md section 9): a loosening still in its quarantine does
         # not let the operator approve what the old, stricter value forbids.
         in_force = resolve_from_ledger(ledger, policy, now)
-        policy = in_force.effective
-        facts = IntentFacts(intent_id=record.intent_id, client=record.client, coin=record.coin,
-                            network=record.network, destination=record.destination,
-                            amount=record.amount_value, created_at_ms=record.created_at)
-        verdict = recheck_for_approval(
-            facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
-            from_snapshot(snapshot[1]), in_force.usable_from, now,
-            rules_fetched_at_ms=snapshot[0], address_book=saved_reading(ledger))
-        if verdict.outcome != ACCEPTED:
-            raise OperatorError(verdict.reason_code or "refused",
-                                f"approval refused now: {verdict.reason_code}: {verdict.detail}")
+        _unsigned_allowed(in_force.effective)
         detail = f"approved by the operator{': ' + note if note else ''}"
-        ledger.set_outcome(record, ACCEPTED, None, detail, now, SOURCE)
-        ledger.set_status(record, lifecycle.QUEUED, now, SOURCE, detail)
-        # Issue 10 defect 2: without this, an intent approved a window after it arrived
-        # never counted, and the cap could be exceeded by every late approval.
-        ledger.count_from(record, now)
+        approve_now(ledger, in_force, record, now, detail)
     return ActionResult(intent_id, lifecycle.QUEUED, "approved: the treasury will withdraw it")
 
 
-def reject(ledger: Ledger, intent_id: str, clock: Clock, note: str = "") -> ActionResult:
-    """Reject a pending intent: rejected/operator_rejected, status denied, out of the windows."""
+def _unsigned_allowed(policy: Policy) -> None:
+    if policy.approvals.signed:
+        raise OperatorError("signature_required", "the policy's [approvals] lists operators: approve or "
+                            "reject with --operator NAME (a signed action)")
+
+
+def approve_now(ledger: Ledger, in_force: Resolution, record: IntentRecord, now: int, detail: str) -> None:
+    """Re-check rules 3-10 at `now` against the policy in force, then queue the intent and
+    count it from `now`. Inside the caller's transaction; OperatorError changes nothing."""
+    snapshot = ledger.load_coin_rules()
+    if snapshot is None:
+        raise OperatorError("no_coin_rules", "the treasury has not saved the exchange's coin rules yet")
+    policy = in_force.effective
+    facts = IntentFacts(intent_id=record.intent_id, client=record.client, coin=record.coin,
+                        network=record.network, destination=record.destination,
+                        amount=record.amount_value, created_at_ms=record.created_at)
+    verdict = recheck_for_approval(
+        facts, policy, load_usage_excluding(ledger, policy, now, record.intent_id),
+        from_snapshot(snapshot[1]), in_force.usable_from, now,
+        rules_fetched_at_ms=snapshot[0], address_book=saved_reading(ledger))
+    if verdict.outcome != ACCEPTED:
+        raise OperatorError(verdict.reason_code or "refused",
+                            f"approval refused now: {verdict.reason_code}: {verdict.detail}")
+    ledger.set_outcome(record, ACCEPTED, None, detail, now, SOURCE)
+    ledger.set_status(record, lifecycle.QUEUED, now, SOURCE, detail)
+    # Issue 10 defect 2: without this, an intent approved a window after it arrived
+    # never counted, and the cap could be exceeded by every late approval.
+    ledger.count_from(record, now)
+
+
+def deny_now(ledger: Ledger, record: IntentRecord, reason_code: str, detail: str, now: int) -> None:
+    """A pending intent rejected (by an operator, or expired): rejected/REASON, status denied,
+    out of the windows, alerted. Inside the caller's transaction."""
+    ledger.set_outcome(record, REJECTED, reason_code, detail, now, SOURCE)
+    ledger.set_status(record, lifecycle.DENIED, now, SOURCE, detail)
+    ledger.uncount(record)
+    ledger.enqueue(raised.record_rejected(ledger.get_intent(record.intent_id), now))
+
+
+def reject(ledger: Ledger, intent_id: str, clock: Clock, note: str = "",
+           policy: Policy | None = None) -> ActionResult:
+    """Reject a pending intent: rejected/operator_rejected, status denied, out of the windows.
+    With `policy`: refused when its [approvals] lists operators (reject signed instead)."""
     now = clock.now_ms()
     with ledger.transaction():
         record = _pending(ledger, intent_id, lifecycle.PENDING_APPROVAL)
+        if policy is not None:
+            _unsigned_allowed(resolve_from_ledger(ledger, policy, ledger_now(ledger, clock)).effective)
         detail = f"rejected by the operator{': ' + note if note else ''}"
-        ledger.set_outcome(record, REJECTED, "operator_rejected", detail, now, SOURCE)
-        ledger.set_status(record, lifecycle.DENIED, now, SOURCE, detail)
-        ledger.uncount(record)
-        ledger.enqueue(raised.record_rejected(ledger.get_intent(intent_id), now))
+        deny_now(ledger, record, "operator_rejected", detail, now)
     return ActionResult(intent_id, lifecycle.DENIED, REJECTED)  # says the outcome
 
 

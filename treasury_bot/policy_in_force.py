@@ -39,7 +39,8 @@ def resolve_from_ledger(ledger: Ledger, file: Policy, now_ms: int) -> Resolution
     body = ledger.policy_in_force()
     in_force = decode_policy(body) if body is not None else None
     return resolve(in_force, file, recorded_pending(ledger), now_ms,
-                   legacy_changed_at=_legacy_changed_at(ledger, file) if in_force is None else None)
+                   legacy_changed_at=_legacy_changed_at(ledger, file) if in_force is None else None,
+                   released=ledger.released_loosenings())
 
 
 def record(ledger: Ledger, resolution: Resolution, now_ms: int) -> None:

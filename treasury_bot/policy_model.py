@@ -131,6 +131,15 @@ class Approvals(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     quorum: Annotated[int, Meta(ge=1, le=20)] = 1
     ttl_hours: Annotated[int, Meta(ge=1, le=24 * 30)] = 72
+    # Who may approve: each name's public key is operators/NAME.pub.pem beside the policy
+    # file (treasury_bot/quorum.py). Empty: no signatures, `treasuryctl approve ID` as before
+    # (quorum must then be 1).
+    operators: tuple[OperatorName, ...] = ()
+
+    @property
+    def signed(self) -> bool:
+        """Approvals must be signed by listed operators."""
+        return bool(self.operators)
 
 
 class CircuitBreakers(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -135,6 +135,20 @@ def check_across(policy: Policy) -> None:
         raise Invalid("executor.reconcile_deadline_minutes",
                       f"{executor.reconcile_deadline_minutes} min is not longer than "
                       f"reconcile_grace_seconds {executor.reconcile_grace_seconds}")
+    _check_approvals(policy)
+
+
+def _check_approvals(policy: Policy) -> None:
+    """[approvals] (issue 13 item 3): M of the listed operators, each listed once."""
+    approvals = policy.approvals
+    seen: set[str] = set()
+    for index, name in enumerate(approvals.operators):
+        if name in seen:
+            raise Invalid(f"approvals.operators[{index}]", f"duplicate operator {show(name)}")
+        seen.add(name)
+    if approvals.quorum > max(1, len(approvals.operators)):
+        raise Invalid("approvals.quorum", f"{approvals.quorum} is more than the "
+                      f"{len(approvals.operators)} operator(s) listed in approvals.operators")
 
 
 def _check_plain_text(text: str, path: str) -> None:

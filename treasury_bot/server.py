@@ -56,15 +56,19 @@ APPROVAL = (lifecycle.PENDING_APPROVAL, lifecycle.QUEUED)
 class Authenticator:
     """The ZAP handler for the CURVE allow-list, on the sockets' own context."""
 
-    def __init__(self, context: zmq.Context, clients_dir: str) -> None:
+    def __init__(self, context: zmq.Context, clients_dir: str, operators_dir: str | None = None) -> None:
         self._auth = ThreadAuthenticator(context)
         self._clients_dir = clients_dir
+        self._operators_dir = operators_dir   # issue 13: the operator wire's own allow-list
 
     def start(self) -> "Authenticator":
         """Start the ZAP thread (its socket) and load the allow-list folder."""
         self._auth.start()
         # Never CURVE_ALLOW_ANY: only the certificates in the folder get a connection.
         self._auth.configure_curve(domain="*", location=self._clients_dir)
+        if self._operators_dir is not None:
+            # The operator ROUTER's ZAP domain (treasury_bot/operator_server.py): its own folder.
+            self._auth.configure_curve(domain="operators", location=self._operators_dir)
         return self
 
     def stop(self) -> None:

@@ -40,6 +40,21 @@ class TreasurySettings:
     # Tests and the demo only (issue 12): refresh the coin rules and the address book this
     # often instead of every 5 min; allowed only against a loopback exchange.
     sandbox_rules_seconds: float | None = None
+    # Issue 13 item 3: the operator wire (signed approvals from an operator's own machine),
+    # a ROUTER apart from the clients' with its own CURVE allow-list. Both or neither.
+    operator_bind: str | None = None
+    operator_certs_dir: Path | None = None
+
+
+def _operator_wire(env: Env) -> tuple[str | None, Path | None]:
+    bind = env.get("TREASURY_OPERATOR_BIND")
+    folder = env.path_of("TREASURY_OPERATOR_CERTS_DIR")
+    if (bind is None) != (folder is None):
+        raise ConfigError("TREASURY_OPERATOR_BIND and TREASURY_OPERATOR_CERTS_DIR go together: "
+                          "set both (the operator wire) or neither")
+    if bind is not None:
+        check_endpoint("TREASURY_OPERATOR_BIND", bind)
+    return bind, folder
 
 
 def _sandbox_poll_seconds(env: Env, base_url: str) -> float | None:
@@ -104,6 +119,7 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
     env = load_env(env_file, prefixes=("TREASURY_",), environ=environ)
     base_url = check_base_url(env.get("BINANCE_BASE_URL", DEFAULT_BASE_URL))
     test_offset_ms, test_offset_file = _test_clock_offset(env, base_url)
+    operator_bind, operator_certs_dir = _operator_wire(env)
     return TreasurySettings(
         env_path=env.path,
         base_url=base_url,
@@ -124,4 +140,6 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
         sandbox_rules_seconds=_sandbox_rules_seconds(env, base_url),
         test_clock_offset_ms=test_offset_ms,
         test_clock_offset_file=test_offset_file,
+        operator_bind=operator_bind,
+        operator_certs_dir=operator_certs_dir,
     )

@@ -89,6 +89,10 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
             network="TRX", address=ADDRESS,
             detail="has a tag, and the exchange takes none for USDT on TRX (withdrawTag false, no memoRegex)"),
         # Issue 13.
+        model.LOOSENING_RELEASED: events.loosening_released(
+            at_ms=at_ms, setting="limits.coins.USDT.max_per_transfer",
+            change="limits.coins.USDT.max_per_transfer: 1000 -> 2000 takes effect 2023-11-15T22:13:20.000Z",
+            released_by="alice, bob", quarantine_ends_ms=at_ms + 86_400_000),
         model.FROZEN: events.frozen(at_ms=at_ms, frozen_by="alice", reason="key leak suspected"),
         model.UNFROZEN: events.unfrozen(at_ms=at_ms, unfrozen_by="alice, bob", note="keys rotated",
                                         frozen_by="alice", reason="key leak suspected",

@@ -45,6 +45,9 @@ def dest(policy: Policy, label: str, **fields: Any) -> Policy:
 def breakers(policy: Policy, **fields: Any) -> Policy:
     return top(policy, circuit_breakers=msgspec.structs.replace(policy.circuit_breakers, **fields))
 
+def approvals(policy: Policy, **fields: Any) -> Policy:
+    return msgspec.structs.replace(policy, approvals=msgspec.structs.replace(policy.approvals, **fields))
+
 
 def without(policy: Policy, label: str) -> Policy:
     return top(policy, destinations=tuple(d for d in policy.destinations if d.label != label))
@@ -97,6 +100,14 @@ LOOSENINGS: list[Case] = [
      "destination.hot-wallet.clients", lambda p: hot(p).clients, Q),
     ("clients-all", BASE, dest(BASE, "hot-wallet", clients=None),
      "destination.hot-wallet.clients", lambda p: hot(p).clients, Q),
+    # Issue 13 item 3: [approvals].
+    ("quorum-lowered", approvals(BASE, quorum=2, operators=("alice", "bob")),
+     approvals(BASE, quorum=1, operators=("alice", "bob")), "approvals.quorum", lambda p: p.approvals.quorum, Q),
+    ("ttl-raised", BASE, approvals(BASE, ttl_hours=96), "approvals.ttl_hours", lambda p: p.approvals.ttl_hours, Q),
+    ("operator-added", approvals(BASE, operators=("alice",)), approvals(BASE, operators=("alice", "mallory")),
+     "approvals.operators", lambda p: p.approvals.operators, Q),
+    ("operators-emptied", approvals(BASE, operators=("alice",)), BASE,
+     "approvals.operators", lambda p: p.approvals.operators, Q),
     # The stricter (longer) quarantine of the two applies: a raise comes at once, and the
     # loosening made with it waits the new, longer one.
     # Issue 13: a circuit breaker turned off or made harder to trip.
@@ -143,4 +154,11 @@ TIGHTENINGS: list[Case] = [
      lambda p: hot(p).clients, 0),
     ("clients-from-all", dest(BASE, "hot-wallet", clients=None), BASE, "", lambda p: hot(p).clients, 0),
     ("destination-removed", BASE, without(BASE, "hot-wallet"), "", lambda p: p.destination("hot-wallet"), 0),
+    ("quorum-raised", approvals(BASE, operators=("alice", "bob")),
+     approvals(BASE, quorum=2, operators=("alice", "bob")), "", lambda p: p.approvals.quorum, 0),
+    ("ttl-lowered", BASE, approvals(BASE, ttl_hours=1), "", lambda p: p.approvals.ttl_hours, 0),
+    ("operators-first-listed", BASE, approvals(BASE, operators=("alice", "bob")), "",
+     lambda p: p.approvals.operators, 0),
+    ("operator-removed", approvals(BASE, operators=("alice", "bob")), approvals(BASE, operators=("alice",)), "",
+     lambda p: p.approvals.operators, 0),
 ]

@@ -334,6 +334,15 @@ def unfrozen(*, at_ms: int, unfrozen_by: str, note: str, frozen_by: str, reason:
     return _make(model.UNFROZEN, None, facts, at_ms)
 
 
+def loosening_released(*, at_ms: int, setting: str, change: str, released_by: str,
+                       quarantine_ends_ms: int) -> Alert:
+    """Issue 13 item 3: a quorum of operators released a pending loosening before its
+    quarantine ended; `change` is loosening.describe's line (old -> new)."""
+    facts: dict[str, FactValue] = {"setting": _text(setting, 200), "change": _text(change),
+                                   "released_by": _text(released_by, 200), "quarantine_ends_ms": quarantine_ends_ms}
+    return _make(model.LOOSENING_RELEASED, None, facts, at_ms)
+
+
 def breaker_tripped(*, at_ms: int, breaker: str, detail: str, already_frozen: bool = False) -> Alert:
     """A circuit breaker froze the treasury; `detail` says what tripped it, with the numbers."""
     facts: dict[str, FactValue] = {"breaker": _text(breaker, 64), "detail": _text(detail),

@@ -166,6 +166,10 @@ def _single_body(alert: Alert) -> list[str]:
     what = wording.WHAT_IT_MEANS[alert.kind]
     if alert.kind == model.INTENT_REJECTED and alert.facts.get("reason_code") == "operator_rejected":
         what = "The operator rejected this intent; nothing was withdrawn for it."
+    elif alert.kind == model.INTENT_REJECTED and alert.facts.get("reason_code") == "approval_expired":
+        # Issue 13 item 3: nobody approved it in time ([approvals] ttl_hours).
+        what = ("No quorum of operators approved this intent within [approvals] ttl_hours, so it "
+                "expired; nothing was withdrawn for it, and the client must send a new intent.")
     headline = wording.summary(alert)
     return [_para(headline[:1].upper() + headline[1:] + "."), "", _para(what), "",
             "Facts:", *fact_lines(alert), "",

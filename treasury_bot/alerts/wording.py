@@ -295,6 +295,17 @@ WHAT_IT_MEANS = {
 }
 
 
+# Issue 13 item 3 (the quorum approvals' own kind).
+SUMMARY = {**SUMMARY, model.LOOSENING_RELEASED: lambda f: (
+    f"loosening {f.get('setting')} released early by {f.get('released_by')}: in force from the next start")}
+PLURAL = {**PLURAL, model.LOOSENING_RELEASED: "loosenings released early"}
+WHAT_IT_MEANS = {**WHAT_IT_MEANS, model.LOOSENING_RELEASED: (
+    "A quorum of operators signed `treasuryctl loosen-early` for a pending loosening of the policy: "
+    "it no longer waits for its quarantine and is in force from the treasury's next start. If you "
+    "did not expect this, an operator key may be compromised: freeze the treasury, put the old "
+    "value back in the policy file and remove the operator from [approvals] operators.")}
+
+
 # (fact, label) in the order a person reads them; facts not listed are shown after them.
 FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("status", "Status"),
@@ -346,4 +357,5 @@ FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("quota_used", "Quota used, 24 h (USD)"),
     ("quota_left", "Quota left (USD)"),
     ("quota_total", "Quota, 24 h (USD)"),
+    ("quarantine_ends_ms", "Quarantine would have ended"),   # issue 13 item 3
 )

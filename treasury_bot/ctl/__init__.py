@@ -11,6 +11,8 @@ One job per module:
 - `actions`  the commands that change something: `keys generate`, `approve`, `reject`,
              `resolve`, `alerts test`;
 - `journal`  the journal's hash chain: `verify`, `export`, `backup`.
+- `operators` issue 13 item 3: `operators add|list`, signed `approve|reject --operator`,
+             `unfreeze`, and `--remote` (the operator wire's client).
 
 `main` is re-exported here: pyproject's `treasuryctl = "treasury_bot.ctl:main"` names it.
 """

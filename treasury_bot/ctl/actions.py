@@ -44,14 +44,25 @@ def _operator_action(args, action, *, need_policy: bool = False) -> int:
     return EXIT_OK
 
 
+def _signed(args) -> bool:
+    """Issue 13 item 3: --operator (or --remote) makes it a signed action (ctl/operators.py)."""
+    return bool(getattr(args, "operator", None) or getattr(args, "remote", None))
+
+
 def cmd_approve(args) -> int:
+    if _signed(args):
+        from treasury_bot.ctl.operators import cmd_signed
+        return cmd_signed(args, "approve")
     return _operator_action(args, lambda ledger, policy, clock: approve(
         ledger, policy, args.intent_id, clock, args.note or ""), need_policy=True)
 
 
 def cmd_reject(args) -> int:
-    return _operator_action(args, lambda ledger, _policy, clock: reject(
-        ledger, args.intent_id, clock, args.note or ""))
+    if _signed(args):
+        from treasury_bot.ctl.operators import cmd_signed
+        return cmd_signed(args, "reject")
+    return _operator_action(args, lambda ledger, policy, clock: reject(
+        ledger, args.intent_id, clock, args.note or "", policy=policy), need_policy=True)
 
 
 def cmd_resolve(args) -> int:

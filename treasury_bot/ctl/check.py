@@ -35,11 +35,14 @@ def cmd_check(args) -> int:
         lines.append((True, "curve key", str(settings.curve_secret_file)))
     except ConfigError as exc:
         lines.append((False, "curve key", str(exc)))
+    clients: dict[bytes, str] = {}
     try:
         clients = load_authorized_clients(settings.authorized_clients_dir)
         lines.append((True, "clients", ", ".join(sorted(clients.values()))))
     except ConfigError as exc:
         lines.append((False, "clients", str(exc)))
+    if policy is not None:
+        lines.extend(_approval_lines(settings, loaded, clients))
     try:
         ledger = open_ledger(settings.ledger_path)
         count = ledger.intent_count()
@@ -84,6 +87,33 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     for finding in findings:
         lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
     return lines + destination_lines
+
+
+def _approval_lines(settings: TreasurySettings, loaded, clients) -> list[tuple[bool, str, str]]:
+    """Issue 13 item 3: the operators' keys beside the policy and the operator wire's
+    certificates, checked as the treasury's start checks them (app._check_operators)."""
+    from treasury_bot.operator_actions import load_operator_keys, operators_dir
+    from treasury_bot.operator_server import load_operator_certs
+    approvals = loaded.policy.approvals
+    try:
+        keys = load_operator_keys(operators_dir(loaded.path))
+    except ConfigError as exc:
+        return [(False, "operators", str(exc))]
+    missing = [name for name in approvals.operators if name not in keys]
+    if missing:
+        lines = [(False, "operators", f"no public key operators/NAME.pub.pem for {', '.join(missing)}")]
+    elif approvals.signed:
+        lines = [(True, "operators", f"quorum {approvals.quorum} of {', '.join(approvals.operators)}, "
+                                     f"ttl {approvals.ttl_hours} h")]
+    else:
+        lines = [(True, "operators", f"none listed: unsigned approvals, ttl {approvals.ttl_hours} h")]
+    if settings.operator_certs_dir is not None:
+        try:
+            names = load_operator_certs(settings.operator_certs_dir, clients)
+            lines.append((True, "operator wire", f"{settings.operator_bind}: {', '.join(sorted(names.values())) or 'no certificates'}"))
+        except ConfigError as exc:
+            lines.append((False, "operator wire", str(exc)))
+    return lines
 
 
 def _halt_lines(ledger) -> list[tuple[bool, str, str]]:

@@ -11,6 +11,7 @@ from treasury_bot.ctl.actions import (cmd_alerts_test, cmd_approve, cmd_freeze, 
                                       cmd_keys_generate, cmd_reject, cmd_resolve)
 from treasury_bot.ctl.check import cmd_check
 from treasury_bot.ctl.journal import add_commands as add_journal_commands
+from treasury_bot.ctl.operators import cmd_loosen_early, cmd_operators_add, cmd_operators_list, cmd_unfreeze
 from treasury_bot.ctl.reports import cmd_alerts_list, cmd_list, cmd_show, cmd_status
 from treasury_bot.ctl.site import EXIT_USAGE, error_line
 from treasury_bot.policy_file import PolicyError
@@ -29,6 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", default="treasury.env", help=env_help)
     env = argparse.ArgumentParser(add_help=False)
     env.add_argument("--env-file", default=argparse.SUPPRESS, help=env_help)
+    # Issue 13 item 3: signed operator actions, on the host or --remote (the operator wire).
+    remote_help = ("send the signed action to the treasury's operator wire (TREASURY_OPERATOR_BIND, "
+                   "tcp://HOST:PORT) instead of writing the ledger here")
+    parser.add_argument("--remote", metavar="ENDPOINT", default=None, help=remote_help)
+    parser.add_argument("--curve-secret", default=None, help="--remote: your CURVE certificate "
+                        "(default: NAME.key_secret, from operators add)")
+    parser.add_argument("--treasury-public", default=None, help="--remote: the treasury's CURVE public certificate")
+    parser.add_argument("--remote-timeout", type=float, default=None, help="--remote: seconds to wait (default 10)")
+    signed = argparse.ArgumentParser(add_help=False, parents=[env])
+    signed.add_argument("--operator", metavar="NAME", default=None,
+                        help="sign the action as this operator (required when [approvals] lists operators)")
+    signed.add_argument("--key-file", default=None, help="the operator's Ed25519 private key (default: NAME.pem)")
+    signed.add_argument("--remote", metavar="ENDPOINT", default=argparse.SUPPRESS, help=remote_help)
+    signed.add_argument("--curve-secret", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    signed.add_argument("--treasury-public", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    signed.add_argument("--remote-timeout", type=float, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     keys = sub.add_parser("keys", help="CURVE certificates and Binance API keys"
@@ -57,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(func=cmd_show)
     for name, func, text in (("approve", cmd_approve, "approve a pending_approval intent (re-checks limits now)"),
                              ("reject", cmd_reject, "reject a pending_approval intent")):
-        action = sub.add_parser(name, parents=[env], help=text)
+        action = sub.add_parser(name, parents=[signed], help=text)
         action.add_argument("intent_id")
         action.add_argument("--note", help="why (kept in the ledger)")
         action.set_defaults(func=func)
@@ -73,6 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     frz.add_argument("--reason", required=True, help="why (in the CRITICAL mail and the ledger)")
     frz.add_argument("--operator", help="who freezes (default: this host's user@host)")
     frz.set_defaults(func=cmd_freeze)
+    ops = sub.add_parser("operators", help="the approvers' signing keys ([approvals], issue 13)"
+                         ).add_subparsers(dest="operators_command", required=True)
+    add = ops.add_parser("add", help="make NAME.pem (0600) + NAME.pub.pem (Ed25519) and NAME.key_secret + "
+                         "NAME.key (CURVE, for --remote) for a person")
+    add.add_argument("name", help="the operator's name, as listed in [approvals] operators")
+    add.add_argument("--dir", default=".", help="folder to write the four files into (default: .)")
+    add.set_defaults(func=cmd_operators_add)
+    ops.add_parser("list", parents=[env], help="the operators known beside the policy file, and the quorum"
+                   ).set_defaults(func=cmd_operators_list)
+    unfreeze = sub.add_parser("unfreeze", parents=[signed], help="lift the freeze (with a quorum: one signed "
+                              "vote per operator)")
+    unfreeze.add_argument("--note", help="why it is safe now (kept in the ledger)")
+    unfreeze.set_defaults(func=cmd_unfreeze)
+    early = sub.add_parser("loosen-early", parents=[signed], help="one signed vote to let a pending loosening "
+                           "take effect before its quarantine ends (at the quorum; from the next start)")
+    early.add_argument("setting", help="the pending loosening's setting, as `status` lists it "
+                       "(e.g. limits.coins.USDT.max_per_transfer)")
+    early.set_defaults(func=cmd_loosen_early)
 
     alerts = sub.add_parser("alerts", help="the alert mail outbox").add_subparsers(dest="alerts_command", required=True)
     alerts.add_parser("test", parents=[env], help="send a test mail through the configured SMTP server"

@@ -48,6 +48,7 @@ def cmd_status(args) -> int:
         print(f"alerts waiting to be mailed: {ledger.outbox.counts().unsent}")
         print(_clock_line(ledger))
         print(_quota_line(ledger))
+        print(_approvals_line(ledger, policy))
         _print_withdrawal_blocks(ledger)
         _print_foreign_withdrawals(ledger)
     finally:
@@ -96,6 +97,17 @@ def _quota_line(ledger) -> str:
     held = f", {len(waiting)} intent(s) waiting for it: {', '.join(waiting)}" if waiting else ""
     return (f"withdraw quota (exchange, 24 h): {summary(note.reading)}{high}{held}, "
             f"read {utc(note.reading.read_at_ms)}")
+
+
+def _approvals_line(ledger, policy: Policy) -> str:
+    """Issue 13 item 3: the quorum in force and the expiry thread's last check."""
+    from treasury_bot.operator_actions import META_CHECKED_AT
+    approvals = policy.approvals
+    who = (f"quorum {approvals.quorum} of {', '.join(approvals.operators)} (signed)" if approvals.signed
+           else "unsigned (no operators listed)")
+    checked = ledger.get_meta(META_CHECKED_AT)
+    return (f"approvals: {who}, pending intents expire after {approvals.ttl_hours} h; "
+            f"last expiry check {utc(int(checked)) if checked else 'never'}")
 
 
 def _clock_line(ledger) -> str:
@@ -147,6 +159,12 @@ def cmd_show(args) -> int:
         print("status history:")
         for at, before, after, source, note in ledger.transitions_of(record):
             print(f"  {utc(at)} {before or '-':>17} -> {after:<17} by {source:<9} {note}")
+        actions = ledger.operator_actions_of(record.intent_id)  # issue 13 item 3
+        if actions:
+            print("signed operator actions:")
+            for row in actions:
+                print(f"  {utc(row.received_at)} {row.operator:<12} {row.action:<8} via {row.via:<6} "
+                      f"signed {utc(row.signed_at)}: {row.result}")
     finally:
         ledger.close()
     return EXIT_OK

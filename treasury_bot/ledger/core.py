@@ -12,9 +12,9 @@ Tables:
 - refused_requests: requests refused before becoming intents (intent_id conflicts).
 - what is kept across starts: policy, quarantine, coin rules, meta (start_journal.py).
 - the custody controls: freezes (controls.py); withdrawals on the account the ledger did
-  not make (foreign.py).
-- journal_chain: the hash chain that seals intents, decisions, transitions, alerts and
-  freezes, one link per row, appended by the writers here (chain.py).
+  not make (foreign.py); signed operator actions (approvals.py).
+- journal_chain: the hash chain that seals intents, decisions, transitions, alerts,
+  freezes and operator actions, one link per row, appended by the writers here (chain.py).
 - the alert outbox (outbox.py), written in the same transactions as the changes that
   raise its alerts.
 
@@ -35,6 +35,7 @@ from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import chain, records, schema
+from treasury_bot.ledger.approvals import Approvals
 from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
 from treasury_bot.ledger.foreign import ForeignWithdrawals
@@ -48,7 +49,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals, Chain):
+class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals, Approvals, Chain):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:

@@ -238,6 +238,31 @@ CREATE INDEX IF NOT EXISTS intents_rejected ON intents(client, received_at) WHER
 
 
 -- Signed operator actions and quorum approvals (item 3).
+-- One row per counted signed action (treasury_bot/quorum.py, ledger/approvals.py): an
+-- approval, a rejection or an unfreeze vote, with its signature as received. subject is
+-- the intent id or freeze:SEQ. A nonce is used once, for ever: a replay is refused.
+CREATE TABLE IF NOT EXISTS operator_actions (
+    seq          INTEGER PRIMARY KEY,
+    action       TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    operator     TEXT NOT NULL,
+    signed_at    INTEGER NOT NULL,
+    nonce        TEXT NOT NULL UNIQUE,
+    signature    TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    via          TEXT NOT NULL,
+    result       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operator_actions_subject ON operator_actions(subject, seq);
+-- A pending loosening the quorum let take effect before its quarantine ran out
+-- (treasuryctl loosen-early): in force from the treasury's next start.
+CREATE TABLE IF NOT EXISTS loosenings_released (
+    setting        TEXT NOT NULL,
+    first_seen_at  INTEGER NOT NULL,
+    released_at    INTEGER NOT NULL,
+    released_by    TEXT NOT NULL,
+    PRIMARY KEY (setting, first_seen_at)
+);
 
 
 -- The journal's hash chain (item 4).

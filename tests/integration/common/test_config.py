@@ -240,3 +240,15 @@ def test_treasury_bot_run_refuses_a_test_clock_offset_against_binance_with_the_c
     err = capsys.readouterr().err
     assert "TREASURY_TEST_CLOCK_OFFSET_MS is only allowed with a loopback BINANCE_BASE_URL" in err
     assert not (tmp_path / "conf" / "data").exists()   # no ledger was created
+
+
+def test_the_operator_wire_needs_its_bind_and_its_certificate_folder_together(tmp_path):
+    """Issue 13: TREASURY_OPERATOR_BIND and TREASURY_OPERATOR_CERTS_DIR, both (read) or neither; a bad endpoint is refused."""
+    both = treasury(tmp_path, extra="\nTREASURY_OPERATOR_BIND=tcp://127.0.0.1:7703\nTREASURY_OPERATOR_CERTS_DIR=ops\n")
+    assert (both.operator_bind, both.operator_certs_dir) == ("tcp://127.0.0.1:7703", tmp_path / "conf" / "ops")  # beside the env file
+    assert treasury(tmp_path).operator_bind is None
+    for extra in ("TREASURY_OPERATOR_BIND=tcp://127.0.0.1:7703", "TREASURY_OPERATOR_CERTS_DIR=ops"):
+        with pytest.raises(ConfigError, match="both"):
+            treasury(tmp_path, extra="\n" + extra + "\n")
+    with pytest.raises(ConfigError, match="TREASURY_OPERATOR_BIND"):
+        treasury(tmp_path, extra="\nTREASURY_OPERATOR_BIND=7703\nTREASURY_OPERATOR_CERTS_DIR=ops\n")

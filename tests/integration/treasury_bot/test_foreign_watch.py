@@ -13,7 +13,6 @@ from common.binance import RateLimitError
 from common.clock import FakeClock
 from tests.support.treasury_core import (T0, FakeExchange, accept, alerts, count, decide, incoming, make_policy,
                                          open_ledger, statuses)
-from treasury_bot import freeze
 from treasury_bot import foreign_match, freeze, lifecycle
 from treasury_bot.executor import Executor
 from treasury_bot.foreign_watch import ForeignWatch

@@ -21,6 +21,7 @@ from common.clock import FakeClock
 from tests.support.treasury_core import T0, accept, decide, incoming, make_policy, open_ledger
 from treasury_bot import ctl, freeze, journal_chain, journal_export, lifecycle
 from treasury_bot.alerts import events
+from treasury_bot.quorum import SignedAction
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +52,11 @@ def path(tmp_path) -> Path:
             ledger.enqueue(events.journal_broken(at_ms=T0 + 2, table="t", row=1, detail="sample"))
         freeze.freeze(ledger, by="alice", reason="drill", now=T0 + 3)
         freeze.unfreeze(ledger, by="bob", note="done", now=T0 + 4)
+        with ledger.transaction():   # item 3's rows (their signatures are checked before this)
+            ledger.insert_operator_action(SignedAction(action="approve", subject="i-2", operator="alice",
+                                                       signed_at=T0 + 5, nonce="n-1", signature="c2ln"),
+                                          T0 + 5, "local", "counted")
+            ledger.release_loosening("limits.window_hours", T0, T0 + 6, "alice, bob")
         accept(ledger, policy, clock, "i-3")
     finally:
         ledger.close()
@@ -73,7 +79,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_every_kind_of_row_the_ledger_writes_is_sealed_and_the_chain_verifies(path, capsys):
-    """Intents, decisions, transitions, alerts, freezes and unfreezes each get links; verify exits 0 with the head."""
+    """Intents, decisions, transitions, alerts, freezes, unfreezes and operator actions each get
+    links; verify exits 0 with the head."""
     conn = sqlite3.connect(str(path))
     tables = {t for (t,) in conn.execute("SELECT DISTINCT tbl FROM journal_chain")}
     head = conn.execute("SELECT seq, hash FROM journal_chain ORDER BY seq DESC LIMIT 1").fetchone()
@@ -88,6 +95,7 @@ def test_every_kind_of_row_the_ledger_writes_is_sealed_and_the_chain_verifies(pa
     ("UPDATE decisions SET outcome = 'accepted' WHERE seq = 2", "edited", "decisions"),
     ("UPDATE alert_outbox SET facts = '{}' WHERE seq = 1", "edited", "alert_outbox"),
     ("UPDATE freezes SET unfrozen_by = 'mallory'", "edited", "unfreezes"),
+    ("UPDATE operator_actions SET operator = 'mallory'", "edited", "operator_actions"),
     ("DELETE FROM transitions WHERE seq = 2", "deleted", "transitions"),
     ("INSERT INTO decisions(intent_seq, decided_at, decided_by, outcome, reason_code, detail)"
      " VALUES (2, 1, 'operator', 'accepted', NULL, '')", "inserted", "decisions"),

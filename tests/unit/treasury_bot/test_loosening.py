@@ -223,3 +223,17 @@ def test_shadow_to_live_waits_the_quarantine_and_live_to_shadow_is_at_once():
     assert later.effective.mode == "live" and later.pending == ()
     back = resolve(BASE, shadow, (), T0)
     assert back.effective.mode == "shadow" and back.pending == ()
+
+
+def test_a_loosening_released_by_the_quorum_is_in_force_at_once_and_only_that_sighting():
+    """Issue 13: a pending loosening released (setting, first seen) is in force now, nothing
+    pending; a release of another sighting of the same setting does nothing."""
+    new = usdt(BASE, max_per_transfer=Decimal(2000))
+    seen = resolve(BASE, new, [], T0)
+    [pending] = seen.pending
+    other = resolve(seen.in_force, new, seen.pending, T0 + HOUR, released=frozenset({(pending.setting, T0 - 1)}))
+    assert other.effective.limits.coins["USDT"].max_per_transfer == BASE.limits.coins["USDT"].max_per_transfer
+    released = resolve(seen.in_force, new, seen.pending, T0 + HOUR,
+                       released=frozenset({(pending.setting, pending.first_seen_at)}))
+    assert released.effective.limits.coins["USDT"].max_per_transfer == Decimal(2000)
+    assert released.in_force.limits.coins["USDT"].max_per_transfer == Decimal(2000) and released.pending == ()

@@ -48,6 +48,8 @@ def test_default_severities_match_the_design():
         model.FROZEN: CRITICAL, model.UNFROZEN: CRITICAL, model.BREAKER_TRIPPED: CRITICAL,
         model.FOREIGN_WITHDRAWAL: CRITICAL, model.JOURNAL_BROKEN: CRITICAL,
         model.DAILY_STATEMENT: INFO, model.WOULD_WITHDRAW: INFO,
+        # Issue 13 item 3: the quorum let a loosening skip its quarantine.
+        model.LOOSENING_RELEASED: CRITICAL,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind

@@ -165,6 +165,13 @@ def test_an_operator_rejection_reads_as_the_operators_action():
     assert render.subject([alert]).startswith("[treasury][INFO] intent rejected:")
 
 
+def test_an_expired_approval_reads_as_nobody_approving_in_time():
+    """Issue 13 item 3: approval_expired says no quorum approved it within ttl_hours; a warning."""
+    alert = events.intent_rejected(transfer(), at_ms=AT_MS, reason_code="approval_expired")
+    assert "within [approvals] ttl_hours" in render.body([alert])
+    assert render.subject([alert]).startswith("[treasury][WARNING] intent rejected:")
+
+
 def test_short_addresses_keep_six_and_four_characters():
     """Long enough to recognise; short values are shown whole."""
     assert formats.short_address("TXYZabcdefghijklmnopqrstuvw9xQw") == "TXYZab...9xQw"
