@@ -71,13 +71,16 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
                 notes: Mapping[str, str] | None = None,
                 mode: str | None = None,
                 watch_every_seconds: Number | None = None,
-                watch_lookback_days: Number | None = None) -> str:
+                watch_lookback_days: Number | None = None,
+                client_rejections: Number | None = None) -> str:
     """The policy file's text.
 
     coins: each coin's [limits.coins.COIN] table (default: USDT with CoinTable's values).
     client_budgets: client name -> max_requests_per_minute ([limits.clients.NAME]).
     reconcile_*: the optional [executor] table, written when either is given.
     mode: the top-level `mode` ("live" or "shadow"); watch_*: the optional [watch] table.
+    client_rejections: [circuit_breakers] client_rejections (tests that reject on purpose
+    put it out of reach).
     notes: a comment after a key, by its dotted path, e.g.
         {"limits.coins.USDT.approval_above": "a sweep above 750 waits for approval"}.
     """
@@ -108,6 +111,7 @@ def policy_toml(destinations: Sequence[DestinationTable], *,
                                       "reconcile_deadline_minutes": _number(reconcile_deadline_minutes)}, notes))
     blocks.append(_table("watch", {"every_seconds": _number(watch_every_seconds),
                                    "lookback_days": _number(watch_lookback_days)}, notes))
+    blocks.append(_table("circuit_breakers", {"client_rejections": _number(client_rejections)}, notes))
     for destination in destinations:
         blocks.append(_table(f"destination.{_key(destination.label)}", {
             "label": _string(destination.label), "coin": _string(destination.coin),

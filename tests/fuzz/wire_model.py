@@ -131,6 +131,9 @@ MAX_FUTURE_MS = 30_000
 FUZZ_NOW_MS = 1_700_000_000_000   # the in-process server's fake clock
 UNREACHED_PER_HOUR = 100_000_000            # rule 9 never binds
 UNREACHED_WINDOW_CAP = Decimal("100000000000000000000")   # nor rule 10
+# Most fuzzed frames are refused on purpose: the client_rejections breaker (issue 13) would
+# freeze the treasury and every later answer would be `frozen`; it has its own tests.
+UNREACHED_REJECTIONS = 1_000_000
 
 
 def fuzz_policy_toml(cold_address: str, hot_address: str) -> str:
@@ -140,7 +143,7 @@ def fuzz_policy_toml(cold_address: str, hot_address: str) -> str:
         [DestinationTable(COLD, cold_address, max_per_transfer=FUZZ_COLD_MAX),
          DestinationTable(HOT, hot_address, clients=("other",))],
         coins={"USDT": CoinTable(FUZZ_COIN_MAX, UNREACHED_WINDOW_CAP, FUZZ_APPROVAL_ABOVE)},
-        max_transfers_per_hour=UNREACHED_PER_HOUR)
+        max_transfers_per_hour=UNREACHED_PER_HOUR, client_rejections=UNREACHED_REJECTIONS)
 
 
 @dataclass(frozen=True)
@@ -192,4 +195,5 @@ def pending_only_policy_toml(cold_address: str, hot_address: str) -> str:
     return policy_toml(
         [DestinationTable(COLD, cold_address), DestinationTable(HOT, hot_address, clients=("other",))],
         coins={"USDT": CoinTable(FUZZ_COIN_MAX, UNREACHED_WINDOW_CAP, "0.000000000000000001")},
-        max_transfers_per_hour=UNREACHED_PER_HOUR, poll_interval_seconds=60, stuck_after_minutes=100_000)
+        max_transfers_per_hour=UNREACHED_PER_HOUR, poll_interval_seconds=60, stuck_after_minutes=100_000,
+        client_rejections=UNREACHED_REJECTIONS)
