@@ -12,6 +12,7 @@ from common.config.env import ConfigError, Env, load_env
 from common.config.fields import (DEFAULT_BASE_URL, DEFAULT_EVENT_ENDPOINT, DEFAULT_INTENT_ENDPOINT,
                                   ApiCredentials, check_base_url, check_endpoint, is_loopback_host,
                                   load_credentials)
+from common.config.metrics_bind import TREASURY_DEFAULT as TREASURY_METRICS_DEFAULT, MetricsBind, metrics_bind
 from common.config.smtp import SmtpSettings, load_smtp
 
 
@@ -40,6 +41,8 @@ class TreasurySettings:
     # Tests and the demo only (issue 12): refresh the coin rules and the address book this
     # often instead of every 5 min; allowed only against a loopback exchange.
     sandbox_rules_seconds: float | None = None
+    # Issue 14: /metrics, /healthz, /readyz (common/metrics_http.py); None: no listener.
+    metrics_bind: MetricsBind | None = None
 
 
 def _sandbox_poll_seconds(env: Env, base_url: str) -> float | None:
@@ -124,4 +127,5 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
         sandbox_rules_seconds=_sandbox_rules_seconds(env, base_url),
         test_clock_offset_ms=test_offset_ms,
         test_clock_offset_file=test_offset_file,
+        metrics_bind=metrics_bind(env, "TREASURY_METRICS_BIND", TREASURY_METRICS_DEFAULT),
     )

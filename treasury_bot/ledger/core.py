@@ -36,6 +36,7 @@ from treasury_bot.alerts.model import Alert
 from treasury_bot.ledger import chain, records, schema
 from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
+from treasury_bot.ledger.metrics_reads import MetricsReads  # issue 14
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
                                          Transition)
@@ -46,7 +47,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls, Chain):
+class Ledger(Withdrawals, StartJournal, Controls, Chain, MetricsReads):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:
