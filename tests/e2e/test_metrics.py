@@ -83,3 +83,42 @@ def test_the_treasury_metrics_move_with_a_decision_a_completed_withdrawal_and_a_
 
 def _version(scrape: dict) -> str:
     return next(dict(labels)["version"] for name, labels in scrape if name == "treasury_info")
+
+
+def test_the_signal_bot_metrics_move_with_a_webhook_an_order_and_a_completed_sweep(tmp_path, sandbox):
+    """A SELL signal shows in the bot's /metrics as a 202, a placed order with its latency,
+    exchange requests, and a sweep the treasury decided and completed; health answers 200."""
+    from tests.support.signal_proc import SignalBot
+    from signal_bot.sweep import sweep_intent_id
+    treasury = TreasuryProcess(tmp_path, sandbox).start()
+    sandbox.set_balance("USDT", "1000")
+    bot = SignalBot(tmp_path / "bot", sandbox, treasury)
+    try:
+        def bot_scrape() -> dict:
+            status, body = bot.http_get("/metrics")
+            assert status == 200, body
+            return samples(body)
+        before = bot_scrape()
+        assert value(before, "signal_bot_signals", mode="live", state="placed") == 0
+        assert value(before, "signal_bot_treasury_link_up") == 1
+        bot.sell("metrics-fill-1", "120")
+        intent_id = sweep_intent_id("metrics-fill-1")
+        treasury.wait_status(intent_id, "completed", timeout=30)
+        wait_until(lambda: value(bot_scrape(), "signal_bot_sweeps", state="decided", status="completed") == 1,
+                   timeout=15, what="the completed sweep in the bot's /metrics")
+        after = bot_scrape()
+        assert value(after, "signal_bot_webhook_requests_total", code="202") == 1
+        assert value(after, "signal_bot_signals", mode="live", state="placed") == 1
+        assert value(after, "signal_bot_signals_handled_total", outcome="placed") == 1
+        assert value(after, "signal_bot_order_seconds_count") == 1
+        assert value(after, "signal_bot_orders", mode="live", status="FILLED") == 1
+        assert value(after, "signal_bot_exchange_requests_total", endpoint="POST /api/v3/order", result="ok") == 1
+        assert bot.http_get("/healthz")[0] == 200
+        status, body = bot.http_get("/readyz")
+        assert status == 200, body
+        # The treasury saw the same story from its side.
+        treasury_side = scrape(treasury)
+        assert value(treasury_side, "treasury_decisions_total", outcome="accepted", reason_code="none") == 1
+    finally:
+        assert bot.proc.terminate() == 0
+        treasury.terminate()
