@@ -94,6 +94,7 @@ class MetricsServer:
         self.health = health
         self._httpd = None
         self._thread: threading.Thread | None = None
+        self.on_stop: Callable[[], None] | None = None   # e.g. unset the exchange-request hook
 
     @property
     def port(self) -> int:
@@ -118,6 +119,8 @@ class MetricsServer:
         return self
 
     def stop(self) -> None:
+        if self.on_stop is not None:
+            self.on_stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()

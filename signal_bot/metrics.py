@@ -195,6 +195,7 @@ class SignalMetrics:
                         self._ping()
                     except Exception as exc:
                         return Check("exchange", False, f"ping failed: {getattr(exc, 'code', type(exc).__name__)}")
+                    self._exchange_at = now
                     return Check("exchange", True, "answered a ping")
         return Check("exchange", False, "no answer from the exchange recently")
 
@@ -229,8 +230,10 @@ def start(settings, metrics: SignalMetrics):
     try:
         server = MetricsServer(settings.metrics_bind, metrics.registry, metrics.health()).start()
     except OSError as exc:
+        observe.set_observer(None)
         log.error("metrics_bind_failed", bind=str(settings.metrics_bind), error=exc.strerror or str(exc))
         return None
+    server.on_stop = lambda: observe.set_observer(None)
     log.info("metrics_listening", url=f"{server.url}/metrics", healthz=f"{server.url}/healthz",
              readyz=f"{server.url}/readyz")
     return server

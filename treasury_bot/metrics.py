@@ -349,8 +349,10 @@ def start(settings, metrics: TreasuryMetrics):
     try:
         server = MetricsServer(settings.metrics_bind, metrics.registry, metrics.health()).start()
     except OSError as exc:
+        observe.set_observer(None)
         log.error("metrics_bind_failed", bind=str(settings.metrics_bind), error=exc.strerror or str(exc))
         return None
+    server.on_stop = lambda: observe.set_observer(None)
     log.info("metrics_listening", url=f"{server.url}/metrics", healthz=f"{server.url}/healthz",
              readyz=f"{server.url}/readyz")
     return server
