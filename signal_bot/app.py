@@ -172,8 +172,10 @@ def start_metrics(settings: SignalSettings, bot: Any, started: Started, clock: C
     from signal_bot import metrics
     figures = metrics.SignalMetrics(state_path=settings.state_path, webhook_counts=bot.server.counts,
                                     monotonic=clock.monotonic, ping=_own_client_ping(settings, clock))
-    bot.desk.on_handled = figures.on_handled
-    return metrics.start(settings, figures), figures.heartbeat
+    listener = metrics.start(settings, figures)
+    if listener is not None:  # no listener, no counting on the order path either
+        bot.desk.on_handled = figures.on_handled
+    return listener, figures.heartbeat
 
 
 def _own_client_ping(settings: SignalSettings, clock: Clock):

@@ -363,9 +363,11 @@ def start_metrics(settings: TreasurySettings, loaded: LoadedPolicy, running: Run
     figures = metrics.TreasuryMetrics(open_ledger=lambda: open_ledger(settings.ledger_path), policy=loaded.policy,
                                       now_ms=clock.now_ms, poll_interval_s=poll_s, monotonic=clock.monotonic,
                                       mode=getattr(resolution.effective, "mode", "live"))
-    running.server.heartbeat = figures.heartbeat
-    running.server.on_decided = figures.on_decided
-    return metrics.start(settings, figures)
+    listener = metrics.start(settings, figures)
+    if listener is not None:  # no listener, no counting on the decision path either
+        running.server.heartbeat = figures.heartbeat
+        running.server.on_decided = figures.on_decided
+    return listener
 
 
 def _with_ledger(settings: TreasurySettings, body):
