@@ -14,6 +14,7 @@ import json
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
+from treasury_bot import lifecycle
 from treasury_bot.alerts.formats import iso_utc
 from treasury_bot.ledger import IntentRecord
 
@@ -63,8 +64,8 @@ def status_document(*, now_ms: int, frozen: Any, halted: tuple[str, int] | None,
                         "halted_since_at": when(halted[1]) if halted else None},
         "open_intents": open_list,
         "counts": {"open": len(open_list),
-                   "pending_approval": sum(1 for i in open_list if i["status"] == "pending_approval"),
-                   "needs_review": sum(1 for i in open_list if i["status"] == "needs_review")},
+                   lifecycle.PENDING_APPROVAL: sum(1 for i in open_list if i["status"] == lifecycle.PENDING_APPROVAL),
+                   lifecycle.NEEDS_REVIEW: sum(1 for i in open_list if i["status"] == lifecycle.NEEDS_REVIEW)},
         "window": {
             "hours": limits.window_hours,
             "transfers_last_hour": usage.hour_count, "max_transfers_per_hour": limits.max_transfers_per_hour,
@@ -94,7 +95,7 @@ def dump(document: Mapping[str, Any]) -> str:
 
 
 def cmd_status_json(args) -> int:
-    from treasury_bot import freeze, lifecycle, withdrawal_notes
+    from treasury_bot import freeze, withdrawal_notes
     from treasury_bot.ctl.reports import in_force
     from treasury_bot.ctl.site import EXIT_OK, ledger_and_policy
     from treasury_bot.decider import load_usage
