@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, TextIO
 
+from demo import metrics_view  # issue 14: where the metrics are, a few figures
 from demo.prepare import (DemoConfigError, DemoFiles, DemoPorts, Prepared, prepare,
                           remove_stale_supervisor_files, supervisord_environ)
 from demo.story import MILESTONES, Story
@@ -82,6 +83,7 @@ def banner(prepared: Prepared, ports: DemoPorts, bin_dir: Path) -> list[str]:
         f"  treasury   the only holder of the withdraw key        CURVE tcp://127.0.0.1:{ports.intent}, :{ports.event}",
         f"  signal     trading-only key, webhook for signals      http://127.0.0.1:{ports.webhook}/signal",
         "  feeder     posts the demo's signals, then exits",
+        *metrics_view.where(),
         "Within a minute the log shows:",
         "  1. orders placed: two buys, later a sell (signal: event=order_placed)",
         "  2. bad signals refused with their reasons: a wrong secret (webhook_refused",
@@ -130,6 +132,7 @@ def relay(lines: Iterable[str], out: TextIO, story: Story, files: DemoFiles, bin
                 RULE,
                 f"demo: the story is complete: sweep {sweep} was withdrawn and "
                 f"{len(story.mails)} alert mail(s) printed.",
+                *metrics_view.headlines(),
                 "Everything keeps running. Ctrl-C stops it; meanwhile, from another terminal:",
                 *inspect_hints(files, bin_dir)[1:],
                 RULE, ""]))

@@ -143,13 +143,17 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
         events.stop(1.0)
         raise StartupError("bind_failed", f"SIGNAL_WEBHOOK_BIND {settings.webhook_host}:{settings.webhook_port}: "
                                           f"{exc.strerror}") from None
+    metrics_server, heartbeat = start_metrics(settings, bot, started, clock)
     log.info("signal_bot_started", webhook=f"http://{settings.webhook_host}:{server.port}/signal",
              dry_run=dry_run, symbols=",".join(config.risk.symbols), api_key=mask_key(settings.credentials.key),
              sweep=bool(config.sweep), treasury=settings.intent_endpoint)
+    heartbeat.beat()
     while not stop.wait(0.5):
-        pass
+        heartbeat.beat()
     log.info("signal_bot_stopping", signal=flag.signal_name or "stop")
     begun = clock.monotonic()
+    if metrics_server is not None:
+        metrics_server.stop()
     server.stop()
     intake.close()
     orders.stop(budget=4.0)
@@ -160,6 +164,30 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
     started.client.close()
     log.info("signal_bot_stopped", seconds=round(clock.monotonic() - begun, 3))
     return 0
+
+
+def start_metrics(settings: SignalSettings, bot: Any, started: Started, clock: Clock):
+    """Issue 14: /metrics, /healthz, /readyz (signal_bot/metrics.py). Returns (server or None,
+    the main loop's heartbeat)."""
+    from signal_bot import metrics
+    figures = metrics.SignalMetrics(state_path=settings.state_path, webhook_counts=bot.server.counts,
+                                    monotonic=clock.monotonic, ping=_own_client_ping(settings, clock))
+    listener = metrics.start(settings, figures)
+    if listener is not None:  # no listener, no counting on the order path either
+        bot.desk.on_handled = figures.on_handled
+    return listener, figures.heartbeat
+
+
+def _own_client_ping(settings: SignalSettings, clock: Clock):
+    """/readyz's ping, on a client of its own (made at the first ping): the desk's client
+    holds its lock for a whole request, and a probe must never delay an order."""
+    made: list[binance.BinanceClient] = []
+
+    def ping() -> None:
+        if not made:
+            made.append(bootstrap.make_client(settings, clock))
+        made[0].ping()
+    return ping
 
 
 def read_signals(lines: Iterable[str]) -> Iterable[tuple[int, Signal | SignalError]]:

@@ -29,7 +29,8 @@ At start, `recover` takes the rows left `received` or `placing`, in arrival orde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Protocol
 
@@ -73,6 +74,9 @@ class Journaled:
     """
 
     signal: Signal
+    # Issue 14: when the journal commit returned (just after the webhook received it), for
+    # the order latency histogram (signal_bot/metrics.py).
+    received_mono: float = field(default_factory=time.monotonic, compare=False)
 
 
 def received_fields(signal: Signal) -> dict[str, str | None]:
@@ -121,6 +125,9 @@ class OrderDesk:
         self._settle_ms = recv_window_ms + SETTLE_MARGIN_MS
         self._max_signal_age_ms = max_signal_age_ms
         self._sent_at: tuple[float, ...] = ()
+        # Issue 14 (signal_bot/metrics.py): told of each signal `handle` finished, with the
+        # seconds since it was journaled.
+        self.on_handled: Callable[[Handled, float], None] | None = None
 
     @property
     def settle_ms(self) -> int:
@@ -137,7 +144,10 @@ class OrderDesk:
 
     def handle(self, journaled: Journaled) -> Handled:
         """Decide and send one signal journaled just now (rows of an earlier run go through `recover`)."""
-        return self._trade(journaled.signal)
+        handled = self._trade(journaled.signal)
+        if self.on_handled is not None:
+            self.on_handled(handled, time.monotonic() - journaled.received_mono)
+        return handled
 
     def _trade(self, signal: Signal) -> Handled:
         price = None

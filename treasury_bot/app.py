@@ -100,6 +100,7 @@ class Running:
     server: IntentServer | None = None
     threads: tuple[threading.Thread, ...] = ()
     crashed: bool = False
+    metrics: object | None = None      # issue 14: the /metrics listener (treasury_bot/metrics.py)
 
 
 def run(settings: TreasurySettings, *, clock: Clock | None = None,
@@ -372,6 +373,7 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
             loaded.path, loaded.sha256, resolution.effective, clock).run(ledger, stop))),
         *_approval_threads(settings, loaded, keys, clients, running, clock, stop),
     )
+    running.metrics = start_metrics(settings, loaded, running, clock, pacing.poll_s, resolution)
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),
              policy_sha256=loaded.sha256[:12])
@@ -424,6 +426,19 @@ def _approval_threads(settings: TreasurySettings, loaded: LoadedPolicy, keys, cl
         log.info("operator_wire", endpoint=settings.operator_bind, operators=",".join(sorted(operators.values())))
     return tuple(threads)
 
+def start_metrics(settings: TreasurySettings, loaded: LoadedPolicy, running: Running, clock: AnchoredClock,
+                  poll_s: float, resolution: Resolution):
+    """Issue 14: /metrics, /healthz, /readyz (treasury_bot/metrics.py); None when off."""
+    from treasury_bot import metrics
+    figures = metrics.TreasuryMetrics(open_ledger=lambda: open_ledger(settings.ledger_path), policy=loaded.policy,
+                                      now_ms=clock.now_ms, poll_interval_s=poll_s, monotonic=clock.monotonic,
+                                      mode=getattr(resolution.effective, "mode", "live"))
+    listener = metrics.start(settings, figures)
+    if listener is not None:  # no listener, no counting on the decision path either
+        running.server.heartbeat = figures.heartbeat
+        running.server.on_decided = figures.on_decided
+    return listener
+
 
 def _with_ledger(settings: TreasurySettings, body):
     def target() -> None:
@@ -468,6 +483,8 @@ def shutdown(running: Running, stop: threading.Event) -> None:
             # Only an exchange call can hold it; its intent stays `submitting` and is
             # reconciled at the next start, so leaving it is safe.
             log.warning("thread_still_busy_at_exit", thread=thread.name)
+    if running.metrics is not None:
+        running.metrics.stop()
     if running.server is not None:
         running.server.close()
     if running.auth is not None:

@@ -18,6 +18,7 @@ Envelope rules (docs/design.md section 2):
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Sequence
 
 import zmq
@@ -26,6 +27,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from common import messages
 from common.clock import Clock
 from common.curve import KeyPair, configure_server
+from common.heartbeat import Heartbeat
 from common.logs import get_logger
 from treasury_bot import admission, lifecycle
 from treasury_bot.alerts import raised
@@ -92,6 +94,10 @@ class IntentServer:
         self._decided: list[tuple[str, messages.Decision]] = []
         self._last_now_ms = 0
         self._next_publish_check = 0.0
+        # Issue 14 (treasury_bot/metrics.py): the loop's heartbeat for /healthz, and a
+        # callable told of each batch's decisions and latency after the replies are out.
+        self.heartbeat: Heartbeat = Heartbeat()
+        self.on_decided: Callable[[list, float], None] | None = None
 
     def open(self) -> "IntentServer":
         """Bind the ROUTER and the PUB, read where the ledger's transitions and usage stand."""
@@ -123,6 +129,7 @@ class IntentServer:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         while not stop.is_set():
+            self.heartbeat.beat()
             if poller.poll(POLL_MS):
                 batch = self._drain()
                 if batch:
@@ -149,6 +156,7 @@ class IntentServer:
     # -- one batch --------------------------------------------------------------------
 
     def handle_batch(self, raw_messages: list[list[zmq.Frame]]) -> None:
+        received = time.perf_counter()
         self.batches += 1
         self.requests += len(raw_messages)
         routed = route(e for e in map(self._envelope, raw_messages) if e is not None)
@@ -159,6 +167,8 @@ class IntentServer:
             self.router.send_multipart([route_back, b"", messages.encode(reply)])
         for event in events:
             self.publish(event)
+        if self.on_decided is not None and self._decided:
+            self.on_decided(self._decided, time.perf_counter() - received)
         # Logged after the replies are out: the ledger is the record, the log a view of it.
         for client, reply in self._decided:
             log.info("intent_decided", intent_id=reply.intent_id, client=client,

@@ -44,6 +44,7 @@ from common.binance.models import FundingAsset, WithdrawAddress, WithdrawQuota
 from common.binance.models import LocalWithdrawApplied, LocalWithdrawRecord, QuestionnaireRequirements
 from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
+from common.binance import observe  # issue 14: requests by endpoint and result
 from common.binance.weights import UsedWeights
 from common.clock import Clock, SystemClock
 from common.logs import get_logger, mask_key, register_secret
@@ -365,6 +366,7 @@ class BinanceClient:
                                              timeout=self.timeout, allow_redirects=False)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             error = transport_error(endpoint, exc)
+            observe.notify(endpoint.label, error.code, {})
             log.warning("binance_request_failed", endpoint=endpoint.label, error=error.code,
                         detail=error.message)
             raise error from None
@@ -373,10 +375,12 @@ class BinanceClient:
         log.debug("binance_request", endpoint=endpoint.label, http_status=status,
                   elapsed_ms=int((self._clock.monotonic() - started) * 1000))
         if 200 <= status < 300:
+            observe.notify(endpoint.label, "ok", self._weights.snapshot())
             return self._decode(endpoint, status, response.content, reply_type)
         binance_code, message = error_body(response.content)
         error = classify_error(endpoint, status, binance_code, message,
                                response.headers.get("Retry-After"))
+        observe.notify(endpoint.label, error.code, self._weights.snapshot())
         log.warning("binance_error", endpoint=endpoint.label, error=error.code, http_status=status,
                     binance_code=binance_code, detail=error.message)
         raise error

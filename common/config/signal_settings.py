@@ -11,6 +11,7 @@ from common.config.env import ConfigError, load_env
 from common.config.fields import (DEFAULT_BASE_URL, DEFAULT_EVENT_ENDPOINT, DEFAULT_INTENT_ENDPOINT,
                                   ApiCredentials, check_base_url, check_endpoint, load_credentials)
 from common.logs import register_secret
+from common.config.metrics_bind import SIGNAL_DEFAULT as SIGNAL_METRICS_DEFAULT, MetricsBind, metrics_bind
 
 
 # Variables whose presence on the signal side means the treasury's secrets leaked there.
@@ -36,6 +37,8 @@ class SignalSettings:
     log_format: str | None = None
     leaked_treasury_names: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Issue 14: /metrics, /healthz, /readyz (common/metrics_http.py); None: no listener.
+    metrics_bind: MetricsBind | None = None
 
     def __repr__(self) -> str:
         return (f"SignalSettings(base_url={self.base_url!r}, credentials={self.credentials!r}, "
@@ -73,6 +76,7 @@ def load_signal_settings(env_file: str | os.PathLike | None,
         log_format=env.get("LOG_FORMAT"),
         leaked_treasury_names=leaked,
         warnings=env.warnings,
+        metrics_bind=metrics_bind(env, "SIGNAL_METRICS_BIND", SIGNAL_METRICS_DEFAULT),
     )
 
 

@@ -12,6 +12,7 @@ from common.config.env import ConfigError, Env, load_env
 from common.config.fields import (DEFAULT_BASE_URL, DEFAULT_EVENT_ENDPOINT, DEFAULT_INTENT_ENDPOINT,
                                   ApiCredentials, check_base_url, check_endpoint, is_loopback_host,
                                   load_credentials)
+from common.config.metrics_bind import TREASURY_DEFAULT as TREASURY_METRICS_DEFAULT, MetricsBind, metrics_bind
 from common.config.smtp import SmtpSettings, load_smtp
 
 
@@ -44,6 +45,8 @@ class TreasurySettings:
     # a ROUTER apart from the clients' with its own CURVE allow-list. Both or neither.
     operator_bind: str | None = None
     operator_certs_dir: Path | None = None
+    # Issue 14: /metrics, /healthz, /readyz (common/metrics_http.py); None: no listener.
+    metrics_bind: MetricsBind | None = None
 
 
 def _operator_wire(env: Env) -> tuple[str | None, Path | None]:
@@ -142,4 +145,5 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
         test_clock_offset_file=test_offset_file,
         operator_bind=operator_bind,
         operator_certs_dir=operator_certs_dir,
+        metrics_bind=metrics_bind(env, "TREASURY_METRICS_BIND", TREASURY_METRICS_DEFAULT),
     )

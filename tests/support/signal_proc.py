@@ -47,11 +47,13 @@ class SignalBot:
         side.mkdir()
         shutil.copy(treasury.curve.treasury_public, side / "treasury.key")
         self.port = free_port()
+        self.metrics_port = free_port()  # issue 14: /metrics, /healthz, /readyz
         env = folder / "signal.env"
         env.write_text(
             f"BINANCE_BASE_URL={sandbox.base_url}\n"
             f"SIGNAL_API_KEY={DEMO_SIGNAL.api_key}\nSIGNAL_API_SECRET={DEMO_SIGNAL.api_secret}\n"
             f"SIGNAL_WEBHOOK_BIND=127.0.0.1:{self.port}\nSIGNAL_WEBHOOK_SECRET={SECRET}\n"
+            f"SIGNAL_METRICS_BIND=127.0.0.1:{self.metrics_port}\n"
             f"SIGNAL_CURVE_SECRET_FILE={treasury.curve.client_secrets['signal']}\n"
             f"TREASURY_CURVE_PUBLIC_FILE={side / 'treasury.key'}\n"
             f"TREASURY_INTENT_ENDPOINT={treasury.intent_endpoint}\n"
@@ -63,6 +65,11 @@ class SignalBot:
                          folder / "bot.log", cwd=folder,
                          env={k: "" for k in ("TREASURY_API_KEY", "TREASURY_API_SECRET")}).start()
         self.proc.wait_for_log("event=signal_bot_started", timeout=20)
+
+    def http_get(self, path: str = "/metrics", timeout: float = 5.0) -> tuple[int, str]:
+        """GET one of the metrics listener's pages: (HTTP status, body)."""
+        reply = requests.get(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=timeout)
+        return reply.status_code, reply.text
 
     def sell(self, signal_id: str, quote_amount: str) -> None:
         body = {"id": signal_id, "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",

@@ -72,6 +72,7 @@ class TreasuryProcess:
         self.ledger_path = self.dir / "ledger.sqlite"
         self.intent_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.event_endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.metrics_port = free_port()  # issue 14: /metrics, /healthz, /readyz
         env = {
             "BINANCE_BASE_URL": sandbox.base_url,
             "TREASURY_API_KEY": api_key,
@@ -83,6 +84,7 @@ class TreasuryProcess:
             "TREASURY_CURVE_SECRET_FILE": str(self.curve.treasury_secret),
             "TREASURY_AUTHORIZED_CLIENTS_DIR": str(self.curve.clients_dir),
             "TREASURY_SANDBOX_POLL_SECONDS": str(poll_seconds),
+            "TREASURY_METRICS_BIND": f"127.0.0.1:{self.metrics_port}",
             "LOG_LEVEL": "INFO",
         }
         if smtp is not None:
@@ -120,6 +122,16 @@ class TreasuryProcess:
                 except TreasuryUnavailable:
                     return False
         wait_until(answers, timeout=timeout, what="the treasury to answer a ping")
+
+    def http_get(self, path: str = "/metrics", timeout: float = 5.0) -> tuple[int, str]:
+        """GET one of the metrics listener's pages: (HTTP status, body)."""
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=timeout) as reply:
+                return reply.status, reply.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8")
 
     def check(self) -> "subprocess.CompletedProcess[str]":
         """`treasuryctl check` on this treasury's env file, as an operator runs it."""

@@ -62,13 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", parents=[env], help="check env, policy, keys, ledger and the exchange "
                    "self-audit; one OK/FAIL line each").set_defaults(func=cmd_check)
-    sub.add_parser("status", parents=[env], help="open intents, window usage per coin, last poll"
-                   ).set_defaults(func=cmd_status)
+    st = sub.add_parser("status", parents=[env], help="open intents, window usage per coin, last poll")
+    st.set_defaults(func=cmd_status)
     lst = sub.add_parser("list", parents=[env], help="intents, oldest first")
     lst.add_argument("--status", help="only intents in this status (e.g. pending_approval)")
     lst.add_argument("--since", help="only intents received since: 24h, 7d, an ISO time or ms")
     lst.add_argument("--limit", type=int, default=200, help="at most this many (the newest; default 200)")
     lst.set_defaults(func=cmd_list)
+    for parser_with_json in (st, lst):  # issue 14: the stable shape for scripts (docs/operations.md)
+        parser_with_json.add_argument("--json", action="store_true", help="print one JSON document "
+                                      "(stable shape: docs/operations.md, treasuryctl's JSON)")
     show = sub.add_parser("show", parents=[env], help="one intent with its whole history")
     show.add_argument("intent_id")
     show.set_defaults(func=cmd_show)

@@ -17,6 +17,9 @@ from treasury_bot.trusted_clock import (META_DISAGREEMENT_SINCE, META_MEASURED_A
 
 
 def cmd_status(args) -> int:
+    if getattr(args, "json", False):
+        from treasury_bot.ctl.json_reports import cmd_status_json
+        return cmd_status_json(args)
     ledger, policy, settings = ledger_and_policy(args, need_policy=True)
     try:
         # The treasury's time (the exchange's), not this host's: see operator.ledger_now.
@@ -122,6 +125,9 @@ def _clock_line(ledger) -> str:
 
 
 def cmd_list(args) -> int:
+    if getattr(args, "json", False):
+        from treasury_bot.ctl.json_reports import cmd_list_json
+        return cmd_list_json(args)
     ledger, _, _ = ledger_and_policy(args)
     try:
         since = parse_since(args.since, SystemClock().now_ms()) if args.since else None

@@ -39,6 +39,7 @@ from treasury_bot.ledger.approvals import Approvals
 from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
 from treasury_bot.ledger.foreign import ForeignWithdrawals
+from treasury_bot.ledger.metrics_reads import MetricsReads  # issue 14
 from treasury_bot.ledger.outbox import Outbox
 from treasury_bot.ledger.records import (INTENT_COLUMNS, INTENT_FROM, CountedRow, IntentRecord, LedgerError,
                                          Transition)
@@ -49,7 +50,7 @@ _OPEN_ONLY = schema.OPEN_ONLY
 log = get_logger("treasury.ledger")
 
 
-class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals, Approvals, Chain):
+class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals, Approvals, Chain, MetricsReads):
     """One connection to the ledger file; not shared between threads."""
 
     def __init__(self, path: Path | str) -> None:
