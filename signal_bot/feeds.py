@@ -158,6 +158,7 @@ def _text_command(body: bytes) -> Fields:
     if len(words) < 2:
         raise SignalError("side", "a text command starts with buy or sell and a symbol: buy BTCUSDT quote=100")
     out: dict[str, Any] = {"side": words[0], "symbol": _ticker(words[1], "symbol")}
+    spelled: dict[str, str] = {}
     for word in words[2:]:
         key, sep, value = word.partition("=")
         target = TEXT_KEYS.get(key.lower()) if sep else None
@@ -169,10 +170,11 @@ def _text_command(body: bytes) -> Fields:
         if target in out:
             raise SignalError(key, "given twice")
         out[target] = value
+        spelled[target] = key
     passphrase = out.pop(PASSPHRASE_FIELD, None)
     if "type" not in out:
         out["type"] = "LIMIT" if "price" in out else "MARKET"
-    return Fields(out, passphrase, {}, text=True)
+    return Fields(out, passphrase, spelled, text=True)
 
 
 def parse_time(text: Any, name: str) -> int:

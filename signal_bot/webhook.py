@@ -189,7 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("webhook_submit_failed", id=verdict.client_order_id, exc_info=True)
             return self._send(_error(503, "unavailable", "the signal could not be recorded; retry later"))
         if outcome is True or outcome == ACCEPTED:
-            self._send(Answer(202, accepted_body(judged)))
+            # This thread trades after the 202 (`after_accept`), possibly for seconds when the
+            # exchange is slow: the 202 closes the connection, so a keep-alive client's (or a
+            # proxy's) next request gets a fresh thread and its answer within TradingView's 3 s.
+            self._send(Answer(202, accepted_body(judged)), close=self.server.after_accept is not None)
             return self._after_accept()
         if outcome == DUPLICATE:
             return self._send(Answer(202, accepted_body(judged, duplicate=True)))
