@@ -31,7 +31,8 @@ EXIT_ORDER, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def run_test_signal(file: str, env_file: str | None, config_path: str | None, *, offline: bool = False,
-                    out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+                    out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         body = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:

@@ -148,3 +148,32 @@ def test_a_resend_after_a_503_trades_once(bots, sandbox):
         wait_until(lambda: orders_with(sandbox, body["id"]), timeout=15, what=f"the order of {body['id']}")
     bot.proc.wait_for_log("event=webhook_queue_full")
     assert {b["id"]: len(orders_with(sandbox, b["id"])) for b in bodies} == {b["id"]: 1 for b in bodies}
+
+
+def test_test_signal_prints_the_rounded_order_and_trades_nothing(tmp_path, sandbox):
+    """`signal-bot test-signal` with the bot's env: the order rounded to the sandbox's filters,
+    the passphrase checked; no order on the exchange, no state file."""
+    import subprocess
+
+    from tests.e2e.test_signal_bot import write_bot_files
+    from tests.support.procs import script
+
+    folder = tmp_path / "ts"
+    env_file, *_ = write_bot_files(folder, sandbox.base_url, config=TV_CONFIG)
+    alert = {"id": "ts-{{ticker}} 1", "action": "buy", "ticker": "BINANCE:BTCUSDT", "contracts": "0.0123456",
+             "price": 59999.999, "passphrase": SECRET}
+    (folder / "alert.json").write_text(json.dumps(alert))
+    done = subprocess.run([script("signal-bot"), "test-signal", "alert.json", "--env-file", str(env_file)],
+                          cwd=folder, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    derived = client_order_id("ts-{{ticker}} 1")
+    assert report["order"] == {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01234",
+                               "price": "59999.99", "time_in_force": "GTC", "newClientOrderId": derived,
+                               "notional": report["order"]["notional"]}
+    assert SECRET not in done.stdout
+    wrong = subprocess.run([script("signal-bot"), "test-signal", "-", "--env-file", str(env_file)], cwd=folder,
+                           input=json.dumps({**alert, "passphrase": "wrong-not-real"}), capture_output=True,
+                           text=True, timeout=30)
+    assert wrong.returncode == 1 and json.loads(wrong.stdout)["refused"]["status"] == 401
+    assert orders_with(sandbox, derived) == [] and not (folder / "state.sqlite").exists()
