@@ -206,13 +206,17 @@ def check_lag(fields: dict[str, Any], spelled: Mapping[str, str], profile: Profi
     lag_name = spelled.get(MAX_LAG_FIELD, MAX_LAG_FIELD)
     when = fields.pop(TIME_FIELD, None)
     lag_value = fields.pop(MAX_LAG_FIELD, None)
-    max_lag = _seconds(lag_value, lag_name) if lag_value not in (None, "") else profile.max_lag_seconds
+    if lag_value not in (None, ""):
+        max_lag = _seconds(lag_value, lag_name)
+        if when in (None, ""):
+            raise SignalError(time_name, f"max_lag {max_lag} s needs the signal's time")
+    elif when in (None, ""):
+        return                            # no time, no lag to judge
+    else:
+        max_lag = profile.max_lag_seconds  # [feed] max_lag_seconds: for a time without a max_lag
     if max_lag is None:
-        if when not in (None, ""):
-            parse_time(when, time_name)   # still a time
+        parse_time(when, time_name)       # still a time
         return
-    if when in (None, ""):
-        raise SignalError(time_name, f"max_lag {max_lag} s needs the signal's time")
     lag_ms = now_ms - parse_time(when, time_name)
     if abs(lag_ms) > max_lag * 1000:
         where = "old" if lag_ms > 0 else "in the future"

@@ -99,3 +99,16 @@ def test_the_native_profile_is_todays_shape_and_an_id_less_body_gets_the_hash_id
     with pytest.raises(SignalError) as err:
         signal_of('{"id": "a", "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quote_amount": 10}', NATIVE)
     assert err.value.field == "quote_amount"      # JSON numbers stay refused in the native shape
+
+
+def test_the_configured_max_lag_judges_a_time_without_max_lag_and_no_time_is_not_judged():
+    """[feed] max_lag_seconds applies to a body with a time and no max_lag; a body without a time passes."""
+    lagged = Profile("tradingview", max_lag_seconds=30)
+    body = '{"id": "a", "action": "buy", "ticker": "BTCUSDT", "contracts": "1", "timenow": "2019-08-27T09:55:00Z"}'
+    with pytest.raises(SignalError) as err:
+        signal_of(body, lagged)
+    assert err.value.field == "timenow"
+    assert signal_of('{"id": "a", "action": "buy", "ticker": "BTCUSDT", "contracts": "1"}', lagged).id == "a"
+    with pytest.raises(SignalError) as err:
+        signal_of('{"id": "a", "action": "buy", "ticker": "BTCUSDT", "contracts": "1", "max_lag": "60"}', TV)
+    assert err.value.field == "timenow"
