@@ -113,18 +113,19 @@ def _mapped(body: dict[str, Any], profile: Profile) -> Fields:
     spelled: dict[str, str] = {}
     used_tops: set[str] = set()
     for target, path in mapping.items():
+        spelled[target] = path          # a refusal of `target` names the body's field
         found, value = _path(body, path)
         if found:
             out[target] = value
-            spelled[target] = path
             used_tops.add(path.split(".")[0])
+    schema_fields = set(Signal.__struct_fields__)      # grows with the schema (e.g. exits' fields)
     for key, value in body.items():
         if key in used_tops:
             continue
-        if key in MAPPABLE and key not in out and key not in mapping:
-            out[key] = value            # a signal field under its own name passes through
-        elif not profile.ignore_unknown or key in SIGNAL_FIELDS:
-            out[key] = value            # an unknown field: refused by the schema, named as sent
+        if key in mapping and mapping[key] != key:
+            raise SignalError(key, f"not a field of the {profile.name} profile (it reads {mapping[key]})")
+        if key in schema_fields or key in MAPPABLE or not profile.ignore_unknown:
+            out[key] = value            # passes through; an unknown one is refused by the schema, named
     passphrase = out.pop(PASSPHRASE_FIELD, None)
     if "side" in out and isinstance(out["side"], str):
         word = out["side"].strip().lower()
@@ -163,7 +164,7 @@ def _text_command(body: bytes) -> Fields:
         key, sep, value = word.partition("=")
         target = TEXT_KEYS.get(key.lower()) if sep else None
         if target is None:
-            if sep and key in SIGNAL_FIELDS + ("take_profit", "stop_loss", "close"):
+            if sep and key in Signal.__struct_fields__:     # any other field of the schema
                 target = key
             else:
                 raise SignalError(key or word, f"not a key=value of a text command ({', '.join(sorted(TEXT_KEYS))})")

@@ -112,3 +112,19 @@ def test_the_configured_max_lag_judges_a_time_without_max_lag_and_no_time_is_not
     with pytest.raises(SignalError) as err:
         signal_of('{"id": "a", "action": "buy", "ticker": "BTCUSDT", "contracts": "1", "max_lag": "60"}', TV)
     assert err.value.field == "timenow"
+
+
+def test_fields_the_profile_does_not_map_pass_through_to_the_schema():
+    """An exit's `take_profit` reaches the signal schema under its own name (JSON and text)."""
+    read = read_body(b'{"id": "a", "action": "buy", "ticker": "BTCUSDT", "contracts": "1", "take_profit": "2%"}', TV)
+    assert read.fields["take_profit"] == "2%"
+    with pytest.raises(SignalError) as err:       # today's schema has no such field: named as sent
+        to_signal(read, TV, NOW_MS, lambda fields: "x")
+    assert err.value.field == "take_profit"
+
+
+def test_a_native_name_the_profile_maps_elsewhere_is_refused_naming_it():
+    """In the tradingview profile `symbol` is not read (`ticker` is): refused, not silently used."""
+    with pytest.raises(SignalError) as err:
+        signal_of('{"id": "a", "action": "buy", "ticker": "BTCUSDT", "symbol": "ETHUSDT", "contracts": "1"}', TV)
+    assert err.value.field == "symbol" and "ticker" in err.value.detail
