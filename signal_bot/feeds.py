@@ -156,18 +156,22 @@ def _text_command(body: bytes) -> Fields:
     if "\n" in text or "\r" in text:
         raise SignalError(None, "a text command is one line")
     words = text.split()
-    if len(words) < 2:
+    # Words are never echoed in a refusal (one may be the passphrase, misplaced): keys and positions only.
+    if len(words) < 2 or "=" in words[0] or "=" in words[1]:
         raise SignalError("side", "a text command starts with buy or sell and a symbol: buy BTCUSDT quote=100")
+    if words[0].lower() not in ("buy", "sell"):
+        raise SignalError("side", "a text command starts with buy or sell")
     out: dict[str, Any] = {"side": words[0], "symbol": _ticker(words[1], "symbol")}
     spelled: dict[str, str] = {}
-    for word in words[2:]:
+    for position, word in enumerate(words[2:], start=3):
         key, sep, value = word.partition("=")
         target = TEXT_KEYS.get(key.lower()) if sep else None
         if target is None:
             if sep and key in Signal.__struct_fields__:     # any other field of the schema
                 target = key
             else:
-                raise SignalError(key or word, f"not a key=value of a text command ({', '.join(sorted(TEXT_KEYS))})")
+                name = key[:40] if sep else f"word {position}"
+                raise SignalError(name, f"not a key=value of a text command ({', '.join(sorted(TEXT_KEYS))})")
         if target in out:
             raise SignalError(key, "given twice")
         out[target] = value

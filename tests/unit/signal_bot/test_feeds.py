@@ -128,3 +128,11 @@ def test_a_native_name_the_profile_maps_elsewhere_is_refused_naming_it():
     with pytest.raises(SignalError) as err:
         signal_of('{"id": "a", "action": "buy", "ticker": "BTCUSDT", "symbol": "ETHUSDT", "contracts": "1"}', TV)
     assert err.value.field == "symbol" and "ticker" in err.value.detail
+
+
+def test_a_misplaced_passphrase_in_a_text_command_is_never_echoed():
+    """A word without `=`, or a secret where the side should be, is refused by position or key only."""
+    for text in ("buy BTCUSDT test-secret-not-real-0009", "passphrase=test-secret-not-real-0009 buy BTCUSDT"):
+        with pytest.raises(SignalError) as err:
+            signal_of(text, NATIVE)
+        assert "test-secret-not-real-0009" not in f"{err.value.field} {err.value.detail}"
