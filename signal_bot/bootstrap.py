@@ -156,7 +156,8 @@ def build_run(settings: SignalSettings, config: SignalConfig, started: Started, 
     events = EventListener(lambda: EventSubscriber(settings.event_endpoint, started.keys, started.server_public),
                            on_event=sweeper.on_event)
     server = WebhookServer(settings.webhook_host, settings.webhook_port, settings.webhook_secret,
-                           intake.submit, after_accept=orders.run_queued)
+                           intake.submit, after_accept=orders.run_queued,
+                           profile=config.feed.profile_rules(), access=config.access.rules())
     return RunBot(journal, intake, sweeper, desk, orders, events, server)
 
 

@@ -52,6 +52,7 @@ def run_check(env_file: str | None) -> int:
     try:
         config = load_config(settings.config_file)
         lines.append((OK, "config", f"{settings.config_file}: {len(config.risk.symbols)} symbol(s)"))
+        lines.append(webhook_line(settings.webhook_host, config))
     except (ConfigError, ValueError) as exc:
         lines.append((FAIL, "config", str(exc)))
     try:
@@ -62,6 +63,19 @@ def run_check(env_file: str | None) -> int:
     if keys is not None:
         lines.append(treasury_line(settings, *keys))
     return print_lines(lines)
+
+
+def webhook_line(host: str, config: SignalConfig) -> Line:
+    """The feed profile and who may call (issue 15). WARN: an allow-list on a loopback bind
+    with no trusted proxy refuses every call that comes through a local front."""
+    access = config.access
+    callers = ", ".join(access.allow) if access.allow else "any address (no [access] allow)"
+    text = (f"profile {config.feed.profile}; callers: {callers}; "
+            f"X-Forwarded-For from: {', '.join(access.trusted_proxies) or 'nobody'}")
+    if access.allow and not access.trusted_proxies and host in ("127.0.0.1", "::1", "localhost"):
+        return (WARN, "webhook", text + " - behind a local front every caller is 127.0.0.1: "
+                                         "add it to [access] trusted_proxies")
+    return (OK, "webhook", text)
 
 
 def exchange_lines(settings: SignalSettings, config: SignalConfig | None) -> list[Line]:

@@ -1,7 +1,7 @@
-"""`signal-bot run | replay | intent | check | keys binance`: the signal bot's console script (docs/design.md section 7a).
+"""`signal-bot run | replay | intent | check | test-signal | keys binance`: the signal bot's console script (docs/design.md section 7a).
 
 Exit status: 0 fine; 1 replay skipped bad lines / an intent was rejected / `check` found a
-problem; 2 refused to start (config, self-audit); 3 the treasury gave no usable answer (intent).
+problem / `test-signal`'s body is refused; 2 refused to start (config, self-audit); 3 the treasury gave no usable answer (intent).
 """
 
 from __future__ import annotations
@@ -80,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
                                        "nothing. Exit status 0 when nothing is FAIL, else 1.")
     check.add_argument("--env-file", metavar="PATH", help=_ENV_HELP)
 
+    ts = sub.add_parser("test-signal", help="print what a webhook body would become, without trading",
+                        description="Read one webhook body (the alert message, JSON or a text command) from "
+                                    "FILE (or - for stdin) and print, as JSON, what the running bot would make of "
+                                    "it under signal.toml's [feed] profile: the parsed signal and its exchange "
+                                    "client order id, the order rounded to the symbol's filters (exchangeInfo "
+                                    "and the last price, public reads), or the refusal naming the field. Places "
+                                    "no order and writes no state. Exit status 0 an order, 1 a refusal.")
+    ts.add_argument("file", metavar="FILE|-", help="the body, as TradingView would post it")
+    ts.add_argument("--env-file", metavar="PATH", help=_ENV_HELP + "; without one the passphrase is not checked")
+    ts.add_argument("--config", metavar="PATH", help="signal.toml (default: SIGNAL_CONFIG_FILE, else ./signal.toml)")
+    ts.add_argument("--offline", action="store_true", help="do not ask the exchange for the symbol's rules")
+
     keys = sub.add_parser("keys", help="make keys on this host").add_subparsers(dest="keys_command", required=True)
     api = keys.add_parser("binance", help="make an Ed25519 key pair for a Binance API key",
                           description="Write NAME.pem (the private key, mode 0600, never overwritten) and "
@@ -97,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REFUSED
     if args.command == "keys":
         return _keys_binance(args)
+    if args.command == "test-signal":
+        from signal_bot.test_signal import run_test_signal
+        return run_test_signal(args.file, _env_file(args.env_file), args.config, offline=args.offline)
     if args.command == "check":  # reports every problem instead of refusing at the first
         from signal_bot.check import run_check
         return run_check(_env_file(args.env_file))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -85,12 +85,78 @@ class Webhook(Struct, frozen=True, forbid_unknown_fields=True):
     queue_size: Annotated[int, Meta(ge=1, le=100_000)] = 1000
 
 
+class FeedMapping(Struct, frozen=True, forbid_unknown_fields=True):
+    """`[feed.mapping]` of the `mapped` profile: signal field = the body's field (a dotted path
+    reaches into an object: `quantity = "order.amount"`). `time` is an ISO-8601 time, `max_lag`
+    a field holding seconds (signal_bot/feeds.py)."""
+
+    id: str | None = None
+    symbol: str | None = None
+    side: str | None = None
+    type: str | None = None
+    quantity: str | None = None
+    quote_amount: str | None = None
+    price: str | None = None
+    time_in_force: str | None = None
+    passphrase: str | None = None
+    time: str | None = None
+    max_lag: str | None = None
+
+
+class Feed(Struct, frozen=True, forbid_unknown_fields=True):
+    """`[feed]`: the webhook's body shape (issue 15 item 2; signal_bot/feeds.py)."""
+
+    profile: Literal["native", "tradingview", "mapped"] = "native"
+    # A signal sent without an id is named by its body's hash within this window: a repeat of
+    # the same body this soon is a duplicate (signal_bot/signal_ids.py).
+    dedupe_window_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 60
+    max_lag_seconds: Annotated[int, Meta(ge=1, le=86_400)] | None = None
+    mapping: FeedMapping | None = None
+    sides: dict[str, Literal["BUY", "SELL"]] = {}
+    ignore_unknown: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.profile == "mapped") != (self.mapping is not None):
+            raise ValueError("@mapping: the mapped profile needs [feed.mapping], and only it takes one")
+        if self.mapping is not None and not (self.mapping.symbol and self.mapping.side):
+            raise ValueError("@mapping: maps at least symbol and side")
+
+    def profile_rules(self) -> "Any":
+        from signal_bot.feeds import Profile
+        mapping = {k: v for k in FeedMapping.__struct_fields__
+                   if (v := getattr(self.mapping, k, None)) is not None} if self.mapping else {}
+        return Profile(self.profile, mapping, {k.lower(): v for k, v in self.sides.items()},
+                       self.ignore_unknown, self.max_lag_seconds, self.dedupe_window_seconds)
+
+
+class Access(Struct, frozen=True, forbid_unknown_fields=True):
+    """`[access]`: who may call (issue 15 item 3; signal_bot/access.py). An empty allow list
+    admits any address; "tradingview" is TradingView's four published addresses."""
+
+    allow: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from signal_bot.access import AccessError, networks
+        for name, presets in (("allow", True), ("trusted_proxies", False)):
+            try:
+                networks(getattr(self, name), presets=presets)
+            except AccessError as exc:
+                raise ValueError(f"@{name}: {exc}") from None
+
+    def rules(self) -> "Any":
+        from signal_bot.access import AccessRules
+        return AccessRules.of(self.allow, self.trusted_proxies)
+
+
 class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
     risk: Risk
     orders: Orders = Orders()
     sweep: Sweep | None = None
     treasury: Treasury = Treasury()
     webhook: Webhook = Webhook()
+    feed: Feed = Feed()
+    access: Access = Access()
 
 
 def parse_config(text: str, source: str = "signal.toml") -> SignalConfig:

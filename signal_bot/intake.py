@@ -7,6 +7,8 @@ For each valid signal, from any webhook thread, under one lock:
    IGNORE: an id seen before is a DUPLICATE, answered 202 again with `"duplicate": true`,
    nothing queued, nothing changed), then queued for the order worker: ACCEPTED, answered
    202. The 202 goes out only after the commit.
+A signal named by its body's hash (`dedupe`) is also a DUPLICATE when the same body's id
+of the window before was journaled within the window (signal_bot/signal_ids.py).
 A journal write that fails raises: the webhook answers 503 and nothing was accepted.
 
 The lock serialises the webhook's threads on one SQLite connection (SQLite admits one
@@ -24,7 +26,7 @@ from common.clock import Clock
 from signal_bot.orders import Journaled, log_duplicate, received_fields
 from signal_bot.signals import Signal
 from signal_bot.state import StateStore
-from signal_bot.webhook import ACCEPTED, DUPLICATE, QUEUE_FULL
+from signal_bot.webhook import ACCEPTED, DUPLICATE, QUEUE_FULL, Dedupe
 
 
 class Intake:
@@ -38,17 +40,23 @@ class Intake:
         self._lock = threading.Lock()
         self.queue: "queue.SimpleQueue[Journaled]" = queue.SimpleQueue()
 
-    def submit(self, signal: Signal) -> str:
+    def submit(self, signal: Signal, dedupe: Dedupe | None = None) -> str:
         """ACCEPTED (journaled durably, queued), DUPLICATE or QUEUE_FULL; raises if the journal fails."""
         with self._lock:
-            if self.queue.qsize() >= self._capacity:
-                if not self._store.seen(self._mode, signal.id):
+            if dedupe is not None and self._seen_since(dedupe):
+                pass
+            elif self.queue.qsize() >= self._capacity:
+                if not self._store.seen(self._mode, signal.client_order_id):
                     return QUEUE_FULL
-            elif self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms()):
+            elif self._store.journal(self._mode, signal.client_order_id, received_fields(signal), self._clock.now_ms()):
                 self.queue.put(Journaled(signal))
                 return ACCEPTED
         log_duplicate(signal)
         return DUPLICATE
+
+    def _seen_since(self, dedupe: Dedupe) -> bool:
+        row = self._store.signal(self._mode, dedupe.previous_id)
+        return row is not None and row.received_at >= self._clock.now_ms() - dedupe.window_seconds * 1000
 
     def close(self) -> None:
         with self._lock:

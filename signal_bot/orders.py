@@ -101,8 +101,13 @@ def signal_of(row: SignalRow) -> Signal:
                   time_in_force=row.time_in_force)  # type: ignore[arg-type]
 
 
+def _signal_id(signal: Signal) -> dict[str, str]:
+    """The id as written, logged beside the client order id when the two differ."""
+    return {} if signal.id == signal.client_order_id else {"signal_id": signal.id[:64]}
+
+
 def log_duplicate(signal: Signal) -> None:
-    log.info("order_refused", id=signal.id, symbol=signal.symbol, side=signal.side, type=signal.type,
+    log.info("order_refused", id=signal.client_order_id, **_signal_id(signal), symbol=signal.symbol, side=signal.side, type=signal.type,
              reason="duplicate", detail="this id was seen before")
 
 
@@ -137,7 +142,7 @@ class OrderDesk:
     # -- one signal -------------------------------------------------------------------------
     def accept(self, signal: Signal) -> Journaled | None:
         """Journal a signal durably (replay's 202); None for a seen id (logged as a duplicate)."""
-        if self._store.journal(self._mode, signal.id, received_fields(signal), self._clock.now_ms()):
+        if self._store.journal(self._mode, signal.client_order_id, received_fields(signal), self._clock.now_ms()):
             return Journaled(signal)
         log_duplicate(signal)
         return None
@@ -165,10 +170,10 @@ class OrderDesk:
 
     def _refused(self, signal: Signal, plan: OrderPlan | None, refusal: Refusal) -> Handled:
         order = plan_columns(plan) if plan is not None else None
-        self._store.refuse(self._mode, signal.id, refusal.code, self._clock.now_ms(), order)
-        log.info("order_refused", id=signal.id, symbol=signal.symbol, side=signal.side, type=signal.type,
+        self._store.refuse(self._mode, signal.client_order_id, refusal.code, self._clock.now_ms(), order)
+        log.info("order_refused", id=signal.client_order_id, **_signal_id(signal), symbol=signal.symbol, side=signal.side, type=signal.type,
                  reason=refusal.code, detail=refusal.detail)
-        return Handled(signal.id, "refused", refusal.code)
+        return Handled(signal.client_order_id, "refused", refusal.code)
 
     def _send(self, plan: OrderPlan) -> Handled:
         try:

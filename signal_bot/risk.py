@@ -97,7 +97,7 @@ def _plan_limit(signal: Signal, rules: SymbolRules, limits: RiskLimits) -> Order
     refusal = _check_notional(notional, rules, market=False) or _check_cap(notional, limits)
     if refusal:
         return refusal
-    return OrderPlan(signal.symbol, signal.side, "LIMIT", signal.id, quantity, None, price,
+    return OrderPlan(signal.symbol, signal.side, "LIMIT", signal.client_order_id, quantity, None, price,
                      signal.time_in_force or limits.default_time_in_force, notional)
 
 
@@ -117,7 +117,7 @@ def _plan_market_quote(signal: Signal, rules: SymbolRules, limits: RiskLimits) -
     refusal = _check_notional(quote, rules, market=True) or _check_cap(quote, limits)
     if refusal:
         return refusal
-    return OrderPlan(signal.symbol, signal.side, "MARKET", signal.id, None, quote, None, None, quote)
+    return OrderPlan(signal.symbol, signal.side, "MARKET", signal.client_order_id, None, quote, None, None, quote)
 
 
 def _plan_market_quantity(signal: Signal, rules: SymbolRules, limits: RiskLimits,
@@ -132,7 +132,7 @@ def _plan_market_quantity(signal: Signal, rules: SymbolRules, limits: RiskLimits
     refusal = _check_notional(notional, rules, market=True) or _check_cap(notional, limits)
     if refusal:
         return refusal
-    return OrderPlan(signal.symbol, signal.side, "MARKET", signal.id, quantity, None, None, None, notional)
+    return OrderPlan(signal.symbol, signal.side, "MARKET", signal.client_order_id, quantity, None, None, None, notional)
 
 
 def _check_price(price: Decimal, rules: SymbolRules) -> Refusal | None:

@@ -2,8 +2,9 @@
 
 A signal is a JSON object (TradingView-alert style). Amounts are decimal strings, never
 JSON numbers, so that no float ever touches money. `side`, `type` and `time_in_force`
-are taken case-insensitively ("buy" from `{{strategy.order.action}}` is BUY). The `id`
-becomes Binance's `newClientOrderId`, hence its pattern.
+are taken case-insensitively ("buy" from `{{strategy.order.action}}` is BUY). The `id` is
+any printable text up to 64 characters; Binance's `newClientOrderId` is derived from it
+(`client_order_id`, signal_bot/signal_ids.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import msgspec
 from msgspec import Meta, Struct
 
 from common.money import AMOUNT_PATTERN, AmountError, parse_amount
+from signal_bot import signal_ids
 
-# \Z, not $: Python's $ also matches before a final newline.
-SignalId = Annotated[str, Meta(pattern=r"^[a-zA-Z0-9_-]{1,36}\Z")]
+# Printable text, 1 to 64 characters (checked in __post_init__: signal_ids.id_problem).
+SignalId = Annotated[str, Meta(min_length=1, max_length=64)]
 Symbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,20}\Z")]
 AmountText = Annotated[str, Meta(pattern=AMOUNT_PATTERN, max_length=64)]
 Side = Literal["BUY", "SELL"]
@@ -53,6 +55,9 @@ class Signal(Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         # Cross-field rules; the message ends like msgspec's so `parse_signal` can name the field.
+        problem = signal_ids.id_problem(self.id)
+        if problem:
+            raise ValueError(f"{problem} - at `$.id`")
         for name in ("quantity", "quote_amount", "price"):
             text = getattr(self, name)
             if text is not None:
@@ -72,6 +77,11 @@ class Signal(Struct, frozen=True, forbid_unknown_fields=True):
                 raise ValueError("a MARKET signal takes no price - at `$.price`")
             if self.time_in_force is not None:
                 raise ValueError("time_in_force is only for LIMIT orders - at `$.time_in_force`")
+
+    @property
+    def client_order_id(self) -> str:
+        """Binance's newClientOrderId for this signal, and its journal key (signal_ids.py)."""
+        return signal_ids.client_order_id(self.id)
 
     @property
     def quantity_value(self) -> Decimal | None:

@@ -4,9 +4,16 @@ Authentication (either): an `X-Signature` header holding the hex HMAC-SHA256 of 
 body under SIGNAL_WEBHOOK_SECRET, or a `passphrase` field equal to the secret. Both are
 compared in constant time; the passphrase is removed before the signal is parsed or
 logged. Answers (JSON): 202 {"accepted": true, "id"}; 400 bad JSON; 401 bad secret;
-404/405 wrong path/method; 411 no Content-Length; 413 body over 64 KiB (judged from
-Content-Length, before reading); 422 bad field (named); 503 queue full. Only a 202
-changes anything: the signal is put on a bounded queue without ever blocking.
+403 a caller outside `[access] allow` (judged before the body is read; X-Forwarded-For
+only from `trusted_proxies`: signal_bot/access.py); 404/405 wrong path/method; 411 no
+Content-Length; 413 body over 64 KiB (judged from Content-Length, before reading); 422 bad
+field (named); 503 queue full. Only a 202 changes anything: the signal is put on a
+bounded queue without ever blocking.
+
+The body's shape is the `[feed]` profile's (signal_bot/feeds.py; text/plain one-line
+commands in every profile). The 202 says the id and, when it differs, the exchange's
+`client_order_id` derived from it; a signal sent without an id is answered with
+`"id_from": "body_hash"` and its dedupe window (signal_bot/signal_ids.py).
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ import queue
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from common.logs import get_logger
-from signal_bot.signals import PASSPHRASE_FIELD, Signal, SignalError, decode_json_object, parse_signal
+from signal_bot import feeds, signal_ids
+from signal_bot.access import AccessRules
+from signal_bot.signals import Signal, SignalError
 
 log = get_logger("signal.webhook")
 
@@ -49,24 +59,76 @@ def signature_of(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def judge(body: bytes, signature: str | None, secret: str) -> Signal | Answer:
-    """Authenticate and parse one body (pure): the Signal, or the error answer to send."""
-    if signature is not None:
+@dataclass(frozen=True)
+class Dedupe:
+    """A signal named by its body's hash: the same body's id in the window before, and the
+    moment after which a row of that id is still a repeat (now - the window)."""
+
+    previous_id: str
+    since_ms: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class Judged:
+    signal: Signal
+    dedupe: Dedupe | None = None
+
+
+def judge_body(body: bytes, signature: str | None, secret: str, profile: feeds.Profile = feeds.NATIVE,
+               now_ms: int | None = None, *, check_secret: bool = True) -> Judged | Answer:
+    """Authenticate and read one body by its profile (pure): the judged signal, or the answer to send."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if signature is not None and check_secret:
         expected = signature_of(secret, body)
         if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
             return _error(401, "unauthorized", "bad X-Signature")
     try:
-        fields = decode_json_object(body)
+        read = feeds.read_body(body, profile)
     except SignalError as exc:
-        return _error(400, "bad_json", exc.detail)
-    passphrase = fields.pop(PASSPHRASE_FIELD, None)
-    if signature is None:
+        if exc.field is None:
+            return _error(400, "bad_json", exc.detail)
+        return _error(422, "invalid_signal", exc.detail, field=exc.field)
+    if signature is None and check_secret:
+        passphrase = read.passphrase
         if not isinstance(passphrase, str) or not hmac.compare_digest(passphrase.encode(), secret.encode()):
             return _error(401, "unauthorized", "missing or bad passphrase")
+    window = signal_ids.window_of(now_ms, profile.dedupe_window_seconds)
+    hashed: list[dict] = []
+
+    def id_for(fields: dict) -> str:
+        hashed.append(dict(fields))
+        return signal_ids.body_id(fields, window)
     try:
-        return parse_signal(fields)
+        signal = feeds.to_signal(read, profile, now_ms, id_for)
     except SignalError as exc:
         return _error(422, "invalid_signal", exc.detail, field=exc.field)
+    if not hashed:
+        return Judged(signal)
+    previous = signal_ids.body_id(hashed[0], window - 1)
+    return Judged(signal, Dedupe(previous, now_ms - profile.dedupe_window_seconds * 1000,
+                                 profile.dedupe_window_seconds))
+
+
+def judge(body: bytes, signature: str | None, secret: str, profile: feeds.Profile = feeds.NATIVE,
+          now_ms: int | None = None) -> Signal | Answer:
+    """Authenticate and parse one body (pure): the Signal, or the error answer to send."""
+    verdict = judge_body(body, signature, secret, profile, now_ms)
+    return verdict.signal if isinstance(verdict, Judged) else verdict
+
+
+def accepted_body(judged: Judged, *, duplicate: bool = False) -> dict[str, Any]:
+    """The 202's JSON: the id, the exchange's id when it differs, how an id was made."""
+    signal = judged.signal
+    body: dict[str, Any] = {"accepted": True, "id": signal.id}
+    if signal.client_order_id != signal.id:
+        body["client_order_id"] = signal.client_order_id
+    if judged.dedupe is not None:
+        body["id_from"] = "body_hash"
+        body["dedupe_window_seconds"] = judged.dedupe.window_seconds
+    if duplicate:
+        body["duplicate"] = True
+    return body
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,6 +158,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib's name
         if self.path.split("?", 1)[0] != SIGNAL_PATH:
             return self._refuse_early(_error(404, "not_found", "POST /signal is the only endpoint"))
+        access = self.server.access
+        if access.allow:
+            caller = access.caller(self.client_address[0], self.headers.get("X-Forwarded-For"))
+            if not access.allows(caller):
+                log.warning("webhook_forbidden", caller=caller[:64], peer=self.client_address[0])
+                return self._refuse_early(_error(403, "forbidden", "this address may not call the webhook"))
         length_text = self.headers.get("Content-Length")
         if length_text is None:
             return self._refuse_early(_error(411, "length_required", "Content-Length is required"))
@@ -108,22 +176,27 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY_BYTES:
             return self._refuse_early(_error(413, "too_large", f"body over {MAX_BODY_BYTES} bytes"))
         body = self.rfile.read(length)
-        verdict = judge(body, self.headers.get(SIGNATURE_HEADER), self.server.secret)
-        if isinstance(verdict, Answer):
-            log.info("webhook_refused", status=verdict.status, error=verdict.body["error"],
-                     field=verdict.body.get("field"), detail=verdict.body["detail"])
-            return self._send(verdict)
+        judged = judge_body(body, self.headers.get(SIGNATURE_HEADER), self.server.secret, self.server.profile)
+        if isinstance(judged, Answer):
+            log.info("webhook_refused", status=judged.status, error=judged.body["error"],
+                     field=judged.body.get("field"), detail=judged.body["detail"])
+            return self._send(judged)
+        verdict = judged.signal
         try:
-            outcome = self.server.submit(verdict)
+            outcome = (self.server.submit(verdict) if judged.dedupe is None
+                       else self.server.submit(verdict, judged.dedupe))
         except Exception:  # noqa: BLE001 - e.g. the disk: nothing was accepted, say so
-            log.error("webhook_submit_failed", id=verdict.id, exc_info=True)
+            log.error("webhook_submit_failed", id=verdict.client_order_id, exc_info=True)
             return self._send(_error(503, "unavailable", "the signal could not be recorded; retry later"))
         if outcome is True or outcome == ACCEPTED:
-            self._send(Answer(202, {"accepted": True, "id": verdict.id}))
+            # This thread trades after the 202 (`after_accept`), possibly for seconds when the
+            # exchange is slow: the 202 closes the connection, so a keep-alive client's (or a
+            # proxy's) next request gets a fresh thread and its answer within TradingView's 3 s.
+            self._send(Answer(202, accepted_body(judged)), close=self.server.after_accept is not None)
             return self._after_accept()
         if outcome == DUPLICATE:
-            return self._send(Answer(202, {"accepted": True, "id": verdict.id, "duplicate": True}))
-        log.warning("webhook_queue_full", id=verdict.id)
+            return self._send(Answer(202, accepted_body(judged, duplicate=True)))
+        log.warning("webhook_queue_full", id=verdict.client_order_id)
         self._send(_error(503, "queue_full", "the bot is busy; retry later"))
 
     def _after_accept(self) -> None:
@@ -151,9 +224,12 @@ class WebhookServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, secret: str, submit: Callable[[Signal], "str | bool"], *,
-                 after_accept: Callable[[], None] | None = None) -> None:
+    def __init__(self, host: str, port: int, secret: str, submit: Callable[..., "str | bool"], *,
+                 after_accept: Callable[[], None] | None = None, profile: feeds.Profile = feeds.NATIVE,
+                 access: AccessRules = AccessRules()) -> None:
         self.secret = secret
+        self.profile = profile
+        self.access = access
         self.submit = submit
         self.after_accept = after_accept
         self._counts: dict[int, int] = {}
@@ -201,7 +277,7 @@ class WebhookServer(ThreadingHTTPServer):
 
 def queue_submitter(signals: "queue.Queue[Signal]") -> Callable[[Signal], str]:
     """A `submit` with no journal (tests): ACCEPTED, or QUEUE_FULL when the bounded queue is full."""
-    def submit(signal: Signal) -> str:
+    def submit(signal: Signal, dedupe: "Dedupe | None" = None) -> str:
         try:
             signals.put_nowait(signal)
             return ACCEPTED

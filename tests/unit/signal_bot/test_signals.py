@@ -29,8 +29,8 @@ def test_the_passphrase_is_removed_before_parsing():
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"id": "has space"}, "id"),
-    ({"id": "x" * 37}, "id"),
+    ({"id": "x" * 65}, "id"),                  # issue 15: up to 64 printable characters
+    ({"id": "tab\there"}, "id"),
     ({"id": ""}, "id"),
     ({"id": "abc\n"}, "id"),
     ({"symbol": "btc/usdt"}, "symbol"),
