@@ -240,6 +240,9 @@ class Admin:
         with self.store.session() as session:
             session.data.prices[change.symbol] = Decimal(change.price)
             session.dirty = True
+            # Issue 15 item 4: what the move crosses fills (resting LIMIT orders, OCO legs).
+            order_lists.move_price(session, self.config.find_symbol(change.symbol), Decimal(change.price),
+                                   self.now_ms(session))
             return {"symbol": change.symbol, "price": views.amount(Decimal(change.price))}
 
     def force_status(self, withdrawal_id: str, body: bytes) -> dict[str, Any]:

@@ -79,7 +79,9 @@ def received_fields(signal: Signal) -> dict[str, str | None]:
     """The columns journaled for a signal: as received."""
     return {"symbol": signal.symbol, "side": signal.side, "type": signal.type,
             "quantity": signal.quantity, "quote_order_qty": signal.quote_amount,
-            "price": signal.price, "time_in_force": signal.time_in_force}
+            "price": signal.price, "time_in_force": signal.time_in_force,
+            "take_profit": signal.take_profit, "stop_loss": signal.stop_loss, "action": signal.action,
+            "closes": signal.closes}
 
 
 def plan_columns(plan: OrderPlan) -> dict[str, str | None]:
@@ -94,7 +96,8 @@ def signal_of(row: SignalRow) -> Signal:
     """The signal a `received` row journaled (its columns hold it as received)."""
     return Signal(id=row.id, symbol=row.symbol, side=row.side, type=row.type,  # type: ignore[arg-type]
                   quantity=row.quantity, quote_amount=row.quote_order_qty, price=row.price,
-                  time_in_force=row.time_in_force)  # type: ignore[arg-type]
+                  time_in_force=row.time_in_force, take_profit=row.take_profit,  # type: ignore[arg-type]
+                  stop_loss=row.stop_loss, action=row.action, closes=row.closes)  # type: ignore[arg-type]
 
 
 def log_duplicate(signal: Signal) -> None:
