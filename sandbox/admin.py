@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping
 import msgspec
 from msgspec import Meta, Struct
 
-from sandbox import address_book, keys, lifecycle, views, wallet
+from sandbox import address_book, keys, lifecycle, order_lists, views, wallet
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultPlan, parse_faults
 from sandbox.replies import Reply, admin_error, json_reply

@@ -276,5 +276,5 @@ def withdrawal_admin(record: WithdrawalRecord, now_ms: int) -> dict[str, Any]:
 def order_admin(order: OrderRecord) -> dict[str, Any]:
     view = order_full(order)
     view.update({"key": order.key_name, "receivedAt": order.received_at,
-                 "updateTime": order.update_ms})
+                 "updateTime": order.update_ms, "stopPrice": amount(order.stop_price)})
     return view

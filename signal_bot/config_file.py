@@ -85,12 +85,21 @@ class Webhook(Struct, frozen=True, forbid_unknown_fields=True):
     queue_size: Annotated[int, Meta(ge=1, le=100_000)] = 1000
 
 
+class Exits(Struct, frozen=True, forbid_unknown_fields=True):
+    """Issue 15 item 4 (signal_bot/exits.py): OCO exits, LIMIT entries' time to live."""
+    # A LIMIT entry still working this long after it was received is cancelled; unset: never.
+    limit_ttl_seconds: Annotated[int, Meta(ge=1, le=30 * 86_400)] | None = None
+    # How often working entries and open exits are looked up on the exchange.
+    poll_seconds: Annotated[float, Meta(ge=0.1, le=3600)] = 1.0
+
+
 class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
     risk: Risk
     orders: Orders = Orders()
     sweep: Sweep | None = None
     treasury: Treasury = Treasury()
     webhook: Webhook = Webhook()
+    exits: Exits = Exits()
 
 
 def parse_config(text: str, source: str = "signal.toml") -> SignalConfig:

@@ -111,7 +111,8 @@ class OrderDesk:
                  last_price: Callable[[str], Decimal | None] = lambda symbol: None,
                  on_fill: Callable[[str], None] = lambda signal_id: None,
                  recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
-                 max_signal_age_ms: int = DEFAULT_MAX_SIGNAL_AGE_MS) -> None:
+                 max_signal_age_ms: int = DEFAULT_MAX_SIGNAL_AGE_MS,
+                 exits: "Callable[[OrderDesk], Any] | None" = None) -> None:
         self._client = client
         self._store = store
         self._rules = rules
@@ -124,6 +125,8 @@ class OrderDesk:
         self._settle_ms = recv_window_ms + SETTLE_MARGIN_MS
         self._max_signal_age_ms = max_signal_age_ms
         self._sent_at: tuple[float, ...] = ()
+        # Issue 15 item 4: the exit desk (signal_bot/exits.py), built over this desk's settle time.
+        self.exits = None if exits is None or dry_run else exits(self)
 
     @property
     def settle_ms(self) -> int:
@@ -142,7 +145,32 @@ class OrderDesk:
         """Decide and send one signal journaled just now (rows of an earlier run go through `recover`)."""
         return self._trade(journaled.signal)
 
+    def tick_exits(self) -> None:
+        """The exits' periodic pass (issue 15 item 4), under the desk lock like every order."""
+        if self.exits is not None:
+            try:
+                self.exits.tick()
+            except Exception:  # noqa: BLE001 - one failed pass must not stop the desk
+                log.error("exits_pass_failed", exc_info=True)
+
+    def _close(self, signal: Signal) -> Handled:
+        """A close signal: cancel the entry's exit, then a MARKET order for its quantity, under the close's id."""
+        if self.exits is None:
+            return self._refused(signal, None, Refusal("nothing_to_close", "exits are not managed in a dry run"))
+        quantity = self.exits.prepare_close(signal)
+        if isinstance(quantity, Refusal):
+            return self._refused(signal, None, quantity)
+        market = Signal(id=signal.id, symbol=signal.symbol, side=signal.side, type="MARKET",
+                        quantity=canonical(quantity))
+        plan = plan_order(market, self._rules.get(signal.symbol), self._limits, self._last_price(signal.symbol))
+        if isinstance(plan, Refusal):
+            return self._refused(signal, None, plan)
+        log.info("close_sending", id=signal.id, closes=signal.closes, quantity=canonical(quantity))
+        return self._send(plan)
+
     def _trade(self, signal: Signal) -> Handled:
+        if signal.action == "close":
+            return self._close(signal)
         price = None
         if signal.type == "MARKET" and signal.quantity is not None and signal.symbol in self._rules:
             price = self._last_price(signal.symbol)

@@ -222,6 +222,11 @@ class StateStore:
                           " AND NOT EXISTS (SELECT 1 FROM exits e WHERE e.signal_id = s.id) ORDER BY seq",
                           (mode,))
 
+    def closes_of(self, mode: str, entry_id: str, other_than: str) -> list[SignalRow]:
+        """Close signals of an entry that were (or may have been) sent, other than `other_than`."""
+        return self._rows("SELECT * FROM signals WHERE mode = ? AND action = 'close' AND closes = ? AND id != ?"
+                          " AND state IN ('placed', 'placing') ORDER BY seq", (mode, entry_id, other_than))
+
     def add_exit(self, row: ExitRow) -> bool:
         """Journal an exit durably BEFORE its order list is sent; False if the entry has one."""
         with self._tx(durable=True) as db:

@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS exits (
     exit_quote  TEXT,
     reason_code TEXT,
     created_at  INTEGER NOT NULL,       -- ms, journaled (before the first send)
-    updated_at  INTEGER NOT NULL        -- ms; for `sending`: the latest (re)send's journaling
+    updated_at  INTEGER NOT NULL        -- ms, for `sending` the latest (re)send's journaling
 );
 """
 V2_TO_V3 = """

@@ -124,6 +124,10 @@ class SweepWorker:
     def after_fill(self, signal_id: str) -> None:
         self._post(_Fill(signal_id))
 
+    def after_exit(self, list_client_order_id: str) -> None:
+        """An exit's leg filled (issue 15 item 4): the proceeds are in; sweep as after a fill."""
+        self._post(_Fill(list_client_order_id))
+
     def on_event(self, event: messages.WithdrawalEvent) -> None:
         self._post(_Event(event))
 
