@@ -66,6 +66,9 @@ class Sweep(Struct, frozen=True, forbid_unknown_fields=True):
     # sits in the other wallet.
     wallet: Literal["spot", "funding"] = "spot"
     retry_seconds: Annotated[float, Meta(ge=1, le=3600)] = 30.0
+    # Issue 15 item 5: "free_above_keep" (free balance above keep) or "realised_profit" (only
+    # the profit of closed trades, from their journaled fills: signal_bot/profit.py).
+    mode: Literal["free_above_keep", "realised_profit"] = "free_above_keep"
 
     def __post_init__(self) -> None:
         _positive(self.min_sweep, "min_sweep")

@@ -30,6 +30,7 @@ from common.clock import Clock
 from common.logs import get_logger
 from common.money import canonical
 from signal_bot.exit_plan import ExitPlan, close_quantity, exit_ids, plan_exit
+from signal_bot.profit import Leg, ProfitError, TradeFill, realised_profit
 from signal_bot.risk import Refusal
 from signal_bot.signals import Signal
 from signal_bot.state import StateStore
@@ -200,11 +201,54 @@ class ExitDesk:
                 log.info("exit_filled", id=ex.signal_id, leg=leg, list_id=ex.list_client_order_id,
                          executed_qty=canonical(order.executed_qty),
                          cummulative_quote_qty=canonical(order.cummulative_quote_qty))
-                self._on_exit(ex.list_client_order_id)
+                self._record_profit(ex.signal_id, ex.list_client_order_id, ex.symbol, str(order.order_id), client_id)
                 return leg
         self._store.exit_update(ex.signal_id, "closed", self._clock.now_ms(), ended_by="cancelled")
         log.info("exit_cancelled", id=ex.signal_id, list_id=ex.list_client_order_id)
         return "cancelled"
+
+    # -- realised profit (issue 15 item 5) -----------------------------------------------------------
+    def after_close(self, close_id: str) -> None:
+        """A close signal's MARKET order filled: record the trade's realised profit."""
+        row = self._store.signal("live", close_id)
+        if row is not None and row.closes is not None and row.order_id is not None:
+            self._record_profit(row.closes, close_id, row.symbol, row.order_id, close_id)
+
+    def _journal_fills(self, symbol: str, order_id: str, client_id: str) -> None:
+        trades = self._client.order_trades(symbol=symbol, order_id=int(order_id))
+        self._store.add_fills([(symbol, t.id, order_id, client_id, "BUY" if t.is_buyer else "SELL",
+                                canonical(t.price), canonical(t.qty), canonical(t.commission), t.commission_asset)
+                               for t in trades])
+
+    def _leg_of(self, symbol: str, order_id: str) -> Leg:
+        rows = self._store.fills_of(symbol, order_id)
+        if not rows:
+            raise ProfitError(f"no fills journaled for order {order_id}")
+        return Leg(rows[0][0], tuple(TradeFill(Decimal(p), Decimal(q), Decimal(c), a) for _, p, q, c, a in rows))
+
+    def _record_profit(self, entry_id: str, closing_id: str, symbol: str, closing_order_id: str,
+                       closing_client_id: str) -> None:
+        """From the journaled fills of the entry and of the order that closed it; a profit that
+        cannot be known is not recorded (nothing is swept for it) and is logged."""
+        entry = self._store.signal("live", entry_id)
+        rules = self._rules.get(symbol)
+        try:
+            if entry is None or entry.order_id is None or rules is None:
+                raise ProfitError(f"entry {entry_id} has no order on the exchange")
+            if not self._store.fills_of(symbol, entry.order_id):
+                self._journal_fills(symbol, entry.order_id, entry_id)
+            self._journal_fills(symbol, closing_order_id, closing_client_id)
+            profit = realised_profit(self._leg_of(symbol, entry.order_id), self._leg_of(symbol, closing_order_id),
+                                     rules.base_asset, rules.quote_asset)
+        except (ProfitError, binance.ExchangeError) as exc:
+            log.warning("profit_unknown", entry=entry_id, closing=closing_id, error=getattr(exc, "code", "error"),
+                        detail=str(exc)[:200])
+            self._on_exit(f"profit:{closing_id}")     # a free-above-keep sweep still looks
+            return
+        if self._store.add_profit(closing_id, entry_id, rules.quote_asset, canonical(profit), self._clock.now_ms()):
+            log.info("profit_realised", entry=entry_id, closing=closing_id, asset=rules.quote_asset,
+                     amount=canonical(profit))
+        self._on_exit(f"profit:{closing_id}")
 
     # -- close signals ------------------------------------------------------------------------------
     def prepare_close(self, signal: Signal) -> Decimal | Refusal:

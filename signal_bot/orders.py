@@ -166,7 +166,10 @@ class OrderDesk:
         if isinstance(plan, Refusal):
             return self._refused(signal, None, plan)
         log.info("close_sending", id=signal.id, closes=signal.closes, quantity=canonical(quantity))
-        return self._send(plan)
+        handled = self._send(plan)
+        if handled.filled:
+            self.exits.after_close(signal.id)
+        return handled
 
     def _trade(self, signal: Signal) -> Handled:
         if signal.action == "close":

@@ -251,6 +251,28 @@ class StateStore:
             cur = db.execute(f"UPDATE exits SET {assignments} WHERE signal_id = ?", (*sets.values(), signal_id))
             return cur.rowcount == 1
 
+    # -- fills and realised profits (issue 15 item 5; signal_bot/profit.py) --------------------
+    def add_fills(self, rows: list[tuple[str, int, str, str, str, str, str, str, str]]) -> None:
+        """Journal fills (symbol, trade_id, order_id, client_order_id, side, price, qty, commission,
+        commission_asset) as the exchange reported them; a fill seen before is kept as it was."""
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def fills_of(self, symbol: str, order_id: str) -> list[tuple[str, str, str, str, str]]:
+        """(side, price, qty, commission, commission_asset) of one order's journaled fills."""
+        return list(self._db.execute("SELECT side, price, qty, commission, commission_asset FROM fills"
+                                     " WHERE symbol = ? AND order_id = ? ORDER BY trade_id", (symbol, order_id)))
+
+    def add_profit(self, closing_id: str, entry_id: str, asset: str, amount: str, now_ms: int) -> bool:
+        with self._tx(durable=True) as db:
+            cur = db.execute("INSERT OR IGNORE INTO profits VALUES (?, ?, ?, ?, ?)",
+                             (closing_id, entry_id, asset, amount, now_ms))
+            return cur.rowcount == 1
+
+    def profits(self, asset: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT amount FROM profits WHERE asset = ? ORDER BY created_at",
+                                               (asset,))]
+
     # -- sweeps -----------------------------------------------------------------------------
     def add_sweep(self, row: SweepRow) -> bool:
         """Record a new sweep intent durably before it is sent; False if its id exists."""

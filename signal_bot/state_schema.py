@@ -88,6 +88,29 @@ CREATE TABLE IF NOT EXISTS exits (
     updated_at  INTEGER NOT NULL        -- ms, for `sending` the latest (re)send's journaling
 );
 """
+# Issue 15 item 5: the fills of entries and exits as the exchange reported them (commissions
+# included), and each closed trade's realised profit, computed from them (signal_bot/profit.py).
+FILLS_TABLE = """
+CREATE TABLE IF NOT EXISTS fills (
+    symbol      TEXT NOT NULL,
+    trade_id    INTEGER NOT NULL,
+    order_id    TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,      -- the entry's id, a leg's id or a close's id
+    side        TEXT NOT NULL,
+    price       TEXT NOT NULL,
+    qty         TEXT NOT NULL,
+    commission  TEXT NOT NULL,
+    commission_asset TEXT NOT NULL,
+    PRIMARY KEY (symbol, trade_id)
+);
+CREATE TABLE IF NOT EXISTS profits (
+    closing_id  TEXT PRIMARY KEY,       -- the exit's list id, or the close signal's id
+    entry_id    TEXT NOT NULL,
+    asset       TEXT NOT NULL,          -- the symbol's quote asset
+    amount      TEXT NOT NULL,          -- realised profit, negative for a loss, floored to 1e-8
+    created_at  INTEGER NOT NULL
+);
+"""
 V2_TO_V3 = """
 ALTER TABLE signals ADD COLUMN take_profit TEXT;
 ALTER TABLE signals ADD COLUMN stop_loss TEXT;
@@ -206,6 +229,6 @@ def upgrade(db: sqlite3.Connection, path: Path) -> None:
         script = V2_TO_V3
     else:
         script = MIGRATE_FROM_V1 if columns and "seq" not in columns else SIGNALS_TABLE
-    for statement in _statements(script + SWEEPS_TABLE + EXITS_TABLE):
+    for statement in _statements(script + SWEEPS_TABLE + EXITS_TABLE + FILLS_TABLE):
         db.execute(statement)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -33,7 +33,7 @@ import urllib3.exceptions
 from common.binance.endpoints import (ACCOUNT, API_RESTRICTIONS, COIN_CONFIG, EXCHANGE_INFO, GET_ORDER,
                                       NEW_ORDER, PING, TEST_ORDER, TICKER_PRICE, TIME, WITHDRAW_APPLY,
                                       WITHDRAW_HISTORY, Endpoint, check_history_query)
-from common.binance.endpoints import CANCEL_ORDER, CANCEL_ORDER_LIST, GET_ORDER_LIST, NEW_OCO
+from common.binance.endpoints import CANCEL_ORDER, CANCEL_ORDER_LIST, GET_ORDER_LIST, MY_TRADES, NEW_OCO
 from common.binance.endpoints import FUNDING_ASSETS, WALLET_TYPES, WITHDRAW_ADDRESS_LIST, WITHDRAW_QUOTA
 from common.binance.endpoints import LOCAL_WITHDRAW_APPLY, LOCAL_WITHDRAW_HISTORY, QUESTIONNAIRE_REQUIREMENTS
 from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, OutcomeUnknown,
@@ -41,7 +41,7 @@ from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, O
 from common.binance.models import (Account, ApiRestrictions, CoinConfig, ExchangeInfo, OrderResult,
                                    ServerTime, TickerPrice, WithdrawApplied, WithdrawRecord, dec_hook,
                                    format_amount)
-from common.binance.models import FundingAsset, OrderListResult, WithdrawAddress, WithdrawQuota
+from common.binance.models import AccountTrade, FundingAsset, OrderListResult, WithdrawAddress, WithdrawQuota
 from common.binance.models import LocalWithdrawApplied, LocalWithdrawRecord, QuestionnaireRequirements
 from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
@@ -300,6 +300,11 @@ class BinanceClient:
                 params.append((prefix + name[0].upper() + name[1:], value))
         params.append(("newOrderRespType", "RESULT"))
         return self._call(NEW_OCO, params, OrderListResult)
+
+    def order_trades(self, *, symbol: str, order_id: int) -> list[AccountTrade]:
+        """The fills of one order with their commissions (GET /api/v3/myTrades?orderId=)."""
+        _require_text(symbol=symbol)
+        return self._call(MY_TRADES, [("symbol", symbol), ("orderId", str(int(order_id)))], list[AccountTrade])
 
     def get_order_list(self, *, orig_client_order_id: str) -> OrderListResult:
         """GET /api/v3/orderList by the list's client id; OrderNotFound when there is none."""

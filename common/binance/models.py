@@ -186,6 +186,18 @@ class OrderResult(_Struct):
     update_time: int | None = None
 
 
+class AccountTrade(_Struct):
+    """One fill of GET /api/v3/myTrades."""
+    symbol: str
+    id: int
+    order_id: int
+    price: Amount
+    qty: Amount
+    commission: Amount
+    commission_asset: str
+    is_buyer: bool | None = None
+
+
 class OrderListLeg(_Struct):
     symbol: str
     order_id: int

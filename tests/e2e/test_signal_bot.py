@@ -451,3 +451,32 @@ def test_a_kill_between_journaling_and_sending_an_oco_does_not_double_it(bots, s
         assert "event=exit_resent" not in again.log()
     finally:
         again.terminate()
+
+
+# -- issue 15 item 5: realised_profit sweeps -----------------------------------------------------
+PROFIT_SWEEP = SWEEP.replace('min_sweep = "10"', 'min_sweep = "1"').replace('step = "1"', 'step = "0.01"') + \
+    'mode = "realised_profit"\n'
+
+
+def test_a_realised_profit_sweep_sends_only_the_closed_trades_profit(bots, sandbox, bnb_price):
+    """Free USDT far above keep, yet only the take-profit's 1.2 USDT (61.2 - 60, zero fees) is swept, once."""
+    from signal_bot.exit_plan import exit_ids
+    bot = bots("profit", config=EXITS_CONFIG + PROFIT_SWEEP, wait=False)
+    treasury = bot.treasury().start()
+    try:
+        bot.proc.wait_for_log("event=signal_bot_started", timeout=20)
+        sandbox.set_balance("USDT", "5000")
+        bot.post({"id": "pr-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1",
+                  "take_profit": "2%", "stop_loss": "1%"})
+        bot.proc.wait_for_log("event=exit_placed id=pr-entry-1")
+        assert treasury.transfer_requests(sweep_intent_id("pr-entry-1")) == []     # a fill is not a profit
+        bnb_price("613")
+        bot.proc.wait_for_log("event=profit_realised entry=pr-entry-1")
+        intent_id = sweep_intent_id("profit:" + exit_ids("pr-entry-1").list_client_order_id)
+        wait_until(lambda: treasury.transfer_requests(intent_id), timeout=15, what="the profit sweep")
+        bot.proc.wait_for_log(f"event=sweep_intent_decided intent_id={intent_id}")
+        (intent,) = {(i.intent_id, i.amount) for i in treasury.transfer_requests(intent_id)}
+        assert Decimal(intent[1]) == Decimal("1.2")
+        assert list(treasury.decided) == [intent_id]
+    finally:
+        treasury.stop()
