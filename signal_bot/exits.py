@@ -107,11 +107,30 @@ class ExitDesk:
                  detail=f"not filled within limit_ttl_seconds ({self._limit_ttl_ms // 1000} s): cancelled")
 
     # -- exits ------------------------------------------------------------------------------------
+    def held_quantity(self, entry: SignalRow, rules: SymbolRules) -> Decimal:
+        """What the entry left to exit: a BUY's executed quantity less the commissions Binance
+        took in the base asset (its default for a BUY), from the entry's journaled fills
+        (read from GET /api/v3/myTrades once); a SELL's executed quantity."""
+        executed = Decimal(entry.executed_qty or "0")
+        if entry.side != "BUY" or entry.order_id is None:
+            return executed
+        if not self._store.fills_of(entry.symbol, entry.order_id):
+            self._journal_fills(entry.symbol, entry.order_id, entry.id)
+        base_fees = sum((Decimal(c) for _, _, _, c, asset in self._store.fills_of(entry.symbol, entry.order_id)
+                         if asset == rules.base_asset), Decimal(0))
+        return executed - base_fees
+
     def _open_exit(self, row: SignalRow) -> None:
         rules = self._rules.get(row.symbol)
         assert row.take_profit is not None and row.stop_loss is not None
+        if rules is not None:
+            try:
+                held = self.held_quantity(row, rules)
+            except binance.ExchangeError as exc:
+                log.warning("entry_fills_unavailable", id=row.id, error=exc.code, detail="the exit waits for them")
+                return
         plan = Refusal("unknown_symbol", row.symbol) if rules is None else plan_exit(
-            row.id, row.side, Decimal(row.executed_qty or "0"), Decimal(row.cummulative_quote_qty or "0"),
+            row.id, row.side, held, Decimal(row.cummulative_quote_qty or "0") * held / Decimal(row.executed_qty),
             row.take_profit, row.stop_loss, rules, self._last_price(row.symbol))
         now = self._clock.now_ms()
         if isinstance(plan, Refusal):
@@ -266,16 +285,19 @@ class ExitDesk:
             self._expire_entry(entry)
             entry = self._store.signal("live", entry.id) or entry
         ex = self._store.exit(entry.id)
+        if ex is not None and ex.state == "done":
+            return Refusal("already_exited", f"entry {entry.id} ended by its {ex.ended_by}")
+        rules = self._rules.get(entry.symbol)
+        try:   # before the exit is cancelled: a close that cannot sell leaves the exit working
+            quantity = close_quantity(self.held_quantity(entry, rules), rules) if rules else Decimal(0)
+        except binance.ExchangeError as exc:
+            return Refusal("exit_cancel_unknown", f"the entry's fills could not be read ({exc.code}); close again")
+        if quantity <= 0:
+            return Refusal("nothing_to_close", f"entry {entry.id} has no filled quantity")
         if ex is not None and ex.state in ("sending", "open"):
             ended = self._cancel_exit(ex)
             if isinstance(ended, Refusal):
                 return ended
-        elif ex is not None and ex.state == "done":
-            return Refusal("already_exited", f"entry {entry.id} ended by its {ex.ended_by}")
-        rules = self._rules.get(entry.symbol)
-        quantity = close_quantity(Decimal(entry.executed_qty or "0"), rules) if rules else Decimal(0)
-        if quantity <= 0:
-            return Refusal("nothing_to_close", f"entry {entry.id} has no filled quantity")
         return quantity
 
     def _cancel_exit(self, ex: ExitRow) -> Refusal | None:

@@ -218,7 +218,7 @@ class StateStore:
         """Entries done on the exchange, with a fill and exits asked for, that have no exit yet."""
         return self._rows("SELECT * FROM signals s WHERE mode = ? AND state = 'placed' AND action = 'open'"
                           " AND take_profit IS NOT NULL AND order_status IN ('FILLED', 'CANCELED', 'EXPIRED')"
-                          " AND executed_qty IS NOT NULL AND CAST(executed_qty AS REAL) > 0"
+                          " AND executed_qty IS NOT NULL AND executed_qty != '0'"
                           " AND NOT EXISTS (SELECT 1 FROM exits e WHERE e.signal_id = s.id) ORDER BY seq",
                           (mode,))
 
