@@ -222,9 +222,9 @@ class ExitDesk:
                          cummulative_quote_qty=canonical(order.cummulative_quote_qty))
                 self._record_profit(ex.signal_id, ex.list_client_order_id, ex.symbol, str(order.order_id), client_id)
                 return leg
-        self._store.exit_update(ex.signal_id, "closed", self._clock.now_ms(), ended_by="cancelled")
+        self._store.exit_update(ex.signal_id, "closed", self._clock.now_ms(), ended_by="canceled")
         log.info("exit_cancelled", id=ex.signal_id, list_id=ex.list_client_order_id)
-        return "cancelled"
+        return "canceled"
 
     # -- realised profit (issue 15 item 5) -----------------------------------------------------------
     def after_close(self, close_id: str) -> None:
@@ -308,7 +308,7 @@ class ExitDesk:
                 log.warning("exit_cancel_failed", id=ex.signal_id, error=exc.code, detail=exc.message)
                 return Refusal("exit_cancel_unknown", f"cancelling {ex.list_client_order_id} failed: {exc.code}")
             found = self._look_up(ex)     # not executing: never placed, or ended already
-            if found and found.done and self._ended(ex) != "cancelled":
+            if found and found.done and self._ended(ex) != "canceled":
                 return Refusal("already_exited", f"entry {ex.signal_id}'s exit filled before the close")
             if found is False:
                 return Refusal("exit_cancel_unknown", "the list could not be looked up")

@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS exits (
     stop_price  TEXT NOT NULL,          -- the STOP_LOSS leg's stopPrice, as sent
     state       TEXT NOT NULL CHECK (state IN ('sending', 'open', 'done', 'closed', 'failed')),
     order_list_id TEXT,
-    ended_by    TEXT,                   -- take_profit | stop_loss | close | cancelled
+    ended_by    TEXT,                   -- take_profit | stop_loss | close | canceled
     exit_qty    TEXT,
     exit_quote  TEXT,
     reason_code TEXT,

@@ -55,14 +55,11 @@ def plan_sweep(free: Decimal, sweep: Sweep) -> Decimal | None:
     return amount
 
 
-NOT_MOVED_STATUSES = frozenset({"failed", "rejected", "cancelled", "denied"})
-
-
 def counts_as_swept(row: SweepRow) -> bool:
-    """A sweep that moved money or still may: unsent, or decided and not refused or ended unmoved."""
-    if row.state == "unsent":
-        return True
-    return row.state == "decided" and row.outcome != "rejected" and row.status not in NOT_MOVED_STATUSES
+    """A sweep that moved money or may still: unsent, or decided and not refused. One the
+    treasury accepted counts even if its withdrawal later failed: that profit is then not
+    swept again by itself (under-sweeping is safe; sweeping principal is not)."""
+    return row.state == "unsent" or (row.state == "decided" and row.outcome != "rejected")
 
 
 def new_sweep_row(signal_id: str, amount: Decimal, sweep: Sweep, now_ms: int) -> SweepRow:
