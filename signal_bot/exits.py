@@ -67,7 +67,8 @@ class ExitDesk:
             return
         self._next_tick_ms = now + self._poll_ms
         for row in self._store.working_entries("live"):
-            self._follow_entry(row)
+            if self._limit_ttl_ms is not None or row.take_profit is not None:   # else nothing to do for it
+                self._follow_entry(row)
         for row in self._store.entries_without_exit("live"):
             self._open_exit(row)
         for ex in self._store.exits("sending"):
@@ -92,6 +93,8 @@ class ExitDesk:
                                     canonical(Decimal(order.cummulative_quote_qty)), self._clock.now_ms()):
             log.info("entry_status", id=row.id, status=order.status, executed_qty=canonical(order.executed_qty),
                      cummulative_quote_qty=canonical(order.cummulative_quote_qty))
+            if order.status not in ("NEW", "PARTIALLY_FILLED") and Decimal(order.executed_qty) > 0:
+                self._on_exit(row.id)     # a resting entry's fill: swept once, under the entry's own id
 
     def _expire_entry(self, row: SignalRow) -> None:
         try:
