@@ -3,7 +3,10 @@
 A signal is a JSON object (TradingView-alert style). Amounts are decimal strings, never
 JSON numbers, so that no float ever touches money. `side`, `type` and `time_in_force`
 are taken case-insensitively ("buy" from `{{strategy.order.action}}` is BUY). The `id`
-becomes Binance's `newClientOrderId`, hence its pattern.
+becomes Binance's `newClientOrderId`, hence its pattern. Issue 15 item 4 appends
+`take_profit`/`stop_loss` (a price or a percentage of the fill, both or neither: the
+entry's OCO exit, signal_bot/exits.py) and `action` `close` with `closes` (the entry it
+closes at market; no amount).
 """
 
 from __future__ import annotations
