@@ -68,13 +68,22 @@ class ExitDesk:
         self._next_tick_ms = now + self._poll_ms
         for row in self._store.working_entries("live"):
             if self._limit_ttl_ms is not None or row.take_profit is not None:   # else nothing to do for it
-                self._follow_entry(row)
+                self._step(self._follow_entry, row, row.id)
         for row in self._store.entries_without_exit("live"):
-            self._open_exit(row)
+            self._step(self._open_exit, row, row.id)
         for ex in self._store.exits("sending"):
-            self._resolve_sending(ex)
+            self._step(self._resolve_sending, ex, ex.signal_id)
         for ex in self._store.exits("open"):
-            self._follow_exit(ex)
+            self._step(self._follow_exit, ex, ex.signal_id)
+
+    @staticmethod
+    def _step(action: Callable[[Any], Any], row: Any, row_id: str) -> None:
+        """One row's step; an exchange error leaves the row as it is, for the next pass."""
+        try:
+            action(row)
+        except binance.ExchangeError as exc:
+            log.warning("exit_step_failed", id=row_id, step=action.__name__.lstrip("_"), error=exc.code,
+                        detail=exc.message)
 
     # -- entries ----------------------------------------------------------------------------------
     def _follow_entry(self, row: SignalRow) -> None:

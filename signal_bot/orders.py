@@ -157,7 +157,10 @@ class OrderDesk:
         """A close signal: cancel the entry's exit, then a MARKET order for its quantity, under the close's id."""
         if self.exits is None:
             return self._refused(signal, None, Refusal("nothing_to_close", "exits are not managed in a dry run"))
-        quantity = self.exits.prepare_close(signal)
+        try:
+            quantity = self.exits.prepare_close(signal)
+        except binance.ExchangeError as exc:
+            quantity = Refusal("exit_cancel_unknown", f"the exchange did not answer ({exc.code}); close again")
         if isinstance(quantity, Refusal):
             return self._refused(signal, None, quantity)
         market = Signal(id=signal.id, symbol=signal.symbol, side=signal.side, type="MARKET",
