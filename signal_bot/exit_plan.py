@@ -18,8 +18,9 @@ Rounding, always in the user's favour (never a worse price than asked, never mor
   than asked, the stop triggers at or above the asked stop (at most the loss asked for);
 - a BUY exit rounds both DOWN: the take-profit never pays more, the stop triggers at or
   below the asked stop.
-Refusal codes (stable): exit_below_min_qty, exit_bad_level, exit_price_filter,
-exit_below_min_notional, exit_would_trigger.
+Refusal codes (stable, listed with the others in signal_bot/risk.py: REFUSAL_CODES):
+exit_below_min_qty, exit_bad_level, exit_price_filter, exit_below_min_notional,
+exit_would_trigger.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ from common.money import canonical, floor_to_step
 from signal_bot.risk import Refusal
 from signal_bot.symbol_rules import SymbolRules
 
-EXIT_REFUSAL_CODES = ("exit_below_min_qty", "exit_bad_level", "exit_price_filter", "exit_below_min_notional",
-                      "exit_would_trigger", "nothing_to_close", "already_exited", "close_wrong_side",
-                      "exit_cancel_unknown")
 HUNDRED = Decimal(100)
 
 

@@ -6,7 +6,7 @@ import re
 from decimal import Decimal as D
 
 from signal_bot.exit_plan import close_quantity, exit_ids, plan_exit
-from signal_bot.risk import Refusal
+from signal_bot.risk import REFUSAL_CODES, Refusal
 from signal_bot.symbol_rules import LotRule, SymbolRules
 
 RULES = SymbolRules("BNBUSDT", "TRADING", "BNB", "USDT", LotRule(D("0.001"), D("9000"), D("0.001")),
@@ -61,3 +61,15 @@ def test_a_fill_too_small_for_the_lot_or_the_notional_is_refused():
 def test_a_close_sells_the_executed_quantity_floored_to_the_step():
     """0.1237 floors to 0.123 on a 0.001 step."""
     assert close_quantity(D("0.1237"), RULES) == D("0.123")
+
+
+def test_every_exit_refusal_code_is_listed_with_the_others():
+    """The codes plan_exit gives are in signal_bot/risk.py's REFUSAL_CODES."""
+    refusals = [plan_exit("e", "BUY", D("0.1"), D("60"), "590", "610", RULES, D("600")),
+                plan_exit("e", "BUY", D("0.1"), D("60"), "2%", "1%", RULES, D("590")),
+                plan_exit("e", "BUY", D("0.0005"), D("0.3"), "2%", "1%", RULES, None),
+                plan_exit("e", "BUY", D("0.008"), D("4.8"), "2%", "1%", RULES, None),
+                plan_exit("e", "BUY", D("0.1"), D("60"), "200000", "1%", RULES, None)]
+    assert {r.code for r in refusals} == {"exit_bad_level", "exit_would_trigger", "exit_below_min_qty",
+                                          "exit_below_min_notional", "exit_price_filter"}
+    assert {r.code for r in refusals} <= set(REFUSAL_CODES)
