@@ -15,7 +15,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping
 import msgspec
 from msgspec import Meta, Struct
 
-from sandbox import address_book, keys, lifecycle, views, wallet
+from sandbox import address_book, keys, lifecycle, order_lists, views, wallet
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultPlan, parse_faults
 from sandbox.replies import Reply, admin_error, json_reply
@@ -240,6 +240,9 @@ class Admin:
         with self.store.session() as session:
             session.data.prices[change.symbol] = Decimal(change.price)
             session.dirty = True
+            # Issue 15 item 4: what the move crosses fills (resting LIMIT orders, OCO legs).
+            order_lists.move_price(session, self.config.find_symbol(change.symbol), Decimal(change.price),
+                                   self.now_ms(session))
             return {"symbol": change.symbol, "price": views.amount(Decimal(change.price))}
 
     def force_status(self, withdrawal_id: str, body: bytes) -> dict[str, Any]:

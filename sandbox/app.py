@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from sandbox import address_book, errors, trading, travel_rule, views, wallet, withdraw_quota
+from sandbox import address_book, errors, order_lists, trading, travel_rule, views, wallet, withdraw_quota
 from sandbox.admin import Admin
 from sandbox.auth import Permission, SignedRequest, authenticate
 from sandbox.config import KeySettings, SandboxConfig
@@ -149,6 +149,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         call.session, call.config, call.params), cost_for=_open_orders_cost),
     ("GET", "/api/v3/myTrades"): Route("read", Cost("ip", 20), lambda call: trading.my_trades(
         call.session, call.config, call.params)),
+    # Issue 15 item 4, order lists (sandbox/order_lists.py): weights 1, 4, 1 on Binance's pages.
+    ("POST", "/api/v3/orderList/oco"): Route("trade", Cost("ip", 1), lambda call: order_lists.place_oco(
+        call.session, call.config, call.key, call.params, call.now_ms, call.received_at), counts_order=True),
+    ("GET", "/api/v3/orderList"): Route("read", Cost("ip", 4), lambda call: order_lists.query_list(
+        call.session, call.params)),
+    ("DELETE", "/api/v3/orderList"): Route("trade", Cost("ip", 1), lambda call: order_lists.cancel_list(
+        call.session, call.config, call.params, call.now_ms)),
     ("GET", "/sapi/v1/margin/allPairs"): Route(None, Cost("sapi_ip", 1), lambda call: views.margin_pairs(
         call.config.symbol)),
     # Isolated margin pairs (USER_DATA, Weight(IP): 10): none here; ccxt's load_markets()

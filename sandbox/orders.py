@@ -6,7 +6,8 @@ The sandbox's matching is deliberately simple but consistent:
   break LOT_SIZE").
 - LIMIT orders that cross the symbol's price (BUY at or above it, SELL at or below) fill
   at once at the symbol's price; otherwise GTC orders rest as NEW with their funds locked,
-  and IOC/FOK orders expire unfilled. Resting orders never fill later.
+  and IOC/FOK orders expire unfilled. A resting order fills at its own price when the
+  admin API moves the price across it (sandbox/order_lists.py: `move_price`).
 - Commissions are zero.
 Only MARKET and LIMIT are supported; other order types are refused as -1116.
 """

@@ -58,6 +58,9 @@ class OrderRecord(Struct, kw_only=True):
     key_name: str
     received_at: float            # wall-clock ms (float) when the request arrived
     fills: list[FillRecord] = field(default_factory=list)
+    # Issue 15 item 4: a leg of an order list (sandbox/order_lists.py); -1: a plain order.
+    stop_price: Decimal = Decimal(0)
+    order_list_id: int = -1
 
 
 class DryRunOrderRecord(Struct, kw_only=True):
@@ -110,6 +113,20 @@ class AddressBookRecord(Struct, kw_only=True):
     origin_type: str = "others"
 
 
+class OrderListRecord(Struct, kw_only=True):
+    """An OCO order list (issue 15 item 4; sandbox/order_lists.py): its two legs by order id,
+    and what it locked (released when it ends)."""
+    order_list_id: int
+    symbol: str
+    list_client_order_id: str
+    list_status_type: str          # EXEC_STARTED, then ALL_DONE
+    list_order_status: str         # EXECUTING, then ALL_DONE
+    order_ids: list[int]
+    transaction_time: int
+    locked_asset: str
+    locked_amount: Decimal
+
+
 class StateData(Struct, kw_only=True):
     version: int = STATE_VERSION
     balances: dict[str, BalanceRecord] = field(default_factory=dict)        # spot
@@ -128,6 +145,9 @@ class StateData(Struct, kw_only=True):
     # (None: as configured).
     address_book: list[AddressBookRecord] | None = None
     whitelist_enabled: bool | None = None
+    # Issue 15 item 4: OCO order lists.
+    order_lists: list[OrderListRecord] = field(default_factory=list)
+    next_order_list_id: int = 1
 
 
 class Session:

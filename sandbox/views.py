@@ -168,7 +168,7 @@ def coin_config(coins: Iterable[CoinSettings], balances: Mapping[str, BalanceRec
 # --- orders --------------------------------------------------------------------------
 
 def order_ack(order: OrderRecord) -> dict[str, Any]:
-    return {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+    return {"symbol": order.symbol, "orderId": order.order_id, "orderListId": order.order_list_id,
             "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
 
 
@@ -218,12 +218,12 @@ def margin_pairs(symbols: Iterable[SymbolSettings]) -> list[dict[str, Any]]:
 
 def order_query(order: OrderRecord) -> dict[str, Any]:
     return {
-        "symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+        "symbol": order.symbol, "orderId": order.order_id, "orderListId": order.order_list_id,
         "clientOrderId": order.client_order_id, "price": amount(order.price),
         "origQty": amount(order.orig_qty), "executedQty": amount(order.executed_qty),
         "cummulativeQuoteQty": amount(order.cummulative_quote_qty), "status": order.status,
         "timeInForce": order.time_in_force or "GTC", "type": order.type, "side": order.side,
-        "stopPrice": amount(Decimal(0)), "icebergQty": amount(Decimal(0)),
+        "stopPrice": amount(order.stop_price), "icebergQty": amount(Decimal(0)),
         "time": order.time_ms, "updateTime": order.update_ms, "isWorking": True,
         "workingTime": order.time_ms, "origQuoteOrderQty": amount(order.orig_quote_order_qty),
         "selfTradePreventionMode": "EXPIRE_MAKER",
@@ -276,5 +276,5 @@ def withdrawal_admin(record: WithdrawalRecord, now_ms: int) -> dict[str, Any]:
 def order_admin(order: OrderRecord) -> dict[str, Any]:
     view = order_full(order)
     view.update({"key": order.key_name, "receivedAt": order.received_at,
-                 "updateTime": order.update_ms})
+                 "updateTime": order.update_ms, "stopPrice": amount(order.stop_price)})
     return view

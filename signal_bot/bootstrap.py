@@ -28,6 +28,7 @@ from signal_bot.events import EventListener
 from signal_bot.instance_lock import InstanceLock
 from signal_bot.intake import Intake
 from signal_bot.order_worker import OrderWorker
+from signal_bot.exits import ExitDesk
 from signal_bot.orders import OrderDesk
 from signal_bot.prices import PriceSource
 from signal_bot.risk import RiskLimits
@@ -130,13 +131,22 @@ def sweep_worker(settings: SignalSettings, config: SignalConfig, started: Starte
 
 
 def order_desk(config: SignalConfig, started: Started, store: StateStore, sweeper: SweepWorker,
-               clock: Clock, *, dry_run: bool) -> OrderDesk:
-    """The order desk, trading with the audited client; its fills go to the sweeps."""
+               clock: Clock, *, dry_run: bool, locked_at_ms: int = 0) -> OrderDesk:
+    """The order desk, trading with the audited client; its fills go to the sweeps; its
+    exit desk (issue 15 item 4) shares its client, its connection and its lock."""
     prices = PriceSource(started.client.ticker_price)
+
+    def exits(desk: OrderDesk) -> ExitDesk:
+        ttl = config.exits.limit_ttl_seconds
+        return ExitDesk(started.client, store, started.rules, clock, settle_ms=desk.settle_ms,
+                        locked_at_ms=locked_at_ms, limit_ttl_ms=None if ttl is None else ttl * 1000,
+                        poll_ms=int(config.exits.poll_seconds * 1000),
+                        last_price=PriceSource(started.client.ticker_price, ttl=0.0).last_price,
+                        on_exit=sweeper.after_exit)
     return OrderDesk(started.client, store, started.rules, limits(config), clock, dry_run=dry_run,
                      last_price=prices.last_price, on_fill=sweeper.after_fill,
                      recv_window_ms=started.client.recv_window_ms,
-                     max_signal_age_ms=config.orders.max_signal_age_seconds * 1000)
+                     max_signal_age_ms=config.orders.max_signal_age_seconds * 1000, exits=exits)
 
 
 def build_run(settings: SignalSettings, config: SignalConfig, started: Started, clock: Clock, *,
@@ -151,7 +161,7 @@ def build_run(settings: SignalSettings, config: SignalConfig, started: Started, 
     intake = Intake(journal, "test" if dry_run else "live", config.webhook.queue_size, clock)
     sweeper = sweep_worker(settings, config, started, clock)
     store = StateStore(settings.state_path, shared=True)
-    desk = order_desk(config, started, store, sweeper, clock, dry_run=dry_run)
+    desk = order_desk(config, started, store, sweeper, clock, dry_run=dry_run, locked_at_ms=locked_at_ms)
     orders = OrderWorker(desk, store, intake.queue, clock, locked_at_ms)
     events = EventListener(lambda: EventSubscriber(settings.event_endpoint, started.keys, started.server_public),
                            on_event=sweeper.on_event)

@@ -66,6 +66,9 @@ class Sweep(Struct, frozen=True, forbid_unknown_fields=True):
     # sits in the other wallet.
     wallet: Literal["spot", "funding"] = "spot"
     retry_seconds: Annotated[float, Meta(ge=1, le=3600)] = 30.0
+    # Issue 15 item 5: "free_above_keep" (free balance above keep) or "realised_profit" (only
+    # the profit of closed trades, from their journaled fills: signal_bot/profit.py).
+    mode: Literal["free_above_keep", "realised_profit"] = "free_above_keep"
 
     def __post_init__(self) -> None:
         _positive(self.min_sweep, "min_sweep")
@@ -149,6 +152,15 @@ class Access(Struct, frozen=True, forbid_unknown_fields=True):
         return AccessRules.of(self.allow, self.trusted_proxies)
 
 
+class Exits(Struct, frozen=True, forbid_unknown_fields=True):
+    """Issue 15 item 4 (signal_bot/exits.py): OCO exits, LIMIT entries' time to live."""
+    # A LIMIT entry still working this long after it was received is cancelled; unset: never.
+    limit_ttl_seconds: Annotated[int, Meta(ge=1, le=30 * 86_400)] | None = None
+    # How often working entries and open exits are looked up on the exchange (each look-up
+    # of a list weighs 4, of an order 4: ten open exits every 5 s are 480 of 6000 a minute).
+    poll_seconds: Annotated[float, Meta(ge=0.1, le=3600)] = 5.0
+
+
 class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
     risk: Risk
     orders: Orders = Orders()
@@ -157,6 +169,7 @@ class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
     webhook: Webhook = Webhook()
     feed: Feed = Feed()
     access: Access = Access()
+    exits: Exits = Exits()
 
 
 def parse_config(text: str, source: str = "signal.toml") -> SignalConfig:

@@ -110,6 +110,7 @@ class OrderWorker:
         while not self._stopping.wait(self.POLL_SECONDS):
             with self._desk_lock:
                 self._drain(desk)
+                desk.tick_exits()
                 if self._clock.monotonic() >= next_reconcile:
                     desk.reconcile_pending()
                     next_reconcile = self._clock.monotonic() + RECONCILE_EVERY_SECONDS

@@ -83,7 +83,9 @@ def received_fields(signal: Signal) -> dict[str, str | None]:
     """The columns journaled for a signal: as received."""
     return {"symbol": signal.symbol, "side": signal.side, "type": signal.type,
             "quantity": signal.quantity, "quote_order_qty": signal.quote_amount,
-            "price": signal.price, "time_in_force": signal.time_in_force}
+            "price": signal.price, "time_in_force": signal.time_in_force,
+            "take_profit": signal.take_profit, "stop_loss": signal.stop_loss, "action": signal.action,
+            "closes": signal.closes}
 
 
 def plan_columns(plan: OrderPlan) -> dict[str, str | None]:
@@ -98,7 +100,8 @@ def signal_of(row: SignalRow) -> Signal:
     """The signal a `received` row journaled (its columns hold it as received)."""
     return Signal(id=row.id, symbol=row.symbol, side=row.side, type=row.type,  # type: ignore[arg-type]
                   quantity=row.quantity, quote_amount=row.quote_order_qty, price=row.price,
-                  time_in_force=row.time_in_force)  # type: ignore[arg-type]
+                  time_in_force=row.time_in_force, take_profit=row.take_profit,  # type: ignore[arg-type]
+                  stop_loss=row.stop_loss, action=row.action, closes=row.closes)  # type: ignore[arg-type]
 
 
 def _signal_id(signal: Signal) -> dict[str, str]:
@@ -117,7 +120,8 @@ class OrderDesk:
                  last_price: Callable[[str], Decimal | None] = lambda symbol: None,
                  on_fill: Callable[[str], None] = lambda signal_id: None,
                  recv_window_ms: int = DEFAULT_RECV_WINDOW_MS,
-                 max_signal_age_ms: int = DEFAULT_MAX_SIGNAL_AGE_MS) -> None:
+                 max_signal_age_ms: int = DEFAULT_MAX_SIGNAL_AGE_MS,
+                 exits: "Callable[[OrderDesk], Any] | None" = None) -> None:
         self._client = client
         self._store = store
         self._rules = rules
@@ -133,6 +137,8 @@ class OrderDesk:
         # Issue 14 (signal_bot/metrics.py): told of each signal `handle` finished, with the
         # seconds since it was journaled.
         self.on_handled: Callable[[Handled, float], None] | None = None
+        # Issue 15 item 4: the exit desk (signal_bot/exits.py), built over this desk's settle time.
+        self.exits = None if exits is None or dry_run else exits(self)
 
     @property
     def settle_ms(self) -> int:
@@ -154,7 +160,38 @@ class OrderDesk:
             self.on_handled(handled, time.monotonic() - journaled.received_mono)
         return handled
 
+    def tick_exits(self) -> None:
+        """The exits' periodic pass (issue 15 item 4), under the desk lock like every order."""
+        if self.exits is not None:
+            try:
+                self.exits.tick()
+            except Exception:  # noqa: BLE001 - one failed pass must not stop the desk
+                log.error("exits_pass_failed", exc_info=True)
+
+    def _close(self, signal: Signal) -> Handled:
+        """A close signal: cancel the entry's exit, then a MARKET order for its quantity, under the close's id."""
+        if self.exits is None:
+            return self._refused(signal, None, Refusal("nothing_to_close", "exits are not managed in a dry run"))
+        try:
+            quantity = self.exits.prepare_close(signal)
+        except binance.ExchangeError as exc:
+            quantity = Refusal("exit_cancel_unknown", f"the exchange did not answer ({exc.code}); close again")
+        if isinstance(quantity, Refusal):
+            return self._refused(signal, None, quantity)
+        market = Signal(id=signal.id, symbol=signal.symbol, side=signal.side, type="MARKET",
+                        quantity=canonical(quantity))
+        plan = plan_order(market, self._rules.get(signal.symbol), self._limits, self._last_price(signal.symbol))
+        if isinstance(plan, Refusal):
+            return self._refused(signal, None, plan)
+        log.info("close_sending", id=signal.id, closes=signal.closes, quantity=canonical(quantity))
+        handled = self._send(plan)
+        if handled.filled:
+            self.exits.after_close(signal.id)
+        return handled
+
     def _trade(self, signal: Signal) -> Handled:
+        if signal.action == "close":
+            return self._close(signal)
         price = None
         if signal.type == "MARKET" and signal.quantity is not None and signal.symbol in self._rules:
             price = self._last_price(signal.symbol)

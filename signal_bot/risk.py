@@ -27,6 +27,9 @@ REFUSAL_CODES = (
     "unknown_symbol", "symbol_not_trading", "below_min_price", "above_max_price",
     "below_min_qty", "above_max_qty", "no_reference_price", "below_min_notional",
     "above_max_notional", "over_max_quote", "rate_limited", "duplicate",
+    # Issue 15 item 4: an entry's exit (signal_bot/exit_plan.py) and close signals (signal_bot/exits.py).
+    "exit_below_min_qty", "exit_bad_level", "exit_price_filter", "exit_below_min_notional", "exit_would_trigger",
+    "nothing_to_close", "close_wrong_side", "already_exited", "exit_cancel_unknown",
 )
 RATE_WINDOW_SECONDS = 60.0
 

@@ -4,7 +4,10 @@ A signal is a JSON object (TradingView-alert style). Amounts are decimal strings
 JSON numbers, so that no float ever touches money. `side`, `type` and `time_in_force`
 are taken case-insensitively ("buy" from `{{strategy.order.action}}` is BUY). The `id` is
 any printable text up to 64 characters; Binance's `newClientOrderId` is derived from it
-(`client_order_id`, signal_bot/signal_ids.py).
+(`client_order_id`, signal_bot/signal_ids.py). Issue 15 item 4 appends
+`take_profit`/`stop_loss` (a price or a percentage of the fill, both or neither: the
+entry's OCO exit, signal_bot/exits.py) and `action` `close` with `closes` (the entry it
+closes at market; no amount).
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ AmountText = Annotated[str, Meta(pattern=AMOUNT_PATTERN, max_length=64)]
 Side = Literal["BUY", "SELL"]
 OrderType = Literal["MARKET", "LIMIT"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
+# Issue 15 item 4: an exit level is a price ("61000") or a percentage of the fill ("2%").
+ExitLevel = Annotated[str, Meta(pattern=r"^[0-9]{1,20}(\.[0-9]{1,18})?%?\Z")]
+Action = Literal["open", "close"]
 
 # Fields read case-insensitively: enum-like words, never ids or symbols.
 _UPPERCASED = ("side", "type", "time_in_force")
+_LOWERCASED = ("action",)
 # A webhook's authentication field: removed before a signal is parsed or logged.
 PASSPHRASE_FIELD = "passphrase"
 
@@ -52,8 +59,16 @@ class Signal(Struct, frozen=True, forbid_unknown_fields=True):
     quote_amount: AmountText | None = None
     price: AmountText | None = None
     time_in_force: TimeInForce | None = None
+    # Issue 15 item 4 (appended): exits, and a close of an earlier entry (signal_bot/exits.py).
+    take_profit: ExitLevel | None = None
+    stop_loss: ExitLevel | None = None
+    action: Action = "open"
+    closes: SignalId | None = None     # action "close": the id of the entry it closes
 
     def __post_init__(self) -> None:
+        if self.action == "close":
+            _check_close(self)
+            return
         # Cross-field rules; the message ends like msgspec's so `parse_signal` can name the field.
         problem = signal_ids.id_problem(self.id)
         if problem:
@@ -78,6 +93,15 @@ class Signal(Struct, frozen=True, forbid_unknown_fields=True):
             if self.time_in_force is not None:
                 raise ValueError("time_in_force is only for LIMIT orders - at `$.time_in_force`")
 
+        if (self.take_profit is None) != (self.stop_loss is None):
+            raise ValueError("give both take_profit and stop_loss, or neither - at `$.take_profit`")
+        for name in ("take_profit", "stop_loss"):
+            level = getattr(self, name)
+            if level is not None and Decimal(level.rstrip("%")) <= 0:
+                raise ValueError(f"{name} must be above zero - at `$.{name}`")
+        if self.closes is not None:
+            raise ValueError("closes is only for action close - at `$.closes`")
+
     @property
     def client_order_id(self) -> str:
         """Binance's newClientOrderId for this signal, and its journal key (signal_ids.py)."""
@@ -96,6 +120,17 @@ class Signal(Struct, frozen=True, forbid_unknown_fields=True):
         return None if self.price is None else Decimal(self.price)
 
 
+def _check_close(signal: "Signal") -> None:
+    """A close names its entry; it exits at market with the entry's quantity, so it carries none."""
+    if signal.closes is None:
+        raise ValueError("a close signal names the entry it closes - at `$.closes`")
+    if signal.type != "MARKET":
+        raise ValueError("a close exits at market - at `$.type`")
+    for name in ("quantity", "quote_amount", "price", "time_in_force", "take_profit", "stop_loss"):
+        if getattr(signal, name) is not None:
+            raise ValueError(f"a close signal takes no {name} - at `$.{name}`")
+
+
 def parse_signal(fields: Mapping[str, Any]) -> Signal:
     """Validate one decoded JSON object (passphrase already removed) or raise SignalError."""
     if not isinstance(fields, Mapping):
@@ -107,6 +142,9 @@ def parse_signal(fields: Mapping[str, Any]) -> Signal:
         # (dotless i) to "LIMIT"; such words stay as sent and are refused.
         if isinstance(data.get(name), str) and data[name].isascii():
             data[name] = data[name].upper()
+    for name in _LOWERCASED:
+        if isinstance(data.get(name), str) and data[name].isascii():
+            data[name] = data[name].lower()
     try:
         return msgspec.convert(data, Signal)
     except msgspec.ValidationError as exc:

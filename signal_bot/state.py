@@ -28,7 +28,7 @@ from typing import Iterator, Mapping
 
 from common.messages import TERMINAL_STATUSES
 from signal_bot import state_schema
-from signal_bot.state_schema import SignalRow, StateFileError, SweepRow
+from signal_bot.state_schema import ExitRow, SignalRow, StateFileError, SweepRow
 
 OPEN_STATES = ("received", "placing")
 FINAL_STATES = ("placed", "rejected", "failed")
@@ -136,11 +136,13 @@ class StateStore:
         with self._tx(durable=True) as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO signals (mode, id, symbol, side, type, quantity, quote_order_qty,"
-                " price, time_in_force, state, received_at, updated_at, seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?,"
-                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM signals))",
+                " price, time_in_force, state, received_at, updated_at, seq, take_profit, stop_loss, action,"
+                " closes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?,"
+                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM signals), ?, ?, ?, ?)",
                 (mode, signal_id, order["symbol"], order["side"], order["type"], order.get("quantity"),
-                 order.get("quote_order_qty"), order.get("price"), order.get("time_in_force"), now_ms, now_ms))
+                 order.get("quote_order_qty"), order.get("price"), order.get("time_in_force"), now_ms, now_ms,
+                 order.get("take_profit"), order.get("stop_loss"), order.get("action") or "open",
+                 order.get("closes")))
             return cur.rowcount == 1
 
     def refuse(self, mode: str, signal_id: str, code: str, now_ms: int, order: OrderFields | None = None) -> bool:
@@ -194,6 +196,82 @@ class StateStore:
 
     def _rows(self, sql: str, params: tuple) -> list[SignalRow]:
         return [SignalRow(*r) for r in self._db.execute(sql, params)]
+
+    # -- exits (issue 15 item 4; signal_bot/exits.py) -----------------------------------------
+    def working_entries(self, mode: str) -> list[SignalRow]:
+        """Placed orders still working on the exchange (a resting LIMIT entry), in arrival order."""
+        return self._rows("SELECT * FROM signals WHERE mode = ? AND state = 'placed' AND action = 'open'"
+                          " AND order_status IN ('NEW', 'PARTIALLY_FILLED') ORDER BY seq", (mode,))
+
+    def entry_update(self, mode: str, signal_id: str, order_status: str, executed_qty: str,
+                     cummulative_quote_qty: str, now_ms: int) -> bool:
+        """A placed order's later status and fill (from a look-up or a cancel); True if it changed."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE signals SET order_status = ?, executed_qty = ?, cummulative_quote_qty = ?,"
+                             " updated_at = ? WHERE mode = ? AND id = ? AND state = 'placed' AND"
+                             " (order_status IS NOT ? OR executed_qty IS NOT ?)",
+                             (order_status, executed_qty, cummulative_quote_qty, now_ms, mode, signal_id,
+                              order_status, executed_qty))
+            return cur.rowcount == 1
+
+    def entries_without_exit(self, mode: str) -> list[SignalRow]:
+        """Entries done on the exchange, with a fill and exits asked for, that have no exit yet."""
+        return self._rows("SELECT * FROM signals s WHERE mode = ? AND state = 'placed' AND action = 'open'"
+                          " AND take_profit IS NOT NULL AND order_status IN ('FILLED', 'CANCELED', 'EXPIRED')"
+                          " AND executed_qty IS NOT NULL AND executed_qty != '0'"
+                          " AND NOT EXISTS (SELECT 1 FROM exits e WHERE e.signal_id = s.id) ORDER BY seq",
+                          (mode,))
+
+    def closes_of(self, mode: str, entry_id: str, other_than: str) -> list[SignalRow]:
+        """Close signals of an entry that were (or may have been) sent, other than `other_than`."""
+        return self._rows("SELECT * FROM signals WHERE mode = ? AND action = 'close' AND closes = ? AND id != ?"
+                          " AND state IN ('placed', 'placing') ORDER BY seq", (mode, entry_id, other_than))
+
+    def add_exit(self, row: ExitRow) -> bool:
+        """Journal an exit durably BEFORE its order list is sent; False if the entry has one."""
+        with self._tx(durable=True) as db:
+            cur = db.execute("INSERT OR IGNORE INTO exits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             tuple(row.__dict__.values()))
+            return cur.rowcount == 1
+
+    def exit(self, signal_id: str) -> ExitRow | None:
+        row = self._db.execute("SELECT * FROM exits WHERE signal_id = ?", (signal_id,)).fetchone()
+        return ExitRow(*row) if row else None
+
+    def exits(self, *states: str) -> list[ExitRow]:
+        marks = ", ".join("?" * len(states))
+        return [ExitRow(*r) for r in self._db.execute(
+            f"SELECT * FROM exits WHERE state IN ({marks}) ORDER BY created_at", states)]
+
+    def exit_update(self, signal_id: str, state: str, now_ms: int, *, durable: bool = False,
+                    **columns: str | None) -> bool:
+        sets = {"state": state, **columns, "updated_at": now_ms}
+        assignments = ", ".join(f"{name} = ?" for name in sets)
+        with self._tx(durable=durable) as db:
+            cur = db.execute(f"UPDATE exits SET {assignments} WHERE signal_id = ?", (*sets.values(), signal_id))
+            return cur.rowcount == 1
+
+    # -- fills and realised profits (issue 15 item 5; signal_bot/profit.py) --------------------
+    def add_fills(self, rows: list[tuple[str, int, str, str, str, str, str, str, str]]) -> None:
+        """Journal fills (symbol, trade_id, order_id, client_order_id, side, price, qty, commission,
+        commission_asset) as the exchange reported them; a fill seen before is kept as it was."""
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def fills_of(self, symbol: str, order_id: str) -> list[tuple[str, str, str, str, str]]:
+        """(side, price, qty, commission, commission_asset) of one order's journaled fills."""
+        return list(self._db.execute("SELECT side, price, qty, commission, commission_asset FROM fills"
+                                     " WHERE symbol = ? AND order_id = ? ORDER BY trade_id", (symbol, order_id)))
+
+    def add_profit(self, closing_id: str, entry_id: str, asset: str, amount: str, now_ms: int) -> bool:
+        with self._tx(durable=True) as db:
+            cur = db.execute("INSERT OR IGNORE INTO profits VALUES (?, ?, ?, ?, ?)",
+                             (closing_id, entry_id, asset, amount, now_ms))
+            return cur.rowcount == 1
+
+    def profits(self, asset: str) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT amount FROM profits WHERE asset = ? ORDER BY created_at",
+                                               (asset,))]
 
     # -- sweeps -----------------------------------------------------------------------------
     def add_sweep(self, row: SweepRow) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common.messages import TERMINAL_STATUSES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SIGNALS_TABLE = """
 CREATE TABLE IF NOT EXISTS signals (
@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS signals (
     received_at INTEGER NOT NULL,       -- ms, when journaled
     updated_at  INTEGER NOT NULL,       -- ms
     seq         INTEGER NOT NULL,       -- arrival order, 1, 2, ...
+    take_profit TEXT,                   -- version 3 (issue 15 item 4): as received
+    stop_loss   TEXT,
+    action      TEXT NOT NULL DEFAULT 'open',
+    closes      TEXT,
     PRIMARY KEY (mode, id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS signals_seq ON signals (seq);
@@ -62,6 +66,56 @@ CREATE TABLE IF NOT EXISTS sweeps (
     last_error  TEXT,
     updated_at  INTEGER NOT NULL
 );
+"""
+
+# Version 3 (issue 15 item 4): an entry's exit, an OCO order list (signal_bot/exits.py).
+EXITS_TABLE = """
+CREATE TABLE IF NOT EXISTS exits (
+    signal_id   TEXT PRIMARY KEY,       -- the entry's id (live mode only)
+    list_client_order_id TEXT NOT NULL UNIQUE,
+    symbol      TEXT NOT NULL,
+    side        TEXT NOT NULL,          -- the exit's side (the entry's opposite)
+    quantity    TEXT NOT NULL,          -- exactly as sent
+    take_profit TEXT NOT NULL,          -- the LIMIT_MAKER leg's price, as sent
+    stop_price  TEXT NOT NULL,          -- the STOP_LOSS leg's stopPrice, as sent
+    state       TEXT NOT NULL CHECK (state IN ('sending', 'open', 'done', 'closed', 'failed')),
+    order_list_id TEXT,
+    ended_by    TEXT,                   -- take_profit | stop_loss | close | canceled
+    exit_qty    TEXT,
+    exit_quote  TEXT,
+    reason_code TEXT,
+    created_at  INTEGER NOT NULL,       -- ms, journaled (before the first send)
+    updated_at  INTEGER NOT NULL        -- ms, for `sending` the latest (re)send's journaling
+);
+"""
+# Issue 15 item 5: the fills of entries and exits as the exchange reported them (commissions
+# included), and each closed trade's realised profit, computed from them (signal_bot/profit.py).
+FILLS_TABLE = """
+CREATE TABLE IF NOT EXISTS fills (
+    symbol      TEXT NOT NULL,
+    trade_id    INTEGER NOT NULL,
+    order_id    TEXT NOT NULL,
+    client_order_id TEXT NOT NULL,      -- the entry's id, a leg's id or a close's id
+    side        TEXT NOT NULL,
+    price       TEXT NOT NULL,
+    qty         TEXT NOT NULL,
+    commission  TEXT NOT NULL,
+    commission_asset TEXT NOT NULL,
+    PRIMARY KEY (symbol, trade_id)
+);
+CREATE TABLE IF NOT EXISTS profits (
+    closing_id  TEXT PRIMARY KEY,       -- the exit's list id, or the close signal's id
+    entry_id    TEXT NOT NULL,
+    asset       TEXT NOT NULL,          -- the symbol's quote asset
+    amount      TEXT NOT NULL,          -- realised profit, negative for a loss, floored to 1e-8
+    created_at  INTEGER NOT NULL
+);
+"""
+V2_TO_V3 = """
+ALTER TABLE signals ADD COLUMN take_profit TEXT;
+ALTER TABLE signals ADD COLUMN stop_loss TEXT;
+ALTER TABLE signals ADD COLUMN action TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE signals ADD COLUMN closes TEXT;
 """
 
 # Version 1 (no `seq`, no `received` state): its rows are kept, numbered in their order.
@@ -104,6 +158,29 @@ class SignalRow:
     received_at: int
     updated_at: int
     seq: int
+    take_profit: str | None = None
+    stop_loss: str | None = None
+    action: str = "open"
+    closes: str | None = None
+
+
+@dataclass(frozen=True)
+class ExitRow:
+    signal_id: str
+    list_client_order_id: str
+    symbol: str
+    side: str
+    quantity: str
+    take_profit: str
+    stop_price: str
+    state: str
+    order_list_id: str | None
+    ended_by: str | None
+    exit_qty: str | None
+    exit_quote: str | None
+    reason_code: str | None
+    created_at: int
+    updated_at: int
 
 
 @dataclass(frozen=True)
@@ -148,7 +225,10 @@ def upgrade(db: sqlite3.Connection, path: Path) -> None:
         raise StateFileError(f"{path}: state file version {version} is newer than this bot's "
                              f"({SCHEMA_VERSION})")
     columns = {r[1] for r in db.execute("PRAGMA table_info(signals)")}
-    script = MIGRATE_FROM_V1 if columns and "seq" not in columns else SIGNALS_TABLE
-    for statement in _statements(script + SWEEPS_TABLE):
+    if version == 2:
+        script = V2_TO_V3
+    else:
+        script = MIGRATE_FROM_V1 if columns and "seq" not in columns else SIGNALS_TABLE
+    for statement in _statements(script + SWEEPS_TABLE + EXITS_TABLE + FILLS_TABLE):
         db.execute(statement)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

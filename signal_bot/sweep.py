@@ -26,6 +26,7 @@ from common.intent_client import TreasuryUnavailable
 from common.logs import get_logger
 from common.money import canonical, floor_to_step
 from signal_bot.config_file import Sweep
+from signal_bot.profit import profit_sweep
 from signal_bot.state import StateStore
 from signal_bot.state_schema import SweepRow
 
@@ -52,6 +53,13 @@ def plan_sweep(free: Decimal, sweep: Sweep) -> Decimal | None:
     if amount <= 0 or amount < min_sweep:
         return None
     return amount
+
+
+def counts_as_swept(row: SweepRow) -> bool:
+    """A sweep that moved money or may still: unsent, or decided and not refused. One the
+    treasury accepted counts even if its withdrawal later failed: that profit is then not
+    swept again by itself (under-sweeping is safe; sweeping principal is not)."""
+    return row.state == "unsent" or (row.state == "decided" and row.outcome != "rejected")
 
 
 def new_sweep_row(signal_id: str, amount: Decimal, sweep: Sweep, now_ms: int) -> SweepRow:
@@ -123,6 +131,10 @@ class SweepWorker:
 
     def after_fill(self, signal_id: str) -> None:
         self._post(_Fill(signal_id))
+
+    def after_exit(self, list_client_order_id: str) -> None:
+        """An exit's leg filled (issue 15 item 4): the proceeds are in; sweep as after a fill."""
+        self._post(_Fill(list_client_order_id))
 
     def on_event(self, event: messages.WithdrawalEvent) -> None:
         self._post(_Event(event))
@@ -200,7 +212,10 @@ class SweepWorker:
                      detail="a previous sweep is not finished")
             return
         free = self._exchange.free_in_wallet(self._sweep.asset, self._sweep.wallet)
-        amount = plan_sweep(free, self._sweep)
+        if self._sweep.mode == "realised_profit":
+            amount = self._plan_profit_sweep(free)
+        else:
+            amount = plan_sweep(free, self._sweep)
         if amount is None:
             log.debug("sweep_not_needed", after=signal_id, free=canonical(free))
             return
@@ -212,6 +227,16 @@ class SweepWorker:
                  free=canonical(free), wallet=self._sweep.wallet, amount=row.amount, coin=row.coin, network=row.network,
                  destination=row.destination)
         self._send(row)
+
+    def _plan_profit_sweep(self, free: Decimal) -> Decimal | None:
+        """Issue 15 item 5: the realised profits not swept yet (every sweep that may have moved
+        money counts as swept), within free - keep."""
+        sweep = self._sweep
+        assert sweep is not None
+        swept = [Decimal(r.amount) for r in self._store.sweeps() if counts_as_swept(r)]
+        return profit_sweep([Decimal(a) for a in self._store.profits(sweep.asset)], swept, free,
+                            Decimal(sweep.keep), Decimal(sweep.min_sweep), Decimal(sweep.step),
+                            None if sweep.max_amount is None else Decimal(sweep.max_amount))
 
     def _resolve_open(self) -> list[SweepRow]:
         """Resend unsent intents, ask the status of decided open ones; return those still open."""

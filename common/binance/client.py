@@ -33,6 +33,7 @@ import urllib3.exceptions
 from common.binance.endpoints import (ACCOUNT, API_RESTRICTIONS, COIN_CONFIG, EXCHANGE_INFO, GET_ORDER,
                                       NEW_ORDER, PING, TEST_ORDER, TICKER_PRICE, TIME, WITHDRAW_APPLY,
                                       WITHDRAW_HISTORY, Endpoint, check_history_query)
+from common.binance.endpoints import CANCEL_ORDER, CANCEL_ORDER_LIST, GET_ORDER_LIST, MY_TRADES, NEW_OCO
 from common.binance.endpoints import FUNDING_ASSETS, WALLET_TYPES, WITHDRAW_ADDRESS_LIST, WITHDRAW_QUOTA
 from common.binance.endpoints import LOCAL_WITHDRAW_APPLY, LOCAL_WITHDRAW_HISTORY, QUESTIONNAIRE_REQUIREMENTS
 from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, OutcomeUnknown,
@@ -40,7 +41,7 @@ from common.binance.errors import (BadResponse, ClockSkewError, ExchangeError, O
 from common.binance.models import (Account, ApiRestrictions, CoinConfig, ExchangeInfo, OrderResult,
                                    ServerTime, TickerPrice, WithdrawApplied, WithdrawRecord, dec_hook,
                                    format_amount)
-from common.binance.models import FundingAsset, WithdrawAddress, WithdrawQuota
+from common.binance.models import AccountTrade, FundingAsset, OrderListResult, WithdrawAddress, WithdrawQuota
 from common.binance.models import LocalWithdrawApplied, LocalWithdrawRecord, QuestionnaireRequirements
 from common.binance.signing import HmacSigner, Params, Signer, encode_params, sign_request
 from common.binance.timing import MAX_RECV_WINDOW_MS, offset_from_round_trip, signed_timestamp
@@ -277,6 +278,46 @@ class BinanceClient:
             return None
         return self._call(NEW_ORDER, params, OrderResult)
 
+    def cancel_order(self, *, symbol: str, orig_client_order_id: str) -> OrderResult:
+        """Cancel an open order (DELETE /api/v3/order); -2011 when it is not open (any more)."""
+        _require_text(symbol=symbol, orig_client_order_id=orig_client_order_id)
+        return self._call(CANCEL_ORDER, [("symbol", symbol), ("origClientOrderId", orig_client_order_id)],
+                          OrderResult)
+
+    def new_oco(self, *, symbol: str, side: str, quantity: Decimal, list_client_order_id: str,
+                above: Sequence[tuple[str, str]], below: Sequence[tuple[str, str]]) -> OrderListResult:
+        """Place an OCO order list (POST /api/v3/orderList/oco, issue 15 item 4). `above` and
+        `below` are each leg's parameters without their prefix (("type", "LIMIT_MAKER"),
+        ("price", "61000"), ("clientOrderId", ...)). Raises OutcomeUnknown when the list may
+        exist: look it up by `list_client_order_id` (`get_order_list`).
+        https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#new-order-list---oco-trade
+        """
+        _require_text(symbol=symbol, side=side, list_client_order_id=list_client_order_id)
+        params = [("symbol", symbol), ("listClientOrderId", list_client_order_id), ("side", side),
+                  ("quantity", format_amount(quantity, "quantity"))]
+        for prefix, leg in (("above", above), ("below", below)):
+            for name, value in leg:
+                _require_text(**{name: value})
+                params.append((prefix + name[0].upper() + name[1:], value))
+        params.append(("newOrderRespType", "RESULT"))
+        return self._call(NEW_OCO, params, OrderListResult)
+
+    def order_trades(self, *, symbol: str, order_id: int) -> list[AccountTrade]:
+        """The fills of one order with their commissions (GET /api/v3/myTrades?orderId=)."""
+        _require_text(symbol=symbol)
+        return self._call(MY_TRADES, [("symbol", symbol), ("orderId", str(int(order_id)))], list[AccountTrade])
+
+    def get_order_list(self, *, orig_client_order_id: str) -> OrderListResult:
+        """GET /api/v3/orderList by the list's client id; OrderNotFound when there is none."""
+        _require_text(orig_client_order_id=orig_client_order_id)
+        return self._call(GET_ORDER_LIST, [("origClientOrderId", orig_client_order_id)], OrderListResult)
+
+    def cancel_order_list(self, *, symbol: str, list_client_order_id: str) -> OrderListResult:
+        """DELETE /api/v3/orderList: cancel both legs; -2011 when the list is not executing."""
+        _require_text(symbol=symbol, list_client_order_id=list_client_order_id)
+        return self._call(CANCEL_ORDER_LIST, [("symbol", symbol), ("listClientOrderId", list_client_order_id)],
+                          OrderListResult)
+
     def withdraw_apply(self, *, coin: str, network: str, address: str, amount: Decimal,
                        withdraw_order_id: str, address_tag: str | None = None,
                        wallet_type: int | None = None) -> str:
@@ -354,7 +395,7 @@ class BinanceClient:
             total_params = encode_params(params)
         url = self.base_url + endpoint.path
         body: bytes | None = None
-        if endpoint.method == "GET":
+        if endpoint.method in ("GET", "DELETE"):   # Binance reads a DELETE's parameters from the query
             if total_params:
                 url += "?" + total_params
         else:

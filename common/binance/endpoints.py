@@ -38,6 +38,15 @@ NEW_ORDER = Endpoint("POST", "/api/v3/order", signed=True, state_changing=True)
 # A test order is validated and never placed: losing its reply loses nothing.
 TEST_ORDER = Endpoint("POST", "/api/v3/order/test", signed=True)
 GET_ORDER = Endpoint("GET", "/api/v3/order", signed=True)
+CANCEL_ORDER = Endpoint("DELETE", "/api/v3/order", signed=True, state_changing=True)
+# Issue 15 item 4, the exits' OCO order lists:
+# https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#new-order-list---oco-trade
+NEW_OCO = Endpoint("POST", "/api/v3/orderList/oco", signed=True, state_changing=True)
+GET_ORDER_LIST = Endpoint("GET", "/api/v3/orderList", signed=True)
+# An order's fills with their commissions (issue 15 item 5, the realised profit), weight 20 (5 with orderId):
+# https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#account-trade-list-user_data
+MY_TRADES = Endpoint("GET", "/api/v3/myTrades", signed=True)
+CANCEL_ORDER_LIST = Endpoint("DELETE", "/api/v3/orderList", signed=True, state_changing=True)
 WITHDRAW_APPLY = Endpoint("POST", "/sapi/v1/capital/withdraw/apply", signed=True,
                           state_changing=True, withdraw=True)
 WITHDRAW_HISTORY = Endpoint("GET", "/sapi/v1/capital/withdraw/history", signed=True)

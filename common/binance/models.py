@@ -186,6 +186,40 @@ class OrderResult(_Struct):
     update_time: int | None = None
 
 
+class AccountTrade(_Struct):
+    """One fill of GET /api/v3/myTrades."""
+    symbol: str
+    id: int
+    order_id: int
+    price: Amount
+    qty: Amount
+    commission: Amount
+    commission_asset: str
+    is_buyer: bool | None = None
+
+
+class OrderListLeg(_Struct):
+    symbol: str
+    order_id: int
+    client_order_id: str
+
+
+class OrderListResult(_Struct):
+    """An OCO order list as POST/GET/DELETE /api/v3/orderList answer it (issue 15 item 4)."""
+    order_list_id: int
+    contingency_type: str
+    list_status_type: str           # EXEC_STARTED, ALL_DONE, ...
+    list_order_status: str          # EXECUTING, ALL_DONE, REJECT
+    list_client_order_id: str
+    symbol: str
+    orders: list[OrderListLeg] = []
+    transaction_time: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.list_order_status in ("ALL_DONE", "REJECT")
+
+
 class WithdrawRecord(_Struct):
     id: str
     amount: Amount

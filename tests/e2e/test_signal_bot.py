@@ -337,3 +337,146 @@ def test_signals_accepted_just_before_a_sigkill_are_traded_exactly_once_after_a_
     assert "reconciled=True" in next(l for l in log.splitlines() if f"event=order_placed id={held}" in l)
     assert f"event=signal_recovered id={queued}" in log
     assert f"event=signal_recovered id={held}" not in log
+
+
+# -- issue 15 item 4: exits (OCO), close signals, LIMIT time to live ----------------------------
+EXITS_CONFIG = CONFIG + """
+[exits]
+limit_ttl_seconds = 2
+poll_seconds = 0.2
+"""
+
+
+def order_list(sandbox, list_client_order_id: str) -> list[dict]:
+    return [o for o in sandbox.orders() if o.get("orderListId", -1) != -1
+            and o["clientOrderId"][3:] == list_client_order_id[3:]]
+
+
+def exit_legs(sandbox, entry_id: str) -> dict[str, dict]:
+    from signal_bot.exit_plan import exit_ids
+    ids = exit_ids(entry_id)
+    return {o["clientOrderId"][:2]: o for o in sandbox.orders() if o["clientOrderId"] in (ids.take_profit, ids.stop_loss)}
+
+
+@pytest.fixture
+def bnb_price(sandbox):
+    """BNBUSDT's price is moved by these tests; it is put back after each."""
+    yield lambda price: sandbox.set_price("BNBUSDT", price)
+    sandbox.set_price("BNBUSDT", "600")
+
+
+def test_an_entry_with_exits_reaches_its_take_profit_on_the_sandbox(bots, sandbox, bnb_price):
+    """A BUY fills, its OCO (LIMIT_MAKER 612 above, STOP_LOSS 594 below) rests; a move to 613 fills the take-profit."""
+    bot = bots(config=EXITS_CONFIG)
+    assert bot.post({"id": "tp-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "MARKET",
+                     "quantity": "0.1", "take_profit": "2%", "stop_loss": "1%"}).status_code == 202
+    legs = wait_until(lambda: len(exit_legs(sandbox, "tp-entry-1")) == 2 and exit_legs(sandbox, "tp-entry-1"),
+                      what="the OCO's two legs")
+    assert (legs["tp"]["type"], legs["tp"]["side"], legs["tp"]["price"], legs["tp"]["origQty"]) == \
+        ("LIMIT_MAKER", "SELL", "612.00000000", "0.10000000")
+    assert (legs["sl"]["type"], legs["sl"]["stopPrice"]) == ("STOP_LOSS", "594.00000000")
+    bot.proc.wait_for_log("event=exit_placed id=tp-entry-1")
+    bnb_price("613")
+    bot.proc.wait_for_log("event=exit_filled id=tp-entry-1 leg=take_profit")
+    legs = exit_legs(sandbox, "tp-entry-1")
+    assert (legs["tp"]["status"], legs["sl"]["status"]) == ("FILLED", "EXPIRED")
+    assert legs["tp"]["cummulativeQuoteQty"] == "61.20000000"
+
+
+def test_an_entry_with_exits_reaches_its_stop_loss_on_the_sandbox(bots, sandbox, bnb_price):
+    """A BUY with price levels; a drop through the stop (594) triggers the STOP_LOSS leg at the market price."""
+    bot = bots(config=EXITS_CONFIG)
+    assert bot.post({"id": "sl-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "MARKET",
+                     "quantity": "0.1", "take_profit": "620.004", "stop_loss": "593.996"}).status_code == 202
+    legs = wait_until(lambda: len(exit_legs(sandbox, "sl-entry-1")) == 2 and exit_legs(sandbox, "sl-entry-1"),
+                      what="the OCO's two legs")
+    # A SELL exit rounds both up to the tick: never sells for less, never loses more than asked.
+    assert (legs["tp"]["price"], legs["sl"]["stopPrice"]) == ("620.01000000", "594.00000000")
+    bot.proc.wait_for_log("event=exit_placed id=sl-entry-1")
+    bnb_price("590")
+    bot.proc.wait_for_log("event=exit_filled id=sl-entry-1 leg=stop_loss")
+    legs = exit_legs(sandbox, "sl-entry-1")
+    assert (legs["tp"]["status"], legs["sl"]["status"]) == ("EXPIRED", "FILLED")
+    assert legs["sl"]["cummulativeQuoteQty"] == "59.00000000"
+
+
+def test_a_close_signal_cancels_the_exit_and_sells_at_market(bots, sandbox, bnb_price):
+    """The OCO is cancelled (both legs CANCELED) and one MARKET SELL of the entry's quantity goes out under the close's id."""
+    bot = bots(config=EXITS_CONFIG)
+    bot.post({"id": "cl-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1",
+              "take_profit": "2%", "stop_loss": "1%"})
+    bot.proc.wait_for_log("event=exit_placed id=cl-entry-1")
+    assert bot.post({"id": "cl-close-1", "symbol": "BNBUSDT", "side": "sell", "type": "market", "action": "close",
+                     "closes": "cl-entry-1"}).status_code == 202
+    (close,) = wait_until(lambda: orders_with(sandbox, "cl-close-1"), what="the close's market order")
+    assert (close["type"], close["side"], close["origQty"], close["status"]) == ("MARKET", "SELL", "0.10000000", "FILLED")
+    legs = exit_legs(sandbox, "cl-entry-1")
+    assert (legs["tp"]["status"], legs["sl"]["status"]) == ("CANCELED", "CANCELED")
+    bnb_price("700")     # the cancelled take-profit can no longer fill
+    assert exit_legs(sandbox, "cl-entry-1")["tp"]["status"] == "CANCELED"
+    assert bot.post({"id": "cl-close-2", "symbol": "BNBUSDT", "side": "SELL", "type": "MARKET", "action": "close",
+                     "closes": "cl-entry-1"}).status_code == 202
+    bot.proc.wait_for_log("event=order_refused id=cl-close-2")
+    assert orders_with(sandbox, "cl-close-2") == []
+
+
+def test_a_limit_entry_not_filled_within_its_ttl_is_cancelled(bots, sandbox):
+    """A resting LIMIT BUY far below the market is CANCELED by the bot after limit_ttl_seconds (2 s)."""
+    bot = bots(config=EXITS_CONFIG)
+    bot.post({"id": "ttl-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.1",
+              "price": "500", "take_profit": "2%", "stop_loss": "1%"})
+    (order,) = wait_until(lambda: orders_with(sandbox, "ttl-entry-1"), what="the resting entry")
+    assert order["status"] == "NEW"
+    bot.proc.wait_for_log("event=entry_expired id=ttl-entry-1", timeout=10)
+    assert orders_with(sandbox, "ttl-entry-1")[0]["status"] == "CANCELED"
+    assert exit_legs(sandbox, "ttl-entry-1") == {}
+
+
+def test_a_kill_between_journaling_and_sending_an_oco_does_not_double_it(bots, sandbox, bnb_price):
+    """SIGKILL while the OCO request is held by the sandbox; after a restart the list is looked up, found and not resent."""
+    sandbox.add_fault("/api/v3/orderList/oco", "latency", seconds=3)
+    bot = bots("killed", config=EXITS_CONFIG)
+    bot.post({"id": "kill-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1",
+              "take_profit": "2%", "stop_loss": "1%"})
+    bot.proc.wait_for_log("event=exit_journaled id=kill-entry-1")
+    bot.proc.kill9()
+    again = Proc("signal-bot", [script("signal-bot"), "run", "--env-file", str(bot.folder / "signal.env")],
+                 bot.folder / "bot2.log", cwd=bot.folder).start()
+    try:
+        again.wait_for_log("event=exit_found id=kill-entry-1", timeout=30)
+        again.wait_for_log("event=exit_placed id=kill-entry-1")
+        assert len(exit_legs(sandbox, "kill-entry-1")) == 2
+        assert len([o for o in sandbox.orders() if o["clientOrderId"].startswith(("tp-", "sl-"))
+                    and o["clientOrderId"][3:] in {leg["clientOrderId"][3:] for leg in exit_legs(sandbox, "kill-entry-1").values()}]) == 2
+        assert "event=exit_resent" not in again.log()
+    finally:
+        again.terminate()
+
+
+# -- issue 15 item 5: realised_profit sweeps -----------------------------------------------------
+PROFIT_SWEEP = SWEEP.replace('min_sweep = "10"', 'min_sweep = "1"').replace('step = "1"', 'step = "0.01"') + \
+    'mode = "realised_profit"\n'
+
+
+def test_a_realised_profit_sweep_sends_only_the_closed_trades_profit(bots, sandbox, bnb_price):
+    """Free USDT far above keep, yet only the take-profit's 1.2 USDT (61.2 - 60, zero fees) is swept, once."""
+    from signal_bot.exit_plan import exit_ids
+    bot = bots("profit", config=EXITS_CONFIG + PROFIT_SWEEP, wait=False)
+    treasury = bot.treasury().start()
+    try:
+        bot.proc.wait_for_log("event=signal_bot_started", timeout=20)
+        sandbox.set_balance("USDT", "5000")
+        bot.post({"id": "pr-entry-1", "symbol": "BNBUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.1",
+                  "take_profit": "2%", "stop_loss": "1%"})
+        bot.proc.wait_for_log("event=exit_placed id=pr-entry-1")
+        assert treasury.transfer_requests(sweep_intent_id("pr-entry-1")) == []     # a fill is not a profit
+        bnb_price("613")
+        bot.proc.wait_for_log("event=profit_realised entry=pr-entry-1")
+        intent_id = sweep_intent_id("profit:" + exit_ids("pr-entry-1").list_client_order_id)
+        wait_until(lambda: treasury.transfer_requests(intent_id), timeout=15, what="the profit sweep")
+        bot.proc.wait_for_log(f"event=sweep_intent_decided intent_id={intent_id}")
+        (intent,) = {(i.intent_id, i.amount) for i in treasury.transfer_requests(intent_id)}
+        assert Decimal(intent[1]) == Decimal("1.2")
+        assert list(treasury.decided) == [intent_id]
+    finally:
+        treasury.stop()

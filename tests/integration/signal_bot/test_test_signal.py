@@ -31,7 +31,7 @@ def test_a_tradingview_alert_prints_its_signal_and_client_order_id(tmp_path, cap
                                            ' "ticker": "BINANCE:BTCUSDT", "contracts": 0.001, "price": 50000}')
     assert status == 0 and report["profile"] == "tradingview"
     assert report["signal"] == {"id": "BTCUSDT-2019-08-27T09:56:00Z", "symbol": "BTCUSDT", "side": "BUY",
-                                "type": "LIMIT", "quantity": "0.001", "price": "50000"}
+                                "type": "LIMIT", "quantity": "0.001", "price": "50000", "action": "open"}
     assert report["client_order_id"].startswith("h.") and len(report["client_order_id"]) == 36
     assert "passphrase not checked" in report["notes"][0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alert.txt", "signal.toml"]

@@ -80,3 +80,24 @@ def test_a_missing_risk_table_is_named():
     """[risk] is required."""
     with pytest.raises(ConfigError, match="signal.toml: risk: missing"):
         parse_config("", "signal.toml")
+
+
+def test_exits_and_the_sweep_mode_have_safe_defaults_and_are_read():
+    """No [exits]: LIMIT entries are never cancelled, polled every 5 s; sweep mode defaults to free_above_keep."""
+    config = parse_config(RISK + SWEEP)
+    assert (config.exits.limit_ttl_seconds, config.exits.poll_seconds, config.sweep.mode) == \
+        (None, 5.0, "free_above_keep")
+    config = parse_config(RISK + SWEEP + 'mode = "realised_profit"\n[exits]\nlimit_ttl_seconds = 300\n')
+    assert (config.exits.limit_ttl_seconds, config.sweep.mode) == (300, "realised_profit")
+
+
+@pytest.mark.parametrize("text, key", [
+    (SWEEP + 'mode = "everything"\n', "sweep.mode"),
+    ("[exits]\nlimit_ttl_seconds = 0\n", "exits.limit_ttl_seconds"),
+    ("[exits]\npoll = 1\n", "exits.poll"),
+])
+def test_a_bad_exits_or_sweep_mode_key_is_named(text, key):
+    """The ConfigError's line leads with the dotted key."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(RISK + text)
+    assert f"signal.toml: {key}" in str(caught.value)

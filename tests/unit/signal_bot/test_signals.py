@@ -110,3 +110,39 @@ def test_any_positive_plain_decimal_quantity_is_kept_exactly(value):
     """Amounts are carried as their exact strings."""
     text = format(value, "f")
     assert parse_signal({**BASE, "quantity": text}).quantity == text
+
+
+# -- issue 15 item 4: exits and close signals ------------------------------------------------------
+EXIT_BASE = {"id": "x-1", "symbol": "BNBUSDT", "side": "buy", "type": "market", "quantity": "0.1"}
+
+
+def test_a_signal_may_carry_take_profit_and_stop_loss_as_prices_or_percentages():
+    """"2%" and "594.5" are both exit levels; they are kept as sent."""
+    signal = parse_signal({**EXIT_BASE, "take_profit": "2%", "stop_loss": "594.5"})
+    assert (signal.take_profit, signal.stop_loss, signal.action) == ("2%", "594.5", "open")
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"take_profit": "2%"}, "take_profit"),                         # an OCO needs both legs
+    ({"take_profit": "2%", "stop_loss": "0%"}, "stop_loss"),
+    ({"take_profit": "-2%", "stop_loss": "1%"}, "take_profit"),
+    ({"take_profit": "2 %", "stop_loss": "1%"}, "take_profit"),
+    ({"take_profit": 2, "stop_loss": "1%"}, "take_profit"),       # never a JSON number
+    ({"closes": "x-0"}, "closes"),                                  # only for a close
+])
+def test_bad_exit_levels_are_refused_naming_the_field(fields, field):
+    """Each refusal is a SignalError naming the offending field."""
+    with pytest.raises(SignalError) as caught:
+        parse_signal({**EXIT_BASE, **fields})
+    assert caught.value.field == field
+
+
+def test_a_close_signal_names_its_entry_and_carries_no_amount():
+    """action "CLOSE" is read case-insensitively; a quantity or a LIMIT type is refused."""
+    close = {"id": "c-1", "symbol": "BNBUSDT", "side": "sell", "type": "market", "action": "CLOSE", "closes": "x-1"}
+    assert parse_signal(close).action == "close" and parse_signal(close).closes == "x-1"
+    for extra, field in (({"quantity": "0.1"}, "quantity"), ({"type": "limit", "price": "1"}, "type"),
+                         ({"closes": None}, "closes")):
+        with pytest.raises(SignalError) as caught:
+            parse_signal({**close, **extra})
+        assert caught.value.field == field
