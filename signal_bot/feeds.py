@@ -76,12 +76,24 @@ class Fields:
 
 def read_body(body: bytes, profile: Profile) -> Fields:
     """JSON object or text command -> signal fields (not yet validated); SignalError(None) if unreadable."""
-    if body.lstrip()[:1].isalpha():     # a command starts with a word; JSON never does
+    if _is_text_command(body):
         return _text_command(body)
     if profile.name == "native":
         fields = decode_json_object(body)
         return Fields(fields, fields.pop(PASSPHRASE_FIELD, None), {})
     return _mapped(_decode_exact(body), profile)
+
+
+# JSON's bare words: a body that is one of them is JSON (not an object: refused as such),
+# never a text command (found by tests/fuzz/test_webhook_bodies.py: `null` read as a command).
+_JSON_WORDS = (b"null", b"true", b"false")
+
+
+def _is_text_command(body: bytes) -> bool:
+    """A command starts with a word; JSON starts with a bracket, a quote, a digit, a sign, or is
+    one of its bare words."""
+    stripped = body.strip()
+    return stripped[:1].isalpha() and stripped not in _JSON_WORDS
 
 
 def _decode_exact(body: bytes) -> dict[str, Any]:

@@ -162,8 +162,10 @@ def test_test_signal_prints_the_rounded_order_and_trades_nothing(tmp_path, sandb
     env_file, *_ = write_bot_files(folder, sandbox.base_url, config=TV_CONFIG)
     alert = {"id": "ts-{{ticker}} 1", "action": "buy", "ticker": "BINANCE:BTCUSDT", "contracts": "0.0123456",
              "price": 59999.999, "passphrase": SECRET}
-    (folder / "alert.json").write_text(json.dumps(alert))
-    done = subprocess.run([script("signal-bot"), "test-signal", "alert.json", "--env-file", str(env_file)],
+    # `.alert`: an input the user writes, holding the passphrase by design (the secret scan
+    # treats it as it treats the env file: tests/security/secret_scan.py INPUT_SUFFIXES).
+    (folder / "tradingview.alert").write_text(json.dumps(alert))
+    done = subprocess.run([script("signal-bot"), "test-signal", "tradingview.alert", "--env-file", str(env_file)],
                           cwd=folder, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

@@ -19,7 +19,8 @@ Secrets are collected from what the tests configured, never guessed:
 Values shorter than MIN_LENGTH are ignored (too short to find without false alarms).
 
 What is scanned (everything under the run's folder except the configuration inputs,
-which hold secrets by design: `*.env`, `*.key_secret`, `*.pem`, `*.toml`, and `*.key`
+which hold secrets by design: `*.env`, `*.key_secret`, `*.pem`, `*.toml`, `*.alert` (a
+webhook body a user writes for `signal-bot test-signal`, with its passphrase), and `*.key`
 certificates, which a test may fill with a secret key on purpose to see it refused):
 every other file's raw bytes (process
 logs, state files, SQLite files and their WAL, so deleted rows and free pages count
@@ -43,7 +44,7 @@ from typing import Iterable, Iterator
 MIN_LENGTH = 8
 # A folder holding this file is skipped whole: the scanner's own tests plant secrets on purpose.
 IGNORE_MARKER = ".secret-scan-ignore"
-INPUT_SUFFIXES = frozenset({".env", ".key_secret", ".key", ".pem", ".toml"})
+INPUT_SUFFIXES = frozenset({".env", ".key_secret", ".key", ".pem", ".toml", ".alert"})
 SECRET_ENV_NAME = re.compile(r"(_SECRET|_PASSWORD|_API_KEY|_PASSPHRASE)\Z")
 SOURCE_LITERAL = re.compile(rb"""["']([A-Za-z0-9_.-]*-not-real[A-Za-z0-9_.-]*)["']""")
 DELIBERATELY_WRONG = re.compile(r"\A(wrong|bad|another|unknown|nope|other)-")

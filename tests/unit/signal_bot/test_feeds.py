@@ -136,3 +136,12 @@ def test_a_misplaced_passphrase_in_a_text_command_is_never_echoed():
         with pytest.raises(SignalError) as err:
             signal_of(text, NATIVE)
         assert "test-secret-not-real-0009" not in f"{err.value.field} {err.value.detail}"
+
+
+@pytest.mark.parametrize("body", [b"null", b" true\n", b"false"])
+def test_a_bare_json_word_is_json_not_a_text_command(body):
+    """`null` starts with a letter but is JSON: refused as a non-object body, not as a command
+    (found by the webhook fuzzer)."""
+    with pytest.raises(SignalError) as refused:
+        read_body(body, NATIVE)
+    assert refused.value.field is None and "text command" not in str(refused.value)
