@@ -125,3 +125,25 @@ class MetricsServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+
+
+def start_listener(bind: MetricsBind | None, metrics, env_name: str, log) -> "MetricsServer | None":
+    """Bind `metrics` (its `install()`, `registry` and `health()`) when `env_name` is set; a
+    bind failure is logged (ERROR) and the bot runs on without it: custody and trading never
+    wait on monitoring, and Prometheus' `up == 0` alert says the target is gone. Both bots
+    start their listener here; returns the server or None."""
+    from common.binance import observe
+    if bind is None:
+        log.info("metrics_off", detail=f"{env_name} is empty")
+        return None
+    metrics.install()
+    try:
+        server = MetricsServer(bind, metrics.registry, metrics.health()).start()
+    except OSError as exc:
+        observe.set_observer(None)
+        log.error("metrics_bind_failed", bind=str(bind), error=exc.strerror or str(exc))
+        return None
+    server.on_stop = lambda: observe.set_observer(None)
+    log.info("metrics_listening", url=f"{server.url}/metrics", healthz=f"{server.url}/healthz",
+             readyz=f"{server.url}/readyz")
+    return server

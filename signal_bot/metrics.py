@@ -220,20 +220,6 @@ def _state_writable(path: Path) -> Check:
 
 
 def start(settings, metrics: SignalMetrics):
-    """Bind when SIGNAL_METRICS_BIND is set; a bind failure is logged (ERROR) and the bot
-    runs on without it (Prometheus' `up == 0` says so). Returns the server or None."""
-    from common.metrics_http import MetricsServer
-    if settings.metrics_bind is None:
-        log.info("metrics_off", detail="SIGNAL_METRICS_BIND is empty")
-        return None
-    metrics.install()
-    try:
-        server = MetricsServer(settings.metrics_bind, metrics.registry, metrics.health()).start()
-    except OSError as exc:
-        observe.set_observer(None)
-        log.error("metrics_bind_failed", bind=str(settings.metrics_bind), error=exc.strerror or str(exc))
-        return None
-    server.on_stop = lambda: observe.set_observer(None)
-    log.info("metrics_listening", url=f"{server.url}/metrics", healthz=f"{server.url}/healthz",
-             readyz=f"{server.url}/readyz")
-    return server
+    """The listener on SIGNAL_METRICS_BIND (common/metrics_http.start_listener); None when off."""
+    from common.metrics_http import start_listener
+    return start_listener(settings.metrics_bind, metrics, "SIGNAL_METRICS_BIND", log)

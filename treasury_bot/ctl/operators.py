@@ -14,7 +14,6 @@ Where the keys go (docs/operations.md, "Approvals"):
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from common.clock import SystemClock
 from common.config import ConfigError, load_treasury_settings
 from common.curve import configure_client, generate, load_key_pair, load_public_key
 from treasury_bot import freeze, operator_wire, quorum
+from treasury_bot.ctl.actions import who_acts
 from treasury_bot.ctl.site import EXIT_FAIL, EXIT_OK, error_line, ledger_and_policy
 from treasury_bot.operator import OperatorError, ledger_now
 from treasury_bot.operator_actions import LOCAL, act, load_operator_keys, operators_dir
@@ -113,19 +113,31 @@ def cmd_signed(args, action: str) -> int:
         signed = quorum.sign(private, action=action, subject=args.intent_id, operator=args.operator,
                              signed_at=SystemClock().now_ms())
         return _send(args, operator_wire.ActionRequest(action=signed))
-    settings = load_treasury_settings(args.env_file)
-    ledger, policy, _ = ledger_and_policy(args, need_policy=True)
-    clock = host_clock(settings)
-    try:
+    def body(ledger, policy, settings, clock) -> int:
         signed = quorum.sign(private, action=action, subject=args.intent_id, operator=args.operator,
                              signed_at=ledger_now(ledger, clock))
-        result = act(ledger, policy, signed, load_operator_keys(operators_dir(settings.policy_file)),
-                     lambda led: ledger_now(led, clock), LOCAL)
+        return _act_here(ledger, policy, settings, clock, signed)
+    return _on_this_host(args, body)
+
+
+def _on_this_host(args, body) -> int:
+    """Open the ledger and policy the env file names, run `body(ledger, policy, settings,
+    clock)` and close them; a refusal is its one error line (exit 1)."""
+    settings = load_treasury_settings(args.env_file)
+    ledger, policy, _ = ledger_and_policy(args, need_policy=True)
+    try:
+        return body(ledger, policy, settings, host_clock(settings))
     except (quorum.QuorumError, OperatorError, freeze.FreezeError) as exc:
         return _refused(exc)
     finally:
         ledger.close()
-    print(f"{result.intent_id}: {result.message} (status {result.status})")
+
+
+def _act_here(ledger, policy, settings, clock, signed: quorum.SignedAction, label: str | None = None) -> int:
+    """A signed action on this host's ledger, checked as the operator wire checks it."""
+    result = act(ledger, policy, signed, load_operator_keys(operators_dir(settings.policy_file)),
+                 lambda led: ledger_now(led, clock), LOCAL)
+    print(f"{label or result.intent_id}: {result.message} (status {result.status})")
     return EXIT_OK
 
 
@@ -139,10 +151,7 @@ def cmd_unfreeze(args) -> int:
             error_line(f"treasuryctl: {reply.message} [not_frozen]")
             return EXIT_FAIL
         return _vote_unfreeze_remote(args, reply.freeze_seq)
-    settings = load_treasury_settings(args.env_file)
-    ledger, policy, _ = ledger_and_policy(args, need_policy=True)
-    clock = host_clock(settings)
-    try:
+    def body(ledger, policy, settings, clock) -> int:
         standing = freeze.current(ledger)
         if standing is None:
             raise freeze.FreezeError("not_frozen", "the treasury is not frozen")
@@ -152,20 +161,14 @@ def cmd_unfreeze(args) -> int:
             if approvals.signed:
                 raise OperatorError("signature_required", f"the policy's [approvals] sets a quorum of "
                                     f"{approvals.quorum}: each operator runs unfreeze --operator NAME")
-            by = f"{getpass.getuser()} (treasuryctl)"
+            by = f"{who_acts(None)} (treasuryctl)"
             freeze.unfreeze(ledger, by=by, note=args.note or "", now=now)
             print(f"unfrozen by {by}; was {standing.describe()}")
             return EXIT_OK
         signed = quorum.sign(_private_key(args), action=quorum.UNFREEZE,
                              subject=quorum.freeze_subject(standing.seq), operator=args.operator, signed_at=now)
-        result = act(ledger, policy, signed, load_operator_keys(operators_dir(settings.policy_file)),
-                     lambda led: ledger_now(led, clock), LOCAL)
-    except (quorum.QuorumError, OperatorError, freeze.FreezeError) as exc:
-        return _refused(exc)
-    finally:
-        ledger.close()
-    print(f"{result.intent_id}: {result.message} (status {result.status})")
-    return EXIT_OK
+        return _act_here(ledger, policy, settings, clock, signed)
+    return _on_this_host(args, body)
 
 
 def _vote_unfreeze_remote(args, seq: int) -> int:
@@ -193,10 +196,7 @@ def cmd_loosen_early(args) -> int:
                              subject=quorum.loosening_subject(args.setting, reply.first_seen_at),
                              signed_at=SystemClock().now_ms())
         return _send(args, operator_wire.ActionRequest(action=signed))
-    settings = load_treasury_settings(args.env_file)
-    ledger, policy, _ = ledger_and_policy(args, need_policy=True)
-    clock = host_clock(settings)
-    try:
+    def body(ledger, policy, settings, clock) -> int:
         now = ledger_now(ledger, clock)
         waiting = [p for p in resolve_from_ledger(ledger, policy, now).pending if p.setting == args.setting]
         if not waiting:
@@ -204,14 +204,8 @@ def cmd_loosen_early(args) -> int:
                                 "(treasuryctl status lists them)")
         signed = quorum.sign(private, action=quorum.LOOSEN_EARLY, operator=args.operator, signed_at=now,
                              subject=quorum.loosening_subject(args.setting, waiting[0].first_seen_at))
-        result = act(ledger, policy, signed, load_operator_keys(operators_dir(settings.policy_file)),
-                     lambda led: ledger_now(led, clock), LOCAL)
-    except (quorum.QuorumError, OperatorError, freeze.FreezeError) as exc:
-        return _refused(exc)
-    finally:
-        ledger.close()
-    print(f"{args.setting}: {result.message} (status {result.status})")
-    return EXIT_OK
+        return _act_here(ledger, policy, settings, clock, signed, label=args.setting)
+    return _on_this_host(args, body)
 
 
 # -- the operator wire's client --------------------------------------------------------
