@@ -91,6 +91,22 @@ class BinanceClient:
         self._offset_ms = 0
         self._weights = UsedWeights()
 
+    def set_credentials(self, api_key: str, api_secret: "str | Signer") -> None:
+        """Issue 16: sign with another key from the next request on. Taken under the
+        request lock, so a request in progress (an apply) finishes with the key it started with."""
+        if not api_key or not api_secret:
+            raise ValueError("api_key and api_secret (an HMAC secret or a Signer) are required")
+        register_secret(api_key)
+        if isinstance(api_secret, str):
+            register_secret(api_secret)
+        signer: Signer = HmacSigner(api_secret) if isinstance(api_secret, str) else api_secret
+        with self._lock:
+            self._api_key, self._signer = api_key, signer
+
+    @property
+    def api_key_in_use(self) -> str:
+        return self._api_key
+
     @staticmethod
     def _new_session() -> requests.Session:
         session = requests.Session()
