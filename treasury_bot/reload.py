@@ -37,7 +37,7 @@ from common.logs import get_logger, mask_key
 from treasury_bot import key_ring
 from treasury_bot.alerts import raised
 from treasury_bot.audit import audit_key
-from treasury_bot.breakers import PolicyFileWatch
+from treasury_bot.breakers import PolicyFileWatch, file_sha256
 from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import describe
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
@@ -117,6 +117,11 @@ class Reloader:
         return outcome
 
     def _refuse(self, part: str, detail: str) -> str:
+        if part == POLICY:
+            # Refused, and said CRITICAL: the file's bytes are adopted by the policy-file
+            # breaker (they were seen and refused, not slipped in); the running policy stays,
+            # and a later edit left unreloaded still trips.
+            self.watch.adopt(file_sha256(Path(self.settings.policy_file)) or "missing")
         log.critical("reload_refused", part=part, detail=detail)
         try:
             with self.ledger.transaction():
