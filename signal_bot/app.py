@@ -147,9 +147,12 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
     log.info("signal_bot_started", webhook=f"http://{settings.webhook_host}:{server.port}/signal",
              dry_run=dry_run, symbols=",".join(config.risk.symbols), api_key=mask_key(settings.credentials.key),
              sweep=bool(config.sweep), treasury=settings.intent_endpoint)
+    reloader = _install_reload(settings, bot, started)
     heartbeat.beat()
     while not stop.wait(0.5):
         heartbeat.beat()
+        if reloader is not None:
+            reloader.between_waits()
     log.info("signal_bot_stopping", signal=flag.signal_name or "stop")
     begun = clock.monotonic()
     if metrics_server is not None:
@@ -164,6 +167,17 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
     started.client.close()
     log.info("signal_bot_stopped", seconds=round(clock.monotonic() - begun, 3))
     return 0
+
+
+def _install_reload(settings: SignalSettings, bot: Any, started: Started):
+    """Issue 16: SIGHUP re-reads the webhook secret and signal.toml (signal_bot/reload.py);
+    only on the main thread (an embedded run, as in tests, has no signal handlers)."""
+    from signal_bot.reload import SignalReloader
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    reloader = SignalReloader(settings, bot.server, bot.desk, set(started.rules))
+    signals_module.signal(signals_module.SIGHUP, lambda _signum, _frame: reloader.request())
+    return reloader
 
 
 def start_metrics(settings: SignalSettings, bot: Any, started: Started, clock: Clock):

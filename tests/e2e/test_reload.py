@@ -168,3 +168,46 @@ def test_a_reload_rotates_the_exchange_key_after_its_audit_and_the_old_key_is_un
             no_double(sandbox)
         finally:
             assert treasury.terminate() == 0
+
+
+def test_the_signal_bot_reloads_its_webhook_secret_and_config_on_sighup_and_keeps_them_on_a_broken_config(
+        tmp_path, sandbox):
+    """SIGHUP: the new webhook secret is in force and the old one refused (401); a broken
+    signal.toml is refused (reload_refused) and the running secret and config stay."""
+    import json
+    import os
+    import signal
+
+    import requests
+
+    from tests.support.signal_proc import SECRET, SignalBot
+
+    treasury = TreasuryProcess(tmp_path, sandbox).start()
+    bot = SignalBot(tmp_path / "signal", sandbox, treasury)
+    folder = tmp_path / "signal"
+    new_secret = "test-secret-not-real-0003"
+
+    def post(signal_id: str, passphrase: str) -> int:
+        body = {"id": signal_id, "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
+                "quote_amount": "5", "passphrase": passphrase}
+        return requests.post(f"http://127.0.0.1:{bot.port}/signal", data=json.dumps(body), timeout=5).status_code
+
+    def hup(count: int) -> None:
+        os.kill(bot.proc.popen.pid, signal.SIGHUP)
+        wait_until(lambda: bot.proc.log().count("event=reload_") >= count, timeout=15,
+                   what="the signal bot's reload in its log")
+    try:
+        assert post("rl-s-1", SECRET) == 202
+        env = folder / "signal.env"
+        env.write_text(env.read_text().replace(f"SIGNAL_WEBHOOK_SECRET={SECRET}", f"SIGNAL_WEBHOOK_SECRET={new_secret}"))
+        hup(1)
+        assert "event=reload_done" in bot.proc.log()
+        assert post("rl-s-2", SECRET) == 401
+        assert post("rl-s-3", new_secret) == 202
+        (folder / "signal.toml").write_text("[risk\nbroken")
+        hup(2)
+        assert "event=reload_refused" in bot.proc.log()
+        assert post("rl-s-4", new_secret) == 202
+    finally:
+        bot.proc.terminate(10)
+        assert treasury.terminate() == 0
