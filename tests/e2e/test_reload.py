@@ -141,7 +141,8 @@ def test_a_reload_tightens_at_once_keeps_a_loosening_pending_and_a_broken_file_o
 
 def test_a_reload_rotates_the_exchange_key_after_its_audit_and_the_old_key_is_unused_afterwards(tmp_path):
     """A key that can trade fails the self-audit: kept out (key_audit_failed), the old key
-    goes on. The next key passes: withdrawals go on under it, the old key is deleted at the
+    goes on. The next key passes while an apply is held at the exchange: that apply finishes
+    under the old key, later ones go under the new key, the old key is deleted at the
     exchange, and nothing fails or goes out twice."""
     with sandbox_process(tmp_path, demo_config_text(complete_after_seconds=0.5) + EXTRA_KEYS) as sandbox:
         treasury = TreasuryProcess(tmp_path, sandbox).start()
@@ -154,14 +155,20 @@ def test_a_reload_rotates_the_exchange_key_after_its_audit_and_the_old_key_is_un
             assert outbox(treasury, "key_audit_failed") == [("key_audit_failed", "CRITICAL")]
             treasury.withdraw_once("rl-k-2", "11")
 
+            # An apply held at the exchange while the key rotates: it finishes with its own key.
+            sandbox.add_fault("/sapi/v1/capital/withdraw/apply", "latency", seconds=2.0)
+            with treasury.client() as client:
+                assert client.send_intent(new_intent("rl-k-inflight", "14")).outcome == "accepted"
+            treasury.wait_status("rl-k-inflight", "submitting")
             treasury.write_env({**env, "TREASURY_API_KEY": NEXT_KEY, "TREASURY_API_SECRET": NEXT_SECRET})
             line = reload(treasury)
             assert "reloaded (key" in line, line
+            treasury.wait_status("rl-k-inflight", "completed")
             sandbox.set_key("treasury", deleted=True)   # the old key is gone at the exchange
             treasury.withdraw_once("rl-k-3", "12")
             treasury.withdraw_once("rl-k-4", "13")
             by_key = {w["withdrawOrderId"]: w.get("key") for w in sandbox.withdrawals()}
-            assert by_key["rl-k-1"] == by_key["rl-k-2"] == "treasury", by_key
+            assert by_key["rl-k-1"] == by_key["rl-k-2"] == by_key["rl-k-inflight"] == "treasury", by_key
             assert by_key["rl-k-3"] == by_key["rl-k-4"] == "treasury-next", by_key
             assert outbox(treasury, "exchange_auth_error") == []
             assert "-2015" not in treasury.log()
