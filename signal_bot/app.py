@@ -119,6 +119,9 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     if stop is None:
         flag.install()
         stop = flag.event
+    if threading.current_thread() is threading.main_thread():
+        # Issue 16: a SIGHUP during the start is kept (its default would kill the process).
+        signals_module.signal(signals_module.SIGHUP, lambda _signum, _frame: _EARLY_RELOAD.set())
     lock, locked_at_ms = _lock_state(settings, clock)
     try:
         return _serve(settings, config, dry_run, clock, stop, flag, locked_at_ms)
@@ -177,7 +180,13 @@ def _install_reload(settings: SignalSettings, bot: Any, started: Started):
         return None
     reloader = SignalReloader(settings, bot.server, bot.desk, set(started.rules))
     signals_module.signal(signals_module.SIGHUP, lambda _signum, _frame: reloader.request())
+    if _EARLY_RELOAD.is_set():
+        _EARLY_RELOAD.clear()
+        reloader.request()
     return reloader
+
+
+_EARLY_RELOAD = threading.Event()
 
 
 def start_metrics(settings: SignalSettings, bot: Any, started: Started, clock: Clock):

@@ -485,6 +485,12 @@ def _install_signal_handlers(stop: threading.Event) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+        # Issue 16: a SIGHUP during the start must not kill the process (its default): it is
+        # kept and served once the reloader exists (the files may have changed after being read).
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: _EARLY_RELOAD.set())
+
+
+_EARLY_RELOAD = threading.Event()
 
 
 def _install_reload_handler(reloader) -> None:
@@ -493,6 +499,9 @@ def _install_reload_handler(reloader) -> None:
         reloader.request()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGHUP, handle)
+        if _EARLY_RELOAD.is_set():
+            _EARLY_RELOAD.clear()
+            reloader.request()
 
 
 def shutdown(running: Running, stop: threading.Event) -> None:

@@ -195,6 +195,8 @@ class Reloader:
         except ExchangeError as exc:
             findings = None
             problems = [f"the new key {mask_key(new.key)} could not be audited: {exc}"]
+        finally:
+            client.close()
         if findings is not None:
             problems = [f.detail for f in findings if f.fatal]
         if problems:
