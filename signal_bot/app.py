@@ -119,6 +119,9 @@ def run(settings: SignalSettings, config: SignalConfig, *, dry_run: bool = False
     if stop is None:
         flag.install()
         stop = flag.event
+    if threading.current_thread() is threading.main_thread():
+        # Issue 16: a SIGHUP during the start is kept (its default would kill the process).
+        signals_module.signal(signals_module.SIGHUP, lambda _signum, _frame: _EARLY_RELOAD.set())
     lock, locked_at_ms = _lock_state(settings, clock)
     try:
         return _serve(settings, config, dry_run, clock, stop, flag, locked_at_ms)
@@ -147,9 +150,12 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
     log.info("signal_bot_started", webhook=f"http://{settings.webhook_host}:{server.port}/signal",
              dry_run=dry_run, symbols=",".join(config.risk.symbols), api_key=mask_key(settings.credentials.key),
              sweep=bool(config.sweep), treasury=settings.intent_endpoint)
+    reloader = _install_reload(settings, bot, started)
     heartbeat.beat()
     while not stop.wait(0.5):
         heartbeat.beat()
+        if reloader is not None:
+            reloader.between_waits()
     log.info("signal_bot_stopping", signal=flag.signal_name or "stop")
     begun = clock.monotonic()
     if metrics_server is not None:
@@ -164,6 +170,23 @@ def _serve(settings: SignalSettings, config: SignalConfig, dry_run: bool, clock:
     started.client.close()
     log.info("signal_bot_stopped", seconds=round(clock.monotonic() - begun, 3))
     return 0
+
+
+def _install_reload(settings: SignalSettings, bot: Any, started: Started):
+    """Issue 16: SIGHUP re-reads the webhook secret and signal.toml (signal_bot/reload.py);
+    only on the main thread (an embedded run, as in tests, has no signal handlers)."""
+    from signal_bot.reload import SignalReloader
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    reloader = SignalReloader(settings, bot.server, bot.desk, set(started.rules))
+    signals_module.signal(signals_module.SIGHUP, lambda _signum, _frame: reloader.request())
+    if _EARLY_RELOAD.is_set():
+        _EARLY_RELOAD.clear()
+        reloader.request()
+    return reloader
+
+
+_EARLY_RELOAD = threading.Event()
 
 
 def start_metrics(settings: SignalSettings, bot: Any, started: Started, clock: Clock):

@@ -125,7 +125,7 @@ class OrderDesk:
         self._client = client
         self._store = store
         self._rules = rules
-        self._limits = limits
+        self._limits = limits       # replace_limits (issue 16: a reload)
         self._clock = clock
         self._dry_run = dry_run
         self._mode = "test" if dry_run else "live"
@@ -146,6 +146,11 @@ class OrderDesk:
         return self._settle_ms
 
     # -- one signal -------------------------------------------------------------------------
+    def replace_limits(self, limits: RiskLimits) -> None:
+        """Issue 16 (a reload): the risk limits of the next signal handled (one assignment: a
+        signal being handled keeps the limits it read)."""
+        self._limits = limits
+
     def accept(self, signal: Signal) -> Journaled | None:
         """Journal a signal durably (replay's 202); None for a seen id (logged as a duplicate)."""
         if self._store.journal(self._mode, signal.client_order_id, received_fields(signal), self._clock.now_ms()):

@@ -48,7 +48,8 @@ from treasury_bot.ledger import Ledger
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_model import Policy
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
-from treasury_bot.policy_in_force import record, resolve_from_ledger
+from treasury_bot.policy_in_force import LivePolicy, PolicyInForce, record, resolve_from_ledger
+from treasury_bot import key_ring, reload
 from treasury_bot.quarantine import Seen, observe
 from treasury_bot.server import Authenticator, IntentServer
 from treasury_bot.tag_rules import check_tags, refusal as tag_refusal
@@ -101,6 +102,7 @@ class Running:
     threads: tuple[threading.Thread, ...] = ()
     crashed: bool = False
     metrics: object | None = None      # issue 14: the /metrics listener (treasury_bot/metrics.py)
+    reloader: object | None = None     # issue 16: SIGHUP's reload (treasury_bot/reload.py)
 
 
 def run(settings: TreasurySettings, *, clock: Clock | None = None,
@@ -338,13 +340,23 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
     running.context = zmq.Context()
     running.auth = bootstrap.authenticator(settings, running.context).start()
+    # Issue 16: one holder of the policy in force, shared by the decisions and every worker;
+    # a reload swaps what it holds (treasury_bot/reload.py), no thread restarts.
+    live = LivePolicy(loaded.policy, resolution)
+    in_force = PolicyInForce(live, clock.now_ms)
     running.server = bootstrap.intent_server(settings, running.context, keys, clients, running.ledger,
-                                             bootstrap.decisions(loaded, resolution, cache, clock), clock).open()
+                                             bootstrap.decisions(loaded, resolution, cache, clock, live),
+                                             clock).open()
     pacing = bootstrap.pacing(settings, resolution.effective)
     if pacing.sandbox:
         log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
                     detail="TREASURY_SANDBOX_POLL_SECONDS overrides poll_interval_seconds (sandbox only)")
-    workers = bootstrap.Workers(settings, resolution.effective, pacing, clock, travel_rule)
+    workers = bootstrap.Workers(settings, in_force, pacing, clock, travel_rule)
+    policy_watch = PolicyFileWatch(loaded.path, loaded.sha256, in_force, clock,
+                                   grace_s=reload.edit_grace_s(settings))
+    running.reloader = reload.Reloader(settings, running.ledger, clock, loaded, live, policy_watch,
+                                       running.server, running.auth, lambda: cache.rules)
+    running.server.between_batches = running.reloader.between_batches
 
     def run_executor(ledger: Ledger) -> None:
         executor = workers.executor(ledger, sync_clock(workers.exchange()))
@@ -369,11 +381,12 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         _thread("foreign-watch", stop, running, _with_ledger(settings, lambda ledger: workers.foreign_watch(
             ledger, sync_clock(workers.exchange())).run(stop))),
         # Issue 13 item 2: the policy file changing under a running treasury trips a breaker.
-        _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: PolicyFileWatch(
-            loaded.path, loaded.sha256, resolution.effective, clock).run(ledger, stop))),
+        _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: policy_watch.run(ledger, stop))),
         *_approval_threads(settings, loaded, keys, clients, running, clock, stop),
     )
     running.metrics = start_metrics(settings, loaded, running, clock, pacing.poll_s, resolution)
+    reload.write_pid_file(settings.ledger_path)
+    _install_reload_handler(running.reloader)
     log.info("treasury_ready", intent_endpoint=settings.intent_endpoint,
              event_endpoint=settings.event_endpoint, clients=",".join(sorted(clients.values())),
              policy_sha256=loaded.sha256[:12])
@@ -472,10 +485,30 @@ def _install_signal_handlers(stop: threading.Event) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+        # Issue 16: a SIGHUP during the start must not kill the process (its default): it is
+        # kept and served once the reloader exists (the files may have changed after being read).
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: _EARLY_RELOAD.set())
+
+
+_EARLY_RELOAD = threading.Event()
+
+
+def _install_reload_handler(reloader) -> None:
+    """Issue 16: SIGHUP asks for a reload; it runs on the main thread between two batches."""
+    def handle(_signum, _frame) -> None:
+        reloader.request()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, handle)
+        if _EARLY_RELOAD.is_set():
+            _EARLY_RELOAD.clear()
+            reloader.request()
 
 
 def shutdown(running: Running, stop: threading.Event) -> None:
     stop.set()
+    if running.reloader is not None:
+        reload.remove_pid_file(running.ledger.path)
+        key_ring.forget(running.ledger.path)
     deadline = time.monotonic() + JOIN_S
     for thread in running.threads:
         thread.join(max(0.0, deadline - time.monotonic()))

@@ -50,7 +50,10 @@ def exchange_client(settings: TreasurySettings, clock: Clock) -> BinanceClient:
     The treasury's clients sign with the exchange-anchored clock (issue 10): a host clock
     step then causes no -1021 at all, and `clock.now_ms() + client.time_offset_ms` stays
     the exchange's time for every caller that holds the same clock."""
-    return BinanceClient(settings.base_url, settings.credentials.key, settings.credentials.secret, clock=clock)
+    from treasury_bot import key_ring  # issue 16: the key in use now (a reload may have rotated it)
+    credentials = key_ring.current(settings.ledger_path, settings.credentials)
+    return key_ring.track(settings.ledger_path, BinanceClient(settings.base_url, credentials.key,
+                                                              credentials.secret, clock=clock))
 
 
 def trusted_clock(settings: TreasurySettings, host: Clock) -> AnchoredClock:
@@ -76,10 +79,11 @@ def coin_rules(settings: TreasurySettings, clock: Clock) -> CoinRulesCache:
 
 
 def decisions(loaded: LoadedPolicy, resolution: Resolution, cache: CoinRulesCache,
-              clock: Clock) -> Callable[[], DecisionContext]:
+              clock: Clock, live: LivePolicy | None = None) -> Callable[[], DecisionContext]:
     """What each batch is decided against: the policy IN FORCE now (docs/design.md section 9), a
-    pending loosening applying once its time has come, and the cached coin rules."""
-    live = LivePolicy(loaded.policy, resolution)
+    pending loosening applying once its time has come, and the cached coin rules. `live` is
+    the running treasury's shared holder (a reload swaps what it holds: issue 16)."""
+    live = live or LivePolicy(loaded.policy, resolution)
 
     def decision_context() -> DecisionContext:
         now = clock.now_ms()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.clock import Clock
@@ -118,17 +118,39 @@ class PolicyFileWatch:
     policy: Policy
     clock: Clock
     _last_tripped: str | None = None
+    # Issue 16: a change is given `grace_s` for the reload that adopts it (edit, then
+    # `treasuryctl reload`); still not adopted after that, it trips. 0: trips at once.
+    grace_s: float = 0.0
+    _changed_seen: tuple[str, float] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def adopt(self, sha256: str) -> None:
+        """A reload loaded these bytes: they are the running policy's now, not a change."""
+        with self._lock:
+            self.started_sha256 = sha256
+            self._changed_seen = None
 
     def check(self, ledger: Ledger) -> bool:
         """True when it tripped now."""
+        with self._lock:
+            return self._check(ledger)
+
+    def _check(self, ledger: Ledger) -> bool:
         now_sha = file_sha256(self.path)
         if now_sha == self.started_sha256 or (now_sha or "missing") == self._last_tripped:
+            self._changed_seen = None
             return False
+        if self.grace_s > 0:
+            mono = self.clock.monotonic()
+            if self._changed_seen is None or self._changed_seen[0] != (now_sha or "missing"):
+                self._changed_seen = (now_sha or "missing", mono)
+            if mono - self._changed_seen[1] < self.grace_s:
+                return False  # waiting for the reload that adopts it
         self._last_tripped = now_sha or "missing"
         what = (f"now sha256 {now_sha[:12]}" if now_sha else "now missing or unreadable")
         detail = (f"the policy file {self.path} changed on disk while the treasury runs "
                   f"(started with sha256 {self.started_sha256[:12]}, {what}); the running policy "
-                  f"is unchanged: restart to load it, then unfreeze")
+                  f"is unchanged: reload (treasuryctl reload) or restart to load it, then unfreeze")
         with ledger.transaction():
             return trip_if_enabled(ledger, self.policy, freeze.POLICY_CHANGED, detail,
                                    self.clock.now_ms()) is not None

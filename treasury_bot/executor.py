@@ -289,7 +289,9 @@ class Executor:
                 self.ledger.update_withdrawal(seq, error_code=verdict.code, error_message=verdict.message)
                 self.ledger.set_status(record, lifecycle.QUEUED, now, SOURCE, f"not sent: {verdict.code}")
                 if verdict.action is ApplyAction.HALT:
-                    self.ledger.enqueue(raised.exchange_auth_error(record, self.api_key, verdict.code,
+                    # Issue 16: the key the client signs with now (a reload may have rotated it).
+                    api_key = getattr(self.key_check, "api_key_in_use", None) or self.api_key
+                    self.ledger.enqueue(raised.exchange_auth_error(record, api_key, verdict.code,
                                                  verdict.message, now, diagnosis=diagnosis))
                     withdrawal_notes.set_halted(self.ledger, f"{verdict.code} {verdict.message}", now,
                                                 diagnosis=diagnosis)

@@ -67,3 +67,25 @@ class LivePolicy:
             if due is not None and now_ms >= due:
                 self._current = resolve(self._in_force, self._file, self._pending, now_ms)
             return self._current
+
+    def swap(self, file: Policy, recorded: Resolution) -> None:
+        """Issue 16 (a reload): from now on, the reloaded file's resolution (recorded by the
+        caller, so tightening is in force at once and a loosening waits its quarantine)."""
+        with self._lock:
+            self._file, self._in_force, self._pending = file, recorded.in_force, recorded.pending
+            self._current = recorded
+
+
+class PolicyInForce:
+    """A Policy-like view of a LivePolicy for the worker threads (executor, poller, watches):
+    each attribute read is the policy in force now, so a reload reaches them without a
+    restart of any thread (issue 16). Values a worker copied at its start (pacing) stay."""
+
+    def __init__(self, live: LivePolicy, now_ms) -> None:
+        self._live = live
+        self._now_ms = now_ms
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._live.at(self._now_ms()).effective, name)

@@ -73,6 +73,10 @@ class Authenticator:
             self._auth.configure_curve(domain="operators", location=self._operators_dir)
         return self
 
+    def reconfigure(self) -> None:
+        """Issue 16 (a reload): read the allow-list folder again; new keys may connect from now on."""
+        self._auth.configure_curve(domain="*", location=self._clients_dir)
+
     def stop(self) -> None:
         self._auth.stop()
 
@@ -98,6 +102,8 @@ class IntentServer:
         # callable told of each batch's decisions and latency after the replies are out.
         self.heartbeat: Heartbeat = Heartbeat()
         self.on_decided: Callable[[list, float], None] | None = None
+        # Issue 16: run on this thread between two batches (a reload: treasury_bot/reload.py).
+        self.between_batches: Callable[[], None] | None = None
 
     def open(self) -> "IntentServer":
         """Bind the ROUTER and the PUB, read where the ledger's transitions and usage stand."""
@@ -135,6 +141,8 @@ class IntentServer:
                 if batch:
                     self.handle_batch(batch)
             self._publish_other_transitions()
+            if self.between_batches is not None:
+                self.between_batches()
 
     def _drain(self) -> list[list[zmq.Frame]]:
         """Every request waiting now, up to MAX_BATCH (checked with EVENTS, not by the

@@ -88,8 +88,27 @@ class BinanceClient:
         self._clock: Clock = clock or SystemClock()
         self._session = session or self._new_session()
         self._lock = threading.RLock()
+        self._next_credentials: tuple[str, Signer] | None = None   # issue 16: set_credentials
         self._offset_ms = 0
         self._weights = UsedWeights()
+
+    def set_credentials(self, api_key: str, api_secret: "str | Signer") -> None:
+        """Issue 16: sign with another key from the next request on. Taken up at the start of
+        the next call, under the request lock: a request in progress (an apply, and its one
+        -1021 resend) finishes with the key it started with, and the caller never waits for it."""
+        if not api_key or not api_secret:
+            raise ValueError("api_key and api_secret (an HMAC secret or a Signer) are required")
+        register_secret(api_key)
+        if isinstance(api_secret, str):
+            register_secret(api_secret)
+        signer: Signer = HmacSigner(api_secret) if isinstance(api_secret, str) else api_secret
+        self._next_credentials = (api_key, signer)   # one assignment: atomic
+
+    @property
+    def api_key_in_use(self) -> str:
+        """The key the next request signs with."""
+        pending = self._next_credentials
+        return pending[0] if pending is not None else self._api_key
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -369,6 +388,8 @@ class BinanceClient:
 
     def _call(self, endpoint: Endpoint, params: Params, reply_type: type[_T]) -> _T:
         with self._lock:
+            if self._next_credentials is not None:
+                (self._api_key, self._signer), self._next_credentials = self._next_credentials, None
             if not endpoint.signed:
                 return self._exchange(endpoint, params, reply_type)
             try:

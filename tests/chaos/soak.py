@@ -104,6 +104,7 @@ class SoakConfig:
     policy_edits: int = 0                # caps rewritten between restarts, tightened and loosened
     quarantine_hours: int = 0            # > 0: a loosening must wait (longer than the soak)
     freezes: int = 0                     # issue 13: treasuryctl freeze, then unfreeze, during the chaos
+    reloads: int = 0                     # issue 16: caps rewritten under the running treasury, then SIGHUP
 
     @property
     def clock_faults(self) -> bool:
@@ -134,7 +135,8 @@ class SoakConfig:
         if operators:
             over.update(operator_actions=max(8, k // 2), approval_above=Decimal("80"),
                         policy_edits=max(3, k // 7), quarantine_hours=12,
-                        late_approval_s=min(45.0, self.chaos_budget_s / 4), freezes=max(3, k // 6))
+                        late_approval_s=min(45.0, self.chaos_budget_s / 4), freezes=max(3, k // 6),
+                        reloads=max(3, k // 6))
         return replace(self, **over)
 
     @staticmethod
@@ -259,6 +261,7 @@ class Tally:
     problems: list[str] = field(default_factory=list)
     events: list[tuple[int, str]] = field(default_factory=list)     # (true ms, what the soak did)
     policy_edits: list[str] = field(default_factory=list)
+    reloads: list[str] = field(default_factory=list)     # issue 16: live edits reloaded by SIGHUP
     back_jumps_skipped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -380,6 +383,7 @@ class Soak:
             modes += ("unknown_clock", "unknown_clock")
         kills = cfg.treasury_kills
         edits_at = _spread(cfg.policy_edits, kills, offset=1)
+        reloads_at = _spread(cfg.reloads, kills, offset=2)
         back_at = _spread(cfg.sandbox_back_jumps, kills, offset=3)
         host_restart_steps = 0
         for index in range(kills):
@@ -412,6 +416,8 @@ class Soak:
                 self.stop.wait(rng.uniform(0.2, 1.0))
             self.treasury.start()
             self.hold.clear()
+            if index in reloads_at:
+                self._live_reload(rng)
 
     # -- clock faults (tests/chaos/clockbook.py) --------------------------------------------
 
@@ -506,21 +512,57 @@ class Soak:
     def _edit_policy(self, rng: random.Random) -> None:
         """Rewrite the policy file while the treasury is down: a cap lowered (tightening, in
         force at the start) or raised (loosening, not before its quarantine)."""
-        names = ("coin_cap", "cold_cap", "hot_cap", "max_transfers_per_hour")
-        name = rng.choice(names)
-        initial, current = getattr(self.cfg.caps, name), getattr(self.caps_now, name)
-        tighten = len(self.tally.policy_edits) % 2 == 0 or current >= initial * Decimal("1.5")
-        factor = Decimal(str(round(rng.uniform(0.75, 0.9) if tighten else rng.uniform(1.15, 1.4), 2)))
-        value = current * factor
-        value = max(int(value), 1) if name == "max_transfers_per_hour" else Decimal(int(value))
-        self.caps_now = self.caps_now.with_value(name, value)
+        text, caps = self._next_caps(rng)
+        self.caps_now = caps
         self.treasury.policy_path.write_text(
             chaos_policy(self.cfg, self.caps_now, self.cfg.quarantine_hours), encoding="utf-8")
         with self.tally.lock:
             self.caps_history.append((true_ms(), self.caps_now))
-        text = f"{'tighten' if tighten else 'loosen'} {name} {current} -> {value}"
         self.tally.policy_edits.append(text)
         self.tally.event(f"policy edit: {text}")
+
+    def _live_reload(self, rng: random.Random) -> None:
+        """Issue 16: rewrite the policy under the RUNNING treasury and SIGHUP it (the pid file's
+        pid, as `treasuryctl reload` does), while intents flow. A tightening counts from the
+        reload's end (intents decided before it were decided under the old caps), a loosening
+        waits for its quarantine; the policy-file breaker must not trip (every freeze is
+        judged), nothing may be lost or doubled."""
+        import os
+        import signal as signals
+
+        from treasury_bot.reload import pid_file_for
+        text, caps = self._next_caps(rng)
+        before = self.treasury.log().count("event=reload_done")
+        self.treasury.policy_path.write_text(chaos_policy(self.cfg, caps, self.cfg.quarantine_hours),
+                                             encoding="utf-8")
+        pid = int(pid_file_for(self.treasury.ledger_path).read_text().strip())
+        os.kill(pid, signals.SIGHUP)
+        try:
+            wait_until(lambda: self.treasury.log().count("event=reload_done") > before, timeout=10,
+                       what="the treasury's reload_done")
+        except Timeout:
+            self.tally.problem(f"reload ({text}) not done within 10 s")
+            return
+        line = [x for x in self.treasury.log().splitlines() if "event=reload_done" in x][before]
+        if "refused" in line:
+            self.tally.problem(f"reload ({text}) refused: {line}")
+        self.caps_now = caps
+        with self.tally.lock:
+            self.caps_history.append((true_ms(), self.caps_now))
+        self.tally.reloads.append(text)
+        self.tally.event(f"policy reload: {text}")
+
+    def _next_caps(self, rng: random.Random) -> tuple[str, Caps]:
+        """One cap tightened (every other edit, or when far above its start) or loosened."""
+        names = ("coin_cap", "cold_cap", "hot_cap", "max_transfers_per_hour")
+        name = rng.choice(names)
+        initial, current = getattr(self.cfg.caps, name), getattr(self.caps_now, name)
+        tighten = (len(self.tally.policy_edits) + len(self.tally.reloads)) % 2 == 0 or current >= initial * Decimal("1.5")
+        factor = Decimal(str(round(rng.uniform(0.75, 0.9) if tighten else rng.uniform(1.15, 1.4), 2)))
+        value = current * factor
+        value = max(int(value), 1) if name == "max_transfers_per_hour" else Decimal(int(value))
+        text = f"{'tighten' if tighten else 'loosen'} {name} {current} -> {value}"
+        return text, self.caps_now.with_value(name, value)
 
     def _bootstrap_quarantine(self) -> None:
         """Make the soak's destinations long known, then raise quarantine_hours, so that a
@@ -811,6 +853,7 @@ class SoakReport:
     double_details: list[str] = field(default_factory=list)     # each double with the faults around it
     breach_details: list[str] = field(default_factory=list)
     freezes: int = 0                  # issue 13: freezes in the ledger (each lifted again)
+    reloads: list[str] = field(default_factory=list)   # issue 16: live policy edits reloaded by SIGHUP
     freeze_violations: list[str] = field(default_factory=list)   # a submission while frozen, a freeze left
 
     @property
@@ -825,7 +868,7 @@ class SoakReport:
                 f"sandbox_clock={self.sandbox_clock_changes} host_clock={self.host_clock_steps} "
                 f"late_approvals={self.late_approvals} orders={self.orders} "
                 f"order_doubles={len(self.order_doubles)} freezes={self.freezes} "
-                f"freeze_violations={len(self.freeze_violations)}")
+                f"freeze_violations={len(self.freeze_violations)} reloads={len(self.reloads)}")
 
     def summary(self) -> str:
         return "\n".join([
@@ -985,6 +1028,7 @@ def judge(soak: Soak) -> SoakReport:
         late_approvals=sum(1 for a in actions if a.won and a.kind == "late_approve"),
         operator_mismatches=operator_mismatches, policy_edits=list(soak.tally.policy_edits),
         refused_terminal=refused_terminal, freezes=len(freezes), freeze_violations=freeze_violations,
+        reloads=list(soak.tally.reloads),
         double_details=[_explain(i, by_order_id[i], offsets_at, soak.clock, events) for i in doubles],
         breach_details=caps_found[:20])
 

@@ -4,7 +4,8 @@ under clock faults (the sandbox's clock hours ahead, stepped forward by minutes 
 unknown outcomes and back by hours; the treasury's host clock stepped both ways through
 TREASURY_TEST_CLOCK_OFFSET_FILE / _MS, which a treasury that does not know them ignores),
 an operator approving (some late), rejecting and contesting with real `treasuryctl`, and
-caps tightened and loosened between restarts. Then the sandbox's own records are held
+caps tightened and loosened between restarts and (issue 16) under the running treasury with a
+SIGHUP reload. Then the sandbox's own records are held
 against the ledger, the strictest caps ever configured, and what the clients and the
 operator were told.
 
@@ -94,6 +95,7 @@ def test_the_clock_operator_and_policy_faults_really_happened(soak):
     assert soak.sandbox_clock_changes >= 2 and soak.host_clock_steps >= 1, soak.summary()
     assert soak.operator_actions > 0 and sum(soak.operator_wins.values()) > 0, soak.summary()
     assert len(soak.policy_edits) >= 2, soak.summary()
+    assert len(soak.reloads) >= 2, soak.summary()   # issue 16: live edits reloaded by SIGHUP
 
 
 def test_what_treasuryctl_said_is_what_the_ledger_holds(soak):

@@ -94,6 +94,14 @@ def test_the_two_host_configs_run_both_bots_that_sweep_and_stop_cleanly(tmp_path
             finally:
                 conn.close()
         wait_until(completed_sweeps, timeout=30, what="the sweep withdrawn to completed")
+        # Issue 16: `supervisorctl signal HUP <program>` reaches each bot, which reloads and runs on.
+        for (config, _), program in zip(supervisors, ("treasury", "signal")):
+            result = ctl(config, "signal", "HUP", program)
+            assert result.returncode == 0, result.stdout + result.stderr
+        for host in ("treasury", "signal"):
+            program_log = tmp_path / f"log-{host}-bot" / f"{host}.log"
+            wait_until(lambda: "event=reload_done" in program_log.read_text(), timeout=30,
+                       what=f"the {host} bot's reload_done after supervisorctl signal HUP")
         for config, proc in reversed(supervisors):
             result = ctl(config, "shutdown")
             assert result.returncode == 0, result.stdout + result.stderr

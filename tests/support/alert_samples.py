@@ -93,6 +93,8 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
             at_ms=at_ms, setting="limits.coins.USDT.max_per_transfer",
             change="limits.coins.USDT.max_per_transfer: 1000 -> 2000 takes effect 2023-11-15T22:13:20.000Z",
             released_by="alice, bob", quarantine_ends_ms=at_ms + 86_400_000),
+        model.RELOAD_REFUSED: events.reload_refused(  # issue 16
+            at_ms=at_ms, part="policy", detail="limits.coins.USDT.max_per_transfer: not a number"),
         model.FROZEN: events.frozen(at_ms=at_ms, frozen_by="alice", reason="key leak suspected"),
         model.UNFROZEN: events.unfrozen(at_ms=at_ms, unfrozen_by="alice, bob", note="keys rotated",
                                         frozen_by="alice", reason="key leak suspected",

@@ -382,3 +382,9 @@ def would_withdraw(transfer: Transfer, *, at_ms: int, status: str) -> Alert:
     """Shadow mode: live mode would have sent this apply now; nothing was sent. `status`: the
     intent's status after it (shadow mode's own end, treasury_bot/lifecycle.py)."""
     return _transfer_alert(model.WOULD_WITHDRAW, transfer, at_ms, status, mode="shadow")
+
+
+def reload_refused(*, at_ms: int, part: str, detail: str) -> Alert:
+    """Issue 16 item 1: a reload kept the running `part` (clients, policy, exchange_key)."""
+    facts: dict[str, FactValue] = {"part": _text(part, 50), "detail": _text(detail)}
+    return _make(model.RELOAD_REFUSED, None, facts, at_ms)

@@ -226,3 +226,9 @@ _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, FROZEN: CRITICAL, UNFROZEN: CRITICAL, 
 LOOSENING_RELEASED = "loosening_released"  # treasuryctl loosen-early at the quorum
 KINDS = KINDS + (LOOSENING_RELEASED,)
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, LOOSENING_RELEASED: CRITICAL}
+# Issue 16 item 1: a reload (SIGHUP, treasuryctl reload) kept the running value of one of its
+# parts (the allow-list, the policy file, the exchange key): CRITICAL, the operator's change
+# is not in force and the file on disk is not what runs.
+RELOAD_REFUSED = "reload_refused"          # part: clients | policy | exchange_key
+KINDS = KINDS + (RELOAD_REFUSED,)
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, RELOAD_REFUSED: CRITICAL}

@@ -190,3 +190,7 @@ def destination_tag_invalid(destination: Destination, detail: str, at: int) -> A
 def would_withdraw(record: IntentRecord, at: int) -> Alert:
     """Shadow mode (issue 13 item 7): the apply live mode would have sent now; nothing was sent."""
     return events.would_withdraw(transfer(record), at_ms=at, status=lifecycle.SHADOWED)
+
+
+def reload_refused(part: str, detail: str, at: int) -> Alert:
+    return events.reload_refused(at_ms=at, part=part, detail=detail)

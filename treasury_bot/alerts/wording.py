@@ -359,3 +359,15 @@ FACT_ROWS: tuple[tuple[str, str], ...] = (
     ("quota_total", "Quota, 24 h (USD)"),
     ("quarantine_ends_ms", "Quarantine would have ended"),   # issue 13 item 3
 )
+
+
+# Issue 16 item 1 (a reload that kept the running value).
+SUMMARY = {**SUMMARY, model.RELOAD_REFUSED: lambda f: (
+    f"reload refused for the {f.get('part')}: the running one is kept")}
+PLURAL = {**PLURAL, model.RELOAD_REFUSED: "refused reloads"}
+WHAT_IT_MEANS = {**WHAT_IT_MEANS, model.RELOAD_REFUSED: (
+    "A reload (SIGHUP or `treasuryctl reload`) could not take one of its parts: an invalid "
+    "policy file, an unreadable CURVE allow-list, or a new exchange key that failed the key "
+    "self-audit. The treasury keeps running on what it had, and the file on disk is NOT what "
+    "runs. Fix what the detail names, then reload again (`treasuryctl check` shows the problem); "
+    "an edited policy file left unreloaded trips the policy_changed breaker.")}

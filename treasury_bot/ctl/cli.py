@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     alist.add_argument("--limit", type=int, default=50)
     alist.set_defaults(func=cmd_alerts_list)
     add_journal_commands(sub, env)  # verify, export, backup (issue 13 items 4 and 6)
+    from treasury_bot.ctl.reload import cmd_reload  # issue 16 item 1
+    sub.add_parser("reload", parents=[env], help="re-read the allow-list, the policy file and the exchange "
+                   "key (SIGHUP to the pid in <ledger>.pid)").set_defaults(func=cmd_reload)
     return parser
 
 
