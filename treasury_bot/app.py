@@ -17,6 +17,7 @@ runs the start steps in the order above and the serve loop, and stops what it st
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.destination_watch import DestinationWatch
 from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot import lifecycle
-from treasury_bot.ledger import Ledger
+from treasury_bot.ledger import Ledger, LedgerError, LedgerSchemaNewer
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_model import Policy
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
@@ -72,6 +73,12 @@ class PolicyRefused(StartRefused):
     a policy error, so the exit status is a policy error's."""
 
     exit_status = EXIT_CONFIG
+
+
+LEDGER_FIXES = {
+    LedgerSchemaNewer: "run the newer treasury-bot that wrote it (this program never downgrades a ledger),"
+                       " or restore a backup taken for this version (ledger.sqlite.v<N>-backup-<time>)",
+}
 
 
 def open_ledger(path) -> Ledger:
@@ -120,7 +127,13 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     except (PolicyError, ConfigError) as exc:
         log.critical("start_refused", reason=str(exc))
         return EXIT_CONFIG
-    ledger = open_ledger(settings.ledger_path)
+    try:  # an older schema: backed up beside it, verified, then migrated (ledger/upgrade.py)
+        ledger = open_ledger(settings.ledger_path)
+    except LedgerError as exc:  # issue 16 item 4: a clear exit with the fix, the file untouched
+        fix = LEDGER_FIXES.get(type(exc), "restore the ledger from a verified backup (treasuryctl backup)")
+        log.critical("start_refused", reason=str(exc), code=exc.code, fix=fix)
+        print(f"treasury-bot: {exc}; {fix}", file=sys.stderr)
+        return EXIT_CONFIG
     clock = bootstrap.trusted_clock(settings, host)
     sender = bootstrap.alert_sender(settings, clock)
     sender.start()
