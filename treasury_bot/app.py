@@ -45,6 +45,7 @@ from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.destination_watch import DestinationWatch
 from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot import lifecycle
+from treasury_bot.key_hygiene_watch import KeyHygieneWatch
 from treasury_bot.ledger import Ledger, LedgerError, LedgerSchemaNewer
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_model import Policy
@@ -370,6 +371,10 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
     def run_clock_watch(ledger: Ledger) -> None:
         watch = workers.clock_watch(ledger)
         watch.duties.append(DailyStatement(ledger, resolution.effective, clock).check_once)
+        # Issue 16 item 2: the weekly key-hygiene alert (treasury_bot/key_hygiene_watch.py).
+        hygiene_client = workers.exchange()
+        watch.duties.append(KeyHygieneWatch(ledger, hygiene_client.api_restrictions, resolution.effective,
+                                            clock).check_once)
         watch.run_duties()  # a statement due since midnight goes out now, not in a minute
         watch.run(stop)
 

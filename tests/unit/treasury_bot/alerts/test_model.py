@@ -50,6 +50,8 @@ def test_default_severities_match_the_design():
         model.DAILY_STATEMENT: INFO, model.WOULD_WITHDRAW: INFO,
         # Issue 13 item 3: the quorum let a loosening skip its quarantine.
         model.LOOSENING_RELEASED: CRITICAL,
+        # Issue 16 item 2: an old key is said, weekly; nothing stops.
+        model.KEY_HYGIENE: WARNING,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
