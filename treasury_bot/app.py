@@ -123,6 +123,7 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     try:
         loaded = load_policy_for(settings.policy_file, settings.base_url)
         keys = load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
+        keys_next = bootstrap.next_key_pair(settings, keys)  # issue 16 item 3: the rotation's overlap
         clients = load_authorized_clients(settings.authorized_clients_dir)
         _check_operators(settings, loaded, clients)
     except (PolicyError, ConfigError) as exc:
@@ -148,7 +149,8 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         bootstrap.clock_watch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
         serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution, travel_rule,
-              withdrawals_refused=None if journal.intact else f"journal broken: {journal.broken.describe()}")
+              withdrawals_refused=None if journal.intact else f"journal broken: {journal.broken.describe()}",
+              keys_next=keys_next)
         return EXIT_CRASH if running.crashed else EXIT_OK
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
@@ -346,14 +348,15 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
           cache: CoinRulesCache, clock: AnchoredClock, stop: threading.Event,
           resolution: Resolution | None = None, travel_rule: TravelRule | None = None,
-          withdrawals_refused: str | None = None) -> None:
+          withdrawals_refused: str | None = None, keys_next=None) -> None:
     # Every use below takes the policy IN FORCE (docs/design.md section 9), never the raw file.
     if resolution is None:
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
     running.context = zmq.Context()
     running.auth = bootstrap.authenticator(settings, running.context).start()
     running.server = bootstrap.intent_server(settings, running.context, keys, clients, running.ledger,
-                                             bootstrap.decisions(loaded, resolution, cache, clock), clock).open()
+                                             bootstrap.decisions(loaded, resolution, cache, clock), clock,
+                                             keys_next).open()
     pacing = bootstrap.pacing(settings, resolution.effective)
     if pacing.sandbox:
         log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
