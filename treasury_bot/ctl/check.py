@@ -33,6 +33,11 @@ def cmd_check(args) -> int:
     try:
         load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
         lines.append((True, "curve key", str(settings.curve_secret_file)))
+        if settings.curve_next is not None:  # issue 16 item 3: the rotation's new pair
+            from treasury_bot.bootstrap import next_key_pair
+            next_key_pair(settings, load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE"))
+            lines.append((True, "curve key next", f"{settings.curve_next.secret_file} on "
+                                                  f"{settings.curve_next.intent_endpoint}"))
     except ConfigError as exc:
         lines.append((False, "curve key", str(exc)))
     clients: dict[bytes, str] = {}
