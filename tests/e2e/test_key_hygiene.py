@@ -117,3 +117,19 @@ def test_the_treasury_mails_one_key_hygiene_alert_a_week_not_again_after_a_resta
     finally:
         assert treasury.terminate() == 0
     assert len(alert_mails(sink, "key_hygiene")) == 1
+
+
+def test_the_signal_bot_says_an_old_key_at_its_start(tmp_path, sandbox: Sandbox):
+    """`signal-bot run` with a 100-day-old key: a key_hygiene warning in its log, and it runs."""
+    from tests.support.signal_proc import SignalBot
+    sandbox.set_key("signal", create_time=sandbox.server_time() - 100 * DAY_MS)
+    treasury = TreasuryProcess(tmp_path, sandbox).start()
+    try:
+        bot = SignalBot(tmp_path / "bot", sandbox, treasury)
+        try:
+            log = bot.proc.log()
+            assert "event=key_hygiene" in log and "100 days ago" in log, log[-2000:]
+        finally:
+            bot.proc.terminate()
+    finally:
+        treasury.terminate()
