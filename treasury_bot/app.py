@@ -378,8 +378,11 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
         hygiene_client = workers.exchange()
         watch.duties.append(KeyHygieneWatch(ledger, hygiene_client.api_restrictions, resolution.effective,
                                             clock).check_once)
-        watch.run_duties()  # a statement due since midnight goes out now, not in a minute
-        watch.run(stop)
+        try:
+            watch.run_duties()  # a statement due since midnight goes out now, not in a minute
+            watch.run(stop)
+        finally:
+            hygiene_client.close()
 
     running.threads = (
         _thread("executor", stop, running, _with_ledger(settings, run_executor)),

@@ -60,3 +60,20 @@ def test_the_weekly_alert_is_due_when_never_sent_or_a_week_after_the_last():
     assert weekly_due(None, NOW)
     assert not weekly_due(NOW - WEEK_MS + 1, NOW)
     assert weekly_due(NOW - WEEK_MS, NOW)
+
+
+def test_rotate_after_days_is_read_from_the_policy_and_signal_toml_with_bounds():
+    """[keys] rotate_after_days: default 90 in both files, a value read, 0 a typed error naming the key."""
+    from common.config import ConfigError
+    from signal_bot.config_file import parse_config
+    from tests.support.treasury_core import policy_text
+    from treasury_bot.policy_file import PolicyError, parse_policy
+    assert parse_policy(policy_text()).keys.rotate_after_days == 90
+    assert parse_policy(policy_text() + "\n[keys]\nrotate_after_days = 30\n").keys.rotate_after_days == 30
+    with pytest.raises(PolicyError, match="keys.rotate_after_days"):
+        parse_policy(policy_text() + "\n[keys]\nrotate_after_days = 0\n")
+    signal = '[risk]\nsymbols = ["BTCUSDT"]\nmax_quote_per_order = "100"\nmax_orders_per_minute = 10\n'
+    assert parse_config(signal).keys.rotate_after_days == 90
+    assert parse_config(signal + "\n[keys]\nrotate_after_days = 45\n").keys.rotate_after_days == 45
+    with pytest.raises(ConfigError, match="keys.rotate_after_days"):
+        parse_config(signal + "\n[keys]\nrotate_after_days = 0\n")
