@@ -15,7 +15,6 @@ from tests.support.ports import free_port
 from tests.support.procs import Proc
 from tests.support.sandbox import Sandbox
 from tests.support.treasury_proc import TreasuryProcess
-from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
