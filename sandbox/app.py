@@ -163,7 +163,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/sapi/v1/margin/isolated/allPairs"): Route("read", Cost("sapi_ip", 10), _signed_reader(
         lambda call: [])),
     ("GET", "/sapi/v1/account/apiRestrictions"): Route("read", Cost("sapi_ip", 1), _signed_reader(
-        lambda call: views.api_restrictions(call.key))),
+        lambda call: views.api_restrictions(call.key, call.now_ms))),
     ("GET", "/sapi/v1/capital/config/getall"): Route("read", Cost("sapi_ip", 10), _signed_reader(
         lambda call: views.coin_config(call.config.coin, call.session.data.balances))),
     ("POST", "/sapi/v1/capital/withdraw/apply"): Route("withdraw", Cost("sapi_uid", 900), lambda call: wallet.apply(

@@ -131,7 +131,9 @@ class KeySettings(Struct, frozen=True, forbid_unknown_fields=True):
     # refused -2015, as Binance refuses an unknown key (issue 12: Binance deletes keys).
     deleted: bool = False
     expires_at: int | None = None
-    create_time: int = 1_700_000_000_000
+    # apiRestrictions' createTime (server ms). Unset: one day before the sandbox's now, a
+    # fresh key (issue 16 item 2: a test ages a key through POST /sandbox/keys/{name}).
+    create_time: int | None = None
     trading_authority_expiration_time: int | None = None
 
     def __post_init__(self) -> None:

@@ -36,6 +36,10 @@ class KeyChange(Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=T
     enable_portfolio_margin_trading: bool | None = None
     deleted: bool | None = None      # true: the key is deleted (every signed call: -2015)
     expires_at: int | None = None    # server ms from which the key is gone
+    # Issue 16 item 2: what apiRestrictions reports as createTime and
+    # tradingAuthorityExpirationTime (server ms), so a test can age a key.
+    create_time: int | None = None
+    trading_authority_expiration_time: int | None = None
     # PEM: the key becomes a self-generated Ed25519 key (its HMAC secret stops working), as
     # if the user had pasted this public key into Binance's API Management.
     ed25519_public_key: str | None = None

@@ -109,9 +109,10 @@ def account(config: SandboxConfig, balances: Mapping[str, BalanceRecord], now_ms
     }
 
 
-def api_restrictions(key: KeySettings) -> dict[str, Any]:
+def api_restrictions(key: KeySettings, now_ms: int) -> dict[str, Any]:
+    created = key.create_time if key.create_time is not None else now_ms - 86_400_000
     view: dict[str, Any] = {
-        "ipRestrict": key.ip_restrict, "createTime": key.create_time,
+        "ipRestrict": key.ip_restrict, "createTime": created,
         "enableReading": key.enable_reading,
         "enableSpotAndMarginTrading": key.can_trade,
         "enableWithdrawals": key.can_withdraw,

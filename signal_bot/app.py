@@ -25,6 +25,7 @@ from common.clock import Clock, SystemClock
 from common.config import SignalSettings
 from common.logs import get_logger, mask_key
 from signal_bot import bootstrap
+from common.key_hygiene import key_hygiene
 from signal_bot.audit import AuditError, audit_environment, audit_key, check_symbols
 from signal_bot.bootstrap import Started
 from signal_bot.config_file import SignalConfig
@@ -50,10 +51,16 @@ def start_up(settings: SignalSettings, config: SignalConfig, clock: Clock) -> St
         raise StartupError(exc.code, exc.message) from None
     client = bootstrap.make_client(settings, clock)
     try:
-        client.sync_time()
-        for warning in audit_key(client.api_restrictions()):
+        offset = client.sync_time()
+        restrictions = client.api_restrictions()
+        for warning in audit_key(restrictions):
             (log.error if warning.loud else log.warning)("key_warning", code=warning.code,
                                                         detail=warning.message)
+        # Issue 16 item 2: an old key (signal.toml [keys] rotate_after_days) or an expiring
+        # trading right, said at every start (common/key_hygiene.py).
+        for hygiene in key_hygiene(restrictions, clock.now_ms() + (offset or 0), config.keys.rotate_after_days,
+                                   who="SIGNAL_API_KEY"):
+            log.warning("key_hygiene", code=hygiene.code, detail=hygiene.detail)
         symbols = list(config.risk.symbols)
         rules = check_symbols(_symbol_infos(client, symbols), symbols)
     except AuditError as exc:

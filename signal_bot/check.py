@@ -16,6 +16,7 @@ from typing import Iterable
 from common import binance
 from common.binance.key_refusal import diagnose_read
 from common.clock import SystemClock
+from common.key_hygiene import DEFAULT_ROTATE_AFTER_DAYS
 from common.config import ConfigError, SignalSettings, load_signal_settings
 from common.intent_client import TreasuryUnavailable
 from common.logs import mask_key
@@ -83,12 +84,14 @@ def exchange_lines(settings: SignalSettings, config: SignalConfig | None) -> lis
     try:
         offset = client.sync_time()
         lines: list[Line] = [(OK, "exchange clock", f"offset {offset} ms from {settings.base_url}")]
+        restrictions = client.api_restrictions()
         try:
-            warnings = audit_key(client.api_restrictions())
+            warnings = audit_key(restrictions)
         except AuditError as exc:
             return lines + [(FAIL, "exchange key", f"{exc.code}: {exc.message}")]
         lines.append((OK, "exchange key", "can trade spot; cannot withdraw or transfer"))
         lines.extend((WARN, "exchange key", warning.message) for warning in warnings)
+        lines.extend(key_age_lines(restrictions, config, offset))
         if config is not None:
             symbols = list(config.risk.symbols)
             try:
@@ -108,6 +111,20 @@ def exchange_lines(settings: SignalSettings, config: SignalConfig | None) -> lis
         return [(FAIL, "exchange", str(exc))]
     finally:
         client.close()
+
+
+def key_age_lines(restrictions, config: SignalConfig | None, offset_ms: int) -> list[Line]:
+    """Issue 16 item 2 (common/key_hygiene.py): WARN when SIGNAL_API_KEY is older than
+    signal.toml's [keys] rotate_after_days or its trading right expires within 14 days."""
+    import time
+
+    from common.key_hygiene import age_line, key_hygiene
+    days = config.keys.rotate_after_days if config is not None else DEFAULT_ROTATE_AFTER_DAYS
+    now_ms = int(time.time() * 1000) + offset_ms
+    warnings = key_hygiene(restrictions, now_ms, days, who="SIGNAL_API_KEY")
+    if not warnings:
+        return [(OK, "key age", f"{age_line(restrictions, now_ms)}; rotate after {days} days")]
+    return [(WARN, "key age", warning.detail) for warning in warnings]
 
 
 def sweep_wallet_line(client, sweep) -> Line:

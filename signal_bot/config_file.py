@@ -161,6 +161,12 @@ class Exits(Struct, frozen=True, forbid_unknown_fields=True):
     poll_seconds: Annotated[float, Meta(ge=0.1, le=3600)] = 5.0
 
 
+class Keys(Struct, frozen=True, forbid_unknown_fields=True):
+    """Issue 16 item 2 (common/key_hygiene.py): `signal-bot check` and the signal bot's weekly
+    `key_hygiene` warning say when SIGNAL_API_KEY is older than this many days."""
+    rotate_after_days: Annotated[int, Meta(ge=1, le=3650)] = 90
+
+
 class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
     risk: Risk
     orders: Orders = Orders()
@@ -170,6 +176,7 @@ class SignalConfig(Struct, frozen=True, forbid_unknown_fields=True):
     feed: Feed = Feed()
     access: Access = Access()
     exits: Exits = Exits()
+    keys: Keys = Keys()
 
 
 def parse_config(text: str, source: str = "signal.toml") -> SignalConfig:

@@ -17,6 +17,7 @@ runs the start steps in the order above and the serve loop, and stops what it st
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.destination_watch import DestinationWatch
 from treasury_bot.quota_guard import QuotaGuard
 from treasury_bot import lifecycle
-from treasury_bot.ledger import Ledger
+from treasury_bot.key_hygiene_watch import KeyHygieneWatch
+from treasury_bot.ledger import Ledger, LedgerError, LedgerSchemaNewer
 from treasury_bot.loosening import Resolution, describe
 from treasury_bot.policy_model import Policy
 from treasury_bot.policy_file import LoadedPolicy, PolicyError, load_policy_for
@@ -73,6 +75,12 @@ class PolicyRefused(StartRefused):
     a policy error, so the exit status is a policy error's."""
 
     exit_status = EXIT_CONFIG
+
+
+LEDGER_FIXES = {
+    LedgerSchemaNewer: "run the newer treasury-bot that wrote it (this program never downgrades a ledger),"
+                       " or restore a backup taken for this version (ledger.sqlite.v<N>-backup-<time>)",
+}
 
 
 def open_ledger(path) -> Ledger:
@@ -117,12 +125,19 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
     try:
         loaded = load_policy_for(settings.policy_file, settings.base_url)
         keys = load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
+        keys_next = bootstrap.next_key_pair(settings, keys)  # issue 16 item 3: the rotation's overlap
         clients = load_authorized_clients(settings.authorized_clients_dir)
         _check_operators(settings, loaded, clients)
     except (PolicyError, ConfigError) as exc:
         log.critical("start_refused", reason=str(exc))
         return EXIT_CONFIG
-    ledger = open_ledger(settings.ledger_path)
+    try:  # an older schema: backed up beside it, verified, then migrated (ledger/upgrade.py)
+        ledger = open_ledger(settings.ledger_path)
+    except LedgerError as exc:  # issue 16 item 4: a clear exit with the fix, the file untouched
+        fix = LEDGER_FIXES.get(type(exc), "restore the ledger from a verified backup (treasuryctl backup)")
+        log.critical("start_refused", reason=str(exc), code=exc.code, fix=fix)
+        print(f"treasury-bot: {exc}; {fix}", file=sys.stderr)
+        return EXIT_CONFIG
     clock = bootstrap.trusted_clock(settings, host)
     sender = bootstrap.alert_sender(settings, clock)
     sender.start()
@@ -136,7 +151,8 @@ def run(settings: TreasurySettings, *, clock: Clock | None = None,
         bootstrap.clock_watch(clock, ledger).check_once(measurement)  # the offset for treasuryctl; the alert
         _install_signal_handlers(stop)
         serve(settings, loaded, keys, clients, running, cache, clock, stop, resolution, travel_rule,
-              withdrawals_refused=None if journal.intact else f"journal broken: {journal.broken.describe()}")
+              withdrawals_refused=None if journal.intact else f"journal broken: {journal.broken.describe()}",
+              keys_next=keys_next)
         return EXIT_CRASH if running.crashed else EXIT_OK
     except StartRefused as exc:
         log.critical("start_refused", reason=str(exc))
@@ -334,7 +350,7 @@ def journal_start(ledger: Ledger, loaded: LoadedPolicy, now: int, settings: Trea
 def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
           cache: CoinRulesCache, clock: AnchoredClock, stop: threading.Event,
           resolution: Resolution | None = None, travel_rule: TravelRule | None = None,
-          withdrawals_refused: str | None = None) -> None:
+          withdrawals_refused: str | None = None, keys_next=None) -> None:
     # Every use below takes the policy IN FORCE (docs/design.md section 9), never the raw file.
     if resolution is None:
         resolution = resolve_from_ledger(running.ledger, loaded.policy, clock.now_ms())
@@ -346,7 +362,7 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
     in_force = PolicyInForce(live, clock.now_ms)
     running.server = bootstrap.intent_server(settings, running.context, keys, clients, running.ledger,
                                              bootstrap.decisions(loaded, resolution, cache, clock, live),
-                                             clock).open()
+                                             clock, keys_next).open()
     pacing = bootstrap.pacing(settings, resolution.effective)
     if pacing.sandbox:
         log.warning("sandbox_poll_interval", seconds=pacing.poll_s,
@@ -369,8 +385,15 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
     def run_clock_watch(ledger: Ledger) -> None:
         watch = workers.clock_watch(ledger)
         watch.duties.append(DailyStatement(ledger, resolution.effective, clock).check_once)
-        watch.run_duties()  # a statement due since midnight goes out now, not in a minute
-        watch.run(stop)
+        # Issue 16 item 2: the weekly key-hygiene alert (treasury_bot/key_hygiene_watch.py).
+        hygiene_client = workers.exchange()
+        watch.duties.append(KeyHygieneWatch(ledger, hygiene_client.api_restrictions, resolution.effective,
+                                            clock).check_once)
+        try:
+            watch.run_duties()  # a statement due since midnight goes out now, not in a minute
+            watch.run(stop)
+        finally:
+            hygiene_client.close()
 
     running.threads = (
         _thread("executor", stop, running, _with_ledger(settings, run_executor)),

@@ -18,8 +18,8 @@ import zmq
 
 from common.binance import BinanceClient
 from common.clock import Clock
-from common.config import TreasurySettings
-from common.curve import KeyPair
+from common.config import ConfigError, TreasurySettings
+from common.curve import KeyPair, load_key_pair
 from treasury_bot.alerts.sender import AlertSender
 from treasury_bot.coin_rules import CoinRulesCache
 from treasury_bot.decider import DecisionContext
@@ -100,11 +100,29 @@ def authenticator(settings: TreasurySettings, context: zmq.Context) -> Authentic
 
 
 def intent_server(settings: TreasurySettings, context: zmq.Context, keys: KeyPair, clients: dict[bytes, str],
-                  ledger: Ledger, decision_context: Callable[[], DecisionContext], clock: Clock) -> IntentServer:
-    """The ROUTER/PUB server on the main thread's ledger connection; bound by its `open`."""
+                  ledger: Ledger, decision_context: Callable[[], DecisionContext], clock: Clock,
+                  keys_next: KeyPair | None = None) -> IntentServer:
+    """The ROUTER/PUB server on the main thread's ledger connection; bound by its `open`.
+    With `keys_next` (issue 16 item 3) it also serves TREASURY_INTENT_ENDPOINT_NEXT and
+    TREASURY_EVENT_ENDPOINT_NEXT with the new key pair, through the same ledger and decider."""
+    following = settings.curve_next
     return IntentServer(context=context, keys=keys, clients=clients, intent_endpoint=settings.intent_endpoint,
                         event_endpoint=settings.event_endpoint, ledger=ledger,
-                        context_for_decisions=decision_context, clock=clock)
+                        context_for_decisions=decision_context, clock=clock,
+                        next_keys=keys_next if following is not None else None,
+                        next_endpoints=(following.intent_endpoint, following.event_endpoint)
+                        if following is not None and keys_next is not None else None)
+
+
+def next_key_pair(settings: TreasurySettings, keys: KeyPair) -> KeyPair | None:
+    """Issue 16 item 3: the new CURVE pair of TREASURY_CURVE_SECRET_FILE_NEXT, never the old one again."""
+    if settings.curve_next is None:
+        return None
+    pair = load_key_pair(settings.curve_next.secret_file, "TREASURY_CURVE_SECRET_FILE_NEXT")
+    if pair.public == keys.public:
+        raise ConfigError("TREASURY_CURVE_SECRET_FILE_NEXT holds the same key pair as TREASURY_CURVE_SECRET_FILE: "
+                          "the second endpoint is for a NEW pair (treasuryctl keys generate treasury-next)")
+    return pair
 
 
 @dataclass(frozen=True)

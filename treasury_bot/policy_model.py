@@ -28,6 +28,9 @@ The file's shape (amounts are TOML *strings* in the wire amount grammar, never f
                                      # or absent by then -> needs_review (history look-ups
                                      # need a window under 7 days)
 
+    [keys]                           # optional (issue 16)
+    rotate_after_days = 90           # 1..3650: warn when the exchange key is older
+
     [[destination]]
     label = "cold-wallet"            # wire Label pattern; unique
     coin = "USDT"                    # wire Coin pattern; needs a [limits.coins.USDT] table
@@ -153,6 +156,14 @@ class CircuitBreakers(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     policy_changed: bool = True
 
 
+class Keys(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[keys] (issue 16 item 2, common/key_hygiene.py): a key older than this many days
+    (apiRestrictions createTime) is warned by `treasuryctl check` and the weekly
+    `key_hygiene` alert. A warning only: it takes effect at once, no quarantine."""
+
+    rotate_after_days: Annotated[int, Meta(ge=1, le=3650)] = 90
+
+
 class Watch(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """[watch]: the foreign-withdrawal watch (treasury_bot/foreign_watch.py, issue 13 item 5).
     Each pass costs one withdraw-history request (UID weight 18000 of 180000 a minute)
@@ -179,6 +190,7 @@ class Policy(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     approvals: Approvals = msgspec.field(default_factory=Approvals)
     circuit_breakers: CircuitBreakers = msgspec.field(default_factory=CircuitBreakers)
     watch: Watch = msgspec.field(default_factory=Watch)
+    keys: Keys = msgspec.field(default_factory=Keys)
 
     @property
     def shadow(self) -> bool:

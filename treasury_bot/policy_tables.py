@@ -19,7 +19,7 @@ from common.messages import Coin
 from common.money import AMOUNT_PATTERN
 from treasury_bot.policy_messages import (DESCRIBED_PATTERNS, Invalid, convert, key_path, pattern_of,
                                           show, toml_type)
-from treasury_bot.policy_model import (CLIENT_NAME_PATTERN, Watch, ClientLimits, ClientName, CoinLimits,
+from treasury_bot.policy_model import (CLIENT_NAME_PATTERN, Keys, Watch, ClientLimits, ClientName, CoinLimits,
                                        Destination, ExecutorTuning, Limits, Policy)
 
 _MAX_AMOUNT_CHARS = 64  # as on the wire (common.messages.AmountText)
@@ -51,6 +51,9 @@ def precheck(data: dict[str, Any]) -> None:
     watch = data.get("watch")
     if isinstance(watch, dict):
         _check_table(watch, Watch, "watch")
+    keys = data.get("keys")
+    if isinstance(keys, dict):
+        _check_table(keys, Keys, "keys")
     destinations = data.get("destination")
     if isinstance(destinations, list):
         for index, table in enumerate(destinations):

@@ -86,13 +86,20 @@ class IntentServer:
 
     def __init__(self, *, context: zmq.Context, keys: KeyPair, clients: dict[bytes, str],
                  intent_endpoint: str, event_endpoint: str, ledger: Ledger,
-                 context_for_decisions: Callable[[], DecisionContext], clock: Clock) -> None:
+                 context_for_decisions: Callable[[], DecisionContext], clock: Clock,
+                 next_keys: KeyPair | None = None, next_endpoints: tuple[str, str] | None = None) -> None:
         self.clients = clients
         self.ledger = ledger
         self.clock = clock
         self.decision_context = context_for_decisions
         self._zmq, self._keys = context, keys
         self._endpoints = (intent_endpoint, event_endpoint)
+        # Issue 16 item 3: the CURVE rotation's overlap, a second ROUTER and PUB with the new
+        # key pair, read and answered by this same loop (one ledger, one decider, one
+        # usage tracker): an intent resent on the other endpoint gets its first decision.
+        self._next = (next_keys, next_endpoints) if next_keys is not None and next_endpoints is not None else None
+        self.routers: list[zmq.Socket] = []
+        self.pubs: list[zmq.Socket] = []
         self.batches = 0
         self.requests = 0
         self._decided: list[tuple[str, messages.Decision]] = []
@@ -107,19 +114,13 @@ class IntentServer:
 
     def open(self) -> "IntentServer":
         """Bind the ROUTER and the PUB, read where the ledger's transitions and usage stand."""
-        context, keys, ledger, clock = self._zmq, self._keys, self.ledger, self.clock
+        keys, ledger, clock = self._keys, self.ledger, self.clock
         intent_endpoint, event_endpoint = self._endpoints
-        self.router = context.socket(zmq.ROUTER)
-        self.pub = context.socket(zmq.PUB)
-        for sock in (self.router, self.pub):
-            sock.setsockopt(zmq.LINGER, 0)
-            # Both before bind: set afterwards they have no effect. libzmq measures the
-            # CURVE-encrypted frame, so the box's overhead is added: 64 KiB of payload is read.
-            sock.setsockopt(zmq.MAXMSGSIZE, messages.MAX_FRAME_BYTES + CURVE_FRAME_OVERHEAD)
-            configure_server(sock, keys)
-        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        self.router.bind(intent_endpoint)
-        self.pub.bind(event_endpoint)
+        self.router, self.pub = self._bind_pair(keys, intent_endpoint, event_endpoint)
+        if self._next is not None:
+            next_keys, (next_intent, next_event) = self._next
+            self._bind_pair(next_keys, next_intent, next_event)
+            log.info("intent_endpoint_next", intent_endpoint=next_intent, event_endpoint=next_event)
         self._last_published = ledger.last_transition_seq()
         first = self.decision_context()
         self.tracker = UsageTracker(first.policy.limits.window_hours)
@@ -129,28 +130,48 @@ class IntentServer:
         self.disk = DiskGuard(ledger.path, limits.min_free_disk_mb)
         return self
 
+    def _bind_pair(self, keys: KeyPair, intent_endpoint: str, event_endpoint: str) -> tuple[zmq.Socket, zmq.Socket]:
+        router = self._zmq.socket(zmq.ROUTER)
+        pub = self._zmq.socket(zmq.PUB)
+        self.routers.append(router)
+        self.pubs.append(pub)
+        for sock in (router, pub):
+            sock.setsockopt(zmq.LINGER, 0)
+            # Both before bind: set afterwards they have no effect. libzmq measures the
+            # CURVE-encrypted frame, so the box's overhead is added: 64 KiB of payload is read.
+            sock.setsockopt(zmq.MAXMSGSIZE, messages.MAX_FRAME_BYTES + CURVE_FRAME_OVERHEAD)
+            configure_server(sock, keys)
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        router.bind(intent_endpoint)
+        pub.bind(event_endpoint)
+        return router, pub
+
     # -- the loop -------------------------------------------------------------------
 
     def serve(self, stop: threading.Event) -> None:
         poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
+        for router in self.routers:
+            poller.register(router, zmq.POLLIN)
         while not stop.is_set():
             self.heartbeat.beat()
-            if poller.poll(POLL_MS):
-                batch = self._drain()
-                if batch:
-                    self.handle_batch(batch)
+            ready = dict(poller.poll(POLL_MS))
+            for router in self.routers:  # one batch per endpoint: each is answered on its own socket
+                if router in ready:
+                    batch = self._drain(router)
+                    if batch:
+                        self.handle_batch(batch, router)
             self._publish_other_transitions()
             if self.between_batches is not None:
                 self.between_batches()
 
-    def _drain(self) -> list[list[zmq.Frame]]:
+    def _drain(self, router: zmq.Socket | None = None) -> list[list[zmq.Frame]]:
         """Every request waiting now, up to MAX_BATCH (checked with EVENTS, not by the
         exception an empty NOBLOCK receive raises: that costs more than the check)."""
+        router = router if router is not None else self.router
         batch: list[list[zmq.Frame]] = []
         try:
-            while len(batch) < MAX_BATCH and (not batch or self.router.getsockopt(zmq.EVENTS) & zmq.POLLIN):
-                batch.append(self.router.recv_multipart(zmq.NOBLOCK, copy=False))
+            while len(batch) < MAX_BATCH and (not batch or router.getsockopt(zmq.EVENTS) & zmq.POLLIN):
+                batch.append(router.recv_multipart(zmq.NOBLOCK, copy=False))
         except zmq.Again:
             pass  # a poll that woke for nothing: the batch is what we have
         return batch
@@ -158,12 +179,14 @@ class IntentServer:
     def close(self) -> None:
         log.info("server_stats", batches=self.batches, requests=self.requests,
                  mean_batch=round(self.requests / self.batches, 2) if self.batches else 0)
-        self.router.close(linger=0)
-        self.pub.close(linger=0)
+        for sock in (*self.routers, *self.pubs):
+            sock.close(linger=0)
 
     # -- one batch --------------------------------------------------------------------
 
-    def handle_batch(self, raw_messages: list[list[zmq.Frame]]) -> None:
+    def handle_batch(self, raw_messages: list[list[zmq.Frame]], router: zmq.Socket | None = None) -> None:
+        """`router`: the socket the batch came from, where its replies go (default: the main one)."""
+        router = router if router is not None else self.router
         received = time.perf_counter()
         self.batches += 1
         self.requests += len(raw_messages)
@@ -172,7 +195,7 @@ class IntentServer:
         for slot, lookup in routed.lookups:
             routed.answer(slot, self._intent_state(lookup))
         for route_back, reply in routed.replies:
-            self.router.send_multipart([route_back, b"", messages.encode(reply)])
+            router.send_multipart([route_back, b"", messages.encode(reply)])
         for event in events:
             self.publish(event)
         if self.on_decided is not None and self._decided:
@@ -285,7 +308,8 @@ class IntentServer:
     # -- events ------------------------------------------------------------------------
 
     def publish(self, event: messages.WithdrawalEvent) -> None:
-        self.pub.send_multipart([messages.EVENT_TOPIC, messages.encode(event)])
+        for pub in self.pubs:  # the main feed, and the new key's during a rotation
+            pub.send_multipart([messages.EVENT_TOPIC, messages.encode(event)])
 
     def _publish_other_transitions(self, force: bool = False) -> None:
         """Publish status changes made by the executor, the poller and treasuryctl."""

@@ -16,7 +16,7 @@ from common.config.metrics_bind import SIGNAL_DEFAULT as SIGNAL_METRICS_DEFAULT,
 
 # Variables whose presence on the signal side means the treasury's secrets leaked there.
 TREASURY_SECRET_NAMES = ("TREASURY_API_KEY", "TREASURY_API_SECRET", "TREASURY_PRIVATE_KEY_FILE",
-                         "TREASURY_CURVE_SECRET_FILE")
+                         "TREASURY_CURVE_SECRET_FILE", "TREASURY_CURVE_SECRET_FILE_NEXT")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from common.config.curve_next import CurveNext, curve_next
 from common.config.env import ConfigError, Env, load_env
 from common.config.fields import (DEFAULT_BASE_URL, DEFAULT_EVENT_ENDPOINT, DEFAULT_INTENT_ENDPOINT,
                                   ApiCredentials, check_base_url, check_endpoint, is_loopback_host,
@@ -47,6 +48,9 @@ class TreasurySettings:
     operator_certs_dir: Path | None = None
     # Issue 14: /metrics, /healthz, /readyz (common/metrics_http.py); None: no listener.
     metrics_bind: MetricsBind | None = None
+    # Issue 16 item 3: a second intent/event endpoint with the treasury's NEW CURVE key pair,
+    # served beside the main one while clients move (common/config/curve_next.py); None: off.
+    curve_next: CurveNext | None = None
 
 
 def _operator_wire(env: Env) -> tuple[str | None, Path | None]:
@@ -123,16 +127,18 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
     base_url = check_base_url(env.get("BINANCE_BASE_URL", DEFAULT_BASE_URL))
     test_offset_ms, test_offset_file = _test_clock_offset(env, base_url)
     operator_bind, operator_certs_dir = _operator_wire(env)
+    intent_endpoint = check_endpoint(
+        "TREASURY_INTENT_ENDPOINT", env.get("TREASURY_INTENT_ENDPOINT", DEFAULT_INTENT_ENDPOINT))
+    event_endpoint = check_endpoint(
+        "TREASURY_EVENT_ENDPOINT", env.get("TREASURY_EVENT_ENDPOINT", DEFAULT_EVENT_ENDPOINT))
     return TreasurySettings(
         env_path=env.path,
         base_url=base_url,
         credentials=load_credentials(env, "TREASURY_API_KEY", "TREASURY_API_SECRET", "TREASURY_PRIVATE_KEY_FILE"),
         policy_file=env.require_path("TREASURY_POLICY_FILE", "treasury.toml"),
         ledger_path=env.require_path("TREASURY_LEDGER_PATH", "treasury-ledger.sqlite"),
-        intent_endpoint=check_endpoint(
-            "TREASURY_INTENT_ENDPOINT", env.get("TREASURY_INTENT_ENDPOINT", DEFAULT_INTENT_ENDPOINT)),
-        event_endpoint=check_endpoint(
-            "TREASURY_EVENT_ENDPOINT", env.get("TREASURY_EVENT_ENDPOINT", DEFAULT_EVENT_ENDPOINT)),
+        intent_endpoint=intent_endpoint,
+        event_endpoint=event_endpoint,
         curve_secret_file=env.require_path("TREASURY_CURVE_SECRET_FILE"),
         authorized_clients_dir=env.require_path("TREASURY_AUTHORIZED_CLIENTS_DIR"),
         smtp=load_smtp(env),
@@ -146,4 +152,5 @@ def load_treasury_settings(env_file: str | os.PathLike | None,
         operator_bind=operator_bind,
         operator_certs_dir=operator_certs_dir,
         metrics_bind=metrics_bind(env, "TREASURY_METRICS_BIND", TREASURY_METRICS_DEFAULT),
+        curve_next=curve_next(env, intent_endpoint, event_endpoint),
     )

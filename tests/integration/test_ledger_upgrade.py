@@ -302,3 +302,68 @@ def test_an_upgraded_ledger_has_a_chain_over_its_existing_rows_that_verifies(tmp
         assert (broken.kind, broken.table, broken.row) == ("edited", "intents", 1)
     finally:
         reopened.close()
+
+
+def backups_of(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.v*-backup-*"))
+
+
+@pytest.mark.parametrize("release", sorted(old_schemas.RELEASES))
+def test_an_upgrade_first_takes_a_verified_0600_backup_beside_the_ledger(tmp_path, release):
+    """Issue 16 item 4: the copy is named after the version it holds, owner-only, and holds
+    the old file's rows at the old version; the ledger itself is upgraded."""
+    path = old_ledger(tmp_path / "ledger.sqlite", release)
+    before = dump(path)
+    ledger = Ledger(path)
+    try:
+        assert ledger.upgrade_backup is not None and ledger.upgrade_backup.name.startswith("ledger.sqlite.v1-backup-")
+    finally:
+        ledger.close()
+    [copy] = backups_of(path)
+    assert copy == ledger.upgrade_backup and (copy.stat().st_mode & 0o777) == 0o600
+    assert dump(copy) == before and peek_one(copy, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert peek_one(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(SCHEMA_VERSION)
+
+
+def test_the_previous_schema_of_todays_main_is_upgraded_after_its_backup(tmp_path):
+    """A file stamped 2 (issue 10's layout as main wrote it before issue 13): backed up as
+    v2, then migrated to the current version with its rows, sealed into the chain."""
+    path = old_ledger(tmp_path / "ledger.sqlite", "0d7d5d9")
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    ledger = Ledger(path)
+    try:
+        assert (ledger.found_schema_version, ledger.schema_version) == (2, SCHEMA_VERSION)
+        assert_release_1_rows_readable(ledger)
+        assert ledger.policy_in_force() == '{"v":1}'
+    finally:
+        ledger.close()
+    [copy] = backups_of(path)
+    assert copy.name.startswith("ledger.sqlite.v2-backup-")
+    assert peek_one(copy, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    from treasury_bot.ledger.chain import verify_file
+    assert verify_file(path).intact
+
+
+def test_a_current_or_new_ledger_takes_no_backup(tmp_path):
+    """Only a migration is preceded by a copy: a new file and a current one get none."""
+    path = tmp_path / "ledger.sqlite"
+    Ledger(path).close()
+    again = Ledger(path)
+    assert again.upgrade_backup is None
+    again.close()
+    assert backups_of(path) == []
+
+
+def test_a_backup_that_cannot_be_written_stops_the_migration(tmp_path, monkeypatch):
+    """No verified copy, no migration: the open fails and the file stays at its version."""
+    from treasury_bot.ledger import chain
+    path = old_ledger(tmp_path / "ledger.sqlite", "4f44e7a")
+
+    def fails(source, target, **kw):
+        raise chain.ChainFileError("backup_corrupt", "the copy fails integrity_check")
+    monkeypatch.setattr(chain, "backup", fails)
+    with pytest.raises(chain.ChainFileError):
+        Ledger(path)
+    assert peek_one(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"

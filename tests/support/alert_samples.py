@@ -111,4 +111,8 @@ def every_kind(at_ms: int = AT_MS, prefix: str = "") -> dict[str, Alert]:
             at_ms=at_ms, day="2023-11-14", moved="2 withdrawals completed: 500 USDT",
             open_intents="1 pending approval", window_usage="USDT 500 of 5000", chain_head="c0" * 32),
         model.WOULD_WITHDRAW: events.would_withdraw(t(model.WOULD_WITHDRAW), at_ms=at_ms, status="completed"),
+        # Issue 16 item 2.
+        model.KEY_HYGIENE: events.key_hygiene(
+            at_ms=at_ms, code="key_older_than_rotation", rotate_after_days=90,
+            detail="TREASURY_API_KEY was created 120 days ago (2023-07-17T22:13:20Z, createTime)"),
     }

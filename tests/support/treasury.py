@@ -101,8 +101,17 @@ class InProcessServer:
     """The real IntentServer on real CURVE sockets, in a thread, with a real ledger file."""
 
     def __init__(self, tmp: Path, curve: CurveFiles, the_policy: Policy, *,
-                 coin_rules=None, usable_from=None, clock: Clock | None = None) -> None:
+                 coin_rules=None, usable_from=None, clock: Clock | None = None,
+                 rotating: bool = False) -> None:
         self.curve = curve
+        # Issue 16 item 3: a second endpoint pair with a new treasury key ("treasury-next").
+        self.next_public: Path | None = None
+        self.next_secret: Path | None = None
+        self.next_intent_endpoint = self.next_event_endpoint = ""
+        if rotating:
+            self.next_public, self.next_secret = generate(curve.folder / "keys", "treasury-next")
+            self.next_intent_endpoint = f"tcp://127.0.0.1:{free_port()}"
+            self.next_event_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.ledger_path = tmp / "ledger.sqlite"
         self.intent_endpoint = f"tcp://127.0.0.1:{free_port()}"
         self.event_endpoint = f"tcp://127.0.0.1:{free_port()}"
@@ -130,7 +139,10 @@ class InProcessServer:
                 intent_endpoint=self.intent_endpoint, event_endpoint=self.event_endpoint,
                 ledger=ledger, context_for_decisions=lambda: DecisionContext(
                     self.policy, self.coin_rules, self.usable_from, self.clock.now_ms()),
-                clock=self.clock).open()
+                clock=self.clock,
+                next_keys=load_key_pair(self.next_secret, "treasury-next") if self.next_secret else None,
+                next_endpoints=(self.next_intent_endpoint, self.next_event_endpoint) if self.next_secret else None,
+            ).open()
             self.ready.set()
             server.serve(self.stop)
         except BaseException as exc:  # surfaced to the test by `start`
@@ -158,6 +170,13 @@ class InProcessServer:
 
     def client(self, name: str, *, timeout: float = 2.0, retries: int = 2) -> IntentClient:
         return IntentClient(self.intent_endpoint, self.curve.keys(name), self.curve.server_public,
+                            timeout=timeout, retries=retries)
+
+    def client_next(self, name: str, *, timeout: float = 2.0, retries: int = 2,
+                    server_public: bytes | None = None) -> IntentClient:
+        """A client of the rotation's second endpoint, with the NEW treasury key (or the one given)."""
+        public = server_public or load_public_key(self.next_public, "treasury-next")
+        return IntentClient(self.next_intent_endpoint, self.curve.keys(name), public,
                             timeout=timeout, retries=retries)
 
 

@@ -343,6 +343,13 @@ def loosening_released(*, at_ms: int, setting: str, change: str, released_by: st
     return _make(model.LOOSENING_RELEASED, None, facts, at_ms)
 
 
+def key_hygiene(*, at_ms: int, code: str, detail: str, rotate_after_days: int) -> Alert:
+    """Issue 16 item 2: `code` is one of common.key_hygiene.CODES; the detail never holds the key."""
+    facts: dict[str, FactValue] = {"problem": _text(code, 64), "detail": _text(detail),
+                                   "rotate_after_days": rotate_after_days}
+    return _make(model.KEY_HYGIENE, None, facts, at_ms)
+
+
 def breaker_tripped(*, at_ms: int, breaker: str, detail: str, already_frozen: bool = False) -> Alert:
     """A circuit breaker froze the treasury; `detail` says what tripped it, with the numbers."""
     facts: dict[str, FactValue] = {"breaker": _text(breaker, 64), "detail": _text(detail),

@@ -232,3 +232,9 @@ _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, LOOSENING_RELEASED: CRITICAL}
 RELOAD_REFUSED = "reload_refused"          # part: clients | policy | exchange_key
 KINDS = KINDS + (RELOAD_REFUSED,)
 _DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, RELOAD_REFUSED: CRITICAL}
+# Issue 16 item 2 (common/key_hygiene.py): the exchange key is older than [keys]
+# rotate_after_days or its trading right expires within 14 days. WARNING: nothing stops; at
+# most once a week (treasury_bot/key_hygiene_watch.py keeps the week in the ledger).
+KEY_HYGIENE = "key_hygiene"
+KINDS = KINDS + (KEY_HYGIENE,)
+_DEFAULT_SEVERITY = {**_DEFAULT_SEVERITY, KEY_HYGIENE: WARNING}

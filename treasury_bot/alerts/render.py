@@ -127,7 +127,7 @@ def commands(kind: str, intent_id: str | None) -> list[tuple[str, str]]:
     status = ("treasuryctl status", "see the treasury's state, limits and open withdrawals")
     if intent_id is None:
         if kind in (model.KEY_AUDIT_FAILED, model.EXCHANGE_AUTH_ERROR, model.POLICY_CHANGED,
-                    model.ADDRESS_BOOK_MISSING, model.DESTINATION_TAG_INVALID):
+                    model.ADDRESS_BOOK_MISSING, model.DESTINATION_TAG_INVALID, model.KEY_HYGIENE):
             return [("treasuryctl check", "re-run the config, keys and exchange self-audit"), status]
         if kind in (model.WINDOW_CAP_80, model.WITHDRAW_QUOTA_80):
             return [status, ("treasuryctl list", "see the recent intents")]

@@ -299,6 +299,17 @@ WHAT_IT_MEANS = {
 SUMMARY = {**SUMMARY, model.LOOSENING_RELEASED: lambda f: (
     f"loosening {f.get('setting')} released early by {f.get('released_by')}: in force from the next start")}
 PLURAL = {**PLURAL, model.LOOSENING_RELEASED: "loosenings released early"}
+
+# Issue 16 item 2 (common/key_hygiene.py).
+SUMMARY = {**SUMMARY, model.KEY_HYGIENE: lambda f: f"exchange key due for rotation: {f.get('problem')}"}
+PLURAL = {**PLURAL, model.KEY_HYGIENE: "key hygiene warnings"}
+WHAT_IT_MEANS = {**WHAT_IT_MEANS, model.KEY_HYGIENE: (
+    "The treasury's Binance key is older than the policy's [keys] rotate_after_days (default 90), "
+    "from apiRestrictions createTime, or its trading right expires within 14 days "
+    "(tradingAuthorityExpirationTime). Nothing stops. Rotate the key as docs/deployment.md's "
+    "\"Key rotation\" runbook says: new key with the same rights and IP list, put it in the env "
+    "file, treasuryctl check, reload (or restart), verify, delete the old key. This warning "
+    "comes at most once a week.")}
 WHAT_IT_MEANS = {**WHAT_IT_MEANS, model.LOOSENING_RELEASED: (
     "A quorum of operators signed `treasuryctl loosen-early` for a pending loosening of the policy: "
     "it no longer waits for its quarantine and is in force from the treasury's next start. If you "

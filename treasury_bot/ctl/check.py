@@ -33,6 +33,11 @@ def cmd_check(args) -> int:
     try:
         load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE")
         lines.append((True, "curve key", str(settings.curve_secret_file)))
+        if settings.curve_next is not None:  # issue 16 item 3: the rotation's new pair
+            from treasury_bot.bootstrap import next_key_pair
+            next_key_pair(settings, load_key_pair(settings.curve_secret_file, "TREASURY_CURVE_SECRET_FILE"))
+            lines.append((True, "curve key next", f"{settings.curve_next.secret_file} on "
+                                                  f"{settings.curve_next.intent_endpoint}"))
     except ConfigError as exc:
         lines.append((False, "curve key", str(exc)))
     clients: dict[bytes, str] = {}
@@ -71,7 +76,9 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
     try:
         offset = client.sync_time()
         lines = [(True, "exchange clock", f"offset {offset} ms from {settings.base_url}")]
-        findings = audit_key(client.api_restrictions(), client.account(), policy)
+        restrictions = client.api_restrictions()
+        findings = audit_key(restrictions, client.account(), policy)
+        hygiene = _key_hygiene_lines(restrictions, policy, offset)
         rules = coin_rules_from_config(client.coin_config())
         findings += audit_whitelist(policy, rules)
         destination_lines = (tag_lines(policy, rules) + address_book_lines(client, policy)
@@ -86,7 +93,21 @@ def _exchange_checks(settings: TreasurySettings, policy) -> list[tuple[bool, str
         client.close()
     for finding in findings:
         lines.append((finding.ok or finding.overridden, finding.check, finding.detail))
-    return lines + destination_lines
+    return lines + hygiene + destination_lines
+
+
+def _key_hygiene_lines(restrictions, policy, offset_ms: int) -> list[tuple[bool | None, str, str]]:
+    """Issue 16 item 2: WARN when the key is older than [keys] rotate_after_days or its
+    trading right expires within 14 days (common/key_hygiene.py); else its age, OK."""
+    import time
+
+    from common.key_hygiene import age_line, key_hygiene
+    now_ms = int(time.time() * 1000) + offset_ms  # the exchange's time, as its createTime is
+    warnings = key_hygiene(restrictions, now_ms, policy.keys.rotate_after_days, who="TREASURY_API_KEY")
+    if not warnings:
+        return [(True, "key age", f"{age_line(restrictions, now_ms)}; rotate after "
+                                  f"{policy.keys.rotate_after_days} days")]
+    return [(None, "key age", warning.detail) for warning in warnings]
 
 
 def _approval_lines(settings: TreasurySettings, loaded, clients) -> list[tuple[bool, str, str]]:

@@ -208,11 +208,16 @@ class ChainFileError(LedgerError):
         self.code = code
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
+def _has_chain(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_chain'"
+                        ).fetchone() is not None
+
+
+def _read_only(path: Path, chain_required: bool = True) -> sqlite3.Connection:
     if not path.is_file():
         raise ChainFileError("no_ledger", f"no ledger file at {path}")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_chain'").fetchone() is None:
+    if chain_required and not _has_chain(conn):
         conn.close()
         raise ChainFileError("no_chain", f"{path} has no journal chain (an older schema: the treasury "
                                          "seals it when it opens the file)")
@@ -279,20 +284,22 @@ def _export_row(name: str, key: int, row: tuple, seq: int | None, digest: str | 
 class BackupResult:
     path: Path
     pages: int
-    verdict: Verdict
+    verdict: Verdict | None  # None: an old schema's file, without a chain to verify
 
 
-def backup(source: Path, target: Path) -> BackupResult:
+def backup(source: Path, target: Path, *, chain_required: bool = True) -> BackupResult:
     """Copy a live ledger with SQLite's online backup API (one step: a read snapshot, so
     the treasury's writers go on meanwhile), into a NEW file of mode 0600, then verify the
     copy (integrity_check, then the hash chain). A copy that fails is removed.
+    `chain_required=False` (the backup before an upgrade, ledger/upgrade.py): a file of a
+    schema older than the chain is copied and integrity-checked, its chain verified if it has one.
     https://www.sqlite.org/backup.html, https://docs.python.org/3/library/sqlite3.html#sqlite3.Connection.backup"""
     try:
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         raise ChainFileError("backup_exists", f"{target} exists: a backup never overwrites a file") from None
     try:
-        src = _read_only(source)
+        src = _read_only(source, chain_required)
         try:
             dest = sqlite3.connect(str(target))
             try:
@@ -302,8 +309,8 @@ def backup(source: Path, target: Path) -> BackupResult:
                 problems = [row[0] for row in dest.execute("PRAGMA integrity_check")]
                 if problems != ["ok"]:
                     raise ChainFileError("backup_corrupt", f"the copy fails integrity_check: {problems[:3]}")
-                verdict = verify(dest)
-                if not verdict.intact:
+                verdict = verify(dest) if _has_chain(dest) else None
+                if verdict is not None and not verdict.intact:
                     raise ChainFileError("backup_chain_broken",
                                          f"the copy's chain is broken: {verdict.broken.describe()}")
             finally:

@@ -34,7 +34,7 @@ from typing import Iterable, Iterator, Sequence
 from common.logs import get_logger
 from treasury_bot import lifecycle
 from treasury_bot.alerts.model import Alert
-from treasury_bot.ledger import chain, records, schema
+from treasury_bot.ledger import chain, records, schema, upgrade
 from treasury_bot.ledger.approvals import Approvals
 from treasury_bot.ledger.chain import Chain
 from treasury_bot.ledger.controls import Controls
@@ -64,17 +64,28 @@ class Ledger(Withdrawals, StartJournal, Controls, ForeignWithdrawals, Approvals,
                                      check_same_thread=True)
         try:
             self._configure()
+            self.upgrade_backup = self._backup_if_old()
             self.found_schema_version = schema.ensure_current(self._conn, self.path)
         except BaseException:
             self._conn.close()
             raise
         if 0 < self.found_schema_version < schema.SCHEMA_VERSION:
             log.warning("ledger_schema_upgraded", path=str(self.path), from_version=self.found_schema_version,
-                        to_version=schema.SCHEMA_VERSION)
+                        to_version=schema.SCHEMA_VERSION, backup=str(self.upgrade_backup))
         self._in_transaction = False
         self._next_intent_seq: int | None = None
         self._sealer = chain.Sealer(self._conn)
         self.outbox = Outbox(self._conn, self._sealer)
+
+    def _backup_if_old(self) -> Path | None:
+        """An older schema's file is copied, verified, before its migration (ledger/upgrade.py);
+        a newer one is refused by ensure_current before anything is written."""
+        found = schema.found_version(self._conn)
+        if found is None or not 0 < found < schema.SCHEMA_VERSION:
+            return None
+        copy = upgrade.backup_before_upgrade(self.path, found)
+        log.warning("ledger_backup_before_upgrade", path=str(self.path), version=found, backup=str(copy))
+        return copy
 
     def _configure(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]

@@ -355,6 +355,11 @@ def _version(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row else None
 
 
+def found_version(conn: sqlite3.Connection) -> int | None:
+    """The file's stamped version, read without a write lock (None: a new or foreign file)."""
+    return _version(conn)
+
+
 def _set_version(conn: sqlite3.Connection, version: int) -> None:
     conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)"
                  " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(version),))

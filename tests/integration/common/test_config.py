@@ -252,3 +252,27 @@ def test_the_operator_wire_needs_its_bind_and_its_certificate_folder_together(tm
             treasury(tmp_path, extra="\n" + extra + "\n")
     with pytest.raises(ConfigError, match="TREASURY_OPERATOR_BIND"):
         treasury(tmp_path, extra="\nTREASURY_OPERATOR_BIND=7703\nTREASURY_OPERATOR_CERTS_DIR=ops\n")
+
+
+NEXT = ("\nTREASURY_INTENT_ENDPOINT_NEXT=tcp://127.0.0.1:7711\nTREASURY_EVENT_ENDPOINT_NEXT=tcp://127.0.0.1:7712\n"
+        "TREASURY_CURVE_SECRET_FILE_NEXT=keys/treasury-next.key_secret\n")
+
+
+def test_the_rotation_endpoint_needs_its_three_settings_together(tmp_path):
+    """Issue 16 item 3: TREASURY_*_NEXT all three (read, the secret beside the env file) or none."""
+    both = treasury(tmp_path, extra=NEXT)
+    assert both.curve_next.intent_endpoint == "tcp://127.0.0.1:7711"
+    assert both.curve_next.secret_file == tmp_path / "conf" / "keys" / "treasury-next.key_secret"
+    assert treasury(tmp_path).curve_next is None
+    for line in NEXT.strip().splitlines():
+        with pytest.raises(ConfigError, match="needs all three"):
+            treasury(tmp_path, extra=NEXT.replace(line, ""))
+
+
+def test_the_rotation_endpoint_must_not_reuse_the_main_endpoints(tmp_path):
+    """A second endpoint on the main one's address is a typed error, not a bind failure later."""
+    main = treasury(tmp_path).intent_endpoint
+    with pytest.raises(ConfigError, match="of their own"):
+        treasury(tmp_path, extra=NEXT.replace("tcp://127.0.0.1:7711", main))
+    with pytest.raises(ConfigError, match="TREASURY_INTENT_ENDPOINT_NEXT"):
+        treasury(tmp_path, extra=NEXT.replace("tcp://127.0.0.1:7711", "7711"))

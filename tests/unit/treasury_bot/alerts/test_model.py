@@ -52,6 +52,8 @@ def test_default_severities_match_the_design():
         model.LOOSENING_RELEASED: CRITICAL,
         # Issue 16 item 1: a reload kept the running value (the file on disk is not what runs).
         model.RELOAD_REFUSED: CRITICAL,
+        # Issue 16 item 2: an old key is said, weekly; nothing stops.
+        model.KEY_HYGIENE: WARNING,
     }
     for kind, alert in every_kind().items():
         assert alert.severity == expected[kind] == severity_of(kind, {}), kind
