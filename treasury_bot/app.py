@@ -405,7 +405,7 @@ def serve(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, runni
             ledger, sync_clock(workers.exchange())).run(stop))),
         # Issue 13 item 2: the policy file changing under a running treasury trips a breaker.
         _thread("policy-watch", stop, running, _with_ledger(settings, lambda ledger: policy_watch.run(ledger, stop))),
-        *_approval_threads(settings, loaded, keys, clients, running, clock, stop),
+        *_approval_threads(settings, loaded, keys, clients, running, clock, stop, live),
     )
     running.metrics = start_metrics(settings, loaded, running, clock, pacing.poll_s, resolution)
     reload.write_pid_file(settings.ledger_path)
@@ -433,7 +433,8 @@ def _check_operators(settings: TreasurySettings, loaded: LoadedPolicy, clients) 
 
 
 def _approval_threads(settings: TreasurySettings, loaded: LoadedPolicy, keys, clients, running: Running,
-                      clock: AnchoredClock, stop: threading.Event) -> tuple[threading.Thread, ...]:
+                      clock: AnchoredClock, stop: threading.Event,
+                      live: LivePolicy | None = None) -> tuple[threading.Thread, ...]:
     """Issue 13 item 3: the expiry of pending approvals, on the exchange-anchored clock, and
     (when TREASURY_OPERATOR_BIND is set) the operator wire; each a supervised loop."""
     from treasury_bot.operator_actions import ApprovalExpiry
@@ -443,7 +444,7 @@ def _approval_threads(settings: TreasurySettings, loaded: LoadedPolicy, keys, cl
 
     def expiry(ledger: Ledger) -> None:
         Supervised("approvals", ledger_recorder(lambda: ledger, clock)).run(
-            stop, ApprovalExpiry(ledger, loaded.policy, clock, every_s).step)
+            stop, ApprovalExpiry(ledger, loaded.policy, clock, every_s, live=live).step)
     threads = [_thread("approvals", stop, running, _with_ledger(settings, expiry))]
     if settings.operator_bind is not None and running.context is not None:
         from treasury_bot.operator_server import OperatorServer, load_operator_certs
@@ -453,7 +454,7 @@ def _approval_threads(settings: TreasurySettings, loaded: LoadedPolicy, keys, cl
         def wire(ledger: Ledger) -> None:
             server = OperatorServer(context=context, keys=keys, operators=operators,
                                     endpoint=settings.operator_bind, ledger=ledger, policy=loaded.policy,
-                                    policy_file=loaded.path, clock=clock)
+                                    policy_file=loaded.path, clock=clock, live=live)
             try:
                 Supervised("operator-wire", ledger_recorder(lambda: ledger, clock)).run(stop, server.step)
             finally:

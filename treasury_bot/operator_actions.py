@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -157,8 +157,11 @@ class ApprovalExpiry:
     policy: Policy       # the file's; the in-force ttl is resolved at each step
     clock: Clock         # the treasury's exchange-anchored clock
     every_s: float = 30.0
+    # Issue 16: the running treasury's LivePolicy; its `file` (a reload's too) replaces `policy`.
+    live: Any = None
 
     def step(self) -> float:
-        for intent_id in expire_due(self.ledger, self.policy, self.clock.now_ms()):
+        policy = self.live.file if self.live is not None else self.policy
+        for intent_id in expire_due(self.ledger, policy, self.clock.now_ms()):
             log.warning("approval_expired", intent_id=intent_id)
         return self.every_s

@@ -49,10 +49,11 @@ def load_operator_certs(folder: Path, clients: dict[bytes, str]) -> dict[bytes, 
 
 class OperatorServer:
     def __init__(self, *, context: zmq.Context, keys: KeyPair, operators: dict[bytes, str], endpoint: str,
-                 ledger: Ledger, policy: Policy, policy_file: Path, clock: Clock) -> None:
+                 ledger: Ledger, policy: Policy, policy_file: Path, clock: Clock, live=None) -> None:
         self.operators = operators
         self.ledger = ledger
-        self.policy = policy
+        self._policy = policy
+        self._live = live  # issue 16: the running treasury's LivePolicy; a reload's file is used
         self.keys_dir = operator_actions.operators_dir(policy_file)
         self.clock = clock
         self.sock = context.socket(zmq.ROUTER)
@@ -63,6 +64,10 @@ class OperatorServer:
         self.sock.bind(endpoint)
         self.poller = zmq.Poller()
         self.poller.register(self.sock, zmq.POLLIN)
+
+    @property
+    def policy(self) -> Policy:
+        return self._live.file if self._live is not None else self._policy
 
     def step(self) -> float:
         """Answer whatever request is waiting (at most one poll's wait)."""

@@ -68,6 +68,13 @@ class LivePolicy:
                 self._current = resolve(self._in_force, self._file, self._pending, now_ms)
             return self._current
 
+    @property
+    def file(self) -> Policy:
+        """The policy file as last loaded (at start or by a reload): what code that resolves
+        the policy in force itself (the approvals' expiry, the operator wire) starts from."""
+        with self._lock:
+            return self._file
+
     def swap(self, file: Policy, recorded: Resolution) -> None:
         """Issue 16 (a reload): from now on, the reloaded file's resolution (recorded by the
         caller, so tightening is in force at once and a loosening waits its quarantine)."""

@@ -172,6 +172,8 @@ class Reloader:
             self.ledger.enqueue(raised.policy_changed(self.loaded.sha256, new.sha256, str(new.path), now,
                                                       pending_loosenings=pending))
         self.live.swap(new.policy, resolution)
+        if hasattr(self.server, "policy_changed"):
+            self.server.policy_changed()  # its window, budgets and disk floor from the new policy
         self.watch.adopt(new.sha256)
         self.loaded = new
         log.info("policy_reloaded", sha256=new.sha256[:12], pending_loosenings=len(pending))

@@ -114,7 +114,7 @@ class IntentServer:
 
     def open(self) -> "IntentServer":
         """Bind the ROUTER and the PUB, read where the ledger's transitions and usage stand."""
-        keys, ledger, clock = self._keys, self.ledger, self.clock
+        keys, ledger = self._keys, self.ledger
         intent_endpoint, event_endpoint = self._endpoints
         self.router, self.pub = self._bind_pair(keys, intent_endpoint, event_endpoint)
         if self._next is not None:
@@ -122,13 +122,19 @@ class IntentServer:
             self._bind_pair(next_keys, next_intent, next_event)
             log.info("intent_endpoint_next", intent_endpoint=next_intent, event_endpoint=next_event)
         self._last_published = ledger.last_transition_seq()
-        first = self.decision_context()
-        self.tracker = UsageTracker(first.policy.limits.window_hours)
-        self.tracker.reload(ledger, clock.now_ms(), clock.monotonic())
-        limits = first.policy.limits
-        self.budget = RequestBudget({name: c.max_requests_per_minute for name, c in limits.clients.items()})
-        self.disk = DiskGuard(ledger.path, limits.min_free_disk_mb)
+        self.policy_changed()
         return self
+
+    def policy_changed(self) -> None:
+        """Build what the server keeps from the policy in force: the usage tracker (its window),
+        the clients' request budgets and the disk guard. At open, and after a reload swapped
+        the policy (issue 16: a tightened window_hours, budget or disk floor is in force from the
+        next batch, like every other tightening; on this thread, between two batches)."""
+        limits = self.decision_context().policy.limits
+        self.tracker = UsageTracker(limits.window_hours)
+        self.tracker.reload(self.ledger, self.clock.now_ms(), self.clock.monotonic())
+        self.budget = RequestBudget({name: c.max_requests_per_minute for name, c in limits.clients.items()})
+        self.disk = DiskGuard(self.ledger.path, limits.min_free_disk_mb)
 
     def _bind_pair(self, keys: KeyPair, intent_endpoint: str, event_endpoint: str) -> tuple[zmq.Socket, zmq.Socket]:
         router = self._zmq.socket(zmq.ROUTER)

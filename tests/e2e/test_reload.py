@@ -139,6 +139,23 @@ def test_a_reload_tightens_at_once_keeps_a_loosening_pending_and_a_broken_file_o
         assert treasury.terminate() == 0
 
 
+def test_a_reload_that_lowers_a_client_budget_is_in_force_at_the_next_request(tmp_path, sandbox):
+    """The server's own guards built from the policy (the request budget here; the usage
+    window and the disk floor the same way) follow a reload: a tightening is at once."""
+    treasury = TreasuryProcess(tmp_path, sandbox).start()
+    try:
+        treasury.withdraw_once("rl-b-1", "10")
+        treasury.policy_path.write_text(e2e_policy(client_budgets={"signal": 2}))
+        assert "reloaded (sha256" in reload(treasury)
+        with treasury.client() as client:
+            codes = [client.send_intent(new_intent(f"rl-b-{n}", "10", destination="nowhere")).reason_code
+                     for n in range(2, 6)]
+        assert codes[:2] == ["unknown_destination"] * 2 and "client_rate_limited" in codes[2:], codes
+        no_double(sandbox)
+    finally:
+        assert treasury.terminate() == 0
+
+
 def test_a_reload_rotates_the_exchange_key_after_its_audit_and_the_old_key_is_unused_afterwards(tmp_path):
     """A key that can trade fails the self-audit: kept out (key_audit_failed), the old key
     goes on. The next key passes while an apply is held at the exchange: that apply finishes

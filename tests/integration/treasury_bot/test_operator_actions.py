@@ -242,3 +242,19 @@ def test_a_pending_loosening_released_early_at_the_quorum(ledger, clock):
     now = resolve_from_ledger(ledger, raised_cap, T0 + 1)
     assert [a[:2] for a in alerts(ledger, "loosening_released")] == [("loosening_released", "CRITICAL")]
     assert "limits.max_transfers_per_hour" not in waiting(T0 + 1) and now.effective.limits.max_transfers_per_hour == raised_cap.limits.max_transfers_per_hour
+
+
+def test_the_expiry_follows_a_reloaded_policy_a_shorter_ttl_at_once(ledger, clock):
+    """Issue 16: the approvals thread reads the running LivePolicy's file, so a reload that
+    shortens ttl_hours (a tightening) expires a waiting intent at its next step."""
+    from treasury_bot.policy_in_force import LivePolicy, resolve_from_ledger
+    record = pending(ledger, clock)
+    live = LivePolicy(POLICY, resolve_from_ledger(ledger, POLICY, T0))
+    expiry = ApprovalExpiry(ledger, POLICY, clock, every_s=1.0, live=live)
+    clock.advance(2 * 3600)
+    expiry.step()
+    assert ledger.get_intent(record.intent_id).status == "pending_approval"   # 4 h ttl: not yet
+    shorter = msgspec.structs.replace(POLICY, approvals=msgspec.structs.replace(POLICY.approvals, ttl_hours=1))
+    live.swap(shorter, resolve_from_ledger(ledger, shorter, clock.now_ms()))
+    expiry.step()
+    assert ledger.get_intent(record.intent_id).reason_code == "approval_expired"
