@@ -90,6 +90,8 @@ def model_answer(body: bytes, signature: str | None) -> tuple[int, str, dict[str
         return 413, "too_large", None, set()
     if signature is not None and signature.strip().lower() != signature_of(SECRET, body):
         return 401, "unauthorized", None, set()
+    if _is_text_command(body):
+        return TEXT_COMMAND, "", None, set()
     try:
         value = json.loads(body.decode("utf-8"), parse_constant=lambda name: _NotJson())
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -103,6 +105,24 @@ def model_answer(body: bytes, signature: str | None) -> tuple[int, str, dict[str
     if signal is None:
         return 422, "invalid_signal", None, wrong
     return 202, "", signal, set()
+
+
+# Issue 15: a body whose first character is a letter is a one-line text command (`buy BTCUSDT
+# quote=100`), unless it is one of JSON's bare words. Random text is never a whole command with
+# the passphrase, so it is refused: 422 naming a field, or 401 if it parsed without one.
+TEXT_COMMAND = -1
+_JSON_WORDS = (b"null", b"true", b"false")
+_ASCII_LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _is_text_command(body: bytes) -> bool:
+    """UTF-8 text, an ASCII letter first (after ASCII whitespace), and not a bare JSON word."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False   # neither JSON nor text: bad_json
+    text = body.strip()   # ASCII whitespace: space, \t, \n, \r, \v, \f
+    return bool(text) and text[0] in _ASCII_LETTERS and text not in _JSON_WORDS
 
 
 class _NotJson:
@@ -193,6 +213,11 @@ class Hook:
         status, answer = self.post(body, headers)
         want_status, want_error, want_signal, may_name = model_answer(body, signature)
         assert status < 500, (status, answer, body[:300])
+        if want_status == TEXT_COMMAND:
+            assert (status, answer["error"]) in ((422, "invalid_signal"), (401, "unauthorized")), (status, answer)
+            assert len(self.recorder.signals) == before, "a refused text command reached the order queue"
+            self.follow_up()
+            return
         assert status == want_status, (status, answer, want_status, body[:300], signature)
         if status == 202:
             assert answer == {"accepted": True, "id": want_signal["id"]}
