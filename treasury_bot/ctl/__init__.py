@@ -14,9 +14,10 @@ One job per module:
 - `operators` issue 13 item 3: `operators add|list`, signed `approve|reject --operator`,
              `unfreeze`, and `--remote` (the operator wire's client).
 
-`main` is re-exported here: pyproject's `treasuryctl = "treasury_bot.ctl:main"` names it.
+`main` is re-exported here, and `console_main` (SIGPIPE as a Unix tool) which pyproject's
+`treasuryctl = "treasury_bot.ctl:console_main"` names.
 """
 
-from treasury_bot.ctl.cli import main
+from treasury_bot.ctl.cli import console_main, main
 
-__all__ = ["main"]
+__all__ = ["console_main", "main"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from treasury_bot.ctl.cli import main
+from treasury_bot.ctl.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 from common.config import ConfigError
 from common.logs import setup_logging
@@ -124,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reload", parents=[env], help="re-read the allow-list, the policy file and the exchange "
                    "key (SIGHUP to the pid in <ledger>.pid)").set_defaults(func=cmd_reload)
     return parser
+
+
+def console_main() -> int:
+    """The `treasuryctl` console script: `treasuryctl list | head` ends quietly once head has
+    read enough, as a Unix tool does, not with a BrokenPipeError traceback (seen trying the
+    demo as a new user). Only here: `main` runs inside other processes (the tests) too."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    return main()
 
 
 def main(argv: list[str] | None = None) -> int:
