@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import sqlite3
 import stat
 import threading
@@ -16,26 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from common import logs
 from common.clock import FakeClock
 from tests.support.treasury_core import T0, accept, decide, incoming, make_policy, open_ledger
 from treasury_bot import ctl, freeze, journal_chain, journal_export, lifecycle
 from treasury_bot.alerts import events
 from treasury_bot.quorum import SignedAction
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """ctl.main sets logging up for the process: put pytest's handlers back afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    logs.flush_logs()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
+from tests.integration.treasury_bot.test_ctl import restore_logging  # noqa: F401 - the autouse fixture
 
 
 @pytest.fixture
