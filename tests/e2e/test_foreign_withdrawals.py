@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import subprocess
 from typing import Iterator
 
 import pytest
 
 from tests.support.alert_mails import alert_mails, wait_alert
-from tests.support.procs import script
 from tests.support.sandbox import DEMO_TRX_ADDRESS, Sandbox, sandbox_process
 from tests.support.smtp import SmtpSink
 from tests.support.treasury_proc import E2E_DESTINATIONS, TreasuryProcess, e2e_policy, new_intent
@@ -46,8 +44,7 @@ def sink() -> Iterator[SmtpSink]:
 
 
 def status(process: TreasuryProcess) -> str:
-    done = subprocess.run([script("treasuryctl"), "--env-file", str(process.env_path), "status"],
-                          capture_output=True, text=True, timeout=60)
+    done = process.ctl("status")
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -9,13 +9,11 @@ withdraw_quota_held (the hold), and `status` shows the quota.
 
 from __future__ import annotations
 
-import subprocess
 from typing import Iterator
 
 import pytest
 
 from tests.support.alert_mails import wait_alert
-from tests.support.procs import script
 from tests.support.sandbox import Sandbox, sandbox_process
 from tests.support.smtp import SmtpSink
 from tests.support.treasury_proc import TreasuryProcess, new_intent
@@ -39,8 +37,7 @@ def sink() -> Iterator[SmtpSink]:
 
 
 def status(process: TreasuryProcess) -> str:
-    done = subprocess.run([script("treasuryctl"), "--env-file", str(process.env_path), "status"],
-                          capture_output=True, text=True, timeout=60)
+    done = process.ctl("status")
     assert done.returncode == 0, done.stderr
     return done.stdout
 
